@@ -1,0 +1,1 @@
+"""Gudang's HTTP API and supervisors' dashboard (FastAPI)."""

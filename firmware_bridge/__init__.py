@@ -1,0 +1,1 @@
+"""Station-side bridge: serial scales and barcode scanners to MQTT."""

@@ -1,0 +1,294 @@
+"""The station bridge: scanner + scale on serial ports -> paired scans -> spool -> MQTT."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from firmware_bridge.pairing import PairedWeight, ScaleWatch
+from firmware_bridge.protocols import SCALE_PROTOCOLS
+from firmware_bridge.protocols.base import ParseError, ScaleProtocol
+from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
+from firmware_bridge.serial_device import SerialDevice
+from firmware_bridge.spool import Spool, SpoolFull
+from gudang.barcodes import is_container_label
+from gudang.mqtt import MqttLink, Will
+from gudang.settings import DeviceSettings, Settings
+from gudang.wire import (
+    QOS_SCAN,
+    QOS_STATUS,
+    DeviceStateV1,
+    ScanKind,
+    ScanV1,
+    StationState,
+    StationStatusV1,
+    Topics,
+    WeightStatus,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+# Messages published but not yet acknowledged by the broker, at most.
+PUBLISH_WINDOW = 200
+# A scanner without a suffix: this pause ends a frame.
+SCANNER_IDLE_FLUSH_S = 0.3
+# Scans waiting for pairing, at most; a worker cannot scan faster than this drains.
+SCAN_QUEUE = 1000
+
+
+class Bridge:
+    """One station: reads its devices, pairs, spools and publishes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.site = settings.site.name
+        self.station = settings.station.name
+        self.topics = Topics(self.site)
+        self.counters: Counter[str] = Counter()
+        self.spool = Spool(settings.station.spool_path, settings.station.spool_capacity)
+        self.scale_watch = ScaleWatch()
+        self._scale_protocol: ScaleProtocol | None = None
+        self._scale: SerialDevice | None = None
+        self._devices: dict[str, tuple[DeviceSettings, SerialDevice]] = {}
+        self._scans: queue.Queue[tuple[ScanFrame, datetime, float]] = queue.Queue(SCAN_QUEUE)
+        self._stop = threading.Event()
+        self._inflight: dict[int, int] = {}  # MQTT mid -> spool seq
+        self._inflight_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+        for dev in settings.station.devices:
+            if dev.role == "scanner":
+                device = SerialDevice(
+                    dev,
+                    make_scan_splitter,
+                    self._on_scan_frame,
+                    self._state_handler(dev),
+                    idle_flush_s=SCANNER_IDLE_FLUSH_S,
+                )
+            else:
+                proto = SCALE_PROTOCOLS[dev.protocol]
+                self._scale_protocol = proto
+                device = SerialDevice(
+                    dev, proto.make_splitter, self._on_scale_frame, self._state_handler(dev)
+                )
+                self._scale = device
+            self._devices[dev.name] = (dev, device)
+
+        self.link = MqttLink(
+            settings.mqtt,
+            settings.mqtt.client_id or f"gudang-bridge-{self.site}-{self.station}",
+            on_published=self._on_published,
+            on_connection=self._on_connection,
+            will=Will(self.topics.status(self.station), encode(self._status(online=False))),
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the devices, connect, and start pairing and publishing."""
+        for target, name in (
+            (self._pair_loop, "pairing"),
+            (self._publish_loop, "publish"),
+            (self._heartbeat_loop, "heartbeat"),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        for _dev, device in self._devices.values():
+            device.start()
+        self.link.start()
+        log.info(
+            "bridge %s/%s started with %d devices; %d scans spooled",
+            self.site,
+            self.station,
+            len(self._devices),
+            self.spool.depth,
+        )
+
+    def stop(self) -> None:
+        """Stop devices and threads; publish offline and disconnect."""
+        self._stop.set()
+        self._wake.set()
+        for _dev, device in self._devices.values():
+            device.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.link.stop(
+            final=(self.topics.status(self.station), encode(self._status(online=False)), True)
+        )
+        self.spool.close()
+
+    def device_states(self) -> dict[str, str]:
+        """Each device's state: connected, disconnected or error."""
+        return {name: device.state for name, (_d, device) in self._devices.items()}
+
+    # -- status ----------------------------------------------------------------------------
+    def _status(self, online: bool) -> StationStatusV1:
+        return StationStatusV1(
+            site=self.site,
+            station=self.station,
+            state=StationState.ONLINE if online else StationState.OFFLINE,
+            ts=datetime.now(UTC),
+            heartbeat_s=self.settings.station.heartbeat_s,
+            devices=[
+                DeviceStateV1(name=d.name, role=d.role, state=device.state)  # type: ignore[arg-type]
+                for d, device in self._devices.values()
+            ],
+            spool_depth=self.spool.depth if not self._stop.is_set() else 0,
+            spool_capacity=self.spool.capacity,
+        )
+
+    def publish_status(self) -> None:
+        """Publish the retained online status with devices and spool depth."""
+        if self.link.connected:
+            self.link.publish(
+                self.topics.status(self.station),
+                encode(self._status(True)),
+                qos=QOS_STATUS,
+                retain=True,
+            )
+
+    def _state_handler(self, dev: DeviceSettings) -> Callable[[str, str], None]:
+        def handle(state: str, detail: str) -> None:
+            log.info("device %s (%s): %s %s", dev.name, dev.role, state, detail)
+            if dev.role == "scale":
+                self.scale_watch.set_connected(state == "connected")
+            self.publish_status()
+
+        return handle
+
+    def _on_connection(self, connected: bool) -> None:
+        if connected:
+            self.publish_status()
+            with self._inflight_lock:
+                self._inflight.clear()  # resend everything unacknowledged, in order
+            self._wake.set()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.settings.station.heartbeat_s):
+            self.publish_status()
+
+    # -- devices (reader threads) ----------------------------------------------------------
+    def _on_scan_frame(self, frame: bytes, at: float) -> None:
+        now = datetime.now(UTC)
+        try:
+            scan = parse_scan(frame)
+        except ParseError as exc:
+            self.counters["scanner_bad_frames"] += 1
+            log.warning("scanner: dropped frame: %s", exc)
+            return
+        try:
+            self._scans.put_nowait((scan, now, at))
+        except queue.Full:
+            self.counters["scans_refused"] += 1
+            log.error("scan %r refused: %d scans wait for pairing", scan.text, SCAN_QUEUE)
+
+    def _on_scale_frame(self, frame: bytes, at: float) -> None:
+        assert self._scale_protocol is not None
+        try:
+            reading = self._scale_protocol.parse(frame)
+        except ParseError as exc:
+            self.counters["scale_bad_frames"] += 1
+            log.warning("scale: dropped frame: %s", exc)
+            return
+        self.scale_watch.feed(reading, at)
+
+    # -- pairing ---------------------------------------------------------------------------
+    def _weigh(self, since: float) -> PairedWeight:
+        if self._scale is None or self._scale_protocol is None:
+            return PairedWeight(None, False, WeightStatus.NO_SCALE)
+        deadline = since + self.settings.station.pairing_window_s
+        poll = None
+        command = self._scale_protocol.poll_command
+        if not self._scale_protocol.streaming and command is not None:
+            scale = self._scale
+
+            def poll() -> bool:
+                return scale.write(command)
+
+        return self.scale_watch.wait_after(since, deadline, poll)
+
+    def _pair_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame, ts, at = self._scans.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if is_container_label(frame.text):
+                kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
+            else:
+                kind, weight = ScanKind.DRUM, self._weigh(at)
+            scan = ScanV1(
+                id=uuid.uuid4().hex,
+                ts=ts,
+                site=self.site,
+                station=self.station,
+                barcode=frame.text,
+                symbology=frame.symbology,
+                kind=kind,
+                weight_kg=weight.weight_kg,
+                weight_stable=weight.stable,
+                weight_status=weight.status,
+            )
+            self.accept(scan)
+
+    def accept(self, scan: ScanV1) -> None:
+        """Spool a scan durably; it is published from the spool."""
+        try:
+            self.spool.put(self.topics.scan(self.station), encode(scan))
+        except SpoolFull as exc:
+            self.counters["scans_refused"] += 1
+            log.error("scan %s refused: %s", scan.barcode, exc)
+            return
+        self.counters["scans"] += 1
+        self._wake.set()
+
+    # -- publishing from the spool ---------------------------------------------------------
+    def _publish_loop(self) -> None:
+        last_seq = 0
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.link.connected:
+                continue
+            with self._inflight_lock:
+                if not self._inflight:
+                    last_seq = 0  # after a reconnect everything pending goes again
+                room = PUBLISH_WINDOW - len(self._inflight)
+            if room <= 0:
+                continue
+            for row in self.spool.pending(after=last_seq, limit=room):
+                with self._inflight_lock:
+                    mid = self.link.publish(row.topic, row.payload, qos=QOS_SCAN)
+                    self._inflight[mid] = row.seq
+                last_seq = row.seq
+                self.counters["published"] += 1
+
+    def _on_published(self, mid: int, ok: bool) -> None:
+        with self._inflight_lock:
+            seq = self._inflight.pop(mid, None)
+        if seq is None:
+            return
+        if ok:
+            self.spool.remove(seq)
+        else:
+            self.counters["publish_refused"] += 1
+            log.error("broker refused spooled message %d; it stays in the spool", seq)
+        self._wake.set()
+
+
+def run_bridge(settings: Settings, stop: threading.Event) -> None:
+    """Run a bridge until ``stop`` is set."""
+    bridge = Bridge(settings)
+    bridge.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        bridge.stop()

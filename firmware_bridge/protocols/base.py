@@ -1,0 +1,222 @@
+"""Shared pieces of the scale protocols: the reading, the error, the line splitter.
+
+Everything here is pure: bytes in, values out, no I/O and no logging. A transport feeds
+received bytes to a splitter, hands each frame to a protocol's `parse`, and logs and counts
+any `ParseError` before carrying on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Protocol
+
+MAX_BUFFER = 4096  # bytes kept while waiting for a terminator; a real frame is under 100
+CR = 0x0D
+LF = 0x0A
+WEIGHT_DECIMALS = 6  # ScaleReading.weight_kg is rounded to the milligram
+
+# Exact factors to kilograms: the pound is 0.45359237 kg by definition (international
+# yard and pound agreement, 1959) and the avoirdupois ounce is 1/16 of it.
+UNIT_TO_KG: dict[str, Decimal] = {
+    "mg": Decimal("0.000001"),
+    "g": Decimal("0.001"),
+    "kg": Decimal("1"),
+    "t": Decimal("1000"),
+    "lb": Decimal("0.45359237"),
+    "oz": Decimal("0.028349523125"),
+}
+
+_KG_QUANTUM = Decimal(1).scaleb(-WEIGHT_DECIMALS)
+# A weight as scales print it: optional sign, at most 10 integer digits, a point. Checked with
+# a strict pattern because float() and Decimal() also accept "nan", "1e9" and "1_000".
+_NUMBER = re.compile(r"([+-]?) *((?:[0-9]{1,10}(?:\.[0-9]{0,7})?)|(?:\.[0-9]{1,7}))", re.ASCII)
+
+
+class ScaleStatus(StrEnum):
+    """What the scale says about the weight it reports."""
+
+    STABLE = "stable"
+    MOTION = "motion"
+    OVERLOAD = "overload"
+    UNDERLOAD = "underload"
+    ERROR = "error"
+    BUSY = "busy"  # the scale answered "no stable weight in time" (MT-SICS "S I", SMA dashes)
+
+
+WEIGHED = frozenset({ScaleStatus.STABLE, ScaleStatus.MOTION})  # the statuses that carry a weight
+
+
+class ParseError(ValueError):
+    """A frame that does not follow the protocol; the message says what is wrong, with the frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleReading:
+    """One weight report, in kilograms, as the scale gave it.
+
+    A stable or moving reading always carries a weight; every other status never does.
+    """
+
+    status: ScaleStatus
+    weight_kg: float | None
+    net: bool | None = None  # True net, False gross, None when the protocol does not say
+    detail: str = ""  # why an error, e.g. "MT-SICS error ES: syntax error"
+
+    def __post_init__(self) -> None:
+        if self.status in WEIGHED:
+            if self.weight_kg is None:
+                raise ValueError(f"a {self.status} reading needs a weight")
+            if not math.isfinite(self.weight_kg):
+                raise ValueError(f"weight {self.weight_kg!r} is not a finite number")
+            # slots + frozen: object.__setattr__ is the documented way to normalise a field
+            object.__setattr__(self, "weight_kg", round(self.weight_kg, WEIGHT_DECIMALS))
+        elif self.weight_kg is not None:
+            raise ValueError(f"a {self.status} reading carries no weight, got {self.weight_kg!r}")
+
+    @property
+    def stable(self) -> bool:
+        """True when the scale reports a weight at rest."""
+        return self.status is ScaleStatus.STABLE
+
+
+class Splitter(Protocol):
+    """Cuts a byte stream into frames; what `ScaleProtocol.make_splitter` returns."""
+
+    @property
+    def dropped(self) -> int:
+        """How many times the buffer overflowed and was thrown away."""
+        ...
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return the frames they completed."""
+        ...
+
+    def flush(self) -> bytes | None:
+        """Hand back and forget the pending partial frame, if any (for idle timeouts)."""
+        ...
+
+
+class FrameSplitter:
+    """Splits a byte stream into line frames, without their terminators.
+
+    With `terminator=None` any of CR, LF and CRLF ends a frame and empty frames are skipped, so
+    a CRLF cut in two by the transport does no harm. With a terminator such as b"\\r\\n" only
+    that exact sequence ends a frame, for protocols whose frames may hold a lone CR or LF.
+    """
+
+    def __init__(self, terminator: bytes | None = None, max_buffer: int = MAX_BUFFER) -> None:
+        if terminator == b"":
+            raise ValueError("terminator must not be empty; use None for any of CR, LF, CRLF")
+        self._terminator = terminator
+        self._max_buffer = max_buffer
+        self._buffer = b""
+        self.dropped = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return the complete frames, terminators removed."""
+        buffer = self._buffer + data
+        if self._terminator is None:
+            pieces = re.split(rb"[\r\n]", buffer)
+        else:
+            pieces = buffer.split(self._terminator)
+        self._buffer = pieces.pop()
+        if len(self._buffer) > self._max_buffer:
+            self._buffer = b""
+            self.dropped += 1
+        return [piece for piece in pieces if piece]
+
+    def flush(self) -> bytes | None:
+        """Hand back and forget the pending partial frame (a scanner with no suffix)."""
+        pending, self._buffer = self._buffer, b""
+        return pending or None
+
+    @property
+    def pending(self) -> int:
+        """Bytes waiting for a terminator."""
+        return len(self._buffer)
+
+
+@dataclass(frozen=True)
+class ScaleProtocol:
+    """How to talk to one kind of scale: what to send, how to split and read the replies.
+
+    `encode` and `respond` are the device's side, for simulators and tests.
+    """
+
+    name: str
+    streaming: bool  # True: the device talks continuously and the bridge only reads
+    poll_command: bytes | None  # what the bridge sends to ask for a weight; None when streaming
+    make_splitter: Callable[[], Splitter]
+    parse: Callable[[bytes], ScaleReading]  # raises ParseError and nothing else
+    encode: Callable[[ScaleReading], bytes]  # the bytes a device sends, terminator included
+    # Device side of a request/response protocol: the reply to a command (b"" for none).
+    respond: Callable[[bytes, ScaleReading], bytes] | None = None
+
+
+def decode_ascii(frame: bytes, protocol: str, *, within: bytes | None = None, at: int = 0) -> str:
+    """Decode printable ASCII, else raise ParseError; `within`/`at` place a slice in its frame."""
+    for index, byte in enumerate(frame):
+        if not 0x20 <= byte <= 0x7E:
+            whole = frame if within is None else within
+            raise ParseError(
+                f"{protocol}: byte 0x{byte:02x} at {at + index} is not printable ASCII in {whole!r}"
+            )
+    return frame.decode("ascii")
+
+
+def parse_number(text: str) -> Decimal | None:
+    """The decimal in `text` (sign, digits, point; spaces around), or None if it is not one."""
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None:
+        return None
+    sign, digits = match.groups()
+    return Decimal(sign + digits)
+
+
+def to_kg(value: Decimal, unit: str) -> float | None:
+    """`value` in `unit` converted to kilograms and rounded, or None for an unknown unit."""
+    factor = UNIT_TO_KG.get(unit.lower())
+    if factor is None:
+        return None
+    return float((value * factor).quantize(_KG_QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
+def weight_reading(
+    status: ScaleStatus, value: Decimal, unit: str, net: bool | None, protocol: str
+) -> ScaleReading:
+    """A stable or moving reading, or an error reading when the unit is not a mass we know."""
+    weight = to_kg(value, unit)
+    if weight is None:
+        return ScaleReading(
+            ScaleStatus.ERROR, None, net, f"{protocol}: unit {unit!r} is not a supported mass unit"
+        )
+    return ScaleReading(status, weight, net)
+
+
+def format_number(
+    weight_kg: float,
+    width: int,
+    *,
+    min_decimals: int,
+    max_decimals: int = WEIGHT_DECIMALS,
+    zero_pad: bool = False,
+    plus_sign: bool = False,
+) -> str:
+    """Format a weight the way a fixed-width scale field shows it; ValueError if it cannot."""
+    value = Decimal(repr(weight_kg))
+    exponent = value.as_tuple().exponent
+    needed = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    decimals = max(min_decimals, needed)
+    if decimals > max_decimals:
+        raise ValueError(f"{weight_kg!r} kg needs {decimals} decimals, the field {max_decimals}")
+    digits = f"{abs(value):.{decimals}f}"
+    sign = "-" if weight_kg < 0 else ("+" if plus_sign else "")
+    text = sign + digits.rjust(width - len(sign), "0") if zero_pad else (sign + digits).rjust(width)
+    if len(text) > width:
+        raise ValueError(f"{weight_kg!r} kg does not fit in {width} characters")
+    return text

@@ -1,0 +1,122 @@
+"""A whole simulated station: scanner and scale simulators, a bridge on their ptys, and a
+worker who scans drums at a steady pace. The local stack runs one."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from pathlib import Path
+
+from firmware_bridge.bridge import Bridge
+from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator, drum_weight
+from gudang.settings import DeviceSettings, Settings, StationSettings
+
+log = logging.getLogger(__name__)
+
+DEMO_SKUS = ("JMB-L", "JMB-M", "JMB-S")
+
+
+class SimulatedWorker:
+    """Scans a container label, then drum after drum, each put on the scale."""
+
+    def __init__(
+        self,
+        scanner: ScannerSimulator,
+        scale: ScaleSimulator,
+        interval_s: float,
+        container_no: str | None,
+        prefix: str = "CB",
+        seed: int | None = None,
+    ) -> None:
+        self.scanner = scanner
+        self.scale = scale
+        self.interval_s = interval_s
+        self.container_no = container_no
+        self.prefix = prefix
+        self.rng = random.Random(seed)
+        self.drums = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sim-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start scanning."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop scanning."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        if self.container_no:
+            self.scanner.scan(self.container_no)
+            self._stop.wait(0.5)
+        serial = self.rng.randrange(100_000, 900_000)
+        while not self._stop.is_set():
+            sku = self.rng.choices(DEMO_SKUS, weights=(6, 3, 1))[0]
+            serial += 1
+            self.scanner.scan(f"{self.prefix}-{sku}-{serial:06d}", None)
+            self._stop.wait(0.05)
+            self.scale.place(drum_weight(sku, self.rng))
+            self.drums += 1
+            self._stop.wait(self.interval_s)
+            self.scale.place(0.0)
+
+
+class SimulatedStation:
+    """Simulators + bridge + worker for one station."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        station: str,
+        spool_dir: Path,
+        interval_s: float = 2.0,
+        container_no: str | None = None,
+        protocol: str = "mt-sics",
+    ) -> None:
+        self.scanner = ScannerSimulator()
+        self.scale = ScaleSimulator(protocol)
+        station_settings = StationSettings(
+            name=station,
+            mode="loading",
+            devices=[
+                DeviceSettings(name="scanner", role="scanner", port=self.scanner.path),
+                DeviceSettings(name="scale", role="scale", port=self.scale.path, protocol=protocol),
+            ],
+            spool_path=spool_dir / f"{station}.spool.sqlite3",
+        )
+        self.bridge = Bridge(settings.model_copy(update={"station": station_settings}))
+        self.worker = SimulatedWorker(self.scanner, self.scale, interval_s, container_no)
+
+    def start(self) -> None:
+        """Start the bridge, then the worker once the bridge is connected."""
+        self.bridge.start()
+        self.bridge.link.wait_connected(10)
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Stop worker, bridge and simulators."""
+        self.worker.stop()
+        self.bridge.stop()
+        self.scanner.close()
+        self.scale.close()
+
+
+def run_simulators(
+    protocol: str, interval_s: float, container_no: str | None, stop: threading.Event
+) -> None:
+    """Run a scanner and a scale simulator on ptys for a bridge to open; print their paths."""
+    scanner = ScannerSimulator()
+    scale = ScaleSimulator(protocol)
+    print(f"scanner: {scanner.path}\nscale ({protocol}): {scale.path}", flush=True)
+    print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
+    worker = SimulatedWorker(scanner, scale, interval_s, container_no)
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        scanner.close()
+        scale.close()

@@ -1,0 +1,120 @@
+"""Domain values read from labels: container numbers (ISO 6346) and drum labels.
+
+Both validate themselves when built and say exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from biip import ParseConfig
+from biip import ParseError as BiipParseError
+from biip import parse as biip_parse
+from biip.gs1_messages import GS1Message
+from stdnum import iso6346
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength
+
+GS = "\x1d"  # GS1 group separator ending variable-length fields
+# AIM identifiers of symbologies that carry GS1 element strings.
+GS1_SYMBOLOGIES = frozenset({"]C1", "]d2", "]Q3", "]e0"})
+
+
+class BarcodeError(ValueError):
+    """A label that cannot be what it claims to be."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerNo:
+    """An ISO 6346 container number in compact form, e.g. ``CSQU3054383``."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        try:
+            iso6346.validate(self.value)
+        except InvalidChecksum as exc:
+            raise BarcodeError(f"container number {self.value!r}: wrong check digit") from exc
+        except (InvalidLength, InvalidFormat) as exc:
+            raise BarcodeError(
+                f"container number {self.value!r}: not 4 letters (owner + U/J/Z/R) and 7 digits"
+            ) from exc
+        if self.value != self.value.upper().replace(" ", ""):
+            raise BarcodeError(f"container number {self.value!r}: use the compact form")
+
+    @classmethod
+    def parse(cls, text: str) -> ContainerNo:
+        """Build from a label as printed: spaces and hyphens allowed, any case."""
+        return cls(text.strip().upper().replace(" ", "").replace("-", ""))
+
+    @property
+    def formatted(self) -> str:
+        """The printed form, ``CSQU 305438 3``."""
+        return str(iso6346.format(self.value))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def is_container_label(text: str) -> bool:
+    """True when the text is a valid ISO 6346 container number."""
+    try:
+        ContainerNo.parse(text)
+    except BarcodeError:
+        return False
+    return True
+
+
+# The default internal drum code: CB-JMB-L-000123 -> SKU "JMB-L". Configurable.
+DEFAULT_DRUM_PATTERN = r"^CB-(?P<sku>[A-Z0-9]+-[A-Z0-9]+)-(?P<serial>\d{4,10})$"
+
+
+@dataclass(frozen=True, slots=True)
+class DrumLabel:
+    """A drum's unique label: its identity, and what it says of the SKU.
+
+    ``key`` identifies the drum for exactly-once counting: ``gtin:serial`` for GS1
+    labels, the code itself for internal labels.
+    """
+
+    key: str
+    sku: str | None
+    gtin: str | None = None
+    serial: str | None = None
+
+
+def parse_drum_label(
+    text: str, symbology: str | None = None, pattern: str = DEFAULT_DRUM_PATTERN
+) -> DrumLabel:
+    """Read a drum label: GS1 (01)+(21) element strings, or the internal pattern."""
+    text = text.strip()
+    if not text:
+        raise BarcodeError("empty label")
+    internal = re.match(pattern, text)
+    if internal and symbology not in GS1_SYMBOLOGIES:
+        sku = internal.groupdict().get("sku")
+        return DrumLabel(key=text, sku=sku)
+    looks_gs1 = symbology in GS1_SYMBOLOGIES or text.startswith(("01", "(01)")) or GS in text
+    if not looks_gs1:
+        raise BarcodeError(f"label {text!r} is neither GS1 (01)+(21) nor an internal drum code")
+    msg: GS1Message | None
+    try:
+        if text.startswith("("):
+            msg = GS1Message.parse_hri(text)  # human-readable form, typed by hand
+        else:
+            result = biip_parse(text, config=ParseConfig(separator_chars=(GS,)))
+            msg = result.gs1_message
+            if msg is None:
+                raise BarcodeError(f"GS1 label {text!r}: {result.gs1_message_error or 'not GS1'}")
+    except BiipParseError as exc:
+        raise BarcodeError(f"GS1 label {text!r}: {exc}") from exc
+    gtin_es = msg.element_strings.get(ai="01")
+    serial_es = msg.element_strings.get(ai="21")
+    if gtin_es is None or serial_es is None:
+        raise BarcodeError(f"GS1 label {text!r}: needs (01) GTIN and (21) serial")
+    return DrumLabel(
+        key=f"{gtin_es.value}:{serial_es.value}",
+        sku=None,
+        gtin=gtin_es.value,
+        serial=serial_es.value,
+    )

@@ -1,0 +1,133 @@
+"""The ``gudang`` command: one entry point, a subcommand per part.
+
+    gudang stack       the whole stack on this machine, with a simulated station
+    gudang bridge      a station bridge (serial devices -> MQTT)
+    gudang services    the floor services (MQTT -> InfluxDB, live state)
+    gudang api         the HTTP API and dashboard
+    gudang simulate    simulated scanner and scale on pseudo-terminals
+
+Imports stay inside the subcommands: a station box has no server packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from gudang.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("gudang")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        log.info("stopping (signal %d)", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def cmd_bridge(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one station's bridge."""
+    from firmware_bridge.bridge import run_bridge
+
+    if not settings.station.devices:
+        raise ConfigError("station.devices: a bridge needs at least one device")
+    run_bridge(settings, _stop_event())
+    return 0
+
+
+def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the floor services."""
+    from services.app import run_services
+
+    run_services(settings, _stop_event())
+    return 0
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the API and dashboard."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info"
+    )
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a simulated scanner and scale and keep scanning drums."""
+    from firmware_bridge.simulated_station import run_simulators
+
+    run_simulators(args.protocol, args.interval, args.container, _stop_event())
+    return 0
+
+
+def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
+    """Bring up broker, InfluxDB, services, API and a simulated station."""
+    from gudang.stack import run_stack
+
+    return run_stack(
+        settings, Path(args.data_dir), simulate=not args.no_sim, interval=args.interval
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="gudang", description=__doc__.split("\n")[0])
+    p.add_argument("-c", "--config", type=Path, help="settings file (TOML); or $GUDANG_CONFIG")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("stack", help="the whole stack locally, with a simulated station")
+    s.add_argument("--data-dir", default="var/stack", help="where broker and InfluxDB keep data")
+    s.add_argument("--no-sim", action="store_true", help="no simulated station")
+    s.add_argument("--interval", type=float, default=2.0, help="seconds between simulated drums")
+    s.set_defaults(func=cmd_stack)
+
+    sub.add_parser("bridge", help="a station bridge").set_defaults(func=cmd_bridge)
+    sub.add_parser("services", help="the floor services").set_defaults(func=cmd_services)
+    sub.add_parser("api", help="the HTTP API and dashboard").set_defaults(func=cmd_api)
+
+    m = sub.add_parser("simulate", help="a simulated scanner and scale on ptys")
+    m.add_argument("--protocol", default="mt-sics", help="scale protocol (default mt-sics)")
+    m.add_argument("--interval", type=float, default=2.0, help="seconds between drums")
+    m.add_argument("--container", default=None, help="container label to scan first")
+    m.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gudang`` command."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.config)
+        return int(args.func(settings, args))
+    except ConfigError as exc:
+        print(f"gudang: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

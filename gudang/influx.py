@@ -1,0 +1,219 @@
+"""InfluxDB through its v1 HTTP API: /write (line protocol), /query (InfluxQL), /ping.
+
+InfluxDB 1.x serves these natively, 2.x and 3.x as compatibility endpoints, so one
+client serves every version. Server-side only (needs httpx); the bridge never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from gudang.settings import InfluxSettings, secret
+
+log = logging.getLogger(__name__)
+
+FieldValue = float | int | bool | str
+
+
+class InfluxError(Exception):
+    """Base of InfluxDB failures."""
+
+
+class InfluxUnavailable(InfluxError):
+    """InfluxDB could not be reached or failed on its side (5xx): retry later."""
+
+
+class InfluxRejected(InfluxError):
+    """InfluxDB refused the request as wrong (4xx): retrying the same will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+# -- line protocol -------------------------------------------------------------------------
+# Escaping per https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+_MEASUREMENT_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
+_KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
+_STR_ESC = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
+
+
+def _field(value: FieldValue) -> str:
+    # bool before int: bool is an int in Python.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"field value {value!r} is not finite")
+        return repr(value)
+    return '"' + value.translate(_STR_ESC) + '"'
+
+
+def line(
+    measurement: str,
+    tags: Mapping[str, str],
+    fields: Mapping[str, FieldValue | None],
+    ts_ns: int,
+) -> str:
+    """One point in line protocol; ``None`` fields are left out, tags are sorted."""
+    parts = [measurement.translate(_MEASUREMENT_ESC)]
+    for key in sorted(tags):
+        val = tags[key]
+        if val:  # InfluxDB refuses empty tag values
+            parts.append(f"{key.translate(_KEY_ESC)}={val.translate(_KEY_ESC)}")
+    field_str = ",".join(
+        f"{k.translate(_KEY_ESC)}={_field(v)}" for k, v in fields.items() if v is not None
+    )
+    if not field_str:
+        raise ValueError(f"point {measurement} has no fields")
+    return f"{','.join(parts)} {field_str} {ts_ns}"
+
+
+def quote_ident(name: str) -> str:
+    """An InfluxQL identifier in double quotes."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_str(value: str) -> str:
+    """An InfluxQL string literal in single quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _series_rows(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for result in body.get("results", []):
+        if "error" in result:
+            raise InfluxRejected(400, str(result["error"]))
+        for series in result.get("series", []) or []:
+            cols = series["columns"]
+            tags = series.get("tags") or {}
+            for values in series.get("values", []):
+                row = dict(zip(cols, values, strict=False))
+                row.update(tags)
+                rows.append(row)
+    return rows
+
+
+class _Base:
+    def __init__(self, settings: InfluxSettings) -> None:
+        self.settings = settings
+        self._params: dict[str, str] = {"db": settings.database}
+        if settings.retention_policy:
+            self._params["rp"] = settings.retention_policy
+        self._headers: dict[str, str] = {}
+        if settings.token is not None:
+            self._headers["Authorization"] = f"Token {secret(settings.token)}"
+        elif settings.username:
+            self._params["u"] = settings.username
+            self._params["p"] = secret(settings.password) or ""
+
+    def _write_params(self) -> dict[str, str]:
+        return {**self._params, "precision": "ns"}
+
+    def _query_params(self, q: str, db: bool = True) -> dict[str, str]:
+        params = (
+            dict(self._params) if db else {k: v for k, v in self._params.items() if k in ("u", "p")}
+        )
+        params["q"] = q
+        params["epoch"] = "ns"
+        return params
+
+    @staticmethod
+    def _check(response: httpx.Response, what: str) -> None:
+        if response.status_code < 300:
+            return
+        try:
+            message = str(response.json().get("error", response.text))
+        except ValueError:
+            message = response.text
+        if response.status_code >= 500:
+            raise InfluxUnavailable(f"{what}: HTTP {response.status_code}: {message}")
+        raise InfluxRejected(response.status_code, message)
+
+
+class InfluxClient(_Base):
+    """Blocking client, for the services' ingest thread."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        super().__init__(settings)
+        self._http = httpx.Client(
+            base_url=settings.url, timeout=settings.timeout_s, headers=self._headers
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def ping(self) -> str:
+        """Return the server's version; raise InfluxUnavailable when it does not answer."""
+        try:
+            r = self._http.get("/ping")
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"ping {self.settings.url}: {exc}") from exc
+        self._check(r, "ping")
+        return str(r.headers.get("X-Influxdb-Version", "unknown"))
+
+    def ensure_database(self) -> None:
+        """CREATE DATABASE if the settings ask for it (idempotent)."""
+        if self.settings.create_database:
+            self.query(f"CREATE DATABASE {quote_ident(self.settings.database)}", db=False)
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Write points; InfluxUnavailable means retry, InfluxRejected means never."""
+        if not lines:
+            return
+        body = "\n".join(lines).encode()
+        try:
+            r = self._http.post("/write", params=self._write_params(), content=body)
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"write to {self.settings.url}: {exc}") from exc
+        self._check(r, "write")
+
+    def query(self, q: str, db: bool = True) -> list[dict[str, Any]]:
+        """Run InfluxQL; rows as dicts (times in ns since the epoch, tags merged in)."""
+        try:
+            r = self._http.post("/query", params=self._query_params(q, db))
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"query {self.settings.url}: {exc}") from exc
+        self._check(r, "query")
+        return _series_rows(r.json())
+
+
+class AsyncInfluxReader(_Base):
+    """Non-blocking reader for the API (queries only)."""
+
+    def __init__(self, settings: InfluxSettings) -> None:
+        super().__init__(settings)
+        self._http = httpx.AsyncClient(
+            base_url=settings.url, timeout=settings.timeout_s, headers=self._headers
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def ping(self) -> str:
+        """Return the server's version; raise InfluxUnavailable when it does not answer."""
+        try:
+            r = await self._http.get("/ping")
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"ping {self.settings.url}: {exc}") from exc
+        self._check(r, "ping")
+        return str(r.headers.get("X-Influxdb-Version", "unknown"))
+
+    async def query(self, q: str) -> list[dict[str, Any]]:
+        """Run InfluxQL; rows as dicts (times in ns since the epoch, tags merged in)."""
+        try:
+            r = await self._http.get("/query", params=self._query_params(q))
+        except httpx.HTTPError as exc:
+            raise InfluxUnavailable(f"query {self.settings.url}: {exc}") from exc
+        self._check(r, "query")
+        return _series_rows(r.json())

@@ -1,0 +1,255 @@
+"""The one place paho-mqtt is used: a small, thread-based MQTT link.
+
+Everything else sees ``Message`` and ``MqttLink``. paho's network thread runs the
+callbacks given here; they must never block for long (hand work to a queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gudang.settings import MqttSettings, secret
+
+log = logging.getLogger(__name__)
+
+# Reconnect back-off: quick first retry, capped so a returning broker is found soon.
+RECONNECT_MIN_S = 0.2
+RECONNECT_MAX_S = 5.0
+
+
+class MqttError(Exception):
+    """The broker could not be reached or refused us."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received MQTT message, detached from paho."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    mid: int
+    dup: bool = False
+
+    @classmethod
+    def _from_paho(cls, msg: paho.MQTTMessage) -> Message:
+        return cls(
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            mid=msg.mid,
+            dup=bool(msg.dup),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    """The last will the broker publishes if we vanish."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+MessageHandler = Callable[[Message], None]
+
+
+class MqttLink:
+    """A connection to the broker that reconnects by itself.
+
+    ``persistent=True`` asks for a session that survives disconnects (fixed client id,
+    clean start off, session expiry): QoS 1 messages published while we are away wait
+    for us. ``manual_ack=True`` leaves PUBACK to ``ack()``, sent once the work is done.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        *,
+        subscriptions: Iterable[tuple[str, int]] = (),
+        on_message: MessageHandler | None = None,
+        on_published: Callable[[int, bool], None] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
+        persistent: bool = False,
+        manual_ack: bool = False,
+        receive_maximum: int | None = None,
+        will: Will | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._on_published = on_published
+        self._on_connection = on_connection
+        self._persistent = persistent
+        self._connected = threading.Event()
+        self._stopping = False
+        self.last_error: str | None = None
+
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, secret(settings.password))
+        if settings.tls_ca is not None:
+            client.tls_set(
+                ca_certs=str(settings.tls_ca),
+                certfile=str(settings.tls_cert) if settings.tls_cert else None,
+                keyfile=str(settings.tls_key) if settings.tls_key else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        if will is not None:
+            client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        client.reconnect_delay_set(min_delay=1, max_delay=int(RECONNECT_MAX_S))
+        # paho's own queue of outgoing messages is unbounded by default; callers that
+        # must not lose a message keep their own durable copy (the bridge's spool).
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
+        client.on_subscribe = None
+        self._client = client
+
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if persistent:
+            props.SessionExpiryInterval = settings.session_expiry_s
+        if receive_maximum is not None:
+            props.ReceiveMaximum = receive_maximum
+        self._connect_props = props
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background; reconnects by itself until ``stop()``."""
+        self._client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=not self._persistent,
+            properties=self._connect_props,
+        )
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected or the timeout passes."""
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self, final: tuple[str, bytes, bool] | None = None) -> None:
+        """Disconnect cleanly, publishing ``final`` (topic, payload, retain) first."""
+        self._stopping = True
+        if final is not None and self.connected:
+            info = self._client.publish(final[0], final[1], qos=1, retain=final[2])
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError):
+                log.debug("final message on %s not confirmed", final[0])
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    # -- traffic -------------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int:
+        """Queue a message for sending; returns its message id (for ``on_published``)."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise MqttError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        return int(info.mid)
+
+    def publish_and_wait(
+        self, topic: str, payload: bytes, qos: int = 1, retain: bool = False, timeout: float = 5.0
+    ) -> None:
+        """Publish and block until the broker acknowledged it (QoS 1)."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(timeout=timeout)
+        if not info.is_published():
+            raise MqttError(f"publish to {topic} not acknowledged within {timeout}s")
+
+    def ack(self, message: Message) -> None:
+        """Send the PUBACK of a message received with manual acknowledgement."""
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Add a subscription (kept across reconnects)."""
+        self._subscriptions.append((topic, qos))
+        if self.connected:
+            self._client.subscribe(topic, qos)
+
+    # -- paho callbacks (network thread) -------------------------------------------------
+    def _handle_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused connection: {reason_code}"
+            log.error("MQTT %s: %s", self.client_id, self.last_error)
+            return
+        self.last_error = None
+        log.info(
+            "MQTT %s connected to %s:%s (session present: %s)",
+            self.client_id,
+            self.settings.host,
+            self.settings.port,
+            flags.session_present,
+        )
+        for topic, qos in self._subscriptions:
+            client.subscribe(topic, qos)
+        self._connected.set()
+        if self._on_connection:
+            self._on_connection(True)
+
+    def _handle_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if not self._stopping:
+            self.last_error = f"disconnected: {reason_code}"
+            log.warning("MQTT %s disconnected (%s); reconnecting", self.client_id, reason_code)
+        if was and self._on_connection:
+            self._on_connection(False)
+
+    def _handle_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        if self._on_message is not None:
+            self._on_message(Message._from_paho(msg))
+
+    def _handle_publish(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self._on_published is not None:
+            self._on_published(mid, not reason_code.is_failure)

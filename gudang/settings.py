@@ -1,0 +1,221 @@
+"""Settings: one pydantic model per concern, read from a TOML file and the environment.
+
+Built once at start (``load_settings``) and passed down; nothing reads them globally.
+Environment variables override the file: ``GUDANG_MQTT__HOST=broker``,
+``GUDANG_INFLUX__DATABASE=gudang``. A bad or missing setting fails at start with its
+name (``mqtt.port: Input should be a valid integer``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gudang.wire import check_name
+
+ENV_PREFIX = "GUDANG_"
+CONFIG_ENV = "GUDANG_CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting that is missing or wrong; the message names it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(_Section):
+    """Which warehouse this is."""
+
+    name: str = "blitar"
+    timezone: str = "Asia/Jakarta"  # shown to people; everything is stored in UTC
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name("site", value)
+
+
+class MqttSettings(_Section):
+    """The broker every part talks to."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls_ca: Path | None = None  # CA file: set to use TLS
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    # Persistent sessions survive a restart of the client for this long.
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    client_id: str | None = None  # default: derived from the role and the site
+
+
+class InfluxSettings(_Section):
+    """InfluxDB, spoken to through the v1 HTTP API (/write, /query, /ping)."""
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "gudang"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None  # InfluxDB 2.x/3.x compatibility API
+    timeout_s: float = Field(10.0, gt=0)
+    create_database: bool = True  # CREATE DATABASE at start (needs admin on an auth'd server)
+
+
+class IngestSettings(_Section):
+    """How the services batch scans into InfluxDB."""
+
+    batch_size: int = Field(2000, ge=1, le=10_000)
+    linger_ms: int = Field(20, ge=0, le=5000)
+    # Receive Maximum sent to the broker: unacknowledged messages it may push to us.
+    # It bounds the ingest's memory while InfluxDB is down.
+    max_inflight: int = Field(5000, ge=1, le=65535)
+    retry_max_s: float = Field(5.0, gt=0)
+
+
+class SkuSettings(_Section):
+    """One SKU of the catalogue."""
+
+    name: str
+    size: str = ""
+    min_kg: float = Field(0.0, ge=0)
+    max_kg: float = Field(1000.0, gt=0)
+    hs_code: str = "9206.00"
+    gtin: str | None = None  # GS1 labels map to the SKU by GTIN
+    capacity_drums: int = Field(2600, gt=0)
+
+
+def _default_catalogue() -> dict[str, SkuSettings]:
+    return {
+        "JMB-S": SkuSettings(name="Djembe small", size="S", min_kg=2.0, max_kg=4.5),
+        "JMB-M": SkuSettings(name="Djembe medium", size="M", min_kg=4.0, max_kg=7.5),
+        "JMB-L": SkuSettings(
+            name="Djembe large", size="L", min_kg=7.0, max_kg=12.0, gtin="09501101530003"
+        ),
+    }
+
+
+class FloorSettings(_Section):
+    """What scans mean: the catalogue and the rules of PRODUCT.md."""
+
+    drum_pattern: str = r"^CB-(?P<sku>[A-Z0-9]+-[A-Z0-9]+)-(?P<serial>\d{4,10})$"
+    unknown_drum: Literal["receive_and_load", "reject"] = "receive_and_load"
+    default_capacity_drums: int = Field(2600, gt=0)
+    default_max_payload_kg: float = Field(26_000.0, gt=0)
+    nearly_full_ratio: float = Field(0.95, gt=0, le=1)
+    skus: dict[str, SkuSettings] = Field(default_factory=_default_catalogue)
+
+
+class ApiSettings(_Section):
+    """The HTTP API and dashboard."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    command_timeout_s: float = Field(5.0, gt=0)
+
+
+class DeviceSettings(_Section):
+    """One serial device at a station."""
+
+    name: str
+    role: Literal["scanner", "scale"]
+    port: str  # a device path (/dev/serial/by-id/...) or a pyserial URL
+    baudrate: int = 9600
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    protocol: str = "scanner"  # scale: mt-sics, mt-continuous, and, cas, sma, ohaus
+
+
+class StationSettings(_Section):
+    """One station as its bridge runs it."""
+
+    name: str = "load-1"
+    mode: Literal["loading", "receiving"] = "loading"
+    devices: list[DeviceSettings] = Field(default_factory=list)
+    spool_path: Path = Path("var/spool.sqlite3")
+    spool_capacity: int = Field(200_000, gt=0)
+    pairing_window_s: float = Field(3.0, gt=0)
+    heartbeat_s: float = Field(15.0, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name("station", value)
+
+
+class Settings(BaseSettings):
+    """All of Gudang's settings; each process uses the sections it needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    floor: FloorSettings = Field(default_factory=FloorSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    station: StationSettings = Field(default_factory=StationSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive through init_settings; the environment wins over them.
+        return env_settings, init_settings
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid settings ({source}):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: Path | str | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Read settings from a TOML file (or $GUDANG_CONFIG), the environment and overrides."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = os.environ[CONFIG_ENV]
+    data: dict[str, Any] = {}
+    source = "defaults and environment"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"settings file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    for section, values in (overrides or {}).items():
+        merged = dict(data.get(section, {}))
+        merged.update(values)
+        data[section] = merged
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """Unwrap a secret at the point of use only."""
+    return value.get_secret_value() if value is not None else None

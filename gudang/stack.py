@@ -1,0 +1,130 @@
+"""``gudang stack``: broker, InfluxDB, services, API and a simulated station on one machine."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from api.app import create_app
+from firmware_bridge.simulated_station import SimulatedStation
+from gudang.servers import ServerProcess, free_port, start_influxd, start_mosquitto
+from gudang.settings import Settings
+from services.app import Services
+
+log = logging.getLogger(__name__)
+
+DEMO_CONTAINER = "CSQU3054383"
+DEMO_STATION = "load-1"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _choose(port: int, what: str) -> int:
+    if _port_free(port):
+        return port
+    other = free_port()
+    log.warning("port %d (%s) is taken; using %d", port, what, other)
+    return other
+
+
+def _open_demo_container(api_url: str) -> None:
+    body = {"container_no": DEMO_CONTAINER, "container_type": "40HC"}
+    for _ in range(100):
+        try:
+            r = httpx.post(f"{api_url}/api/v1/containers", json=body, timeout=10)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        if r.status_code in (201, 409):  # 409: opened by an earlier run of the stack
+            return
+        log.warning("opening the demo container: HTTP %s %s", r.status_code, r.text)
+        time.sleep(0.5)
+    raise RuntimeError("the API did not open the demo container")
+
+
+def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: float) -> int:
+    """Run everything until Ctrl-C; returns the exit code."""
+    data_dir = data_dir.resolve()
+    servers: list[ServerProcess] = []
+    station: SimulatedStation | None = None
+    services: Services | None = None
+    try:
+        mqtt_port = _choose(settings.mqtt.port, "MQTT")
+        influx_port = _choose(8086, "InfluxDB")
+        api_port = _choose(settings.api.port, "API")
+        log.info("starting Mosquitto on %d (data in %s)", mqtt_port, data_dir / "mosquitto")
+        servers.append(start_mosquitto(data_dir / "mosquitto", mqtt_port))
+        log.info("starting InfluxDB on %d (data in %s)", influx_port, data_dir / "influxdb")
+        servers.append(start_influxd(data_dir / "influxdb", influx_port))
+        settings = settings.model_copy(
+            update={
+                "mqtt": settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": mqtt_port}),
+                "influx": settings.influx.model_copy(
+                    update={"url": f"http://127.0.0.1:{influx_port}"}
+                ),
+                "api": settings.api.model_copy(update={"port": api_port}),
+            }
+        )
+        services = Services(settings)
+        services.start()
+        api_url = f"http://{settings.api.host}:{api_port}"
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host=settings.api.host, port=api_port, log_level="warning"
+            )
+        )
+
+        def after_start() -> None:
+            nonlocal station
+            while not server.started:
+                time.sleep(0.1)
+            if simulate:
+                _open_demo_container(api_url)
+                station = SimulatedStation(
+                    settings,
+                    DEMO_STATION,
+                    data_dir / "spool",
+                    interval_s=interval,
+                    container_no=DEMO_CONTAINER,
+                )
+                station.start()
+            print(
+                "\n  Gudang is up.\n"
+                f"  API:        {api_url}/api/v1/containers\n"
+                f"  Container:  {api_url}/api/v1/containers/{DEMO_CONTAINER}\n"
+                f"  API docs:   {api_url}/docs\n"
+                f"  MQTT:       127.0.0.1:{mqtt_port}   InfluxDB: http://127.0.0.1:{influx_port}\n"
+                + (
+                    f"  A simulated station ({DEMO_STATION}) loads a drum every {interval:g} s "
+                    f"into {DEMO_CONTAINER}.\n"
+                    if simulate
+                    else ""
+                )
+                + "  Ctrl-C stops everything.\n",
+                flush=True,
+            )
+
+        threading.Thread(target=after_start, name="stack-start", daemon=True).start()
+        server.run()  # until Ctrl-C
+        return 0
+    finally:
+        log.info("stopping the stack")
+        if station is not None:
+            station.stop()
+        if services is not None:
+            services.stop()
+        for proc in reversed(servers):
+            proc.stop()

@@ -1,0 +1,322 @@
+"""The wire contract v1: every MQTT topic and payload Gudang speaks, defined once.
+
+docs/protocol.md describes the same contract for people; this module is what the
+bridge, the services and the API import. Payloads are JSON objects carrying ``"v": 1``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+WIRE_VERSION = 1
+ROOT = "gudang"
+
+# Site and station names become topic levels and InfluxDB tag values: keep them plain.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+# A payload over this size is refused before decoding: a scan is a few hundred bytes.
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_BARCODE_CHARS = 512
+
+# Quality of service per topic kind (docs/protocol.md, "Topics").
+QOS_SCAN = 1
+QOS_STATUS = 1
+QOS_WEIGHT = 0
+QOS_STATE = 1
+QOS_ALERT = 1
+QOS_DEADLETTER = 1
+QOS_COMMAND = 1
+
+
+def check_name(kind: str, value: str) -> str:
+    """Return ``value`` if it is a valid site or station name, else raise ValueError."""
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"invalid {kind} name {value!r}: use 1-32 characters a-z, 0-9, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class Topics:
+    """Topic names for one site: ``gudang/<site>/...``."""
+
+    def __init__(self, site: str) -> None:
+        self.site = check_name("site", site)
+        self.base = f"{ROOT}/{site}"
+
+    # -- stations (published by the bridge or an MQTT-native device) --------------
+    def scan(self, station: str) -> str:
+        """Drum and label scans of one station (QoS 1)."""
+        return f"{self.base}/station/{station}/scan"
+
+    def status(self, station: str) -> str:
+        """Station online/offline and heartbeat (retained, last will)."""
+        return f"{self.base}/station/{station}/status"
+
+    def weight(self, station: str) -> str:
+        """Continuous scale readings (QoS 0, not retained)."""
+        return f"{self.base}/station/{station}/weight"
+
+    def station_command(self, station: str) -> str:
+        """Commands to one station (from the services or the API)."""
+        return f"{self.base}/station/{station}/command"
+
+    @property
+    def all_scans(self) -> str:
+        return f"{self.base}/station/+/scan"
+
+    @property
+    def all_status(self) -> str:
+        return f"{self.base}/station/+/status"
+
+    @property
+    def all_weights(self) -> str:
+        return f"{self.base}/station/+/weight"
+
+    # -- the services -------------------------------------------------------------
+    def state_container(self, container_no: str) -> str:
+        """Live state of one container (retained)."""
+        return f"{self.base}/state/container/{container_no}"
+
+    def state_station(self, station: str) -> str:
+        """Live state of one station as the services see it (retained)."""
+        return f"{self.base}/state/station/{station}"
+
+    @property
+    def state_stock(self) -> str:
+        """Stock by SKU and location (retained)."""
+        return f"{self.base}/state/stock"
+
+    @property
+    def all_state(self) -> str:
+        return f"{self.base}/state/#"
+
+    def alert(self, alert_id: str) -> str:
+        """One alert's current lifecycle state (retained; cleared alerts are emptied)."""
+        return f"{self.base}/alert/{alert_id}"
+
+    @property
+    def all_alerts(self) -> str:
+        return f"{self.base}/alert/+"
+
+    @property
+    def deadletter(self) -> str:
+        """Inputs refused for good, with the reason (QoS 1, not retained)."""
+        return f"{self.base}/deadletter"
+
+    # -- commands from the API to the services ---------------------------------------
+    def command(self, name: str) -> str:
+        """A command to the services, e.g. ``container/open``."""
+        return f"{self.base}/command/{name}"
+
+    @property
+    def all_commands(self) -> str:
+        return f"{self.base}/command/#"
+
+    def reply(self, request_id: str) -> str:
+        """Where the services answer one command."""
+        return f"{self.base}/reply/{request_id}"
+
+    @property
+    def all_replies(self) -> str:
+        return f"{self.base}/reply/+"
+
+
+def parse_station_topic(topic: str) -> tuple[str, str, str] | None:
+    """Split ``gudang/<site>/station/<station>/<kind>`` into (site, station, kind)."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != ROOT or parts[2] != "station":
+        return None
+    return parts[1], parts[3], parts[4]
+
+
+# ---------------------------------------------------------------------------------
+# Payloads. msgspec Structs: decoding validates types, and is fast (about 1 µs).
+# ---------------------------------------------------------------------------------
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+Barcode = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BARCODE_CHARS)]
+Kg = Annotated[float, msgspec.Meta(ge=-100_000, le=100_000)]
+
+
+class ScanKind(StrEnum):
+    """What the bridge recognised in the scanned label."""
+
+    DRUM = "drum"  # an item label: GS1 or the internal drum code
+    CONTAINER = "container"  # an ISO 6346 container number label: sets the active container
+    SUPPLIER = "supplier"  # a supplier card at a receiving station
+
+
+class WeightStatus(StrEnum):
+    """How the scan's weight came about."""
+
+    STABLE = "stable"  # a stable weight taken after the scan
+    NO_STABLE = "no_stable"  # the scale did not settle within the pairing window
+    OVERLOAD = "overload"
+    UNDERLOAD = "underload"
+    ERROR = "error"  # the scale answered with an error, or is disconnected
+    NO_SCALE = "no_scale"  # the station has no scale, or the scan is a label (no weighing)
+
+
+class ScanV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """One scan at a station, paired with the scale's weight.
+
+    ``id`` is unique per scan (the bridge makes a UUID); ``ts`` is the device time with
+    its time zone. A replay of the same scan carries the same ``id`` and ``ts``.
+    """
+
+    v: Literal[1] = 1
+    id: Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    ts: AwareDatetime
+    site: Name
+    station: Name
+    barcode: Barcode
+    symbology: Annotated[str, msgspec.Meta(pattern=r"^\][A-Za-z][0-9A-Za-z]$")] | None = None
+    kind: ScanKind = ScanKind.DRUM
+    weight_kg: Kg | None = None
+    weight_stable: bool = False
+    weight_status: WeightStatus = WeightStatus.NO_SCALE
+
+
+class StationState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class DeviceStateV1(msgspec.Struct, kw_only=True):
+    """One serial device of a station."""
+
+    name: str
+    role: Literal["scanner", "scale"]
+    state: Literal["connected", "disconnected", "error"]
+    detail: str = ""
+
+
+class StationStatusV1(msgspec.Struct, kw_only=True):
+    """Retained station status; the bridge's last will publishes ``state: offline``."""
+
+    v: Literal[1] = 1
+    site: Name
+    station: Name
+    state: StationState
+    ts: AwareDatetime | None = None
+    heartbeat_s: float | None = None
+    devices: list[DeviceStateV1] = msgspec.field(default_factory=list)
+    spool_depth: int = 0
+    spool_capacity: int = 0
+
+
+class WeightReadingV1(msgspec.Struct, kw_only=True):
+    """A continuous scale reading, for live display only (QoS 0)."""
+
+    v: Literal[1] = 1
+    ts: AwareDatetime
+    station: Name
+    weight_kg: Kg | None
+    stable: bool
+    status: str = "stable"
+
+
+class DeadLetterV1(msgspec.Struct, kw_only=True):
+    """An input refused for good: what it was, where it came from, why."""
+
+    v: Literal[1] = 1
+    ts: AwareDatetime
+    topic: str
+    reason: str
+    payload: str  # the payload as text (undecodable bytes escaped), cut at 1 KiB
+
+
+class CommandV1(msgspec.Struct, kw_only=True):
+    """A command to the services; the answer goes to ``Topics.reply(request_id)``."""
+
+    v: Literal[1] = 1
+    request_id: Annotated[str, msgspec.Meta(min_length=8, max_length=64)]
+    actor: str = "system"
+    args: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ReplyV1(msgspec.Struct, kw_only=True):
+    """The services' answer to one command."""
+
+    v: Literal[1] = 1
+    request_id: str
+    ok: bool
+    error: str | None = None
+    code: int = 200  # HTTP-like: 200 ok, 400 invalid, 404 unknown, 409 conflict
+    result: dict[str, Any] | None = None
+
+
+class ContainerStatus(StrEnum):
+    """A container's lifecycle: open -> loading -> full -> sealed -> shipped."""
+
+    OPEN = "open"
+    LOADING = "loading"
+    FULL = "full"
+    SEALED = "sealed"
+    SHIPPED = "shipped"
+
+
+class ContainerStateV1(msgspec.Struct, kw_only=True):
+    """Live state of one container, retained on ``state/container/<no>``."""
+
+    v: Literal[1] = 1
+    container_no: str
+    container_type: str
+    status: ContainerStatus
+    drums: int
+    capacity_drums: int
+    fill_ratio: float
+    net_weight_kg: float
+    max_payload_kg: float
+    weight_ratio: float
+    seal_no: str | None = None
+    opened_at: AwareDatetime | None = None
+    last_scan_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    drums_by_sku: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class StationViewV1(msgspec.Struct, kw_only=True):
+    """A station as the services see it, retained on ``state/station/<station>``."""
+
+    v: Literal[1] = 1
+    station: str
+    mode: str
+    active_container: str | None = None
+    online: bool = False
+    last_scan_at: AwareDatetime | None = None
+    scans: int = 0
+
+
+class StockV1(msgspec.Struct, kw_only=True):
+    """Stock by SKU and location, retained on ``state/stock``."""
+
+    v: Literal[1] = 1
+    updated_at: AwareDatetime | None = None
+    items: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def encode(payload: msgspec.Struct) -> bytes:
+    """Encode a payload to JSON bytes."""
+    return _json_encoder.encode(payload)
+
+
+scan_decoder = msgspec.json.Decoder(ScanV1)
+status_decoder = msgspec.json.Decoder(StationStatusV1)
+command_decoder = msgspec.json.Decoder(CommandV1)
+reply_decoder = msgspec.json.Decoder(ReplyV1)
+container_state_decoder = msgspec.json.Decoder(ContainerStateV1)
+station_view_decoder = msgspec.json.Decoder(StationViewV1)
+stock_decoder = msgspec.json.Decoder(StockV1)

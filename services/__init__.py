@@ -1,0 +1,1 @@
+"""Gudang's floor services: MQTT in, InfluxDB written, live state and alerts out."""

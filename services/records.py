@@ -1,0 +1,106 @@
+"""How facts are stored in InfluxDB, and read back for a rebuild.
+
+Point identity (measurement + tags + timestamp) decides whether a write is new or a
+retry: a redelivered scan must land on its own point, two scans never on one.
+
+Measurements (all tagged ``site``):
+- ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
+- ``container_event`` (tag ``container_no``): open, seal, ship, unload ...
+- ``station_event`` (tag ``station``): active container or mode set by a command.
+- ``dead_letter``: refused inputs with the reason.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from gudang.influx import FieldValue, line
+from gudang.wire import ScanV1
+from services.floor import Result, ScanOutcome
+
+SCAN = "scan"
+CONTAINER_EVENT = "container_event"
+STATION_EVENT = "station_event"
+DEAD_LETTER = "dead_letter"
+
+_NS_PER_MS = 1_000_000
+
+
+def scan_time_ns(scan: ScanV1) -> int:
+    """The scan's point time: its device time in whole ms, plus an offset from its id.
+
+    Device clocks give ms at best, and two scans at one station can share a ms; the
+    offset (0..999,999 ns, from a CRC of the id) keeps them apart while a replay of the
+    same scan lands on the same point.
+    """
+    ms = int(scan.ts.timestamp() * 1000)
+    return ms * _NS_PER_MS + (zlib.crc32(scan.id.encode()) % _NS_PER_MS)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """UTC datetime of an InfluxDB ns timestamp (µs precision)."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def datetime_to_ns(at: datetime) -> int:
+    """ns since the epoch of an aware datetime."""
+    return int(at.timestamp() * 1_000_000) * 1000
+
+
+def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
+    """The ``scan`` point of one scan and its outcome."""
+    fields: dict[str, FieldValue | None] = {
+        "id": scan.id,
+        "barcode": scan.barcode,
+        "symbology": scan.symbology,
+        "kind": scan.kind.value,
+        "result": outcome.result.value,
+        "reason": outcome.reason or None,
+        "drum": outcome.drum,
+        "sku": outcome.sku,
+        "container_no": outcome.container_no,
+        "weight_kg": float(scan.weight_kg) if scan.weight_kg is not None else None,
+        "weight_stable": scan.weight_stable,
+        "weight_status": scan.weight_status.value,
+        "out_of_range": outcome.out_of_range,
+        "from_stock": outcome.from_stock,
+        "device_ts": scan.ts.isoformat(),
+    }
+    return line(SCAN, {"site": site, "station": scan.station}, fields, ts_ns)
+
+
+def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
+    """The outcome recorded in a ``scan`` row."""
+    weight = row.get("weight_kg")
+    return ScanOutcome(
+        result=Result(row["result"]),
+        reason=row.get("reason") or "",
+        drum=row.get("drum"),
+        sku=row.get("sku"),
+        container_no=row.get("container_no"),
+        weight_kg=float(weight) if weight is not None else None,
+        out_of_range=bool(row.get("out_of_range")),
+        from_stock=bool(row.get("from_stock", True)),
+    )
+
+
+def event_line(
+    measurement: str,
+    site: str,
+    key: str,
+    value: str,
+    fields: Mapping[str, FieldValue | None],
+    ts_ns: int,
+) -> str:
+    """A ``container_event`` / ``station_event`` point."""
+    return line(measurement, {"site": site, key: value}, fields, ts_ns)
+
+
+def dead_letter_line(site: str, topic: str, reason: str, payload: str, ts_ns: int) -> str:
+    """A ``dead_letter`` point."""
+    return line(
+        DEAD_LETTER, {"site": site}, {"topic": topic, "reason": reason, "payload": payload}, ts_ns
+    )

@@ -1,0 +1,139 @@
+"""A&D: balance and indicator frames, blanked numbers, EC error replies, device replies."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.protocols import and_
+from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+
+STABLE = ScaleStatus.STABLE
+MOTION = ScaleStatus.MOTION
+ERROR = ScaleStatus.ERROR
+
+
+@pytest.mark.parametrize(
+    ("frame", "reading"),
+    [
+        (b"ST,+00012.34 kg", ScaleReading(STABLE, 12.34)),
+        (b"US,+00012.31 kg", ScaleReading(MOTION, 12.31)),
+        (b"ST,-00000.50 kg", ScaleReading(STABLE, -0.5)),
+        (b"ST,+00192.21  g", ScaleReading(STABLE, 0.19221)),
+        (b"ST,+001.2346 lb", ScaleReading(STABLE, 0.560005)),
+        (b"ST,+0016.000 oz", ScaleReading(STABLE, 0.453592)),
+        (b"OL,+999999.9  g", ScaleReading(ScaleStatus.OVERLOAD, None)),
+        (b"OL,-9999.999 lb", ScaleReading(ScaleStatus.UNDERLOAD, None)),  # "-E" on the display
+        (b"ST,NT,+0012.34kg", ScaleReading(STABLE, 12.34, net=True)),
+        (b"US,GS,-0001.50kg", ScaleReading(MOTION, -1.5, net=False)),
+        (b"OL,GS,        kg", ScaleReading(ScaleStatus.OVERLOAD, None, net=False)),  # blanked
+        (b"ST,GS,        kg", ScaleReading(ERROR, None, False, and_.BLANKED_DETAIL)),
+        (b"QT,+00001234 PC", ScaleReading(ERROR, None, None, and_.COUNTING_DETAIL)),
+        (b"EC,E1", ScaleReading(ERROR, None, detail="A&D error E01: undefined command")),
+        (b"EC,E01", ScaleReading(ERROR, None, detail="A&D error E01: undefined command")),
+        (b"EC,E11", ScaleReading(ERROR, None, detail="A&D error E11: weight unstable")),
+        (b"EC,E09", ScaleReading(ERROR, None, detail="A&D error E09: unknown error")),
+        (
+            b"ST,+00012.34 ct",
+            ScaleReading(ERROR, None, None, "A&D: unit 'ct' is not a supported mass unit"),
+        ),
+    ],
+)
+def test_parse(frame: bytes, reading: ScaleReading) -> None:
+    assert and_.parse(frame) == reading
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"", "unknown header ''"),
+        (b"XX,+00012.34 kg", "unknown header 'XX'"),
+        (b"ST", "expected 2 or 3 comma-separated fields"),
+        (b"ST,NT,GS,+1kg", "expected 2 or 3 comma-separated fields"),
+        (b"ST,TR,+0012.34kg", "second header 'TR' is not GS or NT"),
+        (b"ST,+000.12.34 kg", "weight '\\+000.12.34' is not a number"),
+        (b"ST,+00012.34", "no unit after the weight"),
+        (b"ST,+00012.34 k g", "is not a number and unit"),
+        (b"EC,X1", "malformed error reply"),
+        (b"ST,+00012.34 kg\x00", "byte 0x00 at 15"),
+    ],
+)
+def test_parse_rejects(frame: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as raised:
+        and_.parse(frame)
+    assert repr(frame) in str(raised.value)
+
+
+def test_splitter_partial_frames_cr_only_and_noise() -> None:
+    splitter = and_.make_splitter()
+    assert splitter.feed(b"ST,+0001") == []
+    assert splitter.feed(b"2.34 kg\r") == [b"ST,+00012.34 kg"]  # CR-only terminator
+    frames = splitter.feed(b"\xfe\xfe\r\nUS,+00001.00 kg\r\n")
+    assert frames == [b"\xfe\xfe", b"US,+00001.00 kg"]
+    with pytest.raises(ParseError):
+        and_.parse(frames[0])
+    assert and_.parse(frames[1]) == ScaleReading(MOTION, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("reading", "frame"),
+    [
+        (ScaleReading(STABLE, 12.34), b"ST,+00012.34 kg\r\n"),
+        (ScaleReading(MOTION, -0.125), b"US,-0000.125 kg\r\n"),
+        (ScaleReading(STABLE, 12.34, net=True), b"ST,NT,+0012.34kg\r\n"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None), b"OL,+9999.999 kg\r\n"),
+        (ScaleReading(ScaleStatus.UNDERLOAD, None, net=False), b"OL,GS,-9999.999kg\r\n"),
+        (ScaleReading(ERROR, None, detail=and_.error_detail(6)), b"EC,E06\r\n"),
+        (ScaleReading(ERROR, None, detail="something else"), b"EC,E02\r\n"),
+    ],
+)
+def test_encode(reading: ScaleReading, frame: bytes) -> None:
+    assert and_.encode(reading) == frame
+
+
+def test_encode_refuses_busy() -> None:
+    with pytest.raises(ValueError, match="busy"):
+        and_.encode(ScaleReading(ScaleStatus.BUSY, None))
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        ScaleReading(ScaleStatus.OVERLOAD, None),
+        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
+        ScaleReading(ERROR, None, None, and_.COUNTING_DETAIL),
+        ScaleReading(ERROR, None, True, and_.BLANKED_DETAIL),
+        *(ScaleReading(ERROR, None, detail=and_.error_detail(code)) for code in and_.ERRORS),
+    ],
+)
+def test_round_trip_without_weight(reading: ScaleReading) -> None:
+    assert and_.parse(and_.encode(reading).removesuffix(b"\r\n")) == reading
+
+
+@settings(deadline=None)
+@given(
+    grams=st.integers(min_value=-999_999, max_value=999_999),
+    status=st.sampled_from([STABLE, MOTION]),
+    net=st.sampled_from([None, True, False]),
+)
+def test_round_trip_through_the_splitter(
+    grams: int, status: ScaleStatus, net: bool | None
+) -> None:
+    reading = ScaleReading(status, grams / 1000, net)
+    frames = and_.make_splitter().feed(and_.encode(reading))
+    assert len(frames) == 1
+    assert and_.parse(frames[0]) == reading
+
+
+@pytest.mark.parametrize(
+    ("command", "reading", "reply"),
+    [
+        (b"Q\r\n", ScaleReading(MOTION, 1.5), b"US,+00001.50 kg\r\n"),
+        (b"S\r\n", ScaleReading(STABLE, 1.5), b"ST,+00001.50 kg\r\n"),
+        (b"S\r\n", ScaleReading(MOTION, 1.5), b""),  # S waits for stability
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"EC,E01\r\n"),
+    ],
+)
+def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
+    assert and_.respond(command, reading) == reply

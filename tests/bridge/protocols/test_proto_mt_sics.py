@@ -1,0 +1,131 @@
+"""MT-SICS: S / SI replies and error replies as byte literals, round trip, device replies."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.protocols import mt_sics
+from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+
+STABLE = ScaleStatus.STABLE
+MOTION = ScaleStatus.MOTION
+
+
+@pytest.mark.parametrize(
+    ("frame", "reading"),
+    [
+        (b"S S      12.34 kg", ScaleReading(STABLE, 12.34)),
+        (b"S D      12.31 kg", ScaleReading(MOTION, 12.31)),
+        (b"S S     192.21 g", ScaleReading(STABLE, 0.19221)),
+        (b"S S      10.00 lb", ScaleReading(STABLE, 4.535924)),
+        (b"S S      -0.35 kg", ScaleReading(STABLE, -0.35)),
+        (b"S S       0.00 kg", ScaleReading(STABLE, 0.0)),
+        (b"S I", ScaleReading(ScaleStatus.BUSY, None)),
+        (b"S +", ScaleReading(ScaleStatus.OVERLOAD, None)),
+        (b"S -", ScaleReading(ScaleStatus.UNDERLOAD, None)),
+        (b"ES", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error ES: syntax error")),
+        (b"ET", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error ET: transmission error")),
+        (b"EL", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error EL: logical error")),
+        (
+            b"S S       3.00 PCS",
+            ScaleReading(
+                ScaleStatus.ERROR, None, detail="MT-SICS: unit 'PCS' is not a supported mass unit"
+            ),
+        ),
+    ],
+)
+def test_parse(frame: bytes, reading: ScaleReading) -> None:
+    assert mt_sics.parse(frame) == reading
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"", "not a weight reply"),
+        (b"Z A", "not a weight reply"),  # a zero reply is not a weight
+        (b"S X      12.34 kg", "unknown reply status 'X'"),
+        (b"S S      12.34", "expected 'S S <weight> <unit>'"),
+        (b"S S      12,34 kg", "weight '12,34' is not a number"),
+        (b"S S        nan kg", "weight 'nan' is not a number"),
+        (b"S I 12", "extra fields"),
+        (b"S S \xb512.34 kg", "byte 0xb5 at 4"),
+    ],
+)
+def test_parse_rejects(frame: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as raised:
+        mt_sics.parse(frame)
+    assert repr(frame) in str(raised.value)
+
+
+def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
+    splitter = mt_sics.make_splitter()
+    assert splitter.feed(b"S S      1") == []
+    assert splitter.feed(b"2.34 kg\r") == [b"S S      12.34 kg"]
+    frames = splitter.feed(b"\n\x00\xff#\r\nS D       1.00 kg\r\n")
+    assert frames == [b"\x00\xff#", b"S D       1.00 kg"]
+    with pytest.raises(ParseError):
+        mt_sics.parse(frames[0])
+    assert mt_sics.parse(frames[1]) == ScaleReading(MOTION, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("reading", "frame"),
+    [
+        (ScaleReading(STABLE, 12.34), b"S S     12.340 kg\r\n"),
+        (ScaleReading(MOTION, -0.5), b"S D     -0.500 kg\r\n"),
+        (ScaleReading(ScaleStatus.BUSY, None), b"S I\r\n"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
+        (ScaleReading(ScaleStatus.UNDERLOAD, None), b"S -\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")), b"ET\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail="anything else"), b"EL\r\n"),
+    ],
+)
+def test_encode(reading: ScaleReading, frame: bytes) -> None:
+    assert mt_sics.encode(reading) == frame
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        ScaleReading(ScaleStatus.BUSY, None),
+        ScaleReading(ScaleStatus.OVERLOAD, None),
+        ScaleReading(ScaleStatus.UNDERLOAD, None),
+        *(ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail(c)) for c in mt_sics.ERRORS),
+    ],
+)
+def test_round_trip_without_weight(reading: ScaleReading) -> None:
+    assert mt_sics.parse(mt_sics.encode(reading).removesuffix(b"\r\n")) == reading
+
+
+@settings(deadline=None)
+@given(
+    grams=st.integers(min_value=-9_999_999, max_value=9_999_999),
+    status=st.sampled_from([STABLE, MOTION]),
+)
+def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus) -> None:
+    reading = ScaleReading(status, grams / 1000)
+    frames = mt_sics.make_splitter().feed(mt_sics.encode(reading))
+    assert len(frames) == 1
+    assert mt_sics.parse(frames[0]) == reading
+
+
+@pytest.mark.parametrize(
+    ("command", "reading", "reply"),
+    [
+        (b"S\r\n", ScaleReading(STABLE, 1.5), b"S S      1.500 kg\r\n"),
+        (b"S\r\n", ScaleReading(MOTION, 1.5), b"S I\r\n"),  # no stable weight in time
+        (b"SI\r\n", ScaleReading(MOTION, 1.5), b"S D      1.500 kg\r\n"),
+        (b"S\r\n", ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
+        (b"S\r\n", ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")), b"ET\r\n"),
+    ],
+)
+def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
+    assert mt_sics.respond(command, reading) == reply
+
+
+def test_poll_command_is_s() -> None:
+    assert mt_sics.PROTOCOL.poll_command == b"S\r\n"
+    assert not mt_sics.PROTOCOL.streaming

@@ -1,0 +1,128 @@
+"""Ohaus: right-justified weight lines, `?` while unstable, `ES`, device replies."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.protocols import ohaus
+from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+
+STABLE = ScaleStatus.STABLE
+MOTION = ScaleStatus.MOTION
+
+
+@pytest.mark.parametrize(
+    ("frame", "reading"),
+    [
+        (b"     192.21 g", ScaleReading(STABLE, 0.19221)),
+        (b"       0.01 g ?", ScaleReading(MOTION, 0.00001)),
+        (b"    -192.21 g", ScaleReading(STABLE, -0.19221)),
+        (b"-     192.21 g", ScaleReading(STABLE, -0.19221)),  # sign at the left edge
+        (b"     12.345 kg", ScaleReading(STABLE, 12.345)),
+        (b"     12.345 kg NET", ScaleReading(STABLE, 12.345, net=True)),
+        (b"     12.345 kg ? N", ScaleReading(MOTION, 12.345, net=True)),
+        (b"      1.000 lb G", ScaleReading(STABLE, 0.453592, net=False)),
+        (b"     16.000 oz", ScaleReading(STABLE, 0.453592)),
+        (b"ES", ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL)),
+        (
+            b"      5.000 ct",
+            ScaleReading(
+                ScaleStatus.ERROR, None, None, "Ohaus: unit 'ct' is not a supported mass unit"
+            ),
+        ),
+    ],
+)
+def test_parse(frame: bytes, reading: ScaleReading) -> None:
+    assert ohaus.parse(frame) == reading
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"", "not a weight line"),
+        (b"     192.21", "not a weight line"),
+        (b"     192.21 g !", "not a weight line"),
+        (b"     192.21 g XYZ", "unknown legend 'XYZ'"),
+        (b"     19.2.21 g", "weight '19.2.21' is not a number"),
+        (b"     192.21 g\x1b", "byte 0x1b at 13"),
+    ],
+)
+def test_parse_rejects(frame: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as raised:
+        ohaus.parse(frame)
+    assert repr(frame) in str(raised.value)
+
+
+def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
+    splitter = ohaus.make_splitter()
+    assert splitter.feed(b"     19") == []
+    assert splitter.feed(b"2.21 g\r\n\x7f\x7f\r\n       0.01 g ?\r\n") == [
+        b"     192.21 g",
+        b"\x7f\x7f",
+        b"       0.01 g ?",
+    ]
+    with pytest.raises(ParseError):
+        ohaus.parse(b"\x7f\x7f")
+
+
+@pytest.mark.parametrize(
+    ("reading", "frame"),
+    [
+        (ScaleReading(STABLE, 0.19221), b"    0.19221 kg\r\n"),
+        (ScaleReading(MOTION, 12.5), b"     12.500 kg ?\r\n"),
+        (ScaleReading(STABLE, -1.0, net=True), b"     -1.000 kg NET\r\n"),
+        (ScaleReading(STABLE, 1.0, net=False), b"      1.000 kg G\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL), b"ES\r\n"),
+    ],
+)
+def test_encode(reading: ScaleReading, frame: bytes) -> None:
+    assert ohaus.encode(reading) == frame
+
+
+@pytest.mark.parametrize(
+    "status", [ScaleStatus.OVERLOAD, ScaleStatus.UNDERLOAD, ScaleStatus.BUSY]
+)
+def test_encode_refuses_what_ohaus_cannot_say(status: ScaleStatus) -> None:
+    with pytest.raises(ValueError, match="no printout"):
+        ohaus.encode(ScaleReading(status, None))
+
+
+def test_round_trip_error() -> None:
+    reading = ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL)
+    assert ohaus.parse(ohaus.encode(reading).removesuffix(b"\r\n")) == reading
+
+
+@settings(deadline=None)
+@given(
+    grams=st.integers(min_value=-99_999_999, max_value=99_999_999),
+    status=st.sampled_from([STABLE, MOTION]),
+    net=st.sampled_from([None, True, False]),
+)
+def test_round_trip_through_the_splitter(
+    grams: int, status: ScaleStatus, net: bool | None
+) -> None:
+    reading = ScaleReading(status, grams / 1000, net)
+    frames = ohaus.make_splitter().feed(ohaus.encode(reading))
+    assert len(frames) == 1
+    assert ohaus.parse(frames[0]) == reading
+
+
+@pytest.mark.parametrize(
+    ("command", "reading", "reply"),
+    [
+        (b"IP\r\n", ScaleReading(MOTION, 1.5), b"      1.500 kg ?\r\n"),
+        (b"P\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
+        (b"SP\r\n", ScaleReading(MOTION, 1.5), b""),  # prints once stable
+        (b"SP\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
+        (b"Z\r\n", ScaleReading(STABLE, 1.5), b""),
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
+    ],
+)
+def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
+    assert ohaus.respond(command, reading) == reply
+
+
+def test_poll_command_is_immediate_print() -> None:
+    assert ohaus.PROTOCOL.poll_command == b"IP\r\n"

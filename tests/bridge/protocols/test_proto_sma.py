@@ -1,0 +1,140 @@
+"""SMA standard: response messages, status characters, dashes, `?`, device replies."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.protocols import sma
+from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+
+STABLE = ScaleStatus.STABLE
+MOTION = ScaleStatus.MOTION
+ERROR = ScaleStatus.ERROR
+
+
+@pytest.mark.parametrize(
+    ("frame", "reading"),
+    [
+        # FIELD.md's example (a 9-character weight field, as printed in the standard)
+        (b"\n 1G      5.025lb \r", ScaleReading(STABLE, 2.279302, net=False)),
+        (b" 1G       5.025lb ", ScaleReading(STABLE, 2.279302, net=False)),  # LF, CR removed
+        (b" 1N     100000lb ", ScaleReading(STABLE, 45359.237, net=True)),
+        (b" 1gM     5.0025kg ", ScaleReading(MOTION, 5.0025, net=False)),  # high resolution
+        (b"Z1G       0.000kg ", ScaleReading(STABLE, 0.0, net=False)),  # centre of zero
+        (b" 1G      -1.250kg ", ScaleReading(STABLE, -1.25, net=False)),
+        (b" 1G     250.000g  ", ScaleReading(STABLE, 0.25, net=False)),
+        (b" 2N      16.000oz ", ScaleReading(STABLE, 0.453592, net=True)),
+        (b"O1G     999.999kg ", ScaleReading(ScaleStatus.OVERLOAD, None, net=False)),
+        (b"U1G      -9.999kg ", ScaleReading(ScaleStatus.UNDERLOAD, None, net=False)),
+        (b"E1G  ----------kg ", ScaleReading(ERROR, None, False, "SMA error E: zero error")),
+        (b"I1G  ----------kg ", ScaleReading(ERROR, None, False, "SMA error I: initial zero error")),
+        (b"T1N  ----------kg ", ScaleReading(ERROR, None, True, "SMA error T: tare error")),
+        (b" 1GM ----------kg ", ScaleReading(ScaleStatus.BUSY, None, net=False)),  # P timeout
+        (b"----------", ScaleReading(ScaleStatus.BUSY, None)),  # bare dashes
+        (b"\n?\r", ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL)),
+        (b"?", ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL)),
+        (b" 1T       2.000kg ", ScaleReading(ERROR, None, None, sma.TARE_DETAIL)),
+        (
+            b" 1G       5.000tn ",
+            ScaleReading(ERROR, None, False, "SMA: unit 'tn' is not a supported mass unit"),
+        ),
+    ],
+)
+def test_parse(frame: bytes, reading: ScaleReading) -> None:
+    assert sma.parse(frame) == reading
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"", "reply too short"),
+        (b"--", "reply too short"),  # too few dashes to be a timeout
+        (b" 1G ", "reply too short"),
+        (b"X1G       5.025lb ", "unknown scale status 'X'"),
+        (b" AG       5.025lb ", "range 'A' is not a digit"),
+        (b" 1Q       5.025lb ", "gross/net field 'Q' unknown"),
+        (b" 1GX      5.025lb ", "motion field 'X'"),
+        (b" 1G       5.0.5lb ", "weight '5.0.5' is not a number"),
+        (b" 1G       5.025   ", "no unit after the weight"),
+        (b" 1G       5.025lb5", "weight and unit unreadable"),
+        (b" 1G \t     5.025lb ", "byte 0x09 at 4"),
+    ],
+)
+def test_parse_rejects(frame: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as raised:
+        sma.parse(frame)
+    assert repr(frame) in str(raised.value)
+
+
+def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
+    splitter = sma.make_splitter()
+    assert splitter.feed(b"\n 1G    ") == []
+    assert splitter.feed(b"   5.025lb \r") == [b" 1G       5.025lb "]
+    frames = splitter.feed(b"\x00\x80junk\n 1GM      1.000kg \r")
+    assert frames == [b"\x00\x80junk", b" 1GM      1.000kg "]
+    with pytest.raises(ParseError):
+        sma.parse(frames[0])
+    assert sma.parse(frames[1]) == ScaleReading(MOTION, 1.0, net=False)
+
+
+@pytest.mark.parametrize(
+    ("reading", "frame"),
+    [
+        (ScaleReading(STABLE, 5.025, net=False), b"\n 1G       5.025kg \r"),
+        (ScaleReading(MOTION, 7.65, net=True), b"\n 1NM      7.650kg \r"),
+        (ScaleReading(STABLE, 0.0, net=False), b"\nZ1G       0.000kg \r"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"\nO1G  ----------kg \r"),
+        (ScaleReading(ScaleStatus.BUSY, None, net=False), b"\n 1GM ----------kg \r"),
+        (ScaleReading(ERROR, None, False, sma.error_detail("T")), b"\nT1G  ----------kg \r"),
+        (ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL), b"\n?\r"),
+    ],
+)
+def test_encode(reading: ScaleReading, frame: bytes) -> None:
+    assert sma.encode(reading) == frame
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        ScaleReading(ScaleStatus.OVERLOAD, None, net=False),
+        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
+        ScaleReading(ScaleStatus.BUSY, None, net=False),
+        ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL),
+        ScaleReading(ERROR, None, None, sma.TARE_DETAIL),
+        *(ScaleReading(ERROR, None, True, sma.error_detail(s)) for s in sma.ERRORS),
+    ],
+)
+def test_round_trip_without_weight(reading: ScaleReading) -> None:
+    assert sma.parse(sma.encode(reading)) == reading
+
+
+@settings(deadline=None)
+@given(
+    grams=st.integers(min_value=-9_999_999, max_value=9_999_999),
+    status=st.sampled_from([STABLE, MOTION]),
+    net=st.booleans(),
+)
+def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool) -> None:
+    reading = ScaleReading(status, grams / 1000, net)
+    frames = sma.make_splitter().feed(sma.encode(reading))
+    assert len(frames) == 1
+    assert sma.parse(frames[0]) == reading
+
+
+@pytest.mark.parametrize(
+    ("command", "reading", "reply"),
+    [
+        (b"\nW\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM      1.500kg \r"),
+        (b"\nP\r", ScaleReading(STABLE, 1.5, net=False), b"\n 1G       1.500kg \r"),
+        (b"\nP\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM ----------kg \r"),
+        (b"\nX\r", ScaleReading(STABLE, 1.5, net=False), b"\n?\r"),
+    ],
+)
+def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
+    assert sma.respond(command, reading) == reply
+
+
+def test_poll_command_is_w() -> None:
+    assert sma.PROTOCOL.poll_command == b"\nW\r"

@@ -1,0 +1,121 @@
+"""Running Gudang's parts in-process for tests: services, API, MQTT probes."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from gudang.mqtt import Message, MqttLink
+from gudang.servers import ServerProcess, free_port
+from gudang.settings import Settings, load_settings
+from services.app import Services
+
+
+@contextmanager
+def running_services(settings: Settings) -> Iterator[Services]:
+    """The floor services, connected and subscribed."""
+    services = Services(settings)
+    services.start()
+    try:
+        yield services
+    finally:
+        services.stop()
+
+
+@contextmanager
+def running_api(settings: Settings) -> Iterator[str]:
+    """The API served by uvicorn on a free port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("API did not start")
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    # Ready once the API follows the broker.
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/api/v1/health").status_code == 200:
+            break
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Probe:
+    """A plain MQTT client for tests: publish, and collect what arrives on some topics."""
+
+    def __init__(self, settings: Settings, *topics: str) -> None:
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self.link = MqttLink(
+            settings.mqtt,
+            f"probe-{uuid.uuid4().hex[:8]}",
+            subscriptions=[(t, 1) for t in topics],
+            on_message=self.messages.put,
+        )
+        self.link.start()
+        if not self.link.wait_connected(10):
+            raise RuntimeError("probe could not connect")
+        time.sleep(0.1)  # let the subscriptions settle
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.link.publish_and_wait(topic, payload, qos=qos, retain=retain)
+
+    def get(self, timeout: float = 10.0) -> Message:
+        return self.messages.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.link.stop()
+
+
+def make_settings(
+    mosquitto: ServerProcess,
+    influxd: ServerProcess,
+    site: str,
+    tmp_path: Path,
+    **sections: dict[str, Any],
+) -> Settings:
+    """Settings pointing at the test servers, with a database named after the site."""
+    overrides: dict[str, dict[str, Any]] = {
+        "site": {"name": site},
+        "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "keepalive_s": 10},
+        "influx": {"url": f"http://127.0.0.1:{influxd.port}", "database": f"db_{site}"},
+        "ingest": {"linger_ms": 5},
+        "api": {"host": "127.0.0.1", "port": 0, "command_timeout_s": 5.0},
+        "station": {"spool_path": str(tmp_path / "spool.sqlite3")},
+    }
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(None, overrides)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
