@@ -305,6 +305,68 @@ class StockV1(msgspec.Struct, kw_only=True):
     items: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
+class Command(StrEnum):
+    """Names of the commands the services take on ``command/<name>``."""
+
+    # container_no, container_type, capacity_drums, max_payload_kg
+    CONTAINER_OPEN = "container/open"
+    CONTAINER_SEAL = "container/seal"  # container_no, seal_no
+    CONTAINER_SHIP = "container/ship"  # container_no
+    CONTAINER_UNLOAD = "container/unload"  # container_no, drum (label): a correction
+    STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
+    STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
+    ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
+
+
+class AlertKind(StrEnum):
+    """Every kind of alert (PRODUCT.md, "Alerts")."""
+
+    CONTAINER_NEARLY_FULL = "container_nearly_full"
+    CONTAINER_FULL = "container_full"
+    CONTAINER_OVERWEIGHT = "container_overweight"
+    WEIGHT_OUT_OF_RANGE = "weight_out_of_range"
+    DUPLICATE_SCAN = "duplicate_scan"
+    WRONG_CONTAINER = "wrong_container"
+    UNKNOWN_BARCODE = "unknown_barcode"
+    SCALE_ERROR = "scale_error"
+    STATION_OFFLINE = "station_offline"
+    SPOOL_NEARLY_FULL = "spool_nearly_full"
+    STORAGE_UNREACHABLE = "storage_unreachable"
+    BROKER_UNREACHABLE = "broker_unreachable"
+    CLOCK_SKEW = "clock_skew"
+
+
+class AlertState(StrEnum):
+    """An alert's lifecycle: raised -> acknowledged -> cleared."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+class AlertV1(msgspec.Struct, kw_only=True):
+    """One alert, retained on ``alert/<id>`` while not cleared.
+
+    ``id`` is the same for the same condition (``container_full-CSQU3054383``), so a
+    condition raises one alert, however many scans see it.
+    """
+
+    v: Literal[1] = 1
+    id: str
+    kind: AlertKind
+    severity: Literal["info", "warning", "critical"] = "warning"
+    state: AlertState = AlertState.RAISED
+    subject: str = ""  # the container number, station or drum it is about
+    station: str | None = None
+    container_no: str | None = None
+    message: str = ""
+    raised_at: AwareDatetime
+    acknowledged_at: AwareDatetime | None = None
+    acknowledged_by: str | None = None
+    cleared_at: AwareDatetime | None = None
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 _json_encoder = msgspec.json.Encoder()
 
 
@@ -320,3 +382,4 @@ reply_decoder = msgspec.json.Decoder(ReplyV1)
 container_state_decoder = msgspec.json.Decoder(ContainerStateV1)
 station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
+alert_decoder = msgspec.json.Decoder(AlertV1)

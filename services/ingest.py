@@ -31,6 +31,7 @@ from gudang.wire import (
     QOS_SCAN,
     QOS_STATE,
     QOS_STATUS,
+    Command,
     CommandV1,
     DeadLetterV1,
     ReplyV1,
@@ -104,8 +105,8 @@ class Ingest:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._commands: dict[str, CommandHandler] = {
-            "container/open": self._cmd_open_container,
-            "station/set-container": self._cmd_set_container,
+            Command.CONTAINER_OPEN.value: self._cmd_open_container,
+            Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
         }
         self.link = MqttLink(
             settings.mqtt,

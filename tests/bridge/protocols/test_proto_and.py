@@ -117,9 +117,7 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
     status=st.sampled_from([STABLE, MOTION]),
     net=st.sampled_from([None, True, False]),
 )
-def test_round_trip_through_the_splitter(
-    grams: int, status: ScaleStatus, net: bool | None
-) -> None:
+def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool | None) -> None:
     reading = ScaleReading(status, grams / 1000, net)
     frames = and_.make_splitter().feed(and_.encode(reading))
     assert len(frames) == 1

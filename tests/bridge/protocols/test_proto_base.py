@@ -105,7 +105,10 @@ def test_splitter_refuses_an_empty_terminator() -> None:
 
 @settings(deadline=None)
 @given(
-    frames=st.lists(st.binary(min_size=1, max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b), max_size=10),
+    frames=st.lists(
+        st.binary(min_size=1, max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b),
+        max_size=10,
+    ),
     terminator=st.sampled_from([b"\r", b"\n", b"\r\n"]),
     cuts=st.lists(st.integers(min_value=0, max_value=500), max_size=10),
 )
@@ -172,7 +175,16 @@ def test_weight_reading_turns_an_unknown_unit_into_an_error_reading() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "text"),
     [
-        ({"weight_kg": 12.34, "width": 9, "min_decimals": 2, "zero_pad": True, "plus_sign": True}, "+00012.34"),
+        (
+            {
+                "weight_kg": 12.34,
+                "width": 9,
+                "min_decimals": 2,
+                "zero_pad": True,
+                "plus_sign": True,
+            },
+            "+00012.34",
+        ),
         ({"weight_kg": -12.34, "width": 9, "min_decimals": 2, "zero_pad": True}, "-00012.34"),
         ({"weight_kg": 5.025, "width": 10, "min_decimals": 3}, "     5.025"),
         ({"weight_kg": 5.0, "width": 10, "min_decimals": 1}, "       5.0"),
@@ -183,9 +195,7 @@ def test_format_number(kwargs: dict[str, object], text: str) -> None:
     assert base.format_number(**kwargs) == text  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("weight", "width", "max_decimals"), [(123456.0, 5, 6), (0.0001, 9, 3)]
-)
+@pytest.mark.parametrize(("weight", "width", "max_decimals"), [(123456.0, 5, 6), (0.0001, 9, 3)])
 def test_format_number_refuses_what_does_not_fit(
     weight: float, width: int, max_decimals: int
 ) -> None:

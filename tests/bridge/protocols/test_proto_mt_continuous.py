@@ -33,7 +33,7 @@ def test_checksum_literal() -> None:
         (b"\x02,2 001234000000\r", ScaleReading(STABLE, -12.34, net=False)),  # SWB bit 1
         (b"\x02*  001000000000\r", ScaleReading(STABLE, 453.59237, net=False)),  # lb, code 2
         (b"\x02*0!001234000000\r", ScaleReading(STABLE, 1.234, net=False)),  # SWC 1: grams
-        (b"\x02*0\"000012000000\r", ScaleReading(STABLE, 12000.0, net=False)),  # SWC 2: t
+        (b'\x02*0"000012000000\r', ScaleReading(STABLE, 12000.0, net=False)),  # SWC 2: t
         (b"\x02*\x10 001234000000\r", ScaleReading(STABLE, 1234.0, net=False)),  # SWB bit 5 = 0
         (b"\x02(0 012300000000\r", ScaleReading(STABLE, 12300.0, net=False)),  # XXXX00
         (b"\x02/0 123456000000\r", ScaleReading(STABLE, 1.23456, net=False)),  # X.XXXXX
@@ -147,7 +147,7 @@ def test_splitter_overflow_is_counted() -> None:
     ("reading", "frame"),
     [
         (ScaleReading(STABLE, 12.34, net=False), b"\x02,0 001234000000\r+"),
-        (ScaleReading(MOTION, 12.34, net=True), b"\x02,9 001234000000\r\""),
+        (ScaleReading(MOTION, 12.34, net=True), b'\x02,9 001234000000\r"'),
         (ScaleReading(STABLE, 7.0, net=False), b"\x02*0 000007000000\r0"),  # 720 & 0x7F = 80
         (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"\x02*4 999999000000\r\x7d"),
     ],

@@ -26,7 +26,10 @@ MOTION = ScaleStatus.MOTION
         (b"S +", ScaleReading(ScaleStatus.OVERLOAD, None)),
         (b"S -", ScaleReading(ScaleStatus.UNDERLOAD, None)),
         (b"ES", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error ES: syntax error")),
-        (b"ET", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error ET: transmission error")),
+        (
+            b"ET",
+            ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error ET: transmission error"),
+        ),
         (b"EL", ScaleReading(ScaleStatus.ERROR, None, detail="MT-SICS error EL: logical error")),
         (
             b"S S       3.00 PCS",
@@ -92,7 +95,10 @@ def test_encode(reading: ScaleReading, frame: bytes) -> None:
         ScaleReading(ScaleStatus.BUSY, None),
         ScaleReading(ScaleStatus.OVERLOAD, None),
         ScaleReading(ScaleStatus.UNDERLOAD, None),
-        *(ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail(c)) for c in mt_sics.ERRORS),
+        *(
+            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail(c))
+            for c in mt_sics.ERRORS
+        ),
     ],
 )
 def test_round_trip_without_weight(reading: ScaleReading) -> None:
@@ -119,7 +125,11 @@ def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus) -> Non
         (b"SI\r\n", ScaleReading(MOTION, 1.5), b"S D      1.500 kg\r\n"),
         (b"S\r\n", ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
         (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
-        (b"S\r\n", ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")), b"ET\r\n"),
+        (
+            b"S\r\n",
+            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")),
+            b"ET\r\n",
+        ),
     ],
 )
 def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:

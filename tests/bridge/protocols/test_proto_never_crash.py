@@ -78,9 +78,7 @@ def test_a_good_frame_survives_noise_that_ends_in_a_terminator(
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.name)
 @settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(command=st.binary(max_size=20), grams=st.integers(-99_999, 99_999))
-def test_respond_answers_any_command(
-    protocol: ScaleProtocol, command: bytes, grams: int
-) -> None:
+def test_respond_answers_any_command(protocol: ScaleProtocol, command: bytes, grams: int) -> None:
     if protocol.respond is None:
         return
     reply = protocol.respond(command, ScaleReading(ScaleStatus.MOTION, grams / 1000, net=True))

@@ -81,9 +81,7 @@ def test_encode(reading: ScaleReading, frame: bytes) -> None:
     assert ohaus.encode(reading) == frame
 
 
-@pytest.mark.parametrize(
-    "status", [ScaleStatus.OVERLOAD, ScaleStatus.UNDERLOAD, ScaleStatus.BUSY]
-)
+@pytest.mark.parametrize("status", [ScaleStatus.OVERLOAD, ScaleStatus.UNDERLOAD, ScaleStatus.BUSY])
 def test_encode_refuses_what_ohaus_cannot_say(status: ScaleStatus) -> None:
     with pytest.raises(ValueError, match="no printout"):
         ohaus.encode(ScaleReading(status, None))
@@ -100,9 +98,7 @@ def test_round_trip_error() -> None:
     status=st.sampled_from([STABLE, MOTION]),
     net=st.sampled_from([None, True, False]),
 )
-def test_round_trip_through_the_splitter(
-    grams: int, status: ScaleStatus, net: bool | None
-) -> None:
+def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool | None) -> None:
     reading = ScaleReading(status, grams / 1000, net)
     frames = ohaus.make_splitter().feed(ohaus.encode(reading))
     assert len(frames) == 1

@@ -66,7 +66,7 @@ def test_largest_scan_is_accepted() -> None:
     ("text", "symbology"), [("", None), ("A", "C1"), ("A", "]1A"), ("A", "]C12")]
 )
 def test_scan_frame_checks_itself(text: str, symbology: str | None) -> None:
-    with pytest.raises(ValueError, match="empty|AIM"):
+    with pytest.raises(ValueError, match=r"empty|AIM"):
         ScanFrame(text, symbology)
 
 
@@ -130,8 +130,9 @@ _PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0xFF).filter(
 
 @settings(deadline=None)
 @given(
-    text=st.text(alphabet=st.one_of(_PRINTABLE, st.just("\x1d")), min_size=1, max_size=100)
-    .filter(lambda t: t.strip(" \x1d") != ""),
+    text=st.text(alphabet=st.one_of(_PRINTABLE, st.just("\x1d")), min_size=1, max_size=100).filter(
+        lambda t: t.strip(" \x1d") != ""
+    ),
     symbology=st.one_of(st.none(), st.sampled_from(["]C1", "]C0", "]E0", "]E4", "]d2", "]Q3"])),
     suffix=st.sampled_from([b"\r", b"\n", b"\r\n"]),
 )

@@ -29,7 +29,10 @@ ERROR = ScaleStatus.ERROR
         (b"O1G     999.999kg ", ScaleReading(ScaleStatus.OVERLOAD, None, net=False)),
         (b"U1G      -9.999kg ", ScaleReading(ScaleStatus.UNDERLOAD, None, net=False)),
         (b"E1G  ----------kg ", ScaleReading(ERROR, None, False, "SMA error E: zero error")),
-        (b"I1G  ----------kg ", ScaleReading(ERROR, None, False, "SMA error I: initial zero error")),
+        (
+            b"I1G  ----------kg ",
+            ScaleReading(ERROR, None, False, "SMA error I: initial zero error"),
+        ),
         (b"T1N  ----------kg ", ScaleReading(ERROR, None, True, "SMA error T: tare error")),
         (b" 1GM ----------kg ", ScaleReading(ScaleStatus.BUSY, None, net=False)),  # P timeout
         (b"----------", ScaleReading(ScaleStatus.BUSY, None)),  # bare dashes
