@@ -97,6 +97,8 @@ class MqttLink:
         self._on_connection = on_connection
         self._persistent = persistent
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._pending_subs: set[int] = set()
         self._stopping = False
         self.last_error: str | None = None
 
@@ -125,7 +127,7 @@ class MqttLink:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_publish = self._handle_publish
-        client.on_subscribe = None
+        client.on_subscribe = self._handle_subscribe
         self._client = client
 
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -151,9 +153,18 @@ class MqttLink:
         """Block until connected or the timeout passes."""
         return self._connected.wait(timeout)
 
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until the broker confirmed every subscription of this connection."""
+        return self._subscribed.wait(timeout)
+
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def ready(self) -> bool:
+        """Connected, and every subscription confirmed."""
+        return self._connected.is_set() and self._subscribed.is_set()
 
     def stop(self, final: tuple[str, bytes, bool] | None = None) -> None:
         """Disconnect cleanly, publishing ``final`` (topic, payload, retain) first."""
@@ -217,8 +228,14 @@ class MqttLink:
             self.settings.port,
             flags.session_present,
         )
+        self._subscribed.clear()
+        self._pending_subs.clear()
         for topic, qos in self._subscriptions:
-            client.subscribe(topic, qos)
+            rc, mid = client.subscribe(topic, qos)
+            if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+                self._pending_subs.add(mid)
+        if not self._pending_subs:
+            self._subscribed.set()
         self._connected.set()
         if self._on_connection:
             self._on_connection(True)
@@ -238,6 +255,21 @@ class MqttLink:
             log.warning("MQTT %s disconnected (%s); reconnecting", self.client_id, reason_code)
         if was and self._on_connection:
             self._on_connection(False)
+
+    def _handle_subscribe(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("MQTT %s: subscription refused: %s", self.client_id, ", ".join(refused))
+        self._pending_subs.discard(mid)
+        if not self._pending_subs:
+            self._subscribed.set()
 
     def _handle_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         if self._on_message is not None:

@@ -52,7 +52,7 @@ class Services:
     def start(self) -> None:
         """Start consuming; publishes the rebuilt state once connected."""
         self.ingest.start()
-        if self.ingest.link.wait_connected(10):
+        if self.ingest.link.wait_connected(10) and self.ingest.link.wait_subscribed(10):
             self.ingest.publish_state(datetime.now(UTC))
 
     def stop(self) -> None:

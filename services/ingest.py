@@ -103,6 +103,7 @@ class Ingest:
         self.influx_ok = True
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight + 1000)
         self._stop = threading.Event()
+        self._state_lock = threading.Lock()  # the floor is changed and published under it
         self._thread: threading.Thread | None = None
         self._commands: dict[str, CommandHandler] = {
             Command.CONTAINER_OPEN.value: self._cmd_open_container,
@@ -184,6 +185,10 @@ class Ingest:
 
     def process(self, messages: list[Message]) -> None:
         """Decide, write, publish and acknowledge one batch."""
+        with self._state_lock:
+            self._process(messages)
+
+    def _process(self, messages: list[Message]) -> None:
         now = datetime.now(UTC)
         batch = Batch()
         for msg in messages:
@@ -194,7 +199,7 @@ class Ingest:
                 self._dead_letter(msg, str(exc), now, batch)
         if not self._write(batch, now):
             return  # stopping: leave the batch unacknowledged
-        self.publish_state(now)
+        self._publish_changes(now)
         for topic, payload in batch.replies:
             self.link.publish(topic, payload, qos=QOS_COMMAND)
         for payload in batch.deadletters:
@@ -396,6 +401,10 @@ class Ingest:
 
     def publish_state(self, now: datetime) -> None:
         """Publish (retained) the state of what changed since the last publish."""
+        with self._state_lock:
+            self._publish_changes(now)
+
+    def _publish_changes(self, now: datetime) -> None:
         ch = self.floor.changes
         for number in sorted(ch.containers):
             c = self.floor.containers.get(number)

@@ -74,9 +74,8 @@ class Probe:
             on_message=self.messages.put,
         )
         self.link.start()
-        if not self.link.wait_connected(10):
-            raise RuntimeError("probe could not connect")
-        time.sleep(0.1)  # let the subscriptions settle
+        if not self.link.wait_connected(10) or not self.link.wait_subscribed(10):
+            raise RuntimeError("probe could not connect and subscribe")
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         self.link.publish_and_wait(topic, payload, qos=qos, retain=retain)

@@ -21,7 +21,7 @@ async def health(live: LiveDep, influx: InfluxDep, response: Response) -> Health
     except InfluxError as exc:
         influx_ok = False
         detail["influxdb"] = str(exc)
-    broker_ok = live.link.connected
+    broker_ok = live.link.ready
     if not broker_ok:
         detail["broker"] = live.link.last_error or "not connected"
     ok = influx_ok and broker_ok
