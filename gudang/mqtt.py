@@ -177,6 +177,8 @@ class MqttLink:
                 log.debug("final message on %s not confirmed", final[0])
         self._client.disconnect()
         self._client.loop_stop()
+        # paho closes its wake-up socket pair only when garbage-collected; close it now.
+        self._client._reset_sockets()
         self._connected.clear()
 
     # -- traffic -------------------------------------------------------------------------
