@@ -113,6 +113,33 @@ class FloorSettings(_Section):
     default_max_payload_kg: float = Field(26_000.0, gt=0)
     nearly_full_ratio: float = Field(0.95, gt=0, le=1)
     skus: dict[str, SkuSettings] = Field(default_factory=_default_catalogue)
+    # The loading rate behind a container's time-to-full forecast: drums in this window.
+    rate_window_s: float = Field(1800.0, gt=0)
+    # Clock skew: a scan stamped further ahead of the services' clock than this, older
+    # than max_scan_age_s (a bridge's spool replays scans hours old, legitimately), or
+    # before 2020 is quarantined, never written at its wrong time.
+    max_clock_ahead_s: float = Field(300.0, gt=0)
+    max_scan_age_s: float = Field(7 * 24 * 3600.0, gt=0)
+    # A station whose status heartbeat is this far off the services' clock has a wrong
+    # clock: its scans are quarantined until it is right again.
+    max_station_clock_offset_s: float = Field(300.0, gt=0)
+
+
+class AlertSettings(_Section):
+    """When alerts fire, and where they are delivered besides MQTT."""
+
+    webhooks: list[str] = Field(default_factory=list)  # each gets a POST of AlertV1 JSON
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_retry_max_s: float = Field(30.0, gt=0)
+    # Deliveries waiting at most; past it the oldest wait, new ones are dropped (counted).
+    webhook_queue: int = Field(1000, ge=1)
+    # A station is offline after this many missed heartbeats (StationStatusV1.heartbeat_s).
+    heartbeat_misses: float = Field(3.0, gt=1)
+    spool_nearly_full_ratio: float = Field(0.8, gt=0, le=1)
+    # Outages shorter than these raise nothing: a restart of a server is not an incident.
+    storage_grace_s: float = Field(2.0, ge=0)
+    broker_grace_s: float = Field(5.0, ge=0)
 
 
 class ApiSettings(_Section):
@@ -165,6 +192,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     floor: FloorSettings = Field(default_factory=FloorSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     station: StationSettings = Field(default_factory=StationSettings)
 

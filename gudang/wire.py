@@ -99,7 +99,7 @@ class Topics:
         return f"{self.base}/state/#"
 
     def alert(self, alert_id: str) -> str:
-        """One alert's current lifecycle state (retained; cleared alerts are emptied)."""
+        """One alert's lifecycle (retained; a cleared alert is sent once, then emptied)."""
         return f"{self.base}/alert/{alert_id}"
 
     @property
@@ -283,6 +283,10 @@ class ContainerStateV1(msgspec.Struct, kw_only=True):
     last_scan_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
     drums_by_sku: dict[str, int] = msgspec.field(default_factory=dict)
+    # Loading rate over the recent window (FloorSettings.rate_window_s) and the time the
+    # container is full at that rate; null until two drums are loaded in the window.
+    rate_drums_per_h: float | None = None
+    forecast_full_at: AwareDatetime | None = None
 
 
 class StationViewV1(msgspec.Struct, kw_only=True):
@@ -295,6 +299,7 @@ class StationViewV1(msgspec.Struct, kw_only=True):
     online: bool = False
     last_scan_at: AwareDatetime | None = None
     scans: int = 0
+    supplier: str | None = None  # receiving: the supplier of the drums scanned now
 
 
 class StockV1(msgspec.Struct, kw_only=True):

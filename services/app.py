@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from gudang.influx import InfluxClient, InfluxUnavailable
 from gudang.settings import Settings
 from services.ingest import Ingest
-from services.rebuild import rebuild_floor
+from services.rebuild import rebuild
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,14 @@ class Services:
             "InfluxDB %s at %s, database %s", version, settings.influx.url, settings.influx.database
         )
         self.influx.ensure_database()
-        seen: dict[str, int] = {}
-        floor = rebuild_floor(settings, self.influx, seen)
-        self.ingest = Ingest(settings, self.influx, floor)
-        self.ingest.seen_scans = seen
+        self.ingest = Ingest(settings, self.influx, rebuild(settings, self.influx))
 
     def start(self) -> None:
         """Start consuming; publishes the rebuilt state once connected."""
         self.ingest.start()
         if self.ingest.link.wait_connected(10) and self.ingest.link.wait_subscribed(10):
             self.ingest.publish_state(datetime.now(UTC))
+            self.ingest.publish_active_alerts()
 
     def stop(self) -> None:
         """Stop consuming and close connections."""

@@ -8,9 +8,9 @@ applies the outcomes recorded there, so a restart agrees with the run before it.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
@@ -25,6 +25,8 @@ from gudang.wire import (
 )
 
 WAREHOUSE = "warehouse"  # the stock location of drums not in a container
+STATION_MODES = ("loading", "receiving")
+_SECONDS_PER_HOUR = 3600.0
 
 
 class Result(StrEnum):
@@ -54,6 +56,8 @@ class ScanOutcome:
     weight_kg: float | None = None
     out_of_range: bool = False
     from_stock: bool = True  # LOADED: taken from stock (False: unknown drum received and loaded)
+    supplier: str | None = None  # RECEIVED / SUPPLIER_SET: the drum's supplier
+    unknown_label: bool = False  # REJECTED because the label or its SKU is unknown
 
 
 @dataclass(slots=True)
@@ -71,10 +75,38 @@ class Container:
     sku_counts: Counter[str] = field(default_factory=Counter)
     last_scan_at: datetime | None = None
     net_weight_kg: float = 0.0
+    # Scan times of the drums loaded within the rate window, oldest first.
+    recent_loads: deque[datetime] = field(default_factory=deque)
+
+    def note_load(self, at: datetime, newest: datetime, window_s: float) -> None:
+        """Remember a load for the rate; forget loads older than the window."""
+        self.recent_loads.append(at)
+        while self.recent_loads and (newest - self.recent_loads[0]).total_seconds() > window_s:
+            self.recent_loads.popleft()
+
+    def rate_per_h(self) -> float | None:
+        """Drums per hour over the recent window; None until it can be measured."""
+        if len(self.recent_loads) < 2:
+            return None
+        span = (max(self.recent_loads) - min(self.recent_loads)).total_seconds()
+        if span <= 0:
+            return None
+        # n loads span n-1 intervals
+        return (len(self.recent_loads) - 1) / span * _SECONDS_PER_HOUR
+
+    def forecast_full_at(self, rate: float | None) -> datetime | None:
+        """When the container is full at ``rate`` drums per hour, from its last load."""
+        if rate is None or self.last_scan_at is None:
+            return None
+        if self.status not in (ContainerStatus.OPEN, ContainerStatus.LOADING):
+            return None
+        remaining = self.capacity_drums - len(self.drums)
+        return self.last_scan_at + timedelta(hours=max(remaining, 0) / rate)
 
     def view(self, now: datetime) -> ContainerStateV1:
         """The retained state payload."""
         n = len(self.drums)
+        rate = self.rate_per_h()
         return ContainerStateV1(
             container_no=self.container_no,
             container_type=self.container_type,
@@ -89,7 +121,9 @@ class Container:
             opened_at=self.opened_at,
             last_scan_at=self.last_scan_at,
             updated_at=now,
-            drums_by_sku=dict(self.sku_counts),
+            drums_by_sku={k: v for k, v in self.sku_counts.items() if v},
+            rate_drums_per_h=round(rate, 3) if rate is not None else None,
+            forecast_full_at=self.forecast_full_at(rate),
         )
 
 
@@ -103,6 +137,11 @@ class Station:
     online: bool = False
     last_scan_at: datetime | None = None
     scans: int = 0
+    supplier: str | None = None
+    # From the station's status messages (not stored: the retained status comes back).
+    last_status_at: datetime | None = None
+    heartbeat_s: float | None = None
+    clock_offset_s: float = 0.0  # the station's clock minus ours, at its last heartbeat
 
     def view(self) -> StationViewV1:
         """The retained state payload."""
@@ -113,6 +152,7 @@ class Station:
             online=self.online,
             last_scan_at=self.last_scan_at,
             scans=self.scans,
+            supplier=self.supplier,
         )
 
 
@@ -169,13 +209,29 @@ class Floor:
             st.online = online
             self.changes.stations.add(name)
 
-    def set_active_container(self, station: str, container_no: str | None) -> None:
-        """Point a station at a container (or at none)."""
+    def set_active_container(
+        self, station: str, container_no: str | None, check: bool = True
+    ) -> str | None:
+        """Point a station at a container (or at none); returns the compact number."""
         if container_no is not None:
-            self._loadable(container_no)
+            container_no = ContainerNo.parse(container_no).value
+            if check:
+                self._loadable(container_no)
         st = self.station(station)
         st.active_container = container_no
         self.changes.stations.add(station)
+        return container_no
+
+    def set_mode(self, station: str, mode: str, supplier: str | None = None) -> Station:
+        """Make a station a loading or a receiving station (with its supplier)."""
+        if mode not in STATION_MODES:
+            raise FloorError(f"mode {mode!r}: use one of {', '.join(STATION_MODES)}", code=400)
+        st = self.station(station)
+        st.mode = mode
+        if supplier is not None:
+            st.supplier = supplier or None
+        self.changes.stations.add(station)
+        return st
 
     # -- containers ------------------------------------------------------------------------
     def open_container(
@@ -202,6 +258,82 @@ class Floor:
         self.containers[number] = c
         self.changes.containers.add(number)
         return c
+
+    def container(self, container_no: str) -> Container:
+        """An existing container by its number, in any printed form."""
+        number = ContainerNo.parse(container_no).value
+        c = self.containers.get(number)
+        if c is None:
+            raise FloorError(f"container {number} is not open", code=404)
+        return c
+
+    def seal(self, container_no: str, seal_no: str, check: bool = True) -> Container:
+        """Seal a loading or full container with its seal number."""
+        c = self.container(container_no)
+        if not seal_no.strip():
+            raise FloorError("seal_no is required", code=400)
+        if check and c.status not in (ContainerStatus.LOADING, ContainerStatus.FULL):
+            raise FloorError(
+                f"container {c.container_no} is {c.status.value}: only a loading or full "
+                "container can be sealed"
+            )
+        c.status = ContainerStatus.SEALED
+        c.seal_no = seal_no.strip()
+        self.changes.containers.add(c.container_no)
+        for st in self.stations.values():
+            if st.active_container == c.container_no:
+                st.active_container = None
+                self.changes.stations.add(st.name)
+        return c
+
+    def ship(self, container_no: str, check: bool = True) -> Container:
+        """Mark a sealed container shipped."""
+        c = self.container(container_no)
+        if check and c.status is not ContainerStatus.SEALED:
+            raise FloorError(
+                f"container {c.container_no} is {c.status.value}: only a sealed container ships"
+            )
+        c.status = ContainerStatus.SHIPPED
+        self.changes.containers.add(c.container_no)
+        return c
+
+    def drum_key(self, label: str) -> str:
+        """The identity key of a drum label (or of a key given as it is)."""
+        if label in self.drum_location:
+            return label
+        try:
+            return parse_drum_label(label, None, self.settings.drum_pattern).key
+        except BarcodeError as exc:
+            raise FloorError(str(exc), code=400) from exc
+
+    def unload(self, container_no: str, drum: str, check: bool = True) -> tuple[str, str, float]:
+        """Take a drum out of a container back into stock; (key, sku, weight kg)."""
+        c = self.container(container_no)
+        if check and c.status not in (
+            ContainerStatus.OPEN,
+            ContainerStatus.LOADING,
+            ContainerStatus.FULL,
+        ):
+            raise FloorError(f"container {c.container_no} is {c.status.value}: no more unloading")
+        key = self.drum_key(drum)
+        if key not in c.drums:
+            where = self.drum_location.get(key)
+            raise FloorError(
+                f"drum {key} is not in {c.container_no}"
+                + (f" (it is in {where})" if where else ""),
+                code=404 if where is None else 409,
+            )
+        weight = c.drums.pop(key)
+        sku = self.drum_sku.get(key, "")
+        c.sku_counts[sku] -= 1
+        c.net_weight_kg -= weight
+        if c.status is ContainerStatus.FULL and len(c.drums) < c.capacity_drums:
+            c.status = ContainerStatus.LOADING
+        self.drum_location[key] = WAREHOUSE
+        self.stock[(sku, WAREHOUSE)] += 1
+        self.changes.containers.add(c.container_no)
+        self.changes.stock = True
+        return key, sku, weight
 
     def _loadable(self, container_no: str) -> Container:
         c = self.containers.get(container_no)
@@ -231,15 +363,20 @@ class Floor:
                 return ScanOutcome(Result.REJECTED, reason=str(exc))
             return ScanOutcome(Result.CONTAINER_SET, container_no=number)
         if scan.kind is ScanKind.SUPPLIER:
-            return ScanOutcome(Result.SUPPLIER_SET)
+            return ScanOutcome(Result.SUPPLIER_SET, supplier=scan.barcode.strip())
         try:
             label = parse_drum_label(scan.barcode, scan.symbology, self.settings.drum_pattern)
         except BarcodeError as exc:
-            return ScanOutcome(Result.REJECTED, reason=f"unknown barcode: {exc}")
+            return ScanOutcome(
+                Result.REJECTED, reason=f"unknown barcode: {exc}", unknown_label=True
+            )
         sku = self._sku_of(label.sku, label.gtin)
         if sku is None or sku not in self.settings.skus:
             return ScanOutcome(
-                Result.REJECTED, reason=f"unknown SKU for {label.key}", drum=label.key
+                Result.REJECTED,
+                reason=f"unknown SKU for {label.key}",
+                drum=label.key,
+                unknown_label=True,
             )
         weight = scan.weight_kg
         spec = self.settings.skus[sku]
@@ -253,7 +390,12 @@ class Floor:
                 return replace(
                     base, result=Result.DUPLICATE, reason=f"already received ({location})"
                 )
-            return replace(base, result=Result.RECEIVED, container_no=None)
+            return replace(
+                base,
+                result=Result.RECEIVED,
+                container_no=None,
+                supplier=st.supplier if st else None,
+            )
         # loading station
         if st is None or st.active_container is None:
             return replace(
@@ -285,7 +427,11 @@ class Floor:
             )
         if location is None and self.settings.unknown_drum == "reject":
             return replace(
-                base, result=Result.REJECTED, reason="drum was never received", container_no=target
+                base,
+                result=Result.REJECTED,
+                reason="unknown drum: never received",
+                container_no=target,
+                unknown_label=True,
             )
         return replace(
             base, result=Result.LOADED, container_no=target, from_stock=location is not None
@@ -300,6 +446,8 @@ class Floor:
         r = outcome.result
         if r is Result.CONTAINER_SET:
             st.active_container = outcome.container_no
+        elif r is Result.SUPPLIER_SET:
+            st.supplier = outcome.supplier
         elif r is Result.RECEIVED and outcome.drum and outcome.sku:
             self.drum_location[outcome.drum] = WAREHOUSE
             self.drum_sku[outcome.drum] = outcome.sku
@@ -317,7 +465,8 @@ class Floor:
             c.drums[outcome.drum] = outcome.weight_kg or 0.0
             c.sku_counts[outcome.sku] += 1
             c.net_weight_kg += outcome.weight_kg or 0.0
-            c.last_scan_at = at
+            c.last_scan_at = at if c.last_scan_at is None else max(c.last_scan_at, at)
+            c.note_load(at, c.last_scan_at, self.settings.rate_window_s)
             if c.status is ContainerStatus.OPEN:
                 c.status = ContainerStatus.LOADING
             if len(c.drums) >= c.capacity_drums:

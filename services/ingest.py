@@ -6,6 +6,10 @@ batches (by size or linger time), decides what each means, writes the batch to
 InfluxDB and only then publishes the changed state and acknowledges the batch, in the
 order received. The broker's Receive Maximum bounds how much can be in flight, so while
 InfluxDB is down the ingest holds acknowledgements and the broker holds the rest.
+
+Alerts raised by a batch are stored with it, then published retained on
+``alert/<id>`` and sent to the webhooks. Between batches the thread ticks: heartbeat
+timeouts and the services' own broker link.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -26,33 +29,39 @@ from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
 from gudang.wire import (
     MAX_PAYLOAD_BYTES,
+    QOS_ALERT,
     QOS_COMMAND,
     QOS_DEADLETTER,
     QOS_SCAN,
     QOS_STATE,
     QOS_STATUS,
-    Command,
-    CommandV1,
+    AlertKind,
+    AlertState,
+    AlertV1,
     DeadLetterV1,
     ReplyV1,
-    StationState,
+    ScanV1,
     Topics,
     command_decoder,
     encode,
     scan_decoder,
     status_decoder,
 )
-from services.floor import Floor, FloorError
-from services.rebuild import rebuild_floor
+from services import alerts as rules
+from services.commands import CommandsMixin
+from services.floor import FloorError
+from services.rebuild import Rebuilt, rebuild
 from services.records import (
-    CONTAINER_EVENT,
-    STATION_EVENT,
+    Stamper,
+    alert_line,
     datetime_to_ns,
     dead_letter_line,
-    event_line,
+    ns_to_datetime,
+    quarantine_line,
     scan_line,
     scan_time_ns,
 )
+from services.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,13 @@ log = logging.getLogger(__name__)
 DEADLETTER_PAYLOAD_CHARS = 1024
 # Back-off between write attempts while InfluxDB is unavailable.
 RETRY_MIN_S = 0.2
+# How often the ingest thread looks at heartbeats and its own broker link.
+TICK_S = 1.0
+# Device times before this are a clock that was never set (RTC reset, no NTP: 1970).
+EARLIEST_SCAN = datetime(2020, 1, 1, tzinfo=UTC)
+# A station's clock is measured from its live heartbeat only while the ingest keeps up:
+# a heartbeat that waited in a queue would make a right clock look slow.
+CLOCK_PROBE_MAX_QUEUE = 100
 
 
 class Refused(Exception):
@@ -73,42 +89,35 @@ class Batch:
     lines: list[str] = field(default_factory=list)
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cmd:
-    topic_name: str
-    command: CommandV1
-
-
-CommandHandler = Callable[[CommandV1, datetime, Batch], dict[str, object] | None]
+    alerts: list[AlertV1] = field(default_factory=list)
 
 
 def _payload_text(payload: bytes) -> str:
     return payload[:DEADLETTER_PAYLOAD_CHARS].decode("utf-8", errors="backslashreplace")
 
 
-class Ingest:
+class Ingest(CommandsMixin):
     """Consumes the site's station and command topics into InfluxDB and the floor state."""
 
-    def __init__(self, settings: Settings, influx: InfluxClient, floor: Floor) -> None:
+    def __init__(self, settings: Settings, influx: InfluxClient, state: Rebuilt) -> None:
         self.settings = settings
         self.site = settings.site.name
         self.topics = Topics(self.site)
         self.influx = influx
-        self.floor = floor
         self.counters: Counter[str] = Counter()
-        self.seen_scans: dict[str, int] = {}  # scan id -> point time (ns)
-        self.seen_commands: set[str] = set()
+        self._adopt(state)
+        self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
+        self.webhooks = WebhookSender(settings.alerts)
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight + 1000)
+        self.max_queued = 0  # the most messages ever waiting in the queue at once
         self._stop = threading.Event()
         self._state_lock = threading.Lock()  # the floor is changed and published under it
         self._thread: threading.Thread | None = None
-        self._commands: dict[str, CommandHandler] = {
-            Command.CONTAINER_OPEN.value: self._cmd_open_container,
-            Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
-        }
+        self._commands = self.command_table()
+        self._storage_down_since: float | None = None
+        self._broker_down_since: float | None = time.monotonic()  # until first connected
+        self._next_tick = 0.0
         self.link = MqttLink(
             settings.mqtt,
             settings.mqtt.client_id or f"gudang-services-{self.site}",
@@ -118,14 +127,23 @@ class Ingest:
                 (self.topics.all_commands, QOS_COMMAND),
             ],
             on_message=self._enqueue,
+            on_connection=self._connection_changed,
             persistent=True,
             manual_ack=True,
             receive_maximum=settings.ingest.max_inflight,
         )
 
+    def _adopt(self, state: Rebuilt) -> None:
+        """Take over a rebuilt state."""
+        self.floor = state.floor
+        self.alerts = state.alerts
+        self.seen_scans = state.seen_scans  # scan id -> point time (ns)
+        self.seen_commands = state.seen_commands
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Connect to the broker and start the ingest thread."""
+        self.webhooks.start()
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._thread.start()
         self.link.start()
@@ -136,11 +154,21 @@ class Ingest:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.link.stop()
+        self.webhooks.stop()
 
     # -- paho's thread ---------------------------------------------------------------------
+    def _connection_changed(self, connected: bool) -> None:
+        # Only noted here; the ingest thread raises or clears the alert on its next tick.
+        if connected:
+            self._broker_down_since = None
+        elif self._broker_down_since is None:
+            self._broker_down_since = time.monotonic()
+
     def _enqueue(self, message: Message) -> None:
         try:
             self._queue.put_nowait(message)
+            depth = self._queue.qsize()
+            self.max_queued = max(self.max_queued, depth)
         except queue.Full:
             # Cannot happen while the broker honours our Receive Maximum; without a
             # PUBACK the broker redelivers it on the next session.
@@ -174,10 +202,12 @@ class Ingest:
     def _run(self) -> None:
         while not self._stop.is_set():
             messages = self._collect()
-            if not messages:
-                continue
             try:
-                self.process(messages)
+                if messages:
+                    self.process(messages)
+                if time.monotonic() >= self._next_tick:
+                    self._next_tick = time.monotonic() + TICK_S
+                    self.tick()
             except Exception:  # a bug must not silently stop the ingest
                 log.exception("ingest batch failed; messages left unacknowledged")
                 self.counters["batch_errors"] += 1
@@ -188,6 +218,30 @@ class Ingest:
         with self._state_lock:
             self._process(messages)
 
+    def tick(self) -> None:
+        """Time-driven alerts: heartbeats that stopped, the services' own broker link."""
+        with self._state_lock:
+            now = datetime.now(UTC)
+            rules.on_heartbeats(self.alerts, self.floor, self.settings.alerts, now)
+            down = self._broker_down_since
+            if down is None:
+                self.alerts.clear_condition(AlertKind.BROKER_UNREACHABLE, self.site, now)
+            elif time.monotonic() - down >= self.settings.alerts.broker_grace_s:
+                self.alerts.raise_(
+                    AlertKind.BROKER_UNREACHABLE,
+                    self.site,
+                    now - timedelta(seconds=time.monotonic() - down),
+                    f"the services cannot reach the MQTT broker at "
+                    f"{self.settings.mqtt.host}:{self.settings.mqtt.port}",
+                    data={"error": self.link.last_error},
+                )
+            if not self.alerts.transitions:
+                return
+            batch = Batch()
+            self._store_alerts(batch, now)
+            if self._write(batch, now):
+                self._publish_batch(batch, now)
+
     def _process(self, messages: list[Message]) -> None:
         now = datetime.now(UTC)
         batch = Batch()
@@ -197,16 +251,38 @@ class Ingest:
                 self._handle(msg, now, batch)
             except Refused as exc:
                 self._dead_letter(msg, str(exc), now, batch)
+        self._store_alerts(batch, now)
         if not self._write(batch, now):
             return  # stopping: leave the batch unacknowledged
+        self._publish_batch(batch, now)
+        for msg in messages:
+            self.link.ack(msg)
+        self.counters["acked"] += len(messages)
+
+    def _store_alerts(self, batch: Batch, now: datetime) -> None:
+        for alert in self.alerts.take():
+            batch.lines.append(alert_line(self.site, alert, self.stamp(now)))
+            batch.alerts.append(alert)
+            self.counters[f"alert_{alert.state.value}"] += 1
+
+    def _publish_batch(self, batch: Batch, now: datetime) -> None:
+        """What a durable batch changed: state, alerts, replies, dead letters."""
         self._publish_changes(now)
+        for alert in batch.alerts:
+            self._publish_alert(alert)
         for topic, payload in batch.replies:
             self.link.publish(topic, payload, qos=QOS_COMMAND)
         for payload in batch.deadletters:
             self.link.publish(self.topics.deadletter, payload, qos=QOS_DEADLETTER)
-        for msg in messages:
-            self.link.ack(msg)
-        self.counters["acked"] += len(messages)
+
+    def _publish_alert(self, alert: AlertV1) -> None:
+        topic = self.topics.alert(alert.id)
+        self.link.publish(topic, encode(alert), qos=QOS_ALERT, retain=True)
+        if alert.state is AlertState.CLEARED:
+            # Subscribers saw it cleared; the empty retained message removes it from the
+            # broker, so a new subscriber gets only the alerts still open.
+            self.link.publish(topic, b"", qos=QOS_ALERT, retain=True)
+        self.webhooks.send(alert)
 
     def _handle(self, msg: Message, now: datetime, batch: Batch) -> None:
         if len(msg.payload) > MAX_PAYLOAD_BYTES:
@@ -216,16 +292,16 @@ class Ingest:
         if len(parts) == 5 and parts[2] == "station":
             station, kind = parts[3], parts[4]
             if kind == "scan":
-                self._handle_scan(msg, station, batch)
+                self._handle_scan(msg, station, now, batch)
             elif kind == "status":
-                self._handle_status(msg, station)
+                self._handle_status(msg, station, now)
             return
         if len(parts) >= 4 and parts[2] == "command":
             self._handle_command(msg, "/".join(parts[3:]), now, batch)
             return
         self.counters["ignored"] += 1
 
-    def _handle_scan(self, msg: Message, station: str, batch: Batch) -> None:
+    def _handle_scan(self, msg: Message, station: str, now: datetime, batch: Batch) -> None:
         try:
             scan = scan_decoder.decode(msg.payload)
         except msgspec.DecodeError as exc:
@@ -235,21 +311,91 @@ class Ingest:
         if scan.id in self.seen_scans:
             self.counters["redelivered"] += 1
             return
+        problem = self._clock_problem(scan, now)
+        if problem is not None:
+            self._quarantine(msg, scan, problem, now, batch)
+            return
         ts_ns = scan_time_ns(scan)
         outcome = self.floor.decide(scan)
-        self.floor.apply(station, scan.ts, outcome)
+        # The stored point's time, so that a rebuild from it gives the very same state.
+        self.floor.apply(station, ns_to_datetime(ts_ns), outcome)
         self.seen_scans[scan.id] = ts_ns
         batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
+        rules.on_scan(self.alerts, self.floor, scan, outcome, now)
         self.counters[f"scan_{outcome.result.value}"] += 1
 
-    def _handle_status(self, msg: Message, station: str) -> None:
+    def _clock_problem(self, scan: ScanV1, now: datetime) -> str | None:
+        """Why the scan's device time cannot be right, or None."""
+        fs = self.settings.floor
+        if scan.ts < EARLIEST_SCAN:
+            return f"device time {scan.ts.isoformat()} is before 2020: the clock was never set"
+        ahead = (scan.ts - now).total_seconds()
+        if ahead > fs.max_clock_ahead_s:
+            return f"device time is {ahead:.0f}s ahead of the services' clock"
+        if -ahead > fs.max_scan_age_s:
+            return f"device time is {-ahead:.0f}s old, more than max_scan_age_s"
+        st = self.floor.stations.get(scan.station)
+        if st is not None and abs(st.clock_offset_s) > fs.max_station_clock_offset_s:
+            return f"station clock is {st.clock_offset_s:+.0f}s off (from its heartbeat)"
+        return None
+
+    def _quarantine(
+        self, msg: Message, scan: ScanV1, reason: str, now: datetime, batch: Batch
+    ) -> None:
+        """Keep a scan with an impossible time aside: stored at our time, never counted."""
+        self.counters["quarantined"] += 1
+        log.warning("scan %s from %s quarantined: %s", scan.id, scan.station, reason)
+        ts_ns = self.stamp(now)
+        self.seen_scans[scan.id] = ts_ns
+        batch.lines.append(
+            quarantine_line(
+                self.site,
+                scan.station,
+                scan.id,
+                reason,
+                scan.ts.isoformat(),
+                _payload_text(msg.payload),
+                ts_ns,
+            )
+        )
+        self.alerts.raise_(
+            AlertKind.CLOCK_SKEW,
+            scan.station,
+            now,
+            f"{scan.station}: {reason}; its scans are quarantined, not counted",
+            station=scan.station,
+            data={"device_ts": scan.ts.isoformat(), "scan_id": scan.id},
+        )
+
+    def _handle_status(self, msg: Message, station: str, now: datetime) -> None:
         if not msg.payload:
             return  # a cleared retained status
         try:
             status = status_decoder.decode(msg.payload)
         except msgspec.DecodeError as exc:
             raise Refused(f"invalid status payload: {exc}") from exc
-        self.floor.set_online(station, status.state is StationState.ONLINE)
+        if status.station != station:
+            raise Refused(f"status of {status.station} published on {msg.topic}")
+        st = self.floor.station(station)
+        self.floor.set_online(station, status.state.value == "online")
+        st.last_status_at = now
+        st.heartbeat_s = status.heartbeat_s
+        live = not msg.retain and self._queue.qsize() < CLOCK_PROBE_MAX_QUEUE
+        if live and status.ts is not None and status.state.value == "online":
+            st.clock_offset_s = (status.ts - now).total_seconds()
+            if abs(st.clock_offset_s) > self.settings.floor.max_station_clock_offset_s:
+                self.alerts.raise_(
+                    AlertKind.CLOCK_SKEW,
+                    station,
+                    now,
+                    f"{station}: clock is {st.clock_offset_s:+.0f}s off the services' clock; "
+                    "its scans are quarantined until it is right",
+                    station=station,
+                    data={"offset_s": st.clock_offset_s},
+                )
+            else:
+                self.alerts.clear_condition(AlertKind.CLOCK_SKEW, station, now)
+        rules.on_status(self.alerts, self.settings.alerts, status, now)
 
     def _handle_command(self, msg: Message, name: str, now: datetime, batch: Batch) -> None:
         try:
@@ -268,7 +414,7 @@ class Ingest:
             )
         else:
             try:
-                result = handler(cmd, now, batch)
+                result = handler(cmd, now, batch.lines)
                 reply = ReplyV1(request_id=cmd.request_id, ok=True, result=result)
             except FloorError as exc:
                 reply = ReplyV1(request_id=cmd.request_id, ok=False, code=exc.code, error=str(exc))
@@ -276,60 +422,6 @@ class Ingest:
                 reply = ReplyV1(request_id=cmd.request_id, ok=False, code=400, error=str(exc))
         self.counters[f"command_{'ok' if reply.ok else 'refused'}"] += 1
         batch.replies.append((self.topics.reply(cmd.request_id), encode(reply)))
-
-    # -- commands ----------------------------------------------------------------------------
-    def _cmd_open_container(
-        self, cmd: CommandV1, now: datetime, batch: Batch
-    ) -> dict[str, object] | None:
-        a = cmd.args
-        c = self.floor.open_container(
-            str(a["container_no"]),
-            container_type=str(a.get("container_type") or "40HC"),
-            capacity_drums=int(a["capacity_drums"]) if a.get("capacity_drums") else None,
-            max_payload_kg=float(a["max_payload_kg"]) if a.get("max_payload_kg") else None,
-            at=now,
-        )
-        batch.lines.append(
-            event_line(
-                CONTAINER_EVENT,
-                self.site,
-                "container_no",
-                c.container_no,
-                {
-                    "event": "open",
-                    "container_type": c.container_type,
-                    "capacity_drums": c.capacity_drums,
-                    "max_payload_kg": float(c.max_payload_kg),
-                    "actor": cmd.actor,
-                    "request_id": cmd.request_id,
-                },
-                datetime_to_ns(now),
-            )
-        )
-        return msgspec.to_builtins(c.view(now))  # type: ignore[no-any-return]
-
-    def _cmd_set_container(
-        self, cmd: CommandV1, now: datetime, batch: Batch
-    ) -> dict[str, object] | None:
-        station = str(cmd.args["station"])
-        number = cmd.args.get("container_no")
-        self.floor.set_active_container(station, str(number) if number else None)
-        batch.lines.append(
-            event_line(
-                STATION_EVENT,
-                self.site,
-                "station",
-                station,
-                {
-                    "event": "set_container",
-                    "container_no": str(number) if number else "",
-                    "actor": cmd.actor,
-                    "request_id": cmd.request_id,
-                },
-                datetime_to_ns(now),
-            )
-        )
-        return msgspec.to_builtins(self.floor.station(station).view())  # type: ignore[no-any-return]
 
     # -- output ------------------------------------------------------------------------------
     def _dead_letter(self, msg: Message, reason: str, now: datetime, batch: Batch) -> None:
@@ -352,8 +444,10 @@ class Ingest:
             except InfluxUnavailable as exc:
                 if self.influx_ok:
                     log.error("InfluxDB unavailable, holding acknowledgements: %s", exc)
+                    self._storage_down_since = time.monotonic()
                 self.influx_ok = False
                 self.counters["write_retries"] += 1
+                self._storage_alert(batch, now, str(exc))
                 if self._stop.wait(delay):
                     return False
                 delay = min(delay * 2, self.settings.ingest.retry_max_s)
@@ -362,9 +456,45 @@ class Ingest:
                 self._write_rejected(batch, exc)
             if not self.influx_ok:
                 log.info("InfluxDB is back; writing resumed")
+                self._storage_back()
             self.influx_ok = True
             self.counters["points_written"] += len(batch.lines)
             return True
+
+    def _storage_alert(self, batch: Batch, now: datetime, error: str) -> None:
+        """Raise storage_unreachable once the outage outlasts its grace; publish it now."""
+        down = self._storage_down_since
+        if down is None or time.monotonic() - down < self.settings.alerts.storage_grace_s:
+            return
+        alert = self.alerts.raise_(
+            AlertKind.STORAGE_UNREACHABLE,
+            self.site,
+            datetime.now(UTC),
+            f"InfluxDB at {self.settings.influx.url} is unreachable: scans are held "
+            "unacknowledged until it is back",
+            data={"error": error[:200]},
+        )
+        if alert is None:
+            return
+        # Stored with the batch once InfluxDB takes it; people need to know now.
+        self._store_alerts(batch, now)
+        self._publish_alert(alert)
+        batch.alerts.remove(alert)
+
+    def _storage_back(self) -> None:
+        """InfluxDB answers again: clear the outage alert, store and publish the clearing."""
+        self._storage_down_since = None
+        now = datetime.now(UTC)
+        cleared = self.alerts.clear_condition(AlertKind.STORAGE_UNREACHABLE, self.site, now)
+        if cleared is None:
+            return
+        transitions = self.alerts.take()
+        try:
+            self.influx.write([alert_line(self.site, a, self.stamp(now)) for a in transitions])
+        except (InfluxUnavailable, InfluxRejected) as exc:
+            log.error("could not store the end of the InfluxDB outage: %s", exc)
+        for alert in transitions:
+            self._publish_alert(alert)
 
     def _write_rejected(self, batch: Batch, exc: InfluxRejected) -> None:
         """Find the points InfluxDB refuses (halving the batch), dead-letter them."""
@@ -397,7 +527,15 @@ class Ingest:
                 encode(DeadLetterV1(ts=now, topic="influxdb", reason=reason, payload=text))
             )
         # The floor state counted points that are not stored: rebuild it from the record.
-        self.floor = rebuild_floor(self.settings, self.influx, self.seen_scans)
+        self._adopt(rebuild(self.settings, self.influx))
+
+    def publish_active_alerts(self) -> None:
+        """Publish (retained) every alert not cleared: the broker may have lost them."""
+        with self._state_lock:
+            for alert in self.alerts.active.values():
+                self.link.publish(
+                    self.topics.alert(alert.id), encode(alert), qos=QOS_ALERT, retain=True
+                )
 
     def publish_state(self, now: datetime) -> None:
         """Publish (retained) the state of what changed since the last publish."""

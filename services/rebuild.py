@@ -1,62 +1,165 @@
 """Rebuild the floor's live state from InfluxDB, the system of record.
 
 Runs at start and after InfluxDB refused points of a batch: the state is whatever the
-stored facts say, so a restart, or a second instance, agrees with the first.
+stored facts say, so a restart, or a second instance, agrees with the first. Each
+measurement is read in time order, a chunk of rows per query (a year of scans is about
+150,000 rows: never one giant response), and the streams are merged by time.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gudang.influx import InfluxClient, quote_ident, quote_str
 from gudang.settings import Settings
+from services.alerts import AlertBook
 from services.floor import Floor, FloorError
-from services.records import CONTAINER_EVENT, SCAN, STATION_EVENT, ns_to_datetime, outcome_from_row
+from services.records import (
+    ALERT,
+    CONTAINER_EVENT,
+    QUARANTINE,
+    SCAN,
+    STATION_EVENT,
+    alert_from_row,
+    ns_to_datetime,
+    outcome_from_row,
+)
 
 log = logging.getLogger(__name__)
 
+# Rows per query: big enough that a year of scans takes a few dozen round trips, small
+# enough that one response stays a few MB.
+CHUNK_ROWS = 10_000
 
-def _rows(influx: InfluxClient, measurement: str, site: str) -> list[dict[str, Any]]:
-    q = f"SELECT * FROM {quote_ident(measurement)} WHERE site = {quote_str(site)}"
-    return influx.query(q)
+# At one instant, events apply in this order: a container opens before a scan loads it.
+_ORDER = (CONTAINER_EVENT, STATION_EVENT, SCAN, QUARANTINE, ALERT)
 
 
-def rebuild_floor(settings: Settings, influx: InfluxClient, seen_scans: dict[str, int]) -> Floor:
-    """A new Floor from every stored event of the site, in time order; fills ``seen_scans``."""
+@dataclass(slots=True)
+class Rebuilt:
+    """Everything the services know, as the stored facts say."""
+
+    floor: Floor
+    alerts: AlertBook
+    seen_scans: dict[str, int] = field(default_factory=dict)  # scan id -> point time (ns)
+    seen_commands: set[str] = field(default_factory=set)
+    last_ns: int = 0  # the latest stored point: the services stamp their events after it
+    events: int = 0
+
+
+def _row_key(row: dict[str, Any]) -> frozenset[tuple[str, Any]]:
+    return frozenset(row.items())
+
+
+def stream_rows(
+    influx: InfluxClient, measurement: str, site: str, chunk: int = CHUNK_ROWS
+) -> Iterator[dict[str, Any]]:
+    """Every row of a measurement for a site, in time order, ``chunk`` rows per query."""
+    cursor = 0
+    at_cursor: set[frozenset[tuple[str, Any]]] = set()  # rows at ``cursor`` already given
+    limit = chunk
+    base = f"SELECT * FROM {quote_ident(measurement)} WHERE site = {quote_str(site)}"
+    while True:
+        rows = influx.query(f"{base} AND time >= {cursor} ORDER BY time ASC LIMIT {limit}")
+        for row in rows:
+            if int(row["time"]) == cursor and _row_key(row) in at_cursor:
+                continue  # seen in the previous chunk (rows of other series at the same ns)
+            yield row
+        if len(rows) < limit:
+            return
+        last = int(rows[-1]["time"])
+        if last == cursor:
+            # A whole chunk at one instant: ask for more at once rather than loop.
+            at_cursor.update(_row_key(r) for r in rows)
+            limit *= 2
+            continue
+        cursor = last
+        at_cursor = {_row_key(r) for r in rows if int(r["time"]) == last}
+        limit = chunk
+
+
+def _tagged(
+    influx: InfluxClient, measurement: str, site: str, chunk: int
+) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    order = _ORDER.index(measurement)
+    for row in stream_rows(influx, measurement, site, chunk):
+        yield int(row["time"]), order, measurement, row
+
+
+def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -> Rebuilt:
+    """The floor, alerts and seen ids from every stored event of the site, in time order."""
     site = settings.site.name
-    floor = Floor(settings.floor)
-    seen_scans.clear()
-    events: list[tuple[int, int, str, dict[str, Any]]] = []
-    for order, measurement in enumerate((CONTAINER_EVENT, STATION_EVENT, SCAN)):
-        for row in _rows(influx, measurement, site):
-            events.append((int(row["time"]), order, measurement, row))
-    events.sort(key=lambda e: (e[0], e[1]))
-    for ts, _order, measurement, row in events:
+    out = Rebuilt(floor=Floor(settings.floor), alerts=AlertBook())
+    streams = [_tagged(influx, m, site, chunk) for m in _ORDER]
+    for ts, _order, measurement, row in heapq.merge(*streams, key=lambda e: (e[0], e[1])):
+        out.events += 1
+        out.last_ns = max(out.last_ns, ts)
         at = ns_to_datetime(ts)
-        if measurement == SCAN:
-            seen_scans[str(row["id"])] = ts
-            floor.apply(str(row["station"]), at, outcome_from_row(row))
-        elif measurement == CONTAINER_EVENT:
-            _apply_container_event(floor, row, at)
-        elif measurement == STATION_EVENT and row.get("event") == "set_container":
-            floor.station(str(row["station"])).active_container = row.get("container_no") or None
+        if row.get("request_id"):
+            out.seen_commands.add(str(row["request_id"]))
+        try:
+            _apply(out, measurement, row, ts, at)
+        except (FloorError, ValueError, KeyError) as exc:
+            # A stored fact the state cannot take (written by an older version, say):
+            # skip it, loudly, rather than refuse to start.
+            log.warning("stored %s at %d skipped in rebuild: %s", measurement, ts, exc)
+    floor = out.floor
+    floor.changes.containers.update(floor.containers)
+    floor.changes.stations.update(floor.stations)
+    floor.changes.stock = True
     log.info(
-        "state rebuilt from %d stored events: %d containers, %d stations, %d scans",
-        len(events),
+        "state rebuilt from %d stored events: %d containers, %d stations, %d scans, "
+        "%d active alerts",
+        out.events,
         len(floor.containers),
         len(floor.stations),
-        len(seen_scans),
+        len(out.seen_scans),
+        len(out.alerts.active),
     )
-    return floor
+    return out
 
 
-def _apply_container_event(floor: Floor, row: dict[str, Any], at: Any) -> None:
-    if row.get("event") != "open":
-        return
+def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: datetime) -> None:
+    floor = out.floor
+    if measurement == SCAN:
+        out.seen_scans[str(row["id"])] = ts
+        floor.apply(str(row["station"]), at, outcome_from_row(row))
+    elif measurement == QUARANTINE:
+        out.seen_scans[str(row["id"])] = ts
+    elif measurement == ALERT:
+        out.alerts.restore(alert_from_row(row))
+    elif measurement == CONTAINER_EVENT:
+        _apply_container_event(floor, row, at)
+    elif measurement == STATION_EVENT:
+        station = str(row["station"])
+        event = row.get("event")
+        if event == "set_container":
+            floor.set_active_container(station, row.get("container_no") or None, check=False)
+        elif event == "set_mode":
+            supplier = row.get("supplier")
+            floor.set_mode(station, str(row["mode"]), str(supplier) if supplier else "")
+
+
+def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:
+    event = row.get("event")
     number = str(row["container_no"])
-    existing = floor.containers.get(number)
-    try:
+    if event == "open":
+        existing = floor.containers.get(number)
+        if existing is not None and existing.opened_at is None:
+            # Loaded by a scan stamped (by a slightly fast device clock) before the open
+            # event: the container was made with defaults; give it its real settings.
+            existing.container_type = str(row.get("container_type") or existing.container_type)
+            if row.get("capacity_drums"):
+                existing.capacity_drums = int(row["capacity_drums"])
+            if row.get("max_payload_kg"):
+                existing.max_payload_kg = float(row["max_payload_kg"])
+            existing.opened_at = at
+            return
         floor.open_container(
             number,
             container_type=str(row.get("container_type") or "40HC"),
@@ -64,10 +167,9 @@ def _apply_container_event(floor: Floor, row: dict[str, Any], at: Any) -> None:
             max_payload_kg=float(row["max_payload_kg"]) if row.get("max_payload_kg") else None,
             at=at,
         )
-    except FloorError:
-        # Opened again while not shipped cannot be stored; keep the first.
-        log.warning(
-            "stored open event for %s ignored: container %s",
-            number,
-            existing.status.value if existing else "?",
-        )
+    elif event == "seal":
+        floor.seal(number, str(row.get("seal_no") or ""), check=False)
+    elif event == "ship":
+        floor.ship(number, check=False)
+    elif event == "unload":
+        floor.unload(number, str(row["drum"]), check=False)

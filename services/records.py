@@ -5,9 +5,14 @@ retry: a redelivered scan must land on its own point, two scans never on one.
 
 Measurements (all tagged ``site``):
 - ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
-- ``container_event`` (tag ``container_no``): open, seal, ship, unload ...
+- ``container_event`` (tag ``container_no``): open, seal, ship, unload.
 - ``station_event`` (tag ``station``): active container or mode set by a command.
+- ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
+- ``quarantine`` (tag ``station``): scans whose device time cannot be right.
 - ``dead_letter``: refused inputs with the reason.
+
+Events the services stamp themselves (commands, alerts, quarantine) get a strictly
+increasing services' time (``Stamper``), so two in one batch never share a point.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from gudang.influx import FieldValue, line
-from gudang.wire import ScanV1
+from gudang.wire import AlertV1, ScanV1, alert_decoder, encode
 from services.floor import Result, ScanOutcome
 
 SCAN = "scan"
 CONTAINER_EVENT = "container_event"
 STATION_EVENT = "station_event"
 DEAD_LETTER = "dead_letter"
+ALERT = "alert"
+QUARANTINE = "quarantine"
 
 _NS_PER_MS = 1_000_000
 
@@ -67,6 +76,7 @@ def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
         "weight_status": scan.weight_status.value,
         "out_of_range": outcome.out_of_range,
         "from_stock": outcome.from_stock,
+        "supplier": outcome.supplier,
         "device_ts": scan.ts.isoformat(),
     }
     return line(SCAN, {"site": site, "station": scan.station}, fields, ts_ns)
@@ -84,6 +94,7 @@ def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
         weight_kg=float(weight) if weight is not None else None,
         out_of_range=bool(row.get("out_of_range")),
         from_stock=bool(row.get("from_stock", True)),
+        supplier=row.get("supplier"),
     )
 
 
@@ -104,3 +115,53 @@ def dead_letter_line(site: str, topic: str, reason: str, payload: str, ts_ns: in
     return line(
         DEAD_LETTER, {"site": site}, {"topic": topic, "reason": reason, "payload": payload}, ts_ns
     )
+
+
+def alert_line(site: str, alert: AlertV1, ts_ns: int) -> str:
+    """An ``alert`` point: one transition, with the whole alert as JSON in ``payload``."""
+    fields: dict[str, FieldValue | None] = {
+        "id": alert.id,
+        "state": alert.state.value,
+        "severity": alert.severity,
+        "subject": alert.subject,
+        "station": alert.station,
+        "container_no": alert.container_no,
+        "message": alert.message,
+        "acknowledged_by": alert.acknowledged_by,
+        "payload": encode(alert).decode(),
+    }
+    return line(ALERT, {"site": site, "kind": alert.kind.value}, fields, ts_ns)
+
+
+def alert_from_row(row: Mapping[str, Any]) -> AlertV1:
+    """The alert stored in an ``alert`` row."""
+    try:
+        return alert_decoder.decode(str(row["payload"]).encode())
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"stored alert {row.get('id')!r} is unreadable: {exc}") from exc
+
+
+def quarantine_line(
+    site: str, station: str, scan_id: str, reason: str, device_ts: str, payload: str, ts_ns: int
+) -> str:
+    """A ``quarantine`` point: a scan kept aside, at the services' time, with the reason."""
+    fields: dict[str, FieldValue | None] = {
+        "id": scan_id,
+        "reason": reason,
+        "device_ts": device_ts,
+        "payload": payload,
+    }
+    return line(QUARANTINE, {"site": site, "station": station}, fields, ts_ns)
+
+
+class Stamper:
+    """Strictly increasing ns timestamps from the services' clock, for the events it stamps."""
+
+    def __init__(self, floor_ns: int = 0) -> None:
+        self.last_ns = floor_ns
+
+    def __call__(self, at: datetime) -> int:
+        """A ns time at ``at`` or just after the last one given, whichever is later."""
+        ns = max(datetime_to_ns(at), self.last_ns + 1)
+        self.last_ns = ns
+        return ns

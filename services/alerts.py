@@ -1,0 +1,345 @@
+"""Alerts: one per condition, raised -> acknowledged -> cleared (PRODUCT.md, "Alerts").
+
+Pure code. The ingest asks the rules below after each scan, status, command and tick;
+each transition is queued in ``AlertBook.transitions``, stored in InfluxDB with the batch
+that caused it, and only then published (retained) and sent to the webhooks. A rebuild
+replays the stored transitions, so a condition still raised after a restart is not
+raised again: every alert fires exactly once per condition.
+
+Two sorts (docs/floor.md, "Alerts"):
+- a *condition* (container full, station offline, InfluxDB unreachable ...) is cleared
+  by the services when the condition ends; acknowledging it only records who saw it;
+- an *event* (a duplicate scan, an unknown barcode ...) has no end of its own: it is
+  cleared when a supervisor acknowledges it.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from gudang.settings import AlertSettings, FloorSettings
+from gudang.wire import (
+    AlertKind,
+    AlertState,
+    AlertV1,
+    ContainerStatus,
+    ScanKind,
+    ScanV1,
+    StationState,
+    StationStatusV1,
+    WeightStatus,
+)
+from services.floor import Container, Floor, FloorError, Result, ScanOutcome
+
+Severity = Literal["info", "warning", "critical"]
+
+SEVERITY: dict[AlertKind, Severity] = {
+    AlertKind.CONTAINER_NEARLY_FULL: "info",
+    AlertKind.CONTAINER_FULL: "warning",
+    AlertKind.CONTAINER_OVERWEIGHT: "critical",
+    AlertKind.WEIGHT_OUT_OF_RANGE: "warning",
+    AlertKind.DUPLICATE_SCAN: "info",
+    AlertKind.WRONG_CONTAINER: "critical",
+    AlertKind.UNKNOWN_BARCODE: "warning",
+    AlertKind.SCALE_ERROR: "warning",
+    AlertKind.STATION_OFFLINE: "critical",
+    AlertKind.SPOOL_NEARLY_FULL: "warning",
+    AlertKind.STORAGE_UNREACHABLE: "critical",
+    AlertKind.BROKER_UNREACHABLE: "critical",
+    AlertKind.CLOCK_SKEW: "critical",
+}
+
+# Cleared by acknowledgement: nothing else ends them.
+EVENT_KINDS = frozenset(
+    {
+        AlertKind.DUPLICATE_SCAN,
+        AlertKind.WEIGHT_OUT_OF_RANGE,
+        AlertKind.UNKNOWN_BARCODE,
+        AlertKind.WRONG_CONTAINER,
+    }
+)
+
+# Weight statuses that mean the scale could not give a stable weight.
+SCALE_TROUBLE = frozenset(
+    {WeightStatus.OVERLOAD, WeightStatus.UNDERLOAD, WeightStatus.ERROR, WeightStatus.NO_STABLE}
+)
+
+# Alert ids become MQTT topic levels: keep them to safe characters and a sane length.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+_MAX_SUBJECT_CHARS = 80
+
+
+def alert_id(kind: AlertKind, subject: str) -> str:
+    """The id of the alert for one condition: ``container_full-CSQU3054383``."""
+    slug = _UNSAFE.sub("_", subject)[:_MAX_SUBJECT_CHARS]
+    if slug != subject:  # keep two subjects that clean up alike apart
+        slug = f"{slug}-{zlib.crc32(subject.encode()):08x}"
+    return f"{kind.value}-{slug}"
+
+
+@dataclass(slots=True)
+class AlertBook:
+    """The alerts not yet cleared, and the transitions still to be stored and sent."""
+
+    active: dict[str, AlertV1] = field(default_factory=dict)
+    transitions: list[AlertV1] = field(default_factory=list)
+
+    def is_active(self, kind: AlertKind, subject: str) -> bool:
+        """True while the alert for this condition is raised or acknowledged."""
+        return alert_id(kind, subject) in self.active
+
+    def raise_(
+        self,
+        kind: AlertKind,
+        subject: str,
+        at: datetime,
+        message: str,
+        *,
+        station: str | None = None,
+        container_no: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> AlertV1 | None:
+        """Raise the alert for a condition, unless it is raised already."""
+        aid = alert_id(kind, subject)
+        if aid in self.active:
+            return None
+        alert = AlertV1(
+            id=aid,
+            kind=kind,
+            severity=SEVERITY[kind],
+            subject=subject,
+            station=station,
+            container_no=container_no,
+            message=message,
+            raised_at=at,
+            data=data or {},
+        )
+        self.active[aid] = alert
+        self.transitions.append(alert)
+        return alert
+
+    def acknowledge(self, aid: str, who: str, at: datetime) -> AlertV1:
+        """A supervisor saw it; an event alert is cleared with it."""
+        alert = self.active.get(aid)
+        if alert is None:
+            raise FloorError(f"alert {aid} is not active", code=404)
+        if alert.state is AlertState.ACKNOWLEDGED:
+            raise FloorError(f"alert {aid} was acknowledged by {alert.acknowledged_by}")
+        alert = msgspec.structs.replace(
+            alert, state=AlertState.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=who
+        )
+        self.active[aid] = alert
+        self.transitions.append(alert)
+        if alert.kind in EVENT_KINDS:
+            cleared = self.clear(aid, at)
+            assert cleared is not None  # it was active a line ago
+            return cleared
+        return alert
+
+    def clear(self, aid: str, at: datetime) -> AlertV1 | None:
+        """The condition ended: clear its alert (None when none was active)."""
+        alert = self.active.pop(aid, None)
+        if alert is None:
+            return None
+        alert = msgspec.structs.replace(alert, state=AlertState.CLEARED, cleared_at=at)
+        self.transitions.append(alert)
+        return alert
+
+    def clear_condition(self, kind: AlertKind, subject: str, at: datetime) -> AlertV1 | None:
+        """Clear the alert of a condition, if raised."""
+        return self.clear(alert_id(kind, subject), at)
+
+    def restore(self, alert: AlertV1) -> None:
+        """Replay one stored transition (rebuild)."""
+        if alert.state is AlertState.CLEARED:
+            self.active.pop(alert.id, None)
+        else:
+            self.active[alert.id] = alert
+
+    def take(self) -> list[AlertV1]:
+        """The transitions since the last call, oldest first."""
+        out, self.transitions = self.transitions, []
+        return out
+
+
+# -- the rules --------------------------------------------------------------------------------
+def on_scan(
+    book: AlertBook, floor: Floor, scan: ScanV1, outcome: ScanOutcome, at: datetime
+) -> None:
+    """Alerts of one scan that was decided and applied."""
+    station = scan.station
+    drum = outcome.drum or scan.barcode
+    r = outcome.result
+    if r is Result.DUPLICATE:
+        book.raise_(
+            AlertKind.DUPLICATE_SCAN,
+            drum,
+            at,
+            f"{station}: drum {drum} scanned again ({outcome.reason})",
+            station=station,
+            container_no=outcome.container_no,
+            data={"drum": drum, "scan_id": scan.id},
+        )
+    elif r is Result.WRONG_CONTAINER:
+        where = floor.drum_location.get(drum)
+        book.raise_(
+            AlertKind.WRONG_CONTAINER,
+            drum,
+            at,
+            f"{station}: {outcome.reason}; not counted until a supervisor unloads it from {where}",
+            station=station,
+            container_no=outcome.container_no,
+            data={"drum": drum, "in_container": where, "scan_id": scan.id},
+        )
+    elif r is Result.REJECTED and outcome.unknown_label:
+        book.raise_(
+            AlertKind.UNKNOWN_BARCODE,
+            station,
+            at,
+            f"{station}: {outcome.reason}",
+            station=station,
+            data={"barcode": scan.barcode, "scan_id": scan.id},
+        )
+    if outcome.out_of_range and r in (Result.LOADED, Result.RECEIVED) and outcome.sku:
+        spec = floor.settings.skus[outcome.sku]
+        book.raise_(
+            AlertKind.WEIGHT_OUT_OF_RANGE,
+            drum,
+            at,
+            f"{station}: drum {drum} weighs {outcome.weight_kg} kg, {outcome.sku} expects "
+            f"{spec.min_kg}-{spec.max_kg} kg (wrong SKU? wet wood?)",
+            station=station,
+            container_no=outcome.container_no,
+            data={
+                "drum": drum,
+                "sku": outcome.sku,
+                "weight_kg": outcome.weight_kg,
+                "min_kg": spec.min_kg,
+                "max_kg": spec.max_kg,
+            },
+        )
+    if scan.kind is ScanKind.DRUM:
+        if scan.weight_status in SCALE_TROUBLE:
+            book.raise_(
+                AlertKind.SCALE_ERROR,
+                station,
+                at,
+                f"{station}: scale {scan.weight_status.value.replace('_', ' ')}",
+                station=station,
+                data={"weight_status": scan.weight_status.value, "scan_id": scan.id},
+            )
+        elif scan.weight_status is WeightStatus.STABLE:
+            book.clear_condition(AlertKind.SCALE_ERROR, station, at)
+    book.clear_condition(AlertKind.CLOCK_SKEW, station, at)
+    if r is Result.LOADED and outcome.container_no:
+        container = floor.containers.get(outcome.container_no)
+        if container is not None:
+            on_container(book, floor.settings, container, at)
+
+
+def on_container(book: AlertBook, settings: FloorSettings, c: Container, at: datetime) -> None:
+    """Fill and weight alerts of a container whose state changed."""
+    no = c.container_no
+    if c.status in (ContainerStatus.SEALED, ContainerStatus.SHIPPED):
+        book.clear_condition(AlertKind.CONTAINER_NEARLY_FULL, no, at)
+        book.clear_condition(AlertKind.CONTAINER_FULL, no, at)
+        if c.status is ContainerStatus.SHIPPED:
+            book.clear_condition(AlertKind.CONTAINER_OVERWEIGHT, no, at)
+        return
+    drums = len(c.drums)
+    data = {"drums": drums, "capacity_drums": c.capacity_drums, "net_weight_kg": c.net_weight_kg}
+    ratio = max(drums / c.capacity_drums, c.net_weight_kg / c.max_payload_kg)
+    if ratio >= settings.nearly_full_ratio:
+        book.raise_(
+            AlertKind.CONTAINER_NEARLY_FULL,
+            no,
+            at,
+            f"container {no} is {ratio:.0%} full ({drums}/{c.capacity_drums} drums)",
+            container_no=no,
+            data=data,
+        )
+    if drums >= c.capacity_drums:
+        book.raise_(
+            AlertKind.CONTAINER_FULL,
+            no,
+            at,
+            f"container {no} is full: {drums} drums",
+            container_no=no,
+            data=data,
+        )
+    if c.net_weight_kg > c.max_payload_kg:
+        book.raise_(
+            AlertKind.CONTAINER_OVERWEIGHT,
+            no,
+            at,
+            f"container {no} holds {c.net_weight_kg:.1f} kg, over its maximum payload "
+            f"{c.max_payload_kg:.0f} kg",
+            container_no=no,
+            data=data,
+        )
+    else:
+        book.clear_condition(AlertKind.CONTAINER_OVERWEIGHT, no, at)
+
+
+def on_unload(
+    book: AlertBook, settings: FloorSettings, c: Container, drum: str, at: datetime
+) -> None:
+    """A supervisor took a drum out: that resolves a wrong-container alert about it."""
+    book.clear_condition(AlertKind.WRONG_CONTAINER, drum, at)
+    on_container(book, settings, c, at)
+
+
+def on_status(
+    book: AlertBook, settings: AlertSettings, status: StationStatusV1, at: datetime
+) -> None:
+    """Station offline (its last will or a clean stop) and spool filling up."""
+    station = status.station
+    if status.state is StationState.OFFLINE:
+        book.raise_(
+            AlertKind.STATION_OFFLINE,
+            station,
+            at,
+            f"station {station} is offline",
+            station=station,
+            data={"cause": "offline status (last will)"},
+        )
+    else:
+        book.clear_condition(AlertKind.STATION_OFFLINE, station, at)
+    if status.spool_capacity > 0:
+        ratio = status.spool_depth / status.spool_capacity
+        if ratio >= settings.spool_nearly_full_ratio:
+            book.raise_(
+                AlertKind.SPOOL_NEARLY_FULL,
+                station,
+                at,
+                f"station {station}: spool {ratio:.0%} full "
+                f"({status.spool_depth}/{status.spool_capacity} scans)",
+                station=station,
+                data={"spool_depth": status.spool_depth, "spool_capacity": status.spool_capacity},
+            )
+        else:
+            book.clear_condition(AlertKind.SPOOL_NEARLY_FULL, station, at)
+
+
+def on_heartbeats(book: AlertBook, floor: Floor, settings: AlertSettings, at: datetime) -> None:
+    """Stations whose heartbeat stopped without a last will (a cut cable, a hung box)."""
+    for st in floor.stations.values():
+        if not st.online or st.heartbeat_s is None or st.last_status_at is None:
+            continue
+        silent = (at - st.last_status_at).total_seconds()
+        if silent > st.heartbeat_s * settings.heartbeat_misses:
+            floor.set_online(st.name, False)
+            book.raise_(
+                AlertKind.STATION_OFFLINE,
+                st.name,
+                at,
+                f"station {st.name}: no heartbeat for {silent:.0f}s",
+                station=st.name,
+                data={"cause": "heartbeat timeout", "heartbeat_s": st.heartbeat_s},
+            )

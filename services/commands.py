@@ -1,0 +1,155 @@
+"""The commands the services take on ``gudang/<site>/command/<name>`` (docs/protocol.md).
+
+Each command checks the floor's state (FloorError -> a refusal with an HTTP-like code),
+changes it, and adds its event to the batch, so the event is stored in InfluxDB before
+the reply goes out and a rebuild applies it again. Mixed into ``Ingest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from gudang.influx import FieldValue
+from gudang.wire import Command, CommandV1
+from services import alerts as rules
+from services.alerts import AlertBook
+from services.floor import Floor, FloorError
+from services.records import CONTAINER_EVENT, STATION_EVENT, Stamper, event_line, ns_to_datetime
+
+Result = dict[str, Any] | None
+
+
+def _arg(cmd: CommandV1, name: str) -> str:
+    value = cmd.args.get(name)
+    if value is None or str(value).strip() == "":
+        raise FloorError(f"{name} is required", code=400)
+    return str(value).strip()
+
+
+def _view(struct: msgspec.Struct) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(struct)
+    return out
+
+
+class CommandsMixin:
+    """Command handlers; the ingest provides the state they work on."""
+
+    site: str
+    floor: Floor
+    alerts: AlertBook
+    stamp: Stamper
+
+    def command_table(self) -> dict[str, Callable[[CommandV1, datetime, list[str]], Result]]:
+        """Handlers by command name."""
+        return {
+            Command.CONTAINER_OPEN.value: self._cmd_open_container,
+            Command.CONTAINER_SEAL.value: self._cmd_seal,
+            Command.CONTAINER_SHIP.value: self._cmd_ship,
+            Command.CONTAINER_UNLOAD.value: self._cmd_unload,
+            Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
+            Command.STATION_SET_MODE.value: self._cmd_set_mode,
+            Command.ALERT_ACK.value: self._cmd_alert_ack,
+        }
+
+    def _event(
+        self,
+        lines: list[str],
+        measurement: str,
+        key: str,
+        value: str,
+        fields: Mapping[str, FieldValue | None],
+        cmd: CommandV1,
+        ts_ns: int,
+    ) -> None:
+        stored = {**fields, "actor": cmd.actor, "request_id": cmd.request_id}
+        lines.append(event_line(measurement, self.site, key, value, stored, ts_ns))
+
+    # -- containers --------------------------------------------------------------------------
+    def _cmd_open_container(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        a = cmd.args
+        # The event's stored time is the container's opening time, live and rebuilt alike.
+        ts = self.stamp(now)
+        c = self.floor.open_container(
+            _arg(cmd, "container_no"),
+            container_type=str(a.get("container_type") or "40HC"),
+            capacity_drums=int(a["capacity_drums"]) if a.get("capacity_drums") else None,
+            max_payload_kg=float(a["max_payload_kg"]) if a.get("max_payload_kg") else None,
+            at=ns_to_datetime(ts),
+        )
+        fields: dict[str, FieldValue | None] = {
+            "event": "open",
+            "container_type": c.container_type,
+            "capacity_drums": c.capacity_drums,
+            "max_payload_kg": float(c.max_payload_kg),
+        }
+        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        return _view(c.view(now))
+
+    def _cmd_seal(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        c = self.floor.seal(_arg(cmd, "container_no"), _arg(cmd, "seal_no"))
+        fields: dict[str, FieldValue | None] = {"event": "seal", "seal_no": c.seal_no}
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        rules.on_container(self.alerts, self.floor.settings, c, now)
+        return _view(c.view(now))
+
+    def _cmd_ship(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        c = self.floor.ship(_arg(cmd, "container_no"))
+        fields: dict[str, FieldValue | None] = {"event": "ship"}
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        rules.on_container(self.alerts, self.floor.settings, c, now)
+        return _view(c.view(now))
+
+    def _cmd_unload(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        number = _arg(cmd, "container_no")
+        key, sku, weight = self.floor.unload(number, _arg(cmd, "drum"))
+        c = self.floor.container(number)
+        fields: dict[str, FieldValue | None] = {
+            "event": "unload",
+            "drum": key,
+            "sku": sku,
+            "weight_kg": float(weight),
+        }
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        rules.on_unload(self.alerts, self.floor.settings, c, key, now)
+        return {**_view(c.view(now)), "drum": key}
+
+    # -- stations ----------------------------------------------------------------------------
+    def _cmd_set_container(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        station = _arg(cmd, "station")
+        number = cmd.args.get("container_no")
+        compact = self.floor.set_active_container(station, str(number) if number else None)
+        fields: dict[str, FieldValue | None] = {
+            "event": "set_container",
+            "container_no": compact or "",
+        }
+        ts = self.stamp(now)
+        self._event(lines, STATION_EVENT, "station", station, fields, cmd, ts)
+        return _view(self.floor.station(station).view())
+
+    def _cmd_set_mode(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        station = _arg(cmd, "station")
+        supplier = cmd.args.get("supplier")
+        st = self.floor.set_mode(
+            station, _arg(cmd, "mode"), str(supplier).strip() if supplier is not None else None
+        )
+        fields: dict[str, FieldValue | None] = {
+            "event": "set_mode",
+            "mode": st.mode,
+            "supplier": st.supplier or "",
+        }
+        ts = self.stamp(now)
+        self._event(lines, STATION_EVENT, "station", station, fields, cmd, ts)
+        return _view(st.view())
+
+    # -- alerts ------------------------------------------------------------------------------
+    def _cmd_alert_ack(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        # Stored as the alert's own transition (measurement ``alert``), with the batch.
+        alert = self.alerts.acknowledge(_arg(cmd, "alert_id"), cmd.actor, now)
+        return _view(alert)

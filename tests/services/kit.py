@@ -1,0 +1,218 @@
+"""Test kit for the floor services: send commands and scans over real MQTT, watch results.
+
+A ``Floorkit`` is an MQTT client (the harness' MqttLink, nothing mocked) that keeps the
+latest retained state, every alert message in arrival order, and the services' replies.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from gudang.influx import InfluxClient, quote_str
+from gudang.mqtt import Message, MqttLink
+from gudang.settings import Settings
+from gudang.wire import (
+    AlertV1,
+    CommandV1,
+    ContainerStateV1,
+    ReplyV1,
+    ScanKind,
+    ScanV1,
+    StationViewV1,
+    StockV1,
+    Topics,
+    WeightStatus,
+    alert_decoder,
+    container_state_decoder,
+    encode,
+    reply_decoder,
+    station_view_decoder,
+    stock_decoder,
+)
+from tests.harness import wait_for
+
+CONTAINER = "CSQU3054383"
+OTHER_CONTAINER = "MSKU1234565"
+
+
+class Floorkit:
+    """Drive the services like a station and the API would, and watch what they publish."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.site = settings.site.name
+        self.topics = Topics(self.site)
+        self._lock = threading.Lock()
+        self.replies: dict[str, ReplyV1] = {}
+        self.retained: dict[str, bytes] = {}
+        self.alert_log: list[AlertV1] = []  # every alert message, in arrival order
+        self.deadletters: list[bytes] = []
+        self.link = MqttLink(
+            settings.mqtt,
+            f"kit-{uuid.uuid4().hex[:8]}",
+            subscriptions=[
+                (self.topics.all_replies, 1),
+                (self.topics.all_state, 1),
+                (self.topics.all_alerts, 1),
+                (self.topics.deadletter, 1),
+            ],
+            on_message=self._on_message,
+        )
+        self.link.start()
+        if not self.link.wait_connected(10) or not self.link.wait_subscribed(10):
+            raise RuntimeError("kit could not connect and subscribe")
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.link.stop()
+
+    def __enter__(self) -> Floorkit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _on_message(self, msg: Message) -> None:
+        with self._lock:
+            parts = msg.topic.split("/")
+            if parts[2] == "reply":
+                reply = reply_decoder.decode(msg.payload)
+                self.replies[reply.request_id] = reply
+            elif parts[2] == "alert":
+                self.retained[msg.topic] = msg.payload
+                if msg.payload:
+                    self.alert_log.append(alert_decoder.decode(msg.payload))
+            elif parts[2] == "deadletter":
+                self.deadletters.append(msg.payload)
+            else:
+                self.retained[msg.topic] = msg.payload
+
+    # -- sending -------------------------------------------------------------------------------
+    def command(self, name: str, actor: str = "tester", **args: Any) -> ReplyV1:
+        """Send a command and wait for the services' reply."""
+        request_id = uuid.uuid4().hex
+        cmd = CommandV1(request_id=request_id, actor=actor, args=args)
+        self.link.publish_and_wait(self.topics.command(name), encode(cmd))
+        return wait_for(  # type: ignore[no-any-return]
+            lambda: self.replies.get(request_id), what=f"reply to {name}"
+        )
+
+    def ok(self, name: str, actor: str = "tester", **args: Any) -> dict[str, Any]:
+        """Send a command that must succeed; its result."""
+        reply = self.command(name, actor=actor, **args)
+        assert reply.ok, f"{name} {args} refused: {reply.code} {reply.error}"
+        return reply.result or {}
+
+    def scan(
+        self,
+        station: str,
+        barcode: str,
+        *,
+        kind: ScanKind = ScanKind.DRUM,
+        weight: float | None = 9.5,
+        status: WeightStatus | None = None,
+        ts: datetime | None = None,
+        scan_id: str | None = None,
+    ) -> ScanV1:
+        """Publish one scan as a bridge would (QoS 1, acknowledged by the broker)."""
+        drum = kind is ScanKind.DRUM
+        if status is None:
+            status = WeightStatus.STABLE if drum and weight is not None else WeightStatus.NO_SCALE
+        scan = ScanV1(
+            id=scan_id or uuid.uuid4().hex,
+            ts=ts or datetime.now(UTC),
+            site=self.site,
+            station=station,
+            barcode=barcode,
+            kind=kind,
+            weight_kg=weight if drum else None,
+            weight_stable=status is WeightStatus.STABLE,
+            weight_status=status,
+        )
+        self.link.publish_and_wait(self.topics.scan(station), encode(scan))
+        return scan
+
+    def point_at(self, station: str, container_no: str) -> None:
+        """Scan a container label at a station and wait until the station follows it."""
+        self.scan(station, container_no, kind=ScanKind.CONTAINER)
+        wait_for(
+            lambda: (s := self.station(station)) and s.active_container == container_no,
+            what=f"{station} pointed at {container_no}",
+        )
+
+    # -- watching ----------------------------------------------------------------------------
+    def container(self, container_no: str) -> ContainerStateV1 | None:
+        """The container's latest retained state."""
+        payload = self.retained.get(self.topics.state_container(container_no))
+        return container_state_decoder.decode(payload) if payload else None
+
+    def station(self, name: str) -> StationViewV1 | None:
+        """The station's latest retained view."""
+        payload = self.retained.get(self.topics.state_station(name))
+        return station_view_decoder.decode(payload) if payload else None
+
+    def stock(self) -> StockV1 | None:
+        """The latest retained stock."""
+        payload = self.retained.get(self.topics.state_stock)
+        return stock_decoder.decode(payload) if payload else None
+
+    def stock_of(self, sku: str, location: str = "warehouse") -> int:
+        """Drums of a SKU at a location, by the latest retained stock."""
+        stock = self.stock()
+        if stock is None:
+            return 0
+        return sum(i["drums"] for i in stock.items if i["sku"] == sku and i["location"] == location)
+
+    def wait_drums(self, container_no: str, drums: int, timeout: float = 10.0) -> ContainerStateV1:
+        """Wait until the retained state shows this many drums in the container."""
+        return wait_for(  # type: ignore[no-any-return]
+            lambda: (c := self.container(container_no)) and c.drums == drums and c,
+            timeout=timeout,
+            what=f"{container_no} with {drums} drums",
+        )
+
+    def alerts_of(self, kind: str, states: Iterable[str] = ("raised",)) -> list[AlertV1]:
+        """Alert messages seen of one kind and states, in arrival order."""
+        wanted = set(states)
+        with self._lock:
+            return [a for a in self.alert_log if a.kind == kind and a.state in wanted]
+
+    def wait_alert(self, kind: str, state: str = "raised", timeout: float = 10.0) -> AlertV1:
+        """Wait for an alert message of a kind in a state; the first such."""
+        found: list[AlertV1] = wait_for(
+            lambda: self.alerts_of(kind, (state,)), timeout=timeout, what=f"{kind} {state}"
+        )
+        return found[0]
+
+    def retained_alert(self, alert_id: str) -> AlertV1 | None:
+        """What the broker keeps for an alert (None once cleared and emptied)."""
+        payload = self.retained.get(self.topics.alert(alert_id))
+        return alert_decoder.decode(payload) if payload else None
+
+
+def rows(
+    influx: InfluxClient, measurement: str, site: str, where: str = ""
+) -> list[dict[str, Any]]:
+    """Stored rows of a measurement for the site."""
+    q = f'SELECT * FROM "{measurement}" WHERE site = {quote_str(site)}'
+    if where:
+        q += f" AND {where}"
+    return influx.query(q)
+
+
+def comparable(struct: msgspec.Struct) -> dict[str, Any]:
+    """A state payload without its publication time, for before/after comparisons."""
+    data: dict[str, Any] = msgspec.to_builtins(struct)
+    data.pop("updated_at", None)
+    return data
+
+
+def drum(n: int, sku: str = "JMB-L") -> str:
+    """The internal label of drum number ``n``."""
+    return f"CB-{sku}-{n:06d}"
