@@ -51,6 +51,7 @@ def cmd_bridge(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.station.devices:
         raise ConfigError("station.devices: a bridge needs at least one device")
+    settings.require_secrets("mqtt")
     run_bridge(settings, _stop_event())
     return 0
 
@@ -59,6 +60,7 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
     """Run the floor services."""
     from services.app import run_services
 
+    settings.require_secrets("mqtt", "influx")
     run_services(settings, _stop_event())
     return 0
 
@@ -69,6 +71,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
+    settings.require_secrets("mqtt", "influx")
     uvicorn.run(
         create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info"
     )
@@ -87,6 +90,8 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     """Bring up broker, InfluxDB, services, API and a simulated station."""
     from gudang.stack import run_stack
 
+    if settings.site.environment != "local":
+        raise ConfigError("gudang stack is the local demo: it needs site.environment = 'local'")
     return run_stack(
         settings, Path(args.data_dir), simulate=not args.no_sim, interval=args.interval
     )

@@ -1,6 +1,8 @@
-"""Start local Mosquitto and InfluxDB processes from the configurations in deploy/local/.
+"""Start local Mosquitto and InfluxDB processes from the configurations in deploy/.
 
-Used by ``gudang stack`` and by the test suite, so both run the same files.
+deploy/local/ (no auth, loopback) is what ``gudang stack`` and most tests run;
+deploy/mosquitto/ and deploy/influxdb/ are the production configurations, which the
+deployment tests start as they are, with only paths and ports filled in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from string import Template
 log = logging.getLogger(__name__)
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
+PRODUCTION_MOSQUITTO_DIR = DEPLOY_DIR / "mosquitto"
+PRODUCTION_INFLUX_DIR = DEPLOY_DIR / "influxdb"
 # InfluxDB answers /ping about a second after start; allow for a slow machine.
 START_TIMEOUT_S = 30.0
 
@@ -53,6 +57,8 @@ class ServerProcess:
     port: int
     data_dir: Path
     log_path: Path
+    tls_port: int | None = None  # production Mosquitto: the stations' TLS listener
+    config: Path | None = None  # a production configuration, reused by restart()
 
     def stop(self, kill: bool = False) -> None:
         """Stop it (SIGTERM, or SIGKILL with ``kill``) and wait."""
@@ -100,19 +106,97 @@ def mosquitto_config(data_dir: Path, port: int, extra: str = "") -> Path:
 
 def start_mosquitto(data_dir: Path, port: int | None = None, extra: str = "") -> ServerProcess:
     """Start Mosquitto on ``port`` (default: a free one) and wait until it listens."""
-    binary = find_binary("mosquitto", "apt-get install mosquitto")
     port = port or free_port()
     conf = mosquitto_config(data_dir, port, extra)
-    log_path = data_dir / "mosquitto.stderr"
-    with log_path.open("ab") as out:
+    return _launch_mosquitto(conf, data_dir, port)
+
+
+def _launch_mosquitto(
+    conf: Path, data_dir: Path, port: int, tls_port: int | None = None, production: bool = False
+) -> ServerProcess:
+    binary = find_binary("mosquitto", "apt-get install mosquitto")
+    with (data_dir / "mosquitto.stderr").open("ab") as out:
         proc = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
         )
-    server = ServerProcess("mosquitto", proc, port, data_dir, data_dir / "mosquitto.log")
-    if not _wait_tcp(port, time.monotonic() + START_TIMEOUT_S) or not server.running:
+    server = ServerProcess(
+        "mosquitto",
+        proc,
+        port,
+        data_dir,
+        data_dir / "mosquitto.log",
+        tls_port=tls_port,
+        config=conf if production else None,
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    ports = [port] + ([tls_port] if tls_port else [])
+    if not all(_wait_tcp(p, deadline) for p in ports) or not server.running:
         server.stop(kill=True)
         raise ServerError(f"mosquitto did not start on port {port}:\n{server.tail()}")
     return server
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The broker's TLS material, as deploy/mosquitto/make-certs.sh writes it."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> TlsFiles:
+        """The files make-certs.sh leaves in ``directory``."""
+        return cls(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+
+
+def production_mosquitto_config(
+    data_dir: Path,
+    port: int,
+    tls_port: int,
+    password_file: Path,
+    tls: TlsFiles,
+    acl_file: Path = PRODUCTION_MOSQUITTO_DIR / "acl",
+    tls_address: str = "127.0.0.1",
+) -> Path:
+    """Render deploy/mosquitto/mosquitto.conf with test paths and ports into ``data_dir``."""
+    from gudang.provision import render
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    text = render(
+        PRODUCTION_MOSQUITTO_DIR / "mosquitto.conf",
+        port=port,
+        tls_port=tls_port,
+        tls_address=tls_address,
+        password_file=password_file,
+        acl_file=acl_file,
+        cafile=tls.cafile,
+        certfile=tls.certfile,
+        keyfile=tls.keyfile,
+        persistence_dir=data_dir,
+        log_file=data_dir / "mosquitto.log",
+    )
+    if os.geteuid() == 0:
+        # Started as root, mosquitto would drop to its own user, which cannot read the
+        # test's files; on a real install the files belong to that user.
+        text += "\nuser root\n"
+    conf = data_dir / "mosquitto.conf"
+    conf.write_text(text)
+    return conf
+
+
+def start_production_mosquitto(
+    data_dir: Path,
+    password_file: Path,
+    tls: TlsFiles,
+    port: int | None = None,
+    tls_port: int | None = None,
+) -> ServerProcess:
+    """Start Mosquitto from the production configuration (auth, ACL, TLS) on free ports."""
+    port = port or free_port()
+    tls_port = tls_port or free_port()
+    conf = production_mosquitto_config(data_dir, port, tls_port, password_file, tls)
+    return _launch_mosquitto(conf, data_dir, port, tls_port, production=True)
 
 
 def influx_config(data_dir: Path, http_port: int, rpc_port: int, auth: bool = False) -> Path:
@@ -144,16 +228,51 @@ def start_influxd(
     data_dir: Path, http_port: int | None = None, rpc_port: int | None = None, auth: bool = False
 ) -> ServerProcess:
     """Start influxd on free ports and wait until /ping answers."""
-    binary = find_binary("influxd", "apt-get install influxdb")
     http_port = http_port or free_port()
     rpc_port = rpc_port or free_port()
     conf = influx_config(data_dir, http_port, rpc_port, auth)
+    return _launch_influxd(conf, data_dir, http_port)
+
+
+def production_influx_config(data_dir: Path, http_port: int, rpc_port: int) -> Path:
+    """Render deploy/influxdb/influxdb.conf (auth on) with test paths and ports."""
+    from gudang.provision import render
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conf = data_dir / "influxdb.conf"
+    conf.write_text(
+        render(
+            PRODUCTION_INFLUX_DIR / "influxdb.conf",
+            data_dir=data_dir,
+            http_port=http_port,
+            rpc_port=rpc_port,
+        )
+    )
+    return conf
+
+
+def start_production_influxd(
+    data_dir: Path, http_port: int | None = None, rpc_port: int | None = None
+) -> ServerProcess:
+    """Start influxd from the production configuration (auth on) on free ports."""
+    http_port = http_port or free_port()
+    rpc_port = rpc_port or free_port()
+    conf = production_influx_config(data_dir, http_port, rpc_port)
+    return _launch_influxd(conf, data_dir, http_port, production=True)
+
+
+def _launch_influxd(
+    conf: Path, data_dir: Path, http_port: int, production: bool = False
+) -> ServerProcess:
+    binary = find_binary("influxd", "apt-get install influxdb")
     log_path = data_dir / "influxd.log"
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
             [binary, "-config", str(conf)], stdout=out, stderr=out, start_new_session=True
         )
-    server = ServerProcess("influxd", proc, http_port, data_dir, log_path)
+    server = ServerProcess(
+        "influxd", proc, http_port, data_dir, log_path, config=conf if production else None
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     url = f"http://127.0.0.1:{http_port}"
     while time.monotonic() < deadline:
@@ -169,6 +288,12 @@ def start_influxd(
 def restart(server: ServerProcess, kill: bool = False) -> ServerProcess:
     """Stop a server and start it again with the same ports and data."""
     server.stop(kill=kill)
+    if server.config is not None:  # a production configuration: the same file again
+        if server.name == "mosquitto":
+            return _launch_mosquitto(
+                server.config, server.data_dir, server.port, server.tls_port, production=True
+            )
+        return _launch_influxd(server.config, server.data_dir, server.port, production=True)
     if server.name == "mosquitto":
         return start_mosquitto(server.data_dir, server.port)
     conf = (server.data_dir / "influxdb.conf").read_text()

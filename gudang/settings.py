@@ -13,13 +13,31 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gudang.wire import check_name
 
 ENV_PREFIX = "GUDANG_"
 CONFIG_ENV = "GUDANG_CONFIG"
+
+
+# Secrets outside the local demo: generated ones are 32 characters (deploy/install.sh);
+# 16 still leaves ~96 bits when random, and refuses words a person would type.
+MIN_SECRET_CHARS = 16
+# Values that show up in examples and defaults: refused outside local use whatever length.
+WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "password", "secret", "gudang", "admin", "mosquitto", "influxdb"}
+)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class ConfigError(Exception):
@@ -35,6 +53,9 @@ class SiteSettings(_Section):
 
     name: str = "blitar"
     timezone: str = "Asia/Jakarta"  # shown to people; everything is stored in UTC
+    # "local": the demo stack and tests (no auth needed). "production": secrets must be
+    # set and strong, and MQTT to another machine must use TLS (docs/install.md).
+    environment: Literal["local", "production"] = "local"
 
     @field_validator("name")
     @classmethod
@@ -207,6 +228,59 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive through init_settings; the environment wins over them.
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _production_secrets_strong(self) -> Settings:
+        problems = self._secret_problems(())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _secret_problems(self, required: tuple[str, ...]) -> list[str]:
+        if self.site.environment != "production":
+            return []
+        problems: list[str] = []
+        given = {
+            "mqtt.password": self.mqtt.password,
+            "influx.password": self.influx.password,
+            "influx.token": self.influx.token,
+        }
+        for name, value in given.items():
+            if value is not None:
+                problems.extend(_weak(name, value.get_secret_value()))
+        if self.mqtt.host not in LOOPBACK_HOSTS and self.mqtt.tls_ca is None:
+            problems.append(
+                f"mqtt.tls_ca: required in production when the broker ({self.mqtt.host}) "
+                "is another machine: passwords must not cross the network in clear"
+            )
+        if "mqtt" in required and not (self.mqtt.username and self.mqtt.password):
+            problems.append("mqtt.username and mqtt.password: required in production")
+        if "influx" in required:
+            if self.influx.token is None and not (self.influx.username and self.influx.password):
+                problems.append(
+                    "influx.username and influx.password (or influx.token): required in production"
+                )
+            if self.influx.create_database:
+                problems.append(
+                    "influx.create_database: must be false in production (the database is "
+                    "created at install by the admin; the services' user may not create it)"
+                )
+        return problems
+
+    def require_secrets(self, *sections: Literal["mqtt", "influx"]) -> None:
+        """In production, raise ConfigError unless these sections carry credentials."""
+        problems = self._secret_problems(sections)
+        if problems:
+            raise ConfigError("invalid settings for production:\n  " + "\n  ".join(problems))
+
+
+def _weak(name: str, value: str) -> list[str]:
+    # The message names the setting, never the value.
+    if value.strip().lower() in WEAK_SECRETS:
+        return [f"{name}: a default or example value is refused in production"]
+    if len(value) < MIN_SECRET_CHARS:
+        return [f"{name}: at least {MIN_SECRET_CHARS} characters in production"]
+    return []
 
 
 def _describe(exc: ValidationError, source: str) -> str:

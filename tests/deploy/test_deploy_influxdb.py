@@ -1,0 +1,277 @@
+"""InfluxDB from deploy/influxdb/ (auth on), set up by gudang.provision as the installer does;
+and the whole path with each part under its own generated users."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gudang import provision
+from gudang.influx import InfluxClient, InfluxRejected, quote_str
+from gudang.servers import PRODUCTION_INFLUX_DIR
+from gudang.settings import InfluxSettings, Settings, load_settings
+from gudang.wire import (
+    ContainerStateV1,
+    ScanKind,
+    ScanV1,
+    Topics,
+    WeightStatus,
+    container_state_decoder,
+    encode,
+    reply_decoder,
+)
+from tests.deploy.conftest import Client, Site
+from tests.harness import running_services, wait_for
+
+CONTAINER = "CSQU3054383"
+SCHEMA = PRODUCTION_INFLUX_DIR / "setup.toml"
+
+
+def _influx(site: Site, user: str | None, password: str | None) -> InfluxClient:
+    return InfluxClient(
+        InfluxSettings.model_validate(
+            {
+                "url": site.influx_url,
+                "database": site.database,
+                "username": user,
+                "password": password,
+                "create_database": False,
+            }
+        )
+    )
+
+
+def _point(measurement: str = "probe") -> str:
+    return f"{measurement},site=deploytest value=1i {time.time_ns()}"
+
+
+def test_api_user_reads_but_cannot_write(deployed: Site) -> None:
+    api = _influx(deployed, provision.INFLUX_API_USER, deployed.creds.influx_api)
+    services = _influx(deployed, provision.INFLUX_SERVICES_USER, deployed.creds.influx_services)
+    try:
+        services.write([_point()])
+        assert api.query("SELECT count(value) FROM probe")[0]["count"] >= 1
+        with pytest.raises(InfluxRejected) as refused:
+            api.write([_point()])
+        assert refused.value.status == 403
+        # Neither may create databases or users: that is the admin's, at install.
+        for client in (api, services):
+            with pytest.raises(InfluxRejected) as refused:
+                client.query('CREATE DATABASE "other"', db=False)
+            assert refused.value.status == 403
+    finally:
+        api.close()
+        services.close()
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        (provision.INFLUX_SERVICES_USER, "wrong-password-for-the-services"),
+        (provision.INFLUX_ADMIN_USER, "wrong-password-for-the-admin-xx"),
+        ("nobody", "whatever-password-1234567"),
+        (None, None),
+    ],
+)
+def test_wrong_or_missing_password_is_refused(
+    deployed: Site, user: str | None, password: str | None
+) -> None:
+    client = _influx(deployed, user, password)
+    try:
+        for attempt in (
+            lambda: client.query("SHOW MEASUREMENTS"),
+            lambda: client.write([_point()]),
+        ):
+            with pytest.raises(InfluxRejected) as refused:
+                attempt()
+            assert refused.value.status == 401
+    finally:
+        client.close()
+
+
+def test_retention_policies_and_weight_downsampling(deployed: Site) -> None:
+    admin = provision.InfluxAdmin(
+        deployed.influx_url, provision.INFLUX_ADMIN_USER, deployed.creds.influx_admin
+    )
+    policies = {
+        r["name"]: r for r in admin.query(f'SHOW RETENTION POLICIES ON "{deployed.database}"')
+    }
+    assert set(policies) == {"main", "weight_raw"}  # no unused "autogen"
+    assert policies["main"]["default"] is True
+    assert policies["main"]["duration"] == "43680h0m0s"  # 260 weeks
+    assert policies["weight_raw"]["duration"] == "720h0m0s"  # 30 days
+    assert policies["weight_raw"]["default"] is False
+
+    cqs = [r for r in admin.query("SHOW CONTINUOUS QUERIES") if r["name"] == "weight_1m"]
+    assert len(cqs) == 1
+    assert "INTO gudang.main.weight_1m FROM gudang.weight_raw.weight" in cqs[0]["query"]
+
+    # Raw readings as the services would write them (their user, into weight_raw)...
+    services = InfluxClient(
+        InfluxSettings.model_validate(
+            {
+                "url": deployed.influx_url,
+                "database": deployed.database,
+                "retention_policy": "weight_raw",
+                "username": provision.INFLUX_SERVICES_USER,
+                "password": deployed.creds.influx_services,
+            }
+        )
+    )
+    minute = (time.time_ns() // 60_000_000_000 - 5) * 60_000_000_000
+    station = f"s{uuid.uuid4().hex[:8]}"
+    try:
+        services.write(
+            [
+                f"weight,site=deploytest,station={station} weight_kg={kg} {minute + i * 10**9}"
+                for i, kg in enumerate((9.0, 9.5, 10.0, 11.5))
+            ]
+        )
+    finally:
+        services.close()
+    # ...then one run of the continuous query's own SELECT over that minute (InfluxDB
+    # runs it by itself every minute; a test cannot wait for its schedule).
+    schema = provision.InfluxSchema.load(SCHEMA)
+    select = schema.cq_text(schema.continuous_queries[0])
+    head, group_by = select.split(" GROUP BY ")
+    admin.query(
+        f"{head} WHERE time >= {minute} AND time < {minute + 60 * 10**9} GROUP BY {group_by}",
+        db=deployed.database,
+    )
+    api = _influx(deployed, provision.INFLUX_API_USER, deployed.creds.influx_api)
+    try:
+        rows = api.query(f"SELECT * FROM main.weight_1m WHERE station = {quote_str(station)}")
+    finally:
+        api.close()
+    assert len(rows) == 1
+    assert rows[0]["time"] == minute
+    assert rows[0]["weight_kg"] == pytest.approx(10.0)
+    assert rows[0]["min_kg"] == pytest.approx(9.0)
+    assert rows[0]["max_kg"] == pytest.approx(11.5)
+    assert rows[0]["readings"] == 4
+
+
+def test_setup_again_keeps_passwords_and_schema(deployed: Site) -> None:
+    # An upgrade re-runs the installer: same credentials files, same result.
+    again = provision.ensure_credentials(deployed.etc)
+    assert again == deployed.creds
+    done = provision.setup_influx(deployed.influx_url, provision.InfluxSchema.load(SCHEMA), again)
+    assert "user gudang_api (READ on gudang)" in done
+    assert not any(line.startswith("database") for line in done)  # it existed
+    api = _influx(deployed, provision.INFLUX_API_USER, deployed.creds.influx_api)
+    try:
+        assert isinstance(api.query("SHOW MEASUREMENTS"), list)
+        with pytest.raises(InfluxRejected):
+            api.write([_point()])
+    finally:
+        api.close()
+
+
+def _settings_from_env_file(
+    monkeypatch: pytest.MonkeyPatch, env_file: Path, deployed: Site, site_name: str
+) -> Settings:
+    """Settings as systemd gives them: a file without secrets, secrets in the environment."""
+    with monkeypatch.context() as env:
+        for key, value in provision.read_env(env_file).items():
+            env.setenv(key, value)
+        settings = load_settings(
+            None,
+            {
+                "site": {"name": site_name, "environment": "production"},
+                "mqtt": {"host": "127.0.0.1", "port": deployed.broker.port, "keepalive_s": 10},
+                "influx": {
+                    "url": deployed.influx_url,
+                    "database": deployed.database,
+                    "create_database": False,
+                },
+                "ingest": {"linger_ms": 5},
+            },
+        )
+    settings.require_secrets("mqtt", "influx")
+    return settings
+
+
+def _scan(site: str, barcode: str, kind: ScanKind, weight: float | None) -> ScanV1:
+    return ScanV1(
+        id=uuid.uuid4().hex,
+        ts=datetime.now(UTC),
+        site=site,
+        station="load-1",
+        barcode=barcode,
+        kind=kind,
+        weight_kg=weight,
+        weight_stable=weight is not None,
+        weight_status=WeightStatus.STABLE if weight is not None else WeightStatus.NO_SCALE,
+    )
+
+
+def test_services_run_end_to_end_with_their_own_users(
+    deployed: Site, site: str, clients: list[Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topics = Topics(site)
+    services_settings = _settings_from_env_file(
+        monkeypatch, deployed.etc / provision.SERVICES_ENV, deployed, site
+    )
+    api_settings = _settings_from_env_file(
+        monkeypatch, deployed.etc / provision.API_ENV, deployed, site
+    )
+    assert services_settings.mqtt.username == "services"
+    assert api_settings.influx.username == "gudang_api"
+
+    with running_services(services_settings) as services:
+        # The API's MQTT user asks the services to open a container and follows its state.
+        api = Client(
+            api_settings.mqtt, topics.all_replies, topics.state_container(CONTAINER)
+        ).ready()
+        clients.append(api)
+        request = b'{"v":1,"request_id":"open-deploy-1","args":{"container_no":"CSQU3054383"}}'
+        assert api.publish(topics.command("container/open"), request)
+        reply = reply_decoder.decode(api.wait_message(topics.reply("open-deploy-1"))[-1].payload)
+        assert reply.ok, reply.error
+
+        # A station, over TLS with its own user, points itself at the container, loads a drum.
+        station = Client(deployed.user_mqtt("load-1", tls=True)).ready()
+        clients.append(station)
+        for scan in (
+            _scan(site, CONTAINER, ScanKind.CONTAINER, None),
+            _scan(site, "CB-JMB-L-000123", ScanKind.DRUM, 9.25),
+        ):
+            assert station.publish(topics.scan("load-1"), encode(scan))
+
+        def drums() -> ContainerStateV1 | None:
+            for msg in api.received():
+                state = container_state_decoder.decode(msg.payload)
+                if msg.topic == topics.state_container(CONTAINER) and state.drums == 1:
+                    return state
+            return None
+
+        state = wait_for(drums, what="the drum counted, as the API user sees it")
+        assert state.net_weight_kg == pytest.approx(9.25)
+        assert services.ingest.counters["scan_loaded"] == 1
+
+    reader = InfluxClient(api_settings.influx)
+    try:
+        rows = reader.query(
+            f"SELECT * FROM scan WHERE site = {quote_str(site)} AND result = 'loaded'"
+        )
+    finally:
+        reader.close()
+    assert [(r["drum"], r["container_no"], r["station"]) for r in rows] == [
+        ("CB-JMB-L-000123", CONTAINER, "load-1")
+    ]
+
+    # No password ever reached a server's log.
+    logs = deployed.broker.log_path.read_text(errors="replace") + deployed.influxd.tail(100_000)
+    for secret in (
+        deployed.creds.mqtt_services,
+        deployed.creds.mqtt_api,
+        deployed.creds.influx_admin,
+        deployed.creds.influx_services,
+        deployed.creds.influx_api,
+        deployed.station_passwords["load-1"],
+    ):
+        assert secret not in logs
