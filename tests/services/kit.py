@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import msgspec
@@ -216,3 +217,46 @@ def comparable(struct: msgspec.Struct) -> dict[str, Any]:
 def drum(n: int, sku: str = "JMB-L") -> str:
     """The internal label of drum number ``n``."""
     return f"CB-{sku}-{n:06d}"
+
+
+class WebhookReceiver:
+    """A tiny real HTTP server receiving webhook POSTs (the receiving end, not a mock).
+
+    ``fail_first`` requests are answered 500, to see the sender retry.
+    """
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.bodies: list[AlertV1] = []
+        self.requests = 0
+        self._fail_left = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.requests += 1
+                if receiver._fail_left > 0:
+                    receiver._fail_left -= 1
+                    self.send_response(500)
+                else:
+                    receiver.bodies.append(alert_decoder.decode(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet test output
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def of(self, kind: str, state: str = "raised") -> list[AlertV1]:
+        """Alerts received of a kind in a state."""
+        return [a for a in list(self.bodies) if a.kind == kind and a.state == state]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
