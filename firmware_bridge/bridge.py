@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from firmware_bridge.pairing import PairedWeight, ScaleWatch
 from firmware_bridge.protocols import SCALE_PROTOCOLS
-from firmware_bridge.protocols.base import ParseError, ScaleProtocol
+from firmware_bridge.protocols.base import ParseError, ScaleProtocol, ScaleReading
 from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
@@ -22,12 +22,14 @@ from gudang.settings import DeviceSettings, Settings
 from gudang.wire import (
     QOS_SCAN,
     QOS_STATUS,
+    QOS_WEIGHT,
     DeviceStateV1,
     ScanKind,
     ScanV1,
     StationState,
     StationStatusV1,
     Topics,
+    WeightReadingV1,
     WeightStatus,
     encode,
 )
@@ -40,6 +42,10 @@ PUBLISH_WINDOW = 200
 SCANNER_IDLE_FLUSH_S = 0.3
 # Scans waiting for pairing, at most; a worker cannot scan faster than this drains.
 SCAN_QUEUE = 1000
+# Acknowledged rows are deleted from the spool in one transaction per batch: a delete
+# each would cost an fsync each and cap the drain rate. A crash before the batch commits
+# only resends those rows (the services count a scan once by its id).
+ACK_BATCH_MAX = 500
 
 
 class Bridge:
@@ -52,14 +58,22 @@ class Bridge:
         self.topics = Topics(self.site)
         self.counters: Counter[str] = Counter()
         self.spool = Spool(settings.station.spool_path, settings.station.spool_capacity)
-        self.scale_watch = ScaleWatch()
+        self.scale_watch = ScaleWatch(min_weight_kg=settings.station.min_weight_kg)
         self._scale_protocol: ScaleProtocol | None = None
         self._scale: SerialDevice | None = None
         self._devices: dict[str, tuple[DeviceSettings, SerialDevice]] = {}
         self._scans: queue.Queue[tuple[ScanFrame, datetime, float]] = queue.Queue(SCAN_QUEUE)
         self._stop = threading.Event()
-        self._inflight: dict[int, int] = {}  # MQTT mid -> spool seq
+        # MQTT mid -> spool seq. Kept across reconnects: paho resends its unacknowledged
+        # messages itself, in order and with the same mids, right after it reconnects.
+        self._inflight: dict[int, int] = {}
         self._inflight_lock = threading.Lock()
+        # After a reconnect, new rows wait until paho's resends are acknowledged, so a new
+        # row is never sent ahead of an older one.
+        self._resending = False
+        self._acked: list[int] = []  # spool seqs acknowledged, not yet deleted
+        self._nearly_full = False
+        self._weight_last: tuple[float, float | None, str] | None = None  # at, kg, status
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -75,6 +89,7 @@ class Bridge:
             else:
                 proto = SCALE_PROTOCOLS[dev.protocol]
                 self._scale_protocol = proto
+                self.scale_watch.polled = not proto.streaming
                 device = SerialDevice(
                     dev, proto.make_splitter, self._on_scale_frame, self._state_handler(dev)
                 )
@@ -122,6 +137,7 @@ class Bridge:
         self.link.stop(
             final=(self.topics.status(self.station), encode(self._status(online=False)), True)
         )
+        self._commit_acks()  # acknowledgements that came in while stopping
         self.spool.close()
 
     def device_states(self) -> dict[str, str]:
@@ -129,6 +145,12 @@ class Bridge:
         return {name: device.state for name, (_d, device) in self._devices.items()}
 
     # -- status ----------------------------------------------------------------------------
+    @property
+    def spool_nearly_full(self) -> bool:
+        """True when the spool holds its nearly-full share of its capacity or more."""
+        st = self.settings.station
+        return self.spool.depth >= st.spool_nearly_full_ratio * self.spool.capacity
+
     def _status(self, online: bool) -> StationStatusV1:
         return StationStatusV1(
             site=self.site,
@@ -137,11 +159,17 @@ class Bridge:
             ts=datetime.now(UTC),
             heartbeat_s=self.settings.station.heartbeat_s,
             devices=[
-                DeviceStateV1(name=d.name, role=d.role, state=device.state)  # type: ignore[arg-type]
+                DeviceStateV1(
+                    name=d.name,
+                    role=d.role,
+                    state=device.state,  # type: ignore[arg-type]
+                    detail=device.detail,
+                )
                 for d, device in self._devices.values()
             ],
-            spool_depth=self.spool.depth if not self._stop.is_set() else 0,
+            spool_depth=self.spool.depth,
             spool_capacity=self.spool.capacity,
+            spool_nearly_full=self.spool_nearly_full,
         )
 
     def publish_status(self) -> None:
@@ -153,6 +181,22 @@ class Bridge:
                 qos=QOS_STATUS,
                 retain=True,
             )
+            self.counters["status_published"] += 1
+
+    def _check_spool_level(self) -> None:
+        nearly_full = self.spool_nearly_full
+        if nearly_full != self._nearly_full:
+            self._nearly_full = nearly_full
+            if nearly_full:
+                log.warning(
+                    "spool %s nearly full: %d of %d",
+                    self.spool.path,
+                    self.spool.depth,
+                    self.spool.capacity,
+                )
+            else:
+                log.info("spool %s below its nearly-full mark again", self.spool.path)
+            self.publish_status()
 
     def _state_handler(self, dev: DeviceSettings) -> Callable[[str, str], None]:
         def handle(state: str, detail: str) -> None:
@@ -165,9 +209,9 @@ class Bridge:
 
     def _on_connection(self, connected: bool) -> None:
         if connected:
-            self.publish_status()
             with self._inflight_lock:
-                self._inflight.clear()  # resend everything unacknowledged, in order
+                self._resending = bool(self._inflight)
+            self.publish_status()
             self._wake.set()
 
     def _heartbeat_loop(self) -> None:
@@ -196,8 +240,32 @@ class Bridge:
         except ParseError as exc:
             self.counters["scale_bad_frames"] += 1
             log.warning("scale: dropped frame: %s", exc)
+            self.scale_watch.feed(None, at)  # still a reply: the poll was answered
             return
         self.scale_watch.feed(reading, at)
+        self._publish_weight(reading, at)
+
+    def _publish_weight(self, reading: ScaleReading, at: float) -> None:
+        """Live reading for displays: on change, at most ``weight_publish_hz`` (QoS 0)."""
+        hz = self.settings.station.weight_publish_hz
+        if hz <= 0 or not self.link.connected:
+            return
+        last = self._weight_last
+        if last is not None:
+            if (last[1], last[2]) == (reading.weight_kg, reading.status.value):
+                return
+            if at - last[0] < 1.0 / hz:
+                return
+        self._weight_last = (at, reading.weight_kg, reading.status.value)
+        payload = WeightReadingV1(
+            ts=datetime.now(UTC),
+            station=self.station,
+            weight_kg=reading.weight_kg,
+            stable=reading.stable,
+            status=reading.status.value,
+        )
+        self.link.publish(self.topics.weight(self.station), encode(payload), qos=QOS_WEIGHT)
+        self.counters["weights_published"] += 1
 
     # -- pairing ---------------------------------------------------------------------------
     def _weigh(self, since: float) -> PairedWeight:
@@ -224,6 +292,9 @@ class Bridge:
                 kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
             else:
                 kind, weight = ScanKind.DRUM, self._weigh(at)
+            if weight.status not in (WeightStatus.STABLE, WeightStatus.NO_SCALE):
+                self.counters[f"weight_{weight.status.value}"] += 1
+                log.info("scan %r: %s (%s)", frame.text, weight.status.value, weight.detail)
             scan = ScanV1(
                 id=uuid.uuid4().hex,
                 ts=ts,
@@ -247,19 +318,29 @@ class Bridge:
             log.error("scan %s refused: %s", scan.barcode, exc)
             return
         self.counters["scans"] += 1
+        self._check_spool_level()
         self._wake.set()
 
     # -- publishing from the spool ---------------------------------------------------------
+    def _commit_acks(self) -> None:
+        with self._inflight_lock:
+            acked, self._acked = self._acked[:ACK_BATCH_MAX], self._acked[ACK_BATCH_MAX:]
+        if acked:
+            self.spool.remove_many(acked)
+            self._check_spool_level()
+
     def _publish_loop(self) -> None:
-        last_seq = 0
+        last_seq = 0  # the newest row handed to paho; paho resends older ones itself
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
+            self._commit_acks()
             if not self.link.connected:
                 continue
             with self._inflight_lock:
-                if not self._inflight:
-                    last_seq = 0  # after a reconnect everything pending goes again
+                if self._resending and self._inflight:
+                    continue
+                self._resending = False
                 room = PUBLISH_WINDOW - len(self._inflight)
             if room <= 0:
                 continue
@@ -269,14 +350,17 @@ class Bridge:
                     self._inflight[mid] = row.seq
                 last_seq = row.seq
                 self.counters["published"] += 1
+        self._commit_acks()
 
     def _on_published(self, mid: int, ok: bool) -> None:
         with self._inflight_lock:
             seq = self._inflight.pop(mid, None)
+            if seq is not None and ok:
+                self._acked.append(seq)
         if seq is None:
             return
         if ok:
-            self.spool.remove(seq)
+            self.counters["acked"] += 1
         else:
             self.counters["publish_refused"] += 1
             log.error("broker refused spooled message %d; it stays in the spool", seq)

@@ -58,6 +58,7 @@ class SerialDevice:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.state = "disconnected"
+        self.detail = ""
         self.frames = 0
         self.reopens = 0
 
@@ -91,6 +92,7 @@ class SerialDevice:
     def _set_state(self, state: str, detail: str = "") -> None:
         if state != self.state:
             self.state = state
+            self.detail = detail
             self._on_state(state, detail)
 
     def _open(self) -> serial.Serial:
@@ -144,7 +146,11 @@ class SerialDevice:
         splitter = self._make_splitter()
         last_data = time.monotonic()
         while not self._stop.is_set():
-            data = port.read(READ_CHUNK)
+            # One byte blocks until data comes; then whatever waits. A frame's arrival time
+            # is taken as soon as its bytes are there, which pairing relies on.
+            data = port.read(1)
+            if data and port.in_waiting:
+                data += port.read(min(port.in_waiting, READ_CHUNK))
             now = time.monotonic()
             if data:
                 last_data = now

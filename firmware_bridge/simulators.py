@@ -13,7 +13,9 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
@@ -30,36 +32,59 @@ STABLE_TIMEOUT_S = 2.0
 
 
 class Pty:
-    """A pseudo-terminal pair: the simulator holds the master, a bridge opens ``path``."""
+    """A pseudo-terminal pair: the simulator holds the master, a bridge opens ``path``.
 
-    def __init__(self) -> None:
+    With ``link``, a symlink at that stable path points at the pty, as udev's
+    /dev/serial/by-id/ names do: a replugged device gets a new pty behind the same name.
+    """
+
+    def __init__(self, link: Path | None = None) -> None:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line discipline: bytes pass as they are
-        self.path = os.ttyname(self._slave)
+        # A device nobody reads must not block its simulator: drop what does not fit.
+        os.set_blocking(self.master, False)
+        self.tty_path = os.ttyname(self._slave)
+        self.link = link
+        if link is not None:
+            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(self.tty_path)
+            tmp.replace(link)  # atomic: a bridge never sees the name missing mid-swap
+        self.path = str(link) if link is not None else self.tty_path
         self.closed = False
+        self.dropped = 0  # bytes thrown away because nobody read them
 
     def write(self, data: bytes) -> None:
         """Send bytes to whoever opened the device."""
-        if not self.closed:
+        if self.closed:
+            return
+        try:
             os.write(self.master, data)
+        except BlockingIOError:
+            self.dropped += len(data)
+        except OSError as exc:  # closed under us by an unplug
+            log.debug("pty %s: write failed: %s", self.tty_path, exc)
 
     def read(self, timeout: float) -> bytes:
         """Bytes the device received, or b"" after ``timeout``."""
         if self.closed:
             time.sleep(timeout)
             return b""
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if not ready:
-            return b""
         try:
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            if not ready:
+                return b""
             return os.read(self.master, 4096)
-        except OSError:
+        except (OSError, ValueError):  # closed under us by an unplug
             return b""
 
     def close(self) -> None:
         """Close both ends: to the bridge this looks like the USB cable pulled."""
         if not self.closed:
             self.closed = True
+            link = self.link
+            if link is not None and link.is_symlink() and os.readlink(link) == self.tty_path:
+                link.unlink()  # the by-id name disappears with the device
             os.close(self.master)
             os.close(self._slave)
 
@@ -67,8 +92,9 @@ class Pty:
 class ScannerSimulator:
     """A barcode scanner: each ``scan()`` sends one label with an optional AIM prefix."""
 
-    def __init__(self, suffix: bytes = b"\r\n") -> None:
-        self.pty = Pty()
+    def __init__(self, suffix: bytes = b"\r\n", link: Path | None = None) -> None:
+        self.link = link
+        self.pty = Pty(link)
         self.suffix = suffix
 
     @property
@@ -78,6 +104,15 @@ class ScannerSimulator:
     def scan(self, text: str, symbology: str | None = None) -> None:
         """Send one scanned label."""
         self.pty.write(encode_scan(text, symbology, self.suffix))
+
+    def unplug(self) -> None:
+        """Pull the scanner's cable (the pty closes)."""
+        self.pty.close()
+
+    def replug(self) -> None:
+        """Plug it back: a new pty behind the same link."""
+        self.pty.close()
+        self.pty = Pty(self.link)
 
     def close(self) -> None:
         """Unplug the scanner."""
@@ -95,14 +130,21 @@ class ScaleSimulator:
 
     Request/response scales answer their poll command; streaming scales send frames
     continuously. A new load reads as moving for ``settle_s`` before it is stable.
+    A fault the protocol has no words for is sent the way such a device behaves: "busy"
+    as a moving weight, anything else as silence (counted in ``unsent``).
     """
 
-    def __init__(self, protocol: str = "mt-sics", settle_s: float = SETTLE_S) -> None:
+    def __init__(
+        self, protocol: str = "mt-sics", settle_s: float = SETTLE_S, link: Path | None = None
+    ) -> None:
         self.protocol = SCALE_PROTOCOLS[protocol]
-        self.pty = Pty()
+        self.link = link
+        self.pty = Pty(link)
         self.settle_s = settle_s
         self._load = _Load(0.0, time.monotonic() - 10)
         self._fault: ScaleStatus | None = None
+        self.unsent = 0  # readings the protocol could not express, so nothing was sent
+        self.commands = 0  # commands received (request/response scales)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sim-{protocol}", daemon=True)
         self._thread.start()
@@ -111,12 +153,17 @@ class ScaleSimulator:
     def path(self) -> str:
         return self.pty.path
 
+    @property
+    def alive(self) -> bool:
+        """True while the simulator's device thread runs."""
+        return self._thread.is_alive()
+
     def place(self, weight_kg: float) -> None:
         """Put a load on the scale (0 empties it)."""
         self._load = _Load(weight_kg, time.monotonic())
 
     def fault(self, status: ScaleStatus | None) -> None:
-        """Make the scale report overload, underload or error (None: back to normal)."""
+        """Make the scale report overload, underload, busy or error (None: back to normal)."""
         self._fault = status
 
     def reading(self) -> ScaleReading:
@@ -129,39 +176,68 @@ class ScaleSimulator:
             return ScaleReading(ScaleStatus.MOTION, round(max(wobble, 0.0), 3))
         return ScaleReading(ScaleStatus.STABLE, round(load.weight_kg, 3))
 
-    def close(self) -> None:
-        """Unplug the scale."""
-        self._stop.set()
-        self._thread.join(timeout=2)
+    def unplug(self) -> None:
+        """Pull the scale's cable (the pty closes); the scale itself keeps running."""
         self.pty.close()
+
+    def replug(self) -> None:
+        """Plug it back: a new pty behind the same link."""
+        self.pty.close()
+        self.pty = Pty(self.link)
+
+    def close(self) -> None:
+        """Switch the scale off and unplug it."""
+        self._stop.set()
+        self._thread.join(timeout=STABLE_TIMEOUT_S + 1)
+        self.pty.close()
+
+    def _device_bytes(self, make: Callable[[ScaleReading], bytes], reading: ScaleReading) -> bytes:
+        """What the device sends for ``reading``; a fault it cannot express is not sent."""
+        try:
+            return make(reading)
+        except ValueError as exc:
+            if reading.status is ScaleStatus.BUSY:
+                # A scale without a "busy" word shows the load still moving.
+                moving = ScaleReading(ScaleStatus.MOTION, round(self._load.weight_kg, 3))
+                try:
+                    return make(moving)
+                except ValueError:
+                    pass
+            self.unsent += 1
+            log.debug("simulated %s scale sends nothing: %s", self.protocol.name, exc)
+            return b""
 
     def _run(self) -> None:
         pending = b""
         while not self._stop.is_set():
+            pty = self.pty
             if self.protocol.streaming:
-                self.pty.write(self.protocol.encode(self.reading()))
+                pty.write(self._device_bytes(self.protocol.encode, self.reading()))
                 self._stop.wait(STREAM_INTERVAL_S)
                 continue
-            pending += self.pty.read(0.05)
+            pending += pty.read(0.05)
             while b"\n" in pending or b"\r" in pending:
                 cut = min(i for i in (pending.find(b"\r"), pending.find(b"\n")) if i >= 0)
                 command, pending = pending[: cut + 1], pending[cut + 1 :]
                 command = command.strip(b"\r\n")
                 if command:
-                    self._answer(command)
+                    self.commands += 1
+                    self._answer(pty, command)
 
-    def _answer(self, command: bytes) -> None:
-        assert self.protocol.respond is not None
+    def _answer(self, pty: Pty, command: bytes) -> None:
+        respond = self.protocol.respond
+        assert respond is not None
         reading = self.reading()
         if command == b"S" and reading.status is ScaleStatus.MOTION:
             # MT-SICS "S" waits for a stable weight, up to its timeout.
             deadline = time.monotonic() + STABLE_TIMEOUT_S
             while reading.status is ScaleStatus.MOTION and time.monotonic() < deadline:
-                time.sleep(0.02)
+                if self._stop.wait(0.02):
+                    return
                 reading = self.reading()
             if reading.status is ScaleStatus.MOTION:
                 reading = ScaleReading(ScaleStatus.BUSY, None)
-        self.pty.write(self.protocol.respond(command + b"\r\n", reading))
+        pty.write(self._device_bytes(lambda r: respond(command + b"\r\n", r), reading))
 
 
 def drum_weight(sku: str, rng: random.Random) -> float:

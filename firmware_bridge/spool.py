@@ -73,10 +73,29 @@ class Spool:
         return [SpoolRow(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
     def remove(self, seq: int) -> None:
-        """Forget a row the broker acknowledged."""
+        """Forget a row the broker acknowledged, now (one transaction)."""
+        self.remove_many([seq])
+
+    def remove_many(self, seqs: list[int]) -> None:
+        """Forget rows the broker acknowledged, in one transaction (one fsync, not one each)."""
+        if not seqs:
+            return
         with self._lock:
-            cur = self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,))
-            self._depth -= cur.rowcount
+            self._db.execute("BEGIN")
+            try:
+                removed = 0
+                for seq in seqs:
+                    removed += self._db.execute("DELETE FROM spool WHERE seq = ?", (seq,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth -= removed
+
+    def count(self) -> int:
+        """Rows in the database, counted afresh (depth is kept in memory)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
 
     def close(self) -> None:
         """Close the database."""

@@ -192,8 +192,14 @@ class StationSettings(_Section):
     devices: list[DeviceSettings] = Field(default_factory=list)
     spool_path: Path = Path("var/spool.sqlite3")
     spool_capacity: int = Field(200_000, gt=0)
+    # The status says "nearly full" from this share of spool_capacity on.
+    spool_nearly_full_ratio: float = Field(0.8, gt=0, le=1)
     pairing_window_s: float = Field(3.0, gt=0)
+    # A stable reading below this is an empty platter, never a drum's weight.
+    min_weight_kg: float = Field(0.1, ge=0)
     heartbeat_s: float = Field(15.0, gt=0)
+    # Live readings on the weight topic (QoS 0), on change, at most this often; 0: none.
+    weight_publish_hz: float = Field(2.0, ge=0, le=20)
 
     @field_validator("name")
     @classmethod

@@ -212,6 +212,8 @@ class StationStatusV1(msgspec.Struct, kw_only=True):
     devices: list[DeviceStateV1] = msgspec.field(default_factory=list)
     spool_depth: int = 0
     spool_capacity: int = 0
+    # The spool holds its nearly-full share (station.spool_nearly_full_ratio) or more.
+    spool_nearly_full: bool = False
 
 
 class WeightReadingV1(msgspec.Struct, kw_only=True):

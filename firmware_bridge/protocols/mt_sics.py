@@ -22,8 +22,11 @@ from .base import (
 NAME = "mt-sics"
 LABEL = "MT-SICS"
 TERMINATOR = b"\r\n"  # MT-SICS: every command and reply ends in CR LF
-POLL_COMMAND = b"S" + TERMINATOR  # S: send the stable weight (waits for stability)
+STABLE_COMMAND = b"S" + TERMINATOR  # S: send the stable weight (waits for stability)
 IMMEDIATE_COMMAND = b"SI" + TERMINATOR  # SI: send the weight now, stable or not
+# The bridge polls with SI and judges stability from each reply's S/D flag: S would block
+# the line for the balance's own timeout, longer than a pairing window.
+POLL_COMMAND = IMMEDIATE_COMMAND
 WEIGHT_WIDTH = 10  # MT-SICS right-aligns the weight value in 10 characters
 ENCODE_DECIMALS = 3  # a 1 g resolution kg scale, as simulated
 

@@ -136,6 +136,6 @@ def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
     assert mt_sics.respond(command, reading) == reply
 
 
-def test_poll_command_is_s() -> None:
-    assert mt_sics.PROTOCOL.poll_command == b"S\r\n"
+def test_poll_command_is_si() -> None:
+    assert mt_sics.PROTOCOL.poll_command == b"SI\r\n"
     assert not mt_sics.PROTOCOL.streaming
