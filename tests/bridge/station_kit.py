@@ -69,11 +69,15 @@ class Recorder:
         return self.scans()
 
     def wait_status(
-        self, predicate: Callable[[StationStatusV1], bool], timeout: float = 10.0, what: str = ""
+        self,
+        predicate: Callable[[StationStatusV1], bool],
+        timeout: float = 10.0,
+        what: str = "",
+        after: int = 0,
     ) -> StationStatusV1:
-        """Wait for a status message satisfying ``predicate``; return the first such."""
+        """Wait for a status (from the ``after``-th on) satisfying ``predicate``; return it."""
         found: StationStatusV1 = wait_for(
-            lambda: next((s for s in self.statuses() if predicate(s)), None),
+            lambda: next((s for s in self.statuses()[after:] if predicate(s)), None),
             timeout,
             what or "a status",
         )
@@ -130,12 +134,12 @@ def running_station(
     )
     devices = [DeviceSettings(name="scanner", role="scanner", port=scanner.path)]
     if scale is not None and protocol is not None:
-        devices.append(DeviceSettings(name="scale", role="scale", port=scale.path, protocol=protocol))
+        devices.append(
+            DeviceSettings(name="scale", role="scale", port=scale.path, protocol=protocol)
+        )
     full = station_settings(settings, tmp_path, devices, **overrides)
     topics = Topics(full.site.name)
-    recorder = Recorder(
-        full, topics.scan(STATION), topics.status(STATION), topics.weight(STATION)
-    )
+    recorder = Recorder(full, topics.scan(STATION), topics.status(STATION), topics.weight(STATION))
     bridge = Bridge(full)
     try:
         bridge.start()
