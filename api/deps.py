@@ -1,14 +1,21 @@
-"""Typed dependencies of the routes."""
+"""Typed dependencies of the routes, and the one way routes send commands."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 
-from api.live import LiveState
+from api.auth import Principal
+from api.live import CommandFailed, LiveState
+from api.metrics import Metrics
+from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.influx import AsyncInfluxReader
 from gudang.settings import Settings
+from gudang.wire import Command
+
+# Codes of the services' replies (and of the command itself) that reach the caller as they are.
+PASSED_ON_CODES = frozenset({400, 404, 409, 503, 504})
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,6 +36,38 @@ def get_influx(request: Request) -> AsyncInfluxReader:
     return influx
 
 
+def get_metrics(request: Request) -> Metrics:
+    """The app's Prometheus instruments."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LiveDep = Annotated[LiveState, Depends(get_live)]
 InfluxDep = Annotated[AsyncInfluxReader, Depends(get_influx)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def container_no_param(container_no: str) -> str:
+    """The compact ISO 6346 number of a path parameter; 422 when it is not one."""
+    try:
+        return ContainerNo.parse(container_no).value
+    except BarcodeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
+async def send_command(
+    live: LiveState,
+    metrics: Metrics,
+    command: Command,
+    args: dict[str, Any],
+    who: Principal,
+) -> dict[str, Any]:
+    """Send a command as ``who`` and return the services' result; their refusal as HTTP."""
+    try:
+        return await live.command(command.value, args, actor=who.name)
+    except CommandFailed as exc:
+        metrics.command_failures.labels(command.value, str(exc.code)).inc()
+        # The services speak HTTP-like codes; an unexpected one is their fault, not the caller's.
+        code = exc.code if exc.code in PASSED_ON_CODES else status.HTTP_502_BAD_GATEWAY
+        raise HTTPException(code, str(exc)) from exc

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -17,18 +18,25 @@ import msgspec
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
 from gudang.wire import (
+    QOS_ALERT,
     QOS_COMMAND,
     QOS_STATE,
+    QOS_STATUS,
+    AlertV1,
     CommandV1,
     ContainerStateV1,
     ReplyV1,
+    StationState,
+    StationStatusV1,
     StationViewV1,
     StockV1,
     Topics,
+    alert_decoder,
     container_state_decoder,
     encode,
     reply_decoder,
     station_view_decoder,
+    status_decoder,
     stock_decoder,
 )
 
@@ -36,6 +44,18 @@ log = logging.getLogger(__name__)
 
 # Change notifications waiting for a slow stream reader, at most; older ones are dropped.
 SUBSCRIBER_QUEUE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """A change of the live state: ``kind`` container/station/stock/alert, and its key.
+
+    ``removed`` says the thing is gone (an emptied retained topic: a cleared alert).
+    """
+
+    kind: str
+    key: str
+    removed: bool = False
 
 
 class CommandFailed(Exception):
@@ -47,22 +67,29 @@ class CommandFailed(Exception):
 
 
 class LiveState:
-    """Containers, stations and stock as last published by the services."""
+    """Containers, stations, stock and alerts as last published by the services and bridges."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.topics = Topics(settings.site.name)
         self.containers: dict[str, ContainerStateV1] = {}
         self.stations: dict[str, StationViewV1] = {}
+        self.station_status: dict[str, StationStatusV1] = {}
+        self.alerts: dict[str, AlertV1] = {}
         self.stock: StockV1 = StockV1()
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.subscribers: set[asyncio.Queue[LiveEvent]] = set()
         self.link = MqttLink(
             settings.mqtt,
             f"gudang-api-{settings.site.name}-{uuid.uuid4().hex[:8]}",
-            subscriptions=[(self.topics.all_state, QOS_STATE), (self.topics.all_replies, 1)],
+            subscriptions=[
+                (self.topics.all_state, QOS_STATE),
+                (self.topics.all_replies, QOS_COMMAND),
+                (self.topics.all_alerts, QOS_ALERT),
+                (self.topics.all_status, QOS_STATUS),
+            ],
             on_message=self._on_message,
         )
 
@@ -75,7 +102,7 @@ class LiveState:
         """Disconnect."""
         self.link.stop()
 
-    # paho's thread: decode, then hand over to the event loop
+    # paho's thread: hand over to the event loop, where all state lives
     def _on_message(self, msg: Message) -> None:
         if self._loop is None:
             return
@@ -84,54 +111,93 @@ class LiveState:
     def _apply(self, msg: Message) -> None:
         parts = msg.topic.split("/")
         try:
-            if len(parts) >= 4 and parts[2] == "reply":
-                reply = reply_decoder.decode(msg.payload)
-                fut = self._pending.pop(reply.request_id, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(reply)
-                return
-            if len(parts) < 4 or parts[2] != "state":
-                return
-            kind = parts[3]
-            event: dict[str, Any]
-            if kind == "container" and len(parts) == 5:
-                if not msg.payload:
-                    self.containers.pop(parts[4], None)
-                    return
-                c = container_state_decoder.decode(msg.payload)
-                self.containers[c.container_no] = c
-                event = {"type": "container", "data": msgspec.to_builtins(c)}
-            elif kind == "station" and len(parts) == 5:
-                s = station_view_decoder.decode(msg.payload)
-                self.stations[s.station] = s
-                event = {"type": "station", "data": msgspec.to_builtins(s)}
-            elif kind == "stock":
-                self.stock = stock_decoder.decode(msg.payload)
-                event = {"type": "stock", "data": msgspec.to_builtins(self.stock)}
-            else:
-                return
-        except msgspec.DecodeError as exc:
+            event = self._decode(parts, msg.payload)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.counters["bad_state_messages"] += 1
             log.warning("ignoring undecodable message on %s: %s", msg.topic, exc)
             return
-        self._notify(event)
+        if event is not None:
+            self.counters[f"{event.kind}_changes"] += 1
+            self._notify(event)
 
-    def _notify(self, event: dict[str, Any]) -> None:
-        for q in list(self._subscribers):
+    def _decode(self, parts: list[str], payload: bytes) -> LiveEvent | None:
+        # gudang/<site>/<area>/...
+        area = parts[2] if len(parts) >= 3 else ""
+        if area == "reply" and len(parts) == 4:
+            reply = reply_decoder.decode(payload)
+            fut = self._pending.pop(reply.request_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+            return None
+        if area == "alert" and len(parts) == 4:
+            alert_id = parts[3]
+            if not payload:  # cleared alerts are emptied
+                return (
+                    LiveEvent("alert", alert_id, removed=True)
+                    if self.alerts.pop(alert_id, None)
+                    else None
+                )
+            alert = alert_decoder.decode(payload)
+            self.alerts[alert.id] = alert
+            return LiveEvent("alert", alert.id)
+        if area == "station" and len(parts) == 5 and parts[4] == "status":
+            name = parts[3]
+            if not payload:
+                self.station_status.pop(name, None)
+            else:
+                self.station_status[name] = status_decoder.decode(payload)
+            return LiveEvent("station", name)
+        if area != "state" or len(parts) < 4:
+            return None
+        kind = parts[3]
+        if kind == "container" and len(parts) == 5:
+            if not payload:
+                self.containers.pop(parts[4], None)
+                return LiveEvent("container", parts[4], removed=True)
+            c = container_state_decoder.decode(payload)
+            self.containers[c.container_no] = c
+            return LiveEvent("container", c.container_no)
+        if kind == "station" and len(parts) == 5:
+            if not payload:
+                self.stations.pop(parts[4], None)
+                return LiveEvent("station", parts[4])
+            s = station_view_decoder.decode(payload)
+            self.stations[s.station] = s
+            return LiveEvent("station", s.station)
+        if kind == "stock" and len(parts) == 4:
+            self.stock = stock_decoder.decode(payload) if payload else StockV1()
+            return LiveEvent("stock", "stock")
+        return None
+
+    def station_views(self) -> dict[str, StationViewV1]:
+        """Every station, from the services' view or, if not seen there, its own status."""
+        names = sorted(set(self.stations) | set(self.station_status))
+        views: dict[str, StationViewV1] = {}
+        for name in names:
+            view = self.stations.get(name) or StationViewV1(station=name, mode="unknown")
+            status = self.station_status.get(name)
+            if status is not None:
+                # The bridge's own retained status (last will) is the fresher word on online.
+                view = msgspec.structs.replace(view, online=status.state is StationState.ONLINE)
+            views[name] = view
+        return views
+
+    def _notify(self, event: LiveEvent) -> None:
+        for q in list(self.subscribers):
             if q.full():
                 q.get_nowait()  # a slow reader loses the oldest change, not the newest
                 self.counters["stream_dropped"] += 1
             q.put_nowait(event)
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+    def subscribe(self) -> asyncio.Queue[LiveEvent]:
         """A queue of state changes, for a live stream."""
-        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
-        self._subscribers.add(q)
+        q: asyncio.Queue[LiveEvent] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self.subscribers.add(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[LiveEvent]) -> None:
         """Stop delivering changes to a queue."""
-        self._subscribers.discard(q)
+        self.subscribers.discard(q)
 
     async def command(self, name: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         """Send a command to the services and wait for the reply."""

@@ -3,22 +3,81 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.wire import ContainerStateV1, ContainerStatus
+from gudang.settings import ApiRole
+from gudang.wire import (
+    MAX_BARCODE_CHARS,
+    AlertKind,
+    AlertState,
+    AlertV1,
+    ContainerStateV1,
+    ContainerStatus,
+    StationStatusV1,
+    StationViewV1,
+)
 
 ContainerType = Literal["20GP", "40GP", "40HC"]
+StationMode = Literal["loading", "receiving"]
 
 
+# -- errors ----------------------------------------------------------------------------------
 class ErrorOut(BaseModel):
     """An error: what went wrong, in words."""
 
-    detail: str
+    detail: str = Field(examples=["container CSQU3054383 is already loading"])
 
 
+class ValidationIssue(BaseModel):
+    """One invalid part of a request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    """The request is invalid: a sentence, or one issue per invalid part."""
+
+    detail: str | list[ValidationIssue]
+
+
+def _error(description: str, model: type[BaseModel] = ErrorOut) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+AUTH_ERRORS: Responses = {
+    401: _error("No bearer token, or an unknown one"),
+    403: _error("The token's role is too low for this"),
+}
+Responses = dict[int | str, dict[str, Any]]
+INVALID: Responses = {422: _error("Invalid request", InvalidOut)}
+NOT_FOUND: Responses = {404: _error("Not known")}
+COMMAND_ERRORS: Responses = {
+    400: _error("The services refused the arguments"),
+    404: _error("The thing (or the command) is not known to the services"),
+    409: _error("Not allowed in the current state (e.g. sealing a shipped container)"),
+    503: _error("The broker is unreachable: the command was not sent"),
+    502: _error("The services failed on the command"),
+    504: _error("The services did not answer in time; the command may still take effect"),
+    **INVALID,
+}
+INFLUX_ERRORS: Responses = {503: _error("InfluxDB is unreachable"), **INVALID}
+
+
+def _container_no(value: str) -> str:
+    try:
+        return ContainerNo.parse(value).value
+    except BarcodeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# -- containers ------------------------------------------------------------------------------
 class ContainerOpen(BaseModel):
     """Open a container for loading."""
 
@@ -32,25 +91,51 @@ class ContainerOpen(BaseModel):
     @field_validator("container_no")
     @classmethod
     def _iso6346(cls, value: str) -> str:
-        try:
-            return ContainerNo.parse(value).value
-        except BarcodeError as exc:
-            raise ValueError(str(exc)) from exc
+        return _container_no(value)
+
+
+class ContainerSeal(BaseModel):
+    """Seal a container with the number on its seal."""
+
+    seal_no: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 /-]*$",
+        examples=["EMCS123456"],
+    )
+
+
+class ContainerUnload(BaseModel):
+    """Take one drum out of a container (a correction, before sealing)."""
+
+    drum: str = Field(
+        min_length=1,
+        max_length=MAX_BARCODE_CHARS,
+        description="the drum's label, as scanned",
+        examples=["CB-JMB-L-000123"],
+    )
+    reason: str | None = Field(None, max_length=200, examples=["scanned into the wrong container"])
 
 
 class ContainerOut(BaseModel):
-    """A container's live fill."""
+    """A container's live fill, by count and by weight, with its loading forecast."""
 
-    container_no: str
-    container_no_formatted: str
+    container_no: str = Field(examples=["CSQU3054383"])
+    container_no_formatted: str = Field(examples=["CSQU 305438 3"])
     container_type: str
     status: ContainerStatus
     drums: int
     capacity_drums: int
-    fill_ratio: float
+    fill_ratio: float = Field(description="drums / capacity_drums")
     net_weight_kg: float
     max_payload_kg: float
-    weight_ratio: float
+    weight_ratio: float = Field(description="net_weight_kg / max_payload_kg")
+    rate_drums_per_h: float | None = Field(
+        None, description="recent loading rate; null until the services measure one"
+    )
+    forecast_full_at: datetime | None = Field(
+        None, description="when the container is full at the current rate (UTC)"
+    )
     seal_no: str | None = None
     opened_at: datetime | None = None
     last_scan_at: datetime | None = None
@@ -60,6 +145,8 @@ class ContainerOut(BaseModel):
     @classmethod
     def from_state(cls, c: ContainerStateV1) -> ContainerOut:
         """Build from the services' retained state."""
+        rate = getattr(c, "rate_drums_per_h", None)
+        forecast = getattr(c, "forecast_full_at", None)
         return cls(
             container_no=c.container_no,
             container_no_formatted=ContainerNo(c.container_no).formatted,
@@ -71,6 +158,8 @@ class ContainerOut(BaseModel):
             net_weight_kg=c.net_weight_kg,
             max_payload_kg=c.max_payload_kg,
             weight_ratio=c.weight_ratio,
+            rate_drums_per_h=float(rate) if rate is not None else None,
+            forecast_full_at=forecast if isinstance(forecast, datetime) else None,
             seal_no=c.seal_no,
             opened_at=c.opened_at,
             last_scan_at=c.last_scan_at,
@@ -79,31 +168,240 @@ class ContainerOut(BaseModel):
         )
 
 
+class PackingLine(BaseModel):
+    """One drum on a packing list."""
+
+    no: int = Field(description="line number, from 1")
+    drum: str
+    sku: str
+    description: str
+    hs_code: str
+    weight_kg: float
+    loaded_at: datetime
+    station: str
+
+
+class PackingSkuTotal(BaseModel):
+    """Drums and weight of one SKU in the container."""
+
+    sku: str
+    description: str
+    hs_code: str
+    drums: int
+    net_weight_kg: float
+
+
+class PackingListOut(BaseModel):
+    """What is in a container, drum by drum, from the scans stored in InfluxDB."""
+
+    container_no: str
+    container_no_formatted: str
+    container_type: str
+    status: ContainerStatus
+    seal_no: str | None
+    site: str
+    generated_at: datetime
+    drums: int
+    net_weight_kg: float
+    gross_weight_kg: float = Field(
+        description="net weight plus api.packaging_kg_per_drum for each drum"
+    )
+    hs_codes: list[str]
+    by_sku: list[PackingSkuTotal]
+    lines: list[PackingLine]
+
+
+# -- stock -----------------------------------------------------------------------------------
+class StockItem(BaseModel):
+    """Drums of one SKU at one location."""
+
+    sku: str
+    description: str
+    location: str = Field(description="'warehouse' or a container number")
+    location_kind: Literal["warehouse", "container"]
+    drums: int
+
+
+class StockTotal(BaseModel):
+    """Drums of one SKU, all locations."""
+
+    sku: str
+    description: str
+    drums: int
+    in_warehouse: int
+    in_containers: int
+
+
+class StockOut(BaseModel):
+    """Stock by SKU and location: the warehouse, and containers not yet shipped."""
+
+    updated_at: datetime | None
+    items: list[StockItem]
+    totals: list[StockTotal]
+
+
+# -- stations --------------------------------------------------------------------------------
+class DeviceOut(BaseModel):
+    """A serial device of a station, as its bridge reports it."""
+
+    name: str
+    role: Literal["scanner", "scale"]
+    state: Literal["connected", "disconnected", "error"]
+    detail: str = ""
+
+
 class StationOut(BaseModel):
-    """A station as the services see it."""
+    """A station: the services' view and its bridge's own status."""
 
     station: str
-    mode: str
+    mode: str = Field(description="loading, receiving, or unknown before the services see it")
     active_container: str | None
     online: bool
     last_scan_at: datetime | None
     scans: int
+    status_at: datetime | None = Field(None, description="time of the bridge's last status")
+    heartbeat_s: float | None = None
+    devices: list[DeviceOut] = []
+    spool_depth: int = 0
+    spool_capacity: int = 0
+
+    @classmethod
+    def build(cls, view: StationViewV1, status: StationStatusV1 | None) -> StationOut:
+        """Combine the services' view with the bridge's retained status."""
+        return cls(
+            station=view.station,
+            mode=view.mode,
+            active_container=view.active_container,
+            online=view.online,
+            last_scan_at=view.last_scan_at,
+            scans=view.scans,
+            status_at=status.ts if status else None,
+            heartbeat_s=status.heartbeat_s if status else None,
+            devices=[
+                DeviceOut(name=d.name, role=d.role, state=d.state, detail=d.detail)
+                for d in (status.devices if status else [])
+            ],
+            spool_depth=status.spool_depth if status else 0,
+            spool_capacity=status.spool_capacity if status else 0,
+        )
 
 
 class StationContainerSet(BaseModel):
     """Point a loading station at a container (null: at none)."""
 
-    container_no: str | None
+    container_no: str | None = Field(examples=["CSQU 305438 3"])
 
     @field_validator("container_no")
     @classmethod
     def _iso6346(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return ContainerNo.parse(value).value
-        except BarcodeError as exc:
-            raise ValueError(str(exc)) from exc
+        return None if value is None else _container_no(value)
+
+
+class StationModeSet(BaseModel):
+    """Switch a station between loading and receiving."""
+
+    mode: StationMode
+    supplier: str | None = Field(
+        None, max_length=64, description="receiving: the supplier (pengrajin) drums come from"
+    )
+
+
+# -- alerts ----------------------------------------------------------------------------------
+class AlertOut(BaseModel):
+    """One alert and where it is in its lifecycle."""
+
+    id: str = Field(examples=["container_full-CSQU3054383"])
+    kind: AlertKind
+    severity: Literal["info", "warning", "critical"]
+    state: AlertState
+    subject: str
+    station: str | None
+    container_no: str | None
+    message: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    cleared_at: datetime | None
+    data: dict[str, Any] = {}
+
+    @classmethod
+    def from_wire(cls, a: AlertV1) -> AlertOut:
+        """Build from the retained alert payload."""
+        return cls(
+            id=a.id,
+            kind=a.kind,
+            severity=a.severity,
+            state=a.state,
+            subject=a.subject,
+            station=a.station,
+            container_no=a.container_no,
+            message=a.message,
+            raised_at=a.raised_at,
+            acknowledged_at=a.acknowledged_at,
+            acknowledged_by=a.acknowledged_by,
+            cleared_at=a.cleared_at,
+            data=a.data,
+        )
+
+
+# -- scans -----------------------------------------------------------------------------------
+class ScanOut(BaseModel):
+    """One stored scan and what became of it."""
+
+    time: datetime
+    station: str
+    id: str
+    barcode: str
+    kind: str
+    result: str = Field(
+        description="loaded, received, duplicate, wrong_container, rejected, container_set ..."
+    )
+    reason: str | None = None
+    drum: str | None = None
+    sku: str | None = None
+    container_no: str | None = None
+    weight_kg: float | None = None
+    weight_stable: bool | None = None
+    weight_status: str | None = None
+    out_of_range: bool | None = None
+
+
+class HourlyOut(BaseModel):
+    """Scans of one station in one hour (InfluxQL GROUP BY time(1h))."""
+
+    hour: datetime = Field(description="start of the hour, UTC")
+    station: str
+    scans: int = Field(description="every scan, whatever its result")
+    loaded: int = Field(description="drums counted into containers")
+
+
+# -- site, health ----------------------------------------------------------------------------
+class SkuOut(BaseModel):
+    """One SKU of the catalogue."""
+
+    sku: str
+    name: str
+    size: str
+    min_kg: float
+    max_kg: float
+    hs_code: str
+
+
+class WhoAmI(BaseModel):
+    """The caller's token name and role."""
+
+    name: str
+    role: ApiRole
+
+
+class SiteOut(BaseModel):
+    """What the dashboard needs to start: the site, its time zone, the catalogue, who calls."""
+
+    site: str
+    timezone: str = Field(examples=["Asia/Jakarta"])
+    version: str
+    skus: list[SkuOut]
+    me: WhoAmI
 
 
 class HealthOut(BaseModel):

@@ -163,12 +163,42 @@ class AlertSettings(_Section):
     broker_grace_s: float = Field(5.0, ge=0)
 
 
+ApiRole = Literal["worker", "supervisor", "admin"]
+
+# Loopback names: the only hosts on which the well-known demo tokens may be accepted.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class ApiToken(_Section):
+    """One bearer token of the API, stored hashed (``gudang api hash-token``)."""
+
+    name: str = Field(min_length=1, max_length=64)  # who: recorded as the actor of commands
+    role: ApiRole
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # hex SHA-256 of the token, never the token
+
+
 class ApiSettings(_Section):
     """The HTTP API and dashboard."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     command_timeout_s: float = Field(5.0, gt=0)
+    tokens: list[ApiToken] = Field(default_factory=list)
+    # The well-known demo-admin / demo-supervisor / demo-worker tokens of `gudang stack`;
+    # refused unless the API listens on loopback only.
+    allow_demo_tokens: bool = False
+    stream_heartbeat_s: float = Field(15.0, gt=0, le=300)
+    # Carton and wrapping per drum, added to the net weight for the packing list's gross.
+    packaging_kg_per_drum: float = Field(0.0, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _demo_tokens_local_only(self) -> ApiSettings:
+        if self.allow_demo_tokens and self.host not in LOCAL_HOSTS:
+            raise ValueError(
+                f"api.allow_demo_tokens is for local use only, but api.host is {self.host!r}: "
+                "configure api.tokens instead"
+            )
+        return self
 
 
 class DeviceSettings(_Section):

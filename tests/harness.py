@@ -22,6 +22,10 @@ from gudang.settings import Settings, load_settings
 from services.app import Services
 
 
+# The API's well-known local token (api.allow_demo_tokens, on in make_settings).
+DEMO_HEADERS = {"Authorization": "Bearer demo-admin"}
+
+
 @contextmanager
 def running_services(settings: Settings) -> Iterator[Services]:
     """The floor services, connected and subscribed."""
@@ -100,7 +104,12 @@ def make_settings(
         "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "keepalive_s": 10},
         "influx": {"url": f"http://127.0.0.1:{influxd.port}", "database": f"db_{site}"},
         "ingest": {"linger_ms": 5},
-        "api": {"host": "127.0.0.1", "port": 0, "command_timeout_s": 5.0},
+        "api": {
+            "host": "127.0.0.1",
+            "port": 0,
+            "command_timeout_s": 5.0,
+            "allow_demo_tokens": True,  # DEMO_HEADERS below
+        },
         "station": {"spool_path": str(tmp_path / "spool.sqlite3")},
     }
     for name, values in sections.items():

@@ -15,7 +15,14 @@ from gudang.influx import InfluxClient, quote_str
 from gudang.servers import ServerProcess, start_influxd
 from gudang.settings import DeviceSettings, Settings, StationSettings
 from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
-from tests.harness import Probe, make_settings, running_api, running_services, wait_for
+from tests.harness import (
+    DEMO_HEADERS,
+    Probe,
+    make_settings,
+    running_api,
+    running_services,
+    wait_for,
+)
 
 CONTAINER = "CSQU3054383"
 
@@ -59,7 +66,11 @@ def test_drum_scanned_on_serial_station_shows_in_api_and_influxdb(
     )
     bridge = Bridge(settings.model_copy(update={"station": station}))
     with running_services(settings), running_api(settings) as url:
-        r = httpx.post(f"{url}/api/v1/containers", json={"container_no": "CSQU 305438 3"})
+        r = httpx.post(
+            f"{url}/api/v1/containers",
+            json={"container_no": "CSQU 305438 3"},
+            headers=DEMO_HEADERS,
+        )
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "open"
         bridge.start()
@@ -72,7 +83,7 @@ def test_drum_scanned_on_serial_station_shows_in_api_and_influxdb(
             wait_for(
                 lambda: any(
                     s["active_container"] == CONTAINER
-                    for s in httpx.get(f"{url}/api/v1/stations").json()
+                    for s in httpx.get(f"{url}/api/v1/stations", headers=DEMO_HEADERS).json()
                 ),
                 what="station pointed at the container",
             )
@@ -80,7 +91,11 @@ def test_drum_scanned_on_serial_station_shows_in_api_and_influxdb(
             scale.place(9.25)
             body = wait_for(
                 lambda: (
-                    (c := httpx.get(f"{url}/api/v1/containers/{CONTAINER}").json())
+                    (
+                        c := httpx.get(
+                            f"{url}/api/v1/containers/{CONTAINER}", headers=DEMO_HEADERS
+                        ).json()
+                    )
                     and c["drums"] == 1
                     and c
                 ),

@@ -1,57 +1,222 @@
-"""Containers: list, get, open."""
+"""Containers: list, get, open, seal, ship, unload a drum, packing list."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Annotated
+
 import msgspec
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from api.deps import LiveDep
-from api.live import CommandFailed
-from api.schemas import ContainerOpen, ContainerOut, ErrorOut
-from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.wire import ContainerStateV1
-
-router = APIRouter(prefix="/containers", tags=["containers"])
-
-
-@router.get("", response_model=list[ContainerOut])
-async def list_containers(live: LiveDep) -> list[ContainerOut]:
-    """Every known container with its live fill, newest first."""
-    items = sorted(
-        live.containers.values(), key=lambda c: (c.opened_at is None, c.opened_at), reverse=True
-    )
-    return [ContainerOut.from_state(c) for c in items]
-
-
-@router.get(
-    "/{container_no}",
-    response_model=ContainerOut,
-    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+from api import packing
+from api.auth import TOKEN_QUERY_PARAM, Supervisor, Worker, WorkerByQuery
+from api.deps import (
+    InfluxDep,
+    LiveDep,
+    MetricsDep,
+    SettingsDep,
+    container_no_param,
+    send_command,
 )
-async def get_container(container_no: str, live: LiveDep) -> ContainerOut:
-    """One container's live fill: drums, capacity, weight."""
-    try:
-        number = ContainerNo.parse(container_no).value
-    except BarcodeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+from api.live import LiveState
+from api.schemas import (
+    AUTH_ERRORS,
+    COMMAND_ERRORS,
+    INFLUX_ERRORS,
+    INVALID,
+    NOT_FOUND,
+    ContainerOpen,
+    ContainerOut,
+    ContainerSeal,
+    ContainerUnload,
+    PackingListOut,
+)
+from gudang.wire import Command, ContainerStateV1
+
+router = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts containers never opened last
+ContainerNoPath = Annotated[str, Depends(container_no_param)]
+QueryToken = Annotated[
+    str | None,
+    Query(
+        alias=TOKEN_QUERY_PARAM,
+        description="the bearer token, for links opened in a new tab (a header wins)",
+    ),
+]
+
+
+def _known(live: LiveState, number: str) -> ContainerStateV1:
     c = live.containers.get(number)
     if c is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"container {number} is not known")
-    return ContainerOut.from_state(c)
+    return c
+
+
+def _out(result: dict[str, object], live: LiveState, number: str) -> ContainerOut:
+    # The services answer with the container's new state; fall back on the live copy.
+    try:
+        return ContainerOut.from_state(msgspec.convert(result, ContainerStateV1))
+    except msgspec.ValidationError:
+        return ContainerOut.from_state(_known(live, number))
+
+
+@router.get("", response_model=list[ContainerOut])
+async def list_containers(
+    live: LiveDep,
+    who: Worker,
+    status_: Annotated[
+        list[str] | None,
+        Query(alias="status", description="only these statuses (repeat the parameter)"),
+    ] = None,
+) -> list[ContainerOut]:
+    """Every known container with its live fill, newest first."""
+    items = sorted(live.containers.values(), key=lambda c: c.opened_at or EPOCH, reverse=True)
+    if status_:
+        items = [c for c in items if c.status.value in status_]
+    return [ContainerOut.from_state(c) for c in items]
+
+
+@router.get("/{container_no}", response_model=ContainerOut, responses={**NOT_FOUND, **INVALID})
+async def get_container(
+    who: Worker,
+    number: ContainerNoPath,
+    live: LiveDep,
+) -> ContainerOut:
+    """One container's live fill: drums, capacity, weight, loading rate and forecast."""
+    return ContainerOut.from_state(_known(live, number))
 
 
 @router.post(
     "",
     response_model=ContainerOut,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorOut}, 503: {"model": ErrorOut}, 504: {"model": ErrorOut}},
+    responses=COMMAND_ERRORS,
 )
-async def open_container(body: ContainerOpen, live: LiveDep) -> ContainerOut:
+async def open_container(
+    who: Supervisor,
+    body: ContainerOpen,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
     """Open a container for loading; stations load it once pointed at it."""
-    try:
-        result = await live.command(
-            "container/open", body.model_dump(exclude_none=True), actor="api"
-        )
-    except CommandFailed as exc:
-        raise HTTPException(exc.code, str(exc)) from exc
-    return ContainerOut.from_state(msgspec.convert(result, ContainerStateV1))
+    result = await send_command(
+        live, metrics, Command.CONTAINER_OPEN, body.model_dump(exclude_none=True), who
+    )
+    return _out(result, live, body.container_no)
+
+
+@router.post("/{container_no}/seal", response_model=ContainerOut, responses=COMMAND_ERRORS)
+async def seal_container(
+    who: Supervisor,
+    number: ContainerNoPath,
+    body: ContainerSeal,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Seal a container with its seal number; no drum goes in or out after this."""
+    result = await send_command(
+        live,
+        metrics,
+        Command.CONTAINER_SEAL,
+        {"container_no": number, "seal_no": body.seal_no},
+        who,
+    )
+    return _out(result, live, number)
+
+
+@router.post("/{container_no}/ship", response_model=ContainerOut, responses=COMMAND_ERRORS)
+async def ship_container(
+    who: Supervisor,
+    number: ContainerNoPath,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Mark a sealed container as shipped."""
+    result = await send_command(
+        live, metrics, Command.CONTAINER_SHIP, {"container_no": number}, who
+    )
+    return _out(result, live, number)
+
+
+@router.post("/{container_no}/unload", response_model=ContainerOut, responses=COMMAND_ERRORS)
+async def unload_drum(
+    who: Supervisor,
+    number: ContainerNoPath,
+    body: ContainerUnload,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Take one drum out of a container (a correction); it goes back to stock."""
+    args: dict[str, object] = {"container_no": number, "drum": body.drum}
+    if body.reason:
+        args["reason"] = body.reason
+    result = await send_command(live, metrics, Command.CONTAINER_UNLOAD, args, who)
+    return _out(result, live, number)
+
+
+@router.get(
+    "/{container_no}/packing-list",
+    response_model=PackingListOut,
+    responses={**NOT_FOUND, **INFLUX_ERRORS},
+)
+async def packing_list(
+    who: WorkerByQuery,
+    number: ContainerNoPath,
+    live: LiveDep,
+    influx: InfluxDep,
+    settings: SettingsDep,
+    access_token: QueryToken = None,
+) -> PackingListOut:
+    """The container's packing list: every drum with SKU and weight, totals, HS codes."""
+    return await packing.build(_known(live, number), influx, settings)
+
+
+@router.get(
+    "/{container_no}/packing-list.csv",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "the packing list as CSV"},
+        **NOT_FOUND,
+        **INFLUX_ERRORS,
+    },
+)
+async def packing_list_csv(
+    who: WorkerByQuery,
+    number: ContainerNoPath,
+    live: LiveDep,
+    influx: InfluxDep,
+    settings: SettingsDep,
+    access_token: QueryToken = None,
+) -> PlainTextResponse:
+    """The packing list as CSV (UTF-8), one drum a line, totals at the end."""
+    pl = await packing.build(_known(live, number), influx, settings)
+    return PlainTextResponse(
+        packing.to_csv(pl),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="packing-list-{number}.csv"'},
+    )
+
+
+@router.get(
+    "/{container_no}/packing-list.html",
+    response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "a print-ready page"},
+        **NOT_FOUND,
+        **INFLUX_ERRORS,
+    },
+)
+async def packing_list_html(
+    who: WorkerByQuery,
+    number: ContainerNoPath,
+    live: LiveDep,
+    influx: InfluxDep,
+    settings: SettingsDep,
+    access_token: QueryToken = None,
+    lang: Annotated[str, Query(pattern="^(id|en)$", description="id or en")] = "en",
+) -> HTMLResponse:
+    """The packing list as a print-ready page (A4, print it or save it as PDF)."""
+    pl = await packing.build(_known(live, number), influx, settings)
+    return HTMLResponse(packing.to_html(pl, settings.site.timezone, lang))

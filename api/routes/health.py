@@ -1,19 +1,23 @@
-"""Health and readiness."""
+"""Health, readiness and Prometheus metrics: open, for load balancers and scrapers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import InfluxDep, LiveDep
-from api.schemas import HealthOut
+from api.schemas import HealthOut, Responses
 from gudang.influx import InfluxError
 
 router = APIRouter(tags=["health"])
+metrics_router = APIRouter(tags=["health"])
+
+_UNAVAILABLE: Responses = {
+    503: {"model": HealthOut, "description": "the broker or InfluxDB is unreachable"}
+}
 
 
-@router.get("/health", response_model=HealthOut)
-async def health(live: LiveDep, influx: InfluxDep, response: Response) -> HealthOut:
-    """Whether the broker and InfluxDB are reachable (503 when either is not)."""
+async def _check(live: LiveDep, influx: InfluxDep, response: Response) -> HealthOut:
     detail: dict[str, str] = {}
     influx_ok = True
     try:
@@ -30,3 +34,26 @@ async def health(live: LiveDep, influx: InfluxDep, response: Response) -> Health
     return HealthOut(
         status="ok" if ok else "degraded", broker=broker_ok, influxdb=influx_ok, detail=detail
     )
+
+
+@router.get("/health", response_model=HealthOut, responses=_UNAVAILABLE)
+async def health(live: LiveDep, influx: InfluxDep, response: Response) -> HealthOut:
+    """Whether the broker and InfluxDB are reachable (503 when either is not)."""
+    return await _check(live, influx, response)
+
+
+@router.get("/ready", response_model=HealthOut, responses=_UNAVAILABLE)
+async def ready(live: LiveDep, influx: InfluxDep, response: Response) -> HealthOut:
+    """Readiness for traffic: following the broker's topics and InfluxDB answering."""
+    return await _check(live, influx, response)
+
+
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, fill per container, stations online, alerts."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

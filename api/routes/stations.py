@@ -1,40 +1,74 @@
-"""Stations: list, point at a container."""
+"""Stations: list with devices, set the mode, point at a container."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path, status
 
-from api.deps import LiveDep
-from api.live import CommandFailed
-from api.schemas import ErrorOut, StationContainerSet, StationOut
+from api.auth import Supervisor, Worker
+from api.deps import LiveDep, MetricsDep, send_command
+from api.live import LiveState
+from api.schemas import (
+    AUTH_ERRORS,
+    COMMAND_ERRORS,
+    StationContainerSet,
+    StationModeSet,
+    StationOut,
+)
+from gudang.wire import NAME_PATTERN, Command, StationViewV1
 
-router = APIRouter(prefix="/stations", tags=["stations"])
+router = APIRouter(prefix="/stations", tags=["stations"], responses=AUTH_ERRORS)
+
+StationName = Annotated[
+    str, Path(pattern=NAME_PATTERN, description="station name", examples=["load-1"])
+]
+
+
+def _station_out(live: LiveState, name: str, result: dict[str, object] | None = None) -> StationOut:
+    view = live.station_views().get(name)
+    if result is not None:
+        try:
+            view = msgspec.convert(result, StationViewV1)
+        except msgspec.ValidationError:
+            pass  # an answer without the station's view: the live copy will do
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"station {name} is not known")
+    return StationOut.build(view, live.station_status.get(name))
 
 
 @router.get("", response_model=list[StationOut])
-async def list_stations(live: LiveDep) -> list[StationOut]:
-    """Every station the services have seen."""
+async def list_stations(who: Worker, live: LiveDep) -> list[StationOut]:
+    """Every station the services or its own status have shown, with its devices."""
     return [
-        StationOut.model_validate(msgspec.to_builtins(s)) for _, s in sorted(live.stations.items())
+        StationOut.build(view, live.station_status.get(name))
+        for name, view in live.station_views().items()
     ]
 
 
-@router.put(
-    "/{station}/container",
-    response_model=StationOut,
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
-)
+@router.put("/{station}/container", response_model=StationOut, responses=COMMAND_ERRORS)
 async def set_station_container(
-    station: str, body: StationContainerSet, live: LiveDep
+    who: Worker, station: StationName, body: StationContainerSet, live: LiveDep, metrics: MetricsDep
 ) -> StationOut:
-    """Point a loading station at a container, as scanning its label does."""
-    try:
-        result = await live.command(
-            "station/set-container",
-            {"station": station, "container_no": body.container_no},
-            actor="api",
-        )
-    except CommandFailed as exc:
-        raise HTTPException(exc.code, str(exc)) from exc
-    return StationOut.model_validate(result)
+    """Point a loading station at a container, as scanning its label does (workers may)."""
+    result = await send_command(
+        live,
+        metrics,
+        Command.STATION_SET_CONTAINER,
+        {"station": station, "container_no": body.container_no},
+        who,
+    )
+    return _station_out(live, station, result)
+
+
+@router.put("/{station}/mode", response_model=StationOut, responses=COMMAND_ERRORS)
+async def set_station_mode(
+    who: Supervisor, station: StationName, body: StationModeSet, live: LiveDep, metrics: MetricsDep
+) -> StationOut:
+    """Switch a station between loading and receiving (with the supplier it receives from)."""
+    args: dict[str, object] = {"station": station, "mode": body.mode}
+    if body.supplier:
+        args["supplier"] = body.supplier
+    result = await send_command(live, metrics, Command.STATION_SET_MODE, args, who)
+    return _station_out(live, station, result)

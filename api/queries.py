@@ -1,0 +1,135 @@
+"""What the API reads from InfluxDB, in InfluxQL (services/records.py says how it is stored)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException, status
+
+from gudang.influx import AsyncInfluxReader, InfluxRejected, InfluxUnavailable, quote_str
+
+log = logging.getLogger(__name__)
+
+SCAN = "scan"
+CONTAINER_EVENT = "container_event"
+LOADED = "loaded"
+
+# Most rows one query returns: a container holds 2,600 drums; a packing list of a bigger
+# one still fits, and nothing asks InfluxDB for an unbounded result.
+MAX_ROWS = 100_000
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """UTC datetime of an InfluxDB ns timestamp (µs precision)."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def run(influx: AsyncInfluxReader, q: str) -> list[dict[str, Any]]:
+    """Run a query; no database yet means no rows; unreachable is 503."""
+    try:
+        return await influx.query(q)
+    except InfluxRejected as exc:
+        if "database not found" in exc.message:
+            return []  # nothing was ever stored for this site
+        log.error("InfluxDB refused the API's query %s: %s", q, exc)
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, f"InfluxDB refused a query: {exc}"
+        ) from exc
+    except InfluxUnavailable as exc:
+        log.warning("InfluxDB unreachable: %s", exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"InfluxDB is unreachable: {exc}"
+        ) from exc
+
+
+def recent_scans_query(
+    site: str,
+    *,
+    station: str | None = None,
+    container_no: str | None = None,
+    result: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> str:
+    """Scans newest first, filtered."""
+    where = [f"site = {quote_str(site)}"]
+    if station:
+        where.append(f"station = {quote_str(station)}")
+    if container_no:
+        where.append(f"container_no = {quote_str(container_no)}")
+    if result:
+        where.append(f"result = {quote_str(result)}")
+    if since is not None:
+        where.append(f"time >= '{_rfc3339(since)}'")
+    return f"SELECT * FROM {SCAN} WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT {limit}"
+
+
+def hourly_query(site: str, hours: int, station: str | None, loaded_only: bool) -> str:
+    """Scans per station and hour over the last ``hours`` hours."""
+    where = [f"site = {quote_str(site)}", f"time >= now() - {hours}h"]
+    if station:
+        where.append(f"station = {quote_str(station)}")
+    if loaded_only:
+        where.append(f"result = {quote_str(LOADED)}")
+    return (
+        f"SELECT count(id) AS n FROM {SCAN} WHERE {' AND '.join(where)} "
+        "GROUP BY time(1h), station fill(0)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDrum:
+    """A drum in a container, as the stored scans and corrections say."""
+
+    drum: str
+    sku: str
+    weight_kg: float
+    loaded_at: datetime
+    station: str
+
+
+async def drums_in_container(
+    influx: AsyncInfluxReader, site: str, container_no: str
+) -> list[LoadedDrum]:
+    """The drums now in a container: loaded scans since its last opening, less unloads."""
+    events = await run(
+        influx,
+        f"SELECT * FROM {CONTAINER_EVENT} WHERE site = {quote_str(site)} "
+        f"AND container_no = {quote_str(container_no)} LIMIT {MAX_ROWS}",
+    )
+    opened_ns = max((int(e["time"]) for e in events if e.get("event") == "open"), default=0)
+    scans = await run(
+        influx,
+        f"SELECT drum, sku, weight_kg, station FROM {SCAN} WHERE site = {quote_str(site)} "
+        f"AND container_no = {quote_str(container_no)} AND result = {quote_str(LOADED)} "
+        f"AND time >= {opened_ns} LIMIT {MAX_ROWS}",
+    )
+    # Replay loads and unloads in time order: a drum unloaded and loaded again is in.
+    timeline: list[tuple[int, int, dict[str, Any]]] = [(int(r["time"]), 1, r) for r in scans]
+    timeline += [
+        (int(e["time"]), 0, e)
+        for e in events
+        if e.get("event") == "unload" and int(e["time"]) >= opened_ns and e.get("drum")
+    ]
+    timeline.sort(key=lambda t: (t[0], t[1]))
+    inside: dict[str, LoadedDrum] = {}
+    for ts, is_load, row in timeline:
+        drum = str(row.get("drum") or "")
+        if not is_load:
+            inside.pop(drum, None)
+        elif drum and drum not in inside:
+            inside[drum] = LoadedDrum(
+                drum=drum,
+                sku=str(row.get("sku") or ""),
+                weight_kg=float(row.get("weight_kg") or 0.0),
+                loaded_at=ns_to_datetime(ts),
+                station=str(row.get("station") or ""),
+            )
+    return sorted(inside.values(), key=lambda d: (d.loaded_at, d.drum))

@@ -1,0 +1,59 @@
+"""Alerts: list by state and kind, acknowledge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from api.auth import Supervisor, Worker
+from api.deps import LiveDep, MetricsDep, send_command
+from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, INVALID, AlertOut
+from gudang.wire import AlertKind, AlertState, AlertV1, Command
+
+router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_ERRORS)
+
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+@router.get("", response_model=list[AlertOut], responses=INVALID)
+async def list_alerts(
+    who: Worker,
+    live: LiveDep,
+    state: Annotated[
+        list[AlertState] | None, Query(description="only these states (repeat the parameter)")
+    ] = None,
+    kind: Annotated[
+        list[AlertKind] | None, Query(description="only these kinds (repeat the parameter)")
+    ] = None,
+) -> list[AlertOut]:
+    """Alerts not cleared, most severe and newest first."""
+    alerts = [
+        a
+        for a in live.alerts.values()
+        if (not state or a.state in state) and (not kind or a.kind in kind)
+    ]
+    alerts.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 9), -a.raised_at.timestamp()))
+    return [AlertOut.from_wire(a) for a in alerts]
+
+
+@router.post("/{alert_id}/ack", response_model=AlertOut, responses=COMMAND_ERRORS)
+async def acknowledge_alert(
+    who: Supervisor,
+    alert_id: Annotated[str, Path(min_length=1, max_length=200)],
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> AlertOut:
+    """Acknowledge an alert: who and when are recorded; it stays until its cause clears."""
+    if alert_id not in live.alerts:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} is not active")
+    result = await send_command(live, metrics, Command.ALERT_ACK, {"alert_id": alert_id}, who)
+    try:
+        return AlertOut.from_wire(msgspec.convert(result, AlertV1))
+    except msgspec.ValidationError:
+        # The services answered without the alert: report the acknowledgement we asked for.
+        current = live.alerts.get(alert_id)
+        if current is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} cleared") from None
+        return AlertOut.from_wire(current)

@@ -1,0 +1,45 @@
+"""The site as the dashboard needs it, and the configuration for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.auth import Admin, Worker
+from api.deps import SettingsDep
+from api.schemas import AUTH_ERRORS, SiteOut, SkuOut, WhoAmI
+from gudang import __version__
+
+router = APIRouter(tags=["site"], responses=AUTH_ERRORS)
+
+
+@router.get("/site", response_model=SiteOut)
+async def get_site(who: Worker, settings: SettingsDep) -> SiteOut:
+    """The site, its time zone, the SKU catalogue, and who the token is."""
+    return SiteOut(
+        site=settings.site.name,
+        timezone=settings.site.timezone,
+        version=__version__,
+        skus=[
+            SkuOut(
+                sku=k,
+                name=s.name,
+                size=s.size,
+                min_kg=s.min_kg,
+                max_kg=s.max_kg,
+                hs_code=s.hs_code,
+            )
+            for k, s in sorted(settings.floor.skus.items())
+        ],
+        me=WhoAmI(name=who.name, role=who.role),
+    )
+
+
+@router.get("/admin/settings", response_model=dict[str, Any])
+async def get_settings(who: Admin, settings: SettingsDep) -> dict[str, Any]:
+    """The settings in force (admins): secrets masked, tokens by name and role only."""
+    data = settings.model_dump(mode="json")
+    # Hashes are not secrets, but they are nobody's business either.
+    data["api"]["tokens"] = [{"name": t.name, "role": t.role} for t in settings.api.tokens]
+    return data

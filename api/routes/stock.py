@@ -1,0 +1,75 @@
+"""Stock by SKU and location."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.auth import Worker
+from api.deps import LiveDep, SettingsDep
+from api.live import LiveState
+from api.schemas import AUTH_ERRORS, INVALID, StockItem, StockOut, StockTotal
+from gudang.settings import Settings
+from gudang.wire import ContainerStatus
+
+router = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
+
+WAREHOUSE = "warehouse"  # the services' location of drums not in a container
+# Shipped containers have left: their drums are no longer stock anywhere.
+IN_HOUSE = frozenset(s for s in ContainerStatus if s is not ContainerStatus.SHIPPED)
+
+
+@router.get("", response_model=StockOut, responses=INVALID)
+async def get_stock(
+    who: Worker,
+    live: LiveDep,
+    settings: SettingsDep,
+    sku: Annotated[str | None, Query(max_length=64, description="only this SKU")] = None,
+    location: Annotated[
+        str | None, Query(max_length=64, description="'warehouse' or a container number")
+    ] = None,
+) -> StockOut:
+    """Drums by SKU and location: the warehouse, and every container not shipped yet."""
+    return build_stock(live, settings, sku, location)
+
+
+def build_stock(
+    live: LiveState, settings: Settings, sku: str | None = None, location: str | None = None
+) -> StockOut:
+    """Stock from the services' warehouse stock and the live containers."""
+    catalogue = settings.floor.skus
+    counts: Counter[tuple[str, str]] = Counter()
+    for item in live.stock.items:
+        key = (str(item.get("sku", "")), str(item.get("location", WAREHOUSE)))
+        counts[key] += int(item.get("drums", 0))
+    for c in live.containers.values():
+        if c.status in IN_HOUSE:
+            for s, n in c.drums_by_sku.items():
+                counts[(s, c.container_no)] += n
+    items = [
+        StockItem(
+            sku=s,
+            description=catalogue[s].name if s in catalogue else s,
+            location=loc,
+            location_kind="warehouse" if loc == WAREHOUSE else "container",
+            drums=n,
+        )
+        for (s, loc), n in sorted(counts.items())
+        if n and (sku is None or s == sku) and (location is None or loc == location)
+    ]
+    totals: dict[str, StockTotal] = {}
+    for it in items:
+        t = totals.setdefault(
+            it.sku,
+            StockTotal(
+                sku=it.sku, description=it.description, drums=0, in_warehouse=0, in_containers=0
+            ),
+        )
+        t.drums += it.drums
+        if it.location_kind == "warehouse":
+            t.in_warehouse += it.drums
+        else:
+            t.in_containers += it.drums
+    return StockOut(updated_at=live.stock.updated_at, items=items, totals=list(totals.values()))

@@ -1,0 +1,135 @@
+"""The live stream: Server-Sent Events of container, stock, station and alert changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
+from api.live import LiveEvent, LiveState
+from api.routes.stock import build_stock
+from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, StationOut
+from gudang.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["stream"], responses=AUTH_ERRORS)
+
+# Tells EventSource to reconnect after this many ms when the stream breaks.
+RETRY_MS = 2000
+
+STREAM_DOC = """Server-Sent Events (`text/event-stream`). EventSource cannot send headers:
+pass the token as `?access_token=...` (or send `Authorization: Bearer ...` from other clients).
+
+Events, each `data:` a JSON object:
+- `snapshot`: on connecting, everything: `{"containers": [Container...], "stations":
+  [Station...], "alerts": [Alert...], "stock": Stock}`;
+- `container`: one `Container` (as GET /containers/{no}); `{"container_no": ..., "removed": true}`
+  when it is gone;
+- `station`: one `Station`;
+- `stock`: the whole `Stock` (as GET /stock);
+- `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared.
+
+A comment line (`: ping`) is sent every `api.stream_heartbeat_s` seconds to keep proxies
+from closing an idle stream."""
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _stock(live: LiveState, settings: Settings) -> dict[str, Any]:
+    return build_stock(live, settings).model_dump(mode="json")
+
+
+async def _event_payload(
+    live: LiveState, settings: Settings, ev: LiveEvent
+) -> tuple[str, dict[str, Any]] | None:
+    if ev.kind == "container":
+        c = live.containers.get(ev.key)
+        if c is None:
+            return "container", {"container_no": ev.key, "removed": True}
+        return "container", ContainerOut.from_state(c).model_dump(mode="json")
+    if ev.kind == "station":
+        view = live.station_views().get(ev.key)
+        if view is None:
+            return None
+        return "station", StationOut.build(view, live.station_status.get(ev.key)).model_dump(
+            mode="json"
+        )
+    if ev.kind == "alert":
+        a = live.alerts.get(ev.key)
+        if a is None:
+            return "alert", {"id": ev.key, "removed": True}
+        return "alert", AlertOut.from_wire(a).model_dump(mode="json")
+    if ev.kind == "stock":
+        return "stock", _stock(live, settings)
+    return None
+
+
+async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
+    return {
+        "containers": [
+            ContainerOut.from_state(c).model_dump(mode="json") for c in live.containers.values()
+        ],
+        "stations": [
+            StationOut.build(v, live.station_status.get(n)).model_dump(mode="json")
+            for n, v in live.station_views().items()
+        ],
+        "alerts": [AlertOut.from_wire(a).model_dump(mode="json") for a in live.alerts.values()],
+        "stock": _stock(live, settings),
+    }
+
+
+async def _events(
+    request: Request, live: LiveState, settings: Settings, queue: asyncio.Queue[LiveEvent]
+) -> AsyncIterator[bytes]:
+    heartbeat = settings.api.stream_heartbeat_s
+    try:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        yield _sse("snapshot", await _snapshot(live, settings))
+        while True:
+            try:
+                ev = await asyncio.wait_for(queue.get(), heartbeat)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": ping\n\n"
+                continue
+            out = await _event_payload(live, settings, ev)
+            if out is not None:
+                yield _sse(*out)
+    finally:
+        live.unsubscribe(queue)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    description=STREAM_DOC,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"}},
+)
+async def stream(
+    who: WorkerByQuery,
+    request: Request,
+    access_token: Annotated[
+        str | None,
+        Query(alias=TOKEN_QUERY_PARAM, description="the bearer token, for EventSource"),
+    ] = None,
+) -> StreamingResponse:
+    """Live changes of containers, stock, stations and alerts, as Server-Sent Events."""
+    live: LiveState = request.app.state.live
+    settings: Settings = request.app.state.settings
+    queue = live.subscribe()  # before the snapshot: no change falls between the two
+    log.info("stream opened by %s", who.name)
+    return StreamingResponse(
+        _events(request, live, settings, queue),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

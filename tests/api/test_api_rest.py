@@ -1,0 +1,227 @@
+"""The REST resources against real servers and services."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from gudang.influx import InfluxClient, quote_str
+from gudang.wire import AlertKind, AlertV1, encode
+from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
+from tests.harness import wait_for
+
+DRUMS = [
+    ("CB-JMB-L-000101", 9.25),
+    ("CB-JMB-L-000102", 10.5),
+    ("CB-JMB-M-000201", 5.75),
+    ("CB-JMB-S-000301", 3.125),
+]
+
+
+def test_container_fill_forecast_fields_and_stock(stack: Stack) -> None:
+    stack.open_and_point()
+    for label, kg in DRUMS:
+        stack.scan(label, kg)
+    c = stack.wait_drums(len(DRUMS))
+    assert c["container_no_formatted"] == "CSQU 305438 3"
+    assert c["status"] == "loading"
+    assert c["fill_ratio"] == pytest.approx(4 / 2600)
+    assert c["net_weight_kg"] == pytest.approx(sum(kg for _, kg in DRUMS))
+    assert c["weight_ratio"] == pytest.approx(sum(kg for _, kg in DRUMS) / 26000)
+    assert "rate_drums_per_h" in c and "forecast_full_at" in c
+    assert c["drums_by_sku"] == {"JMB-L": 2, "JMB-M": 1, "JMB-S": 1}
+
+    listed = stack.get("/api/v1/containers").json()
+    assert [x["container_no"] for x in listed] == [CONTAINER]
+    assert stack.get("/api/v1/containers", params={"status": "shipped"}).json() == []
+
+    stock = stack.get("/api/v1/stock").json()
+    in_container = {
+        (i["sku"], i["location"]): i["drums"]
+        for i in stock["items"]
+        if i["location_kind"] == "container"
+    }
+    assert in_container == {
+        ("JMB-L", CONTAINER): 2,
+        ("JMB-M", CONTAINER): 1,
+        ("JMB-S", CONTAINER): 1,
+    }
+    totals = {t["sku"]: t["in_containers"] for t in stock["totals"]}
+    assert totals == {"JMB-L": 2, "JMB-M": 1, "JMB-S": 1}
+    only_l = stack.get("/api/v1/stock", params={"sku": "JMB-L"}).json()
+    assert {i["sku"] for i in only_l["items"]} == {"JMB-L"}
+
+
+def test_invalid_and_unknown_containers_are_clear_errors(stack: Stack) -> None:
+    r = stack.get("/api/v1/containers/CSQU3054384")  # wrong check digit
+    assert r.status_code == 422
+    assert "check digit" in r.json()["detail"].lower() or "checksum" in r.json()["detail"].lower()
+    r = stack.get(f"/api/v1/containers/{CONTAINER_2}")
+    assert r.status_code == 404
+    assert CONTAINER_2 in r.json()["detail"]
+    r = stack.post("/api/v1/containers", {"container_no": "CSQU 305438 4"})
+    assert r.status_code == 422
+    stack.open_and_point()
+    r = stack.post("/api/v1/containers", {"container_no": CONTAINER})
+    assert r.status_code == 409
+    assert "already" in r.json()["detail"]
+
+
+def test_stations_list_devices_from_retained_status(stack: Stack) -> None:
+    status = (
+        b'{"v":1,"site":"%s","station":"load-9","state":"online","heartbeat_s":15,'
+        b'"devices":[{"name":"scanner","role":"scanner","state":"connected"},'
+        b'{"name":"scale","role":"scale","state":"error","detail":"no answer"}],'
+        b'"spool_depth":3,"spool_capacity":1000}' % stack.site.encode()
+    )
+    stack.probe.publish(stack.topics.status("load-9"), status, retain=True)
+    st = wait_for(
+        lambda: next(
+            (s for s in stack.get("/api/v1/stations").json() if s["station"] == "load-9"), None
+        ),
+        what="station from its status",
+    )
+    assert st["online"] is True
+    assert [(d["name"], d["state"]) for d in st["devices"]] == [
+        ("scanner", "connected"),
+        ("scale", "error"),
+    ]
+    assert st["devices"][1]["detail"] == "no answer"
+    assert st["spool_depth"] == 3
+    offline = status.replace(b'"online"', b'"offline"')
+    stack.probe.publish(stack.topics.status("load-9"), offline, retain=True)
+    wait_for(
+        lambda: (
+            not next(s for s in stack.get("/api/v1/stations").json() if s["station"] == "load-9")[
+                "online"
+            ]
+        ),
+        what="station offline",
+    )
+    stack.probe.publish(stack.topics.status("load-9"), b"", retain=True)
+
+
+def test_station_container_set_by_worker(stack: Stack) -> None:
+    r = stack.post("/api/v1/containers", {"container_no": CONTAINER})
+    assert r.status_code == 201
+    r = stack.put(
+        f"/api/v1/stations/{STATION}/container", {"container_no": "CSQU 305438 3"}, role="worker"
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["active_container"] == CONTAINER
+    r = stack.put(
+        f"/api/v1/stations/{STATION}/container", {"container_no": CONTAINER_2}, role="worker"
+    )
+    assert r.status_code == 404  # not open
+    r = stack.put(f"/api/v1/stations/{STATION}/container", {"container_no": None}, role="worker")
+    assert r.status_code == 200
+    assert r.json()["active_container"] is None
+
+
+def test_alerts_listed_and_filtered(stack: Stack) -> None:
+    # Retained alerts as the services publish them.
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    a1 = AlertV1(
+        id=f"container_full-{CONTAINER}",
+        kind=AlertKind.CONTAINER_FULL,
+        severity="critical",
+        subject=CONTAINER,
+        container_no=CONTAINER,
+        message="full",
+        raised_at=now,
+    )
+    a2 = AlertV1(
+        id="duplicate_scan-load-1",
+        kind=AlertKind.DUPLICATE_SCAN,
+        subject="load-1",
+        station="load-1",
+        message="dup",
+        raised_at=now,
+    )
+    for a in (a1, a2):
+        stack.probe.publish(stack.topics.alert(a.id), encode(a), retain=True)
+    alerts = wait_for(
+        lambda: len(r := stack.get("/api/v1/alerts").json()) == 2 and r, what="two alerts"
+    )
+    assert [a["id"] for a in alerts] == [a1.id, a2.id]  # critical first
+    only = stack.get("/api/v1/alerts", params={"kind": "duplicate_scan"}).json()
+    assert [a["id"] for a in only] == [a2.id]
+    assert stack.get("/api/v1/alerts", params={"state": "acknowledged"}).json() == []
+    assert stack.get("/api/v1/alerts", params={"kind": "nonsense"}).status_code == 422
+    stack.probe.publish(stack.topics.alert(a2.id), b"", retain=True)  # cleared
+    wait_for(lambda: len(stack.get("/api/v1/alerts").json()) == 1, what="cleared alert gone")
+    stack.probe.publish(stack.topics.alert(a1.id), b"", retain=True)
+
+
+def test_scans_recent_and_hourly_from_influxdb(stack: Stack) -> None:
+    stack.open_and_point()
+    for label, kg in DRUMS:
+        stack.scan(label, kg)
+    stack.scan(DRUMS[0][0], DRUMS[0][1])  # a duplicate, recorded too
+    stack.wait_drums(len(DRUMS))
+    rows = wait_for(
+        lambda: len(r := stack.get("/api/v1/scans", params={"station": STATION}).json()) >= 5 and r,
+        what="scans stored",
+    )
+    assert rows[0]["result"] == "duplicate"  # newest first
+    assert len(rows) == len(DRUMS) + 1
+    assert {r["result"] for r in rows} == {"loaded", "duplicate"}
+    loaded = stack.get(
+        "/api/v1/scans", params={"container_no": "CSQU 305438 3", "result": "loaded"}
+    ).json()
+    assert sorted(r["drum"] for r in loaded) == sorted(label for label, _ in DRUMS)
+    assert stack.get("/api/v1/scans", params={"limit": 2}).json()[1]["time"] <= rows[0]["time"]
+    hourly = stack.get("/api/v1/scans/hourly", params={"hours": 2}).json()
+    assert sum(h["loaded"] for h in hourly if h["station"] == STATION) == len(DRUMS)
+    assert sum(h["scans"] for h in hourly if h["station"] == STATION) == len(rows)
+
+
+def test_packing_list_of_filled_container_matches_influxdb(stack: Stack) -> None:
+    stack.open_and_point()
+    for label, kg in DRUMS:
+        stack.scan(label, kg)
+    stack.scan("CB-JMB-L-000101", 9.3)  # duplicate: not a second line
+    stack.wait_drums(len(DRUMS))
+    influx = InfluxClient(stack.settings.influx)
+    try:
+        stored = influx.query(
+            f"SELECT drum, sku, weight_kg FROM scan WHERE site = {quote_str(stack.site)} "
+            f"AND container_no = '{CONTAINER}' AND result = 'loaded'"
+        )
+    finally:
+        influx.close()
+    assert len(stored) == len(DRUMS)
+    want = {r["drum"]: (r["sku"], r["weight_kg"]) for r in stored}
+    pl = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list").json()
+    assert {ln["drum"]: (ln["sku"], ln["weight_kg"]) for ln in pl["lines"]} == want
+    assert pl["drums"] == len(stored)
+    assert pl["net_weight_kg"] == pytest.approx(sum(w for _, w in want.values()))
+    assert pl["gross_weight_kg"] == pytest.approx(pl["net_weight_kg"] + 0.5 * len(stored))
+    assert pl["hs_codes"] == ["9206.00"]
+
+    r = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list.csv", role="worker")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["container_no", "CSQU 305438 3"]
+    header = rows.index(
+        ["no", "drum", "sku", "description", "hs_code", "weight_kg", "loaded_at_utc"]
+    )
+    drum_rows = rows[header + 1 : header + 1 + len(stored)]
+    assert {row[1]: (row[2], float(row[5])) for row in drum_rows} == want
+    assert all(row[4] == "9206.00" for row in drum_rows)
+    totals = {
+        row[0]: row[1] for row in rows if row and row[0].startswith("total_") and len(row) == 2
+    }
+    assert float(totals["total_net_kg"]) == pytest.approx(sum(w for _, w in want.values()))
+    assert float(totals["total_gross_kg"]) == pytest.approx(pl["gross_weight_kg"])
+    assert int(totals["total_drums"]) == len(stored)
+
+    page = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list.html", params={"lang": "id"})
+    assert page.status_code == 200
+    assert "Daftar kemasan" in page.text and "@media print" in page.text
+    assert all(label in page.text for label, _ in DRUMS)
