@@ -22,6 +22,11 @@ LOADED = "loaded"
 MAX_ROWS = 100_000
 
 
+# InfluxDB stores int64 ns since 1970: times outside this range cannot be asked for.
+MIN_TIME = datetime(1677, 9, 22, tzinfo=UTC)
+MAX_TIME = datetime(2262, 4, 11, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """UTC datetime of an InfluxDB ns timestamp (µs precision)."""
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)

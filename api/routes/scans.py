@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api.auth import Worker
 from api.deps import InfluxDep, SettingsDep
-from api.queries import hourly_query, ns_to_datetime, recent_scans_query, run
+from api.queries import MAX_TIME, MIN_TIME, hourly_query, ns_to_datetime, recent_scans_query, run
 from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, HourlyOut, ScanOut
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.wire import NAME_PATTERN
@@ -72,8 +72,14 @@ async def recent_scans(
             number = ContainerNo.parse(container_no).value
         except BarcodeError:
             return []  # no scan was ever counted into an invalid number
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=ZoneInfo(settings.site.timezone))  # people's time
+    if since is not None:
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=ZoneInfo(settings.site.timezone))  # people's time
+        if not MIN_TIME <= since <= MAX_TIME:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"since must be between {MIN_TIME.date()} and {MAX_TIME.date()}",
+            )
     rows = await run(
         influx,
         recent_scans_query(

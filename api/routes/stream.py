@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
@@ -111,9 +111,14 @@ async def _events(
 
 @router.get(
     "/stream",
-    response_class=StreamingResponse,
+    response_class=Response,
     description=STREAM_DOC,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "the event stream",
+        }
+    },
 )
 async def stream(
     who: WorkerByQuery,

@@ -1,0 +1,94 @@
+"""The live stream: a scan published on MQTT reaches an SSE client as a fill change."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import CONTAINER, TOKENS, Stack
+
+# The product's promise: the dashboard shows a scan within a second (issue #5).
+LIVE_WITHIN_S = 1.0
+
+
+@contextmanager
+def sse_events(url: str, token: str) -> Iterator[queue.Queue[tuple[float, str, Any]]]:
+    """Read the stream in a thread; yields a queue of (arrival time, event, data)."""
+    events: queue.Queue[tuple[float, str, Any]] = queue.Queue()
+    stop = threading.Event()
+    client = httpx.Client(timeout=httpx.Timeout(10, read=30))
+
+    def read() -> None:
+        try:
+            _read()
+        except Exception as exc:  # closing the client under the reader ends it this way
+            if not stop.is_set():
+                events.put((time.monotonic(), "error", repr(exc)))
+
+    def _read() -> None:
+        with client.stream("GET", f"{url}/api/v1/stream", params={"access_token": token}) as r:
+            events.put((time.monotonic(), "status", r.status_code))
+            name = "message"
+            for line in r.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith(":"):
+                    events.put((time.monotonic(), "comment", line))
+                elif line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: "):
+                    events.put((time.monotonic(), name, json.loads(line[len("data: ") :])))
+
+    thread = threading.Thread(target=read, name="sse-reader", daemon=True)
+    thread.start()
+    try:
+        yield events
+    finally:
+        stop.set()
+        client.close()
+        thread.join(timeout=5)
+
+
+def _next(events: queue.Queue[tuple[float, str, Any]], name: str, timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        at, event, data = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        if event == name:
+            return at, data
+
+
+def test_scan_reaches_the_stream_within_a_second(stack: Stack) -> None:
+    stack.open_and_point()
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        assert _next(events, "status")[1] == 200
+        _, snapshot = _next(events, "snapshot")
+        assert [c["container_no"] for c in snapshot["containers"]] == [CONTAINER]
+        assert snapshot["containers"][0]["drums"] == 0
+        assert {s["station"] for s in snapshot["stations"]} == {"load-1"}
+        published = time.monotonic()
+        stack.scan("CB-JMB-L-000042", 9.75)
+        while True:
+            at, c = _next(events, "container")
+            if c["container_no"] == CONTAINER and c["drums"] == 1:
+                break
+        elapsed = at - published
+        assert c["net_weight_kg"] == 9.75
+        assert c["fill_ratio"] == 1 / 2600
+        assert elapsed < LIVE_WITHIN_S, f"the fill change took {elapsed:.3f}s"
+        # The station's scan count follows, and heartbeats keep an idle stream open.
+        _, st = _next(events, "station")
+        assert st["station"] == "load-1"
+        assert _next(events, "comment", timeout=5)[1] == ": ping"
+
+
+def test_stream_needs_a_token(stack: Stack) -> None:
+    r = httpx.get(f"{stack.url}/api/v1/stream")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
