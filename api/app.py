@@ -34,6 +34,7 @@ and acknowledges alerts; *admin* also reads the configuration. No token or an un
 **Errors** come as `{"detail": "..."}`.
 """
 
+log = logging.getLogger(__name__)
 _redact = RedactTokens()
 
 
@@ -74,6 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = live
     app.state.metrics = metrics
     app.state.tokens = TokenBook(settings.api)
+    if not settings.api.tokens and not settings.api.allow_demo_tokens:
+        log.warning("no api.tokens configured: every request but health will get 401")
     for module in (containers, stock, stations, alerts, scans, stream, site, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)

@@ -3,7 +3,7 @@
     gudang stack       the whole stack on this machine, with a simulated station
     gudang bridge      a station bridge (serial devices -> MQTT)
     gudang services    the floor services (MQTT -> InfluxDB, live state)
-    gudang api         the HTTP API and dashboard
+    gudang api         the HTTP API and dashboard (``gudang api new-token``, ``hash-token``)
     gudang simulate    simulated scanner and scale on pseudo-terminals
 
 Imports stay inside the subcommands: a station box has no server packages.
@@ -66,7 +66,11 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the API and dashboard."""
+    """Run the API and dashboard, or a token helper."""
+    if args.api_command == "hash-token":
+        return _hash_token(args.token)
+    if args.api_command == "new-token":
+        return _new_token(args.name, args.role)
     import uvicorn
 
     from api.app import create_app
@@ -75,6 +79,28 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     uvicorn.run(
         create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info"
     )
+    return 0
+
+
+def _hash_token(token: str | None) -> int:
+    from api.auth import hash_token
+
+    if token is None:  # from stdin: keeps the token out of the shell history
+        token = sys.stdin.readline().strip()
+    if not token:
+        print("gudang: no token given", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
+
+
+def _new_token(name: str, role: str) -> int:
+    from api.auth import hash_token, new_token
+
+    token = new_token()
+    print(f"token (give it to {name}; it is not stored anywhere):\n  {token}\n")
+    print("settings (TOML):")
+    print(f'[[api.tokens]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(token)}"')
     return 0
 
 
@@ -112,7 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bridge", help="a station bridge").set_defaults(func=cmd_bridge)
     sub.add_parser("services", help="the floor services").set_defaults(func=cmd_services)
-    sub.add_parser("api", help="the HTTP API and dashboard").set_defaults(func=cmd_api)
+    a = sub.add_parser("api", help="the HTTP API and dashboard (or a token helper)")
+    a.set_defaults(func=cmd_api, api_command=None)
+    asub = a.add_subparsers(dest="api_command", metavar="[hash-token|new-token]")
+    h = asub.add_parser("hash-token", help="print the SHA-256 of a token for api.tokens")
+    h.add_argument("token", nargs="?", help="the token (default: read a line from stdin)")
+    n = asub.add_parser("new-token", help="make a random token and its settings entry")
+    n.add_argument("--name", required=True, help="who gets it (recorded as the actor)")
+    n.add_argument("--role", required=True, choices=["worker", "supervisor", "admin"])
 
     m = sub.add_parser("simulate", help="a simulated scanner and scale on ptys")
     m.add_argument("--protocol", default="mt-sics", help="scale protocol (default mt-sics)")

@@ -10,17 +10,21 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import ValidationError
 
 from api.app import create_app
 from firmware_bridge.simulated_station import SimulatedStation
 from gudang.servers import ServerProcess, free_port, start_influxd, start_mosquitto
-from gudang.settings import Settings
+from gudang.settings import ApiSettings, ConfigError, Settings
 from services.app import Services
 
 log = logging.getLogger(__name__)
 
 DEMO_CONTAINER = "CSQU3054383"
 DEMO_STATION = "load-1"
+# The well-known local tokens (api.allow_demo_tokens): the stack listens on loopback only.
+DEMO_ADMIN_TOKEN = "demo-admin"
+DEMO_SUPERVISOR_TOKEN = "demo-supervisor"
 
 
 def _port_free(port: int) -> bool:
@@ -44,7 +48,12 @@ def _open_demo_container(api_url: str) -> None:
     body = {"container_no": DEMO_CONTAINER, "container_type": "40HC"}
     for _ in range(100):
         try:
-            r = httpx.post(f"{api_url}/api/v1/containers", json=body, timeout=10)
+            r = httpx.post(
+                f"{api_url}/api/v1/containers",
+                json=body,
+                headers={"Authorization": f"Bearer {DEMO_SUPERVISOR_TOKEN}"},
+                timeout=10,
+            )
         except httpx.HTTPError:
             time.sleep(0.2)
             continue
@@ -58,6 +67,12 @@ def _open_demo_container(api_url: str) -> None:
 def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: float) -> int:
     """Run everything until Ctrl-C; returns the exit code."""
     data_dir = data_dir.resolve()
+    try:  # validated again: demo tokens are refused unless api.host is loopback
+        demo_api = ApiSettings.model_validate(
+            {**settings.api.model_dump(), "allow_demo_tokens": True}
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"gudang stack: {exc.errors()[0]['msg']}") from exc
     servers: list[ServerProcess] = []
     station: SimulatedStation | None = None
     services: Services | None = None
@@ -75,7 +90,7 @@ def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: floa
                 "influx": settings.influx.model_copy(
                     update={"url": f"http://127.0.0.1:{influx_port}"}
                 ),
-                "api": settings.api.model_copy(update={"port": api_port}),
+                "api": demo_api.model_copy(update={"port": api_port}),
             }
         )
         services = Services(settings)
@@ -103,9 +118,14 @@ def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: floa
                 station.start()
             print(
                 "\n  Gudang is up.\n"
+                f"  Dashboard:  {api_url}/dashboard/   (token: {DEMO_SUPERVISOR_TOKEN})\n"
                 f"  API:        {api_url}/api/v1/containers\n"
                 f"  Container:  {api_url}/api/v1/containers/{DEMO_CONTAINER}\n"
                 f"  API docs:   {api_url}/docs\n"
+                f"  Tokens:     {DEMO_ADMIN_TOKEN}, {DEMO_SUPERVISOR_TOKEN}, demo-worker "
+                f"(local only), e.g.\n"
+                f"              curl -H 'Authorization: Bearer {DEMO_SUPERVISOR_TOKEN}' "
+                f"{api_url}/api/v1/containers/{DEMO_CONTAINER}\n"
                 f"  MQTT:       127.0.0.1:{mqtt_port}   InfluxDB: http://127.0.0.1:{influx_port}\n"
                 + (
                     f"  A simulated station ({DEMO_STATION}) loads a drum every {interval:g} s "
