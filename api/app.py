@@ -86,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/dashboard/")
 
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     # Tokens given as ?access_token= must not reach the access log.
     access_log = logging.getLogger("uvicorn.access")
     if _redact not in access_log.filters:

@@ -165,9 +165,6 @@ class AlertSettings(_Section):
 
 ApiRole = Literal["worker", "supervisor", "admin"]
 
-# Loopback names: the only hosts on which the well-known demo tokens may be accepted.
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
 
 class ApiToken(_Section):
     """One bearer token of the API, stored hashed (``gudang api hash-token``)."""
@@ -193,7 +190,7 @@ class ApiSettings(_Section):
 
     @model_validator(mode="after")
     def _demo_tokens_local_only(self) -> ApiSettings:
-        if self.allow_demo_tokens and self.host not in LOCAL_HOSTS:
+        if self.allow_demo_tokens and self.host not in LOOPBACK_HOSTS:
             raise ValueError(
                 f"api.allow_demo_tokens is for local use only, but api.host is {self.host!r}: "
                 "configure api.tokens instead"
@@ -264,6 +261,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive through init_settings; the environment wins over them.
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _no_demo_tokens_in_production(self) -> Settings:
+        if self.site.environment == "production" and self.api.allow_demo_tokens:
+            raise ValueError("api.allow_demo_tokens: refused in production (use api.tokens)")
+        return self
 
     @model_validator(mode="after")
     def _production_secrets_strong(self) -> Settings:

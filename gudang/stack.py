@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -138,7 +139,13 @@ def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: floa
             )
 
         threading.Thread(target=after_start, name="stack-start", daemon=True).start()
-        server.run()  # until Ctrl-C
+        # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's
+        # default action would then kill us before the finally below stops the servers.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            server.run()  # until Ctrl-C
+        except KeyboardInterrupt:
+            pass  # the signal uvicorn re-raised after its clean shutdown
         return 0
     finally:
         log.info("stopping the stack")

@@ -21,7 +21,6 @@ from gudang.servers import ServerProcess, free_port
 from gudang.settings import Settings, load_settings
 from services.app import Services
 
-
 # The API's well-known local token (api.allow_demo_tokens, on in make_settings).
 DEMO_HEADERS = {"Authorization": "Bearer demo-admin"}
 

@@ -87,11 +87,13 @@ def _status(
     url: str, method: str, path: str, headers: dict[str, str], params: dict[str, str]
 ) -> int:
     # Stream the response: only the status matters, and the event stream never ends.
-    with httpx.Client(timeout=10) as client:
-        with client.stream(
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream(
             method, url + path.format(**PATH_VALUES), headers=headers, params=params
-        ) as r:
-            return r.status_code
+        ) as r,
+    ):
+        return r.status_code
 
 
 def test_every_operation_is_in_the_matrix() -> None:

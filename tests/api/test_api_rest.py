@@ -30,7 +30,8 @@ def test_container_fill_forecast_fields_and_stock(stack: Stack) -> None:
     assert c["fill_ratio"] == pytest.approx(4 / 2600)
     assert c["net_weight_kg"] == pytest.approx(sum(kg for _, kg in DRUMS))
     assert c["weight_ratio"] == pytest.approx(sum(kg for _, kg in DRUMS) / 26000)
-    assert "rate_drums_per_h" in c and "forecast_full_at" in c
+    assert "rate_drums_per_h" in c
+    assert "forecast_full_at" in c
     assert c["drums_by_sku"] == {"JMB-L": 2, "JMB-M": 1, "JMB-S": 1}
 
     listed = stack.get("/api/v1/containers").json()
@@ -223,5 +224,86 @@ def test_packing_list_of_filled_container_matches_influxdb(stack: Stack) -> None
 
     page = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list.html", params={"lang": "id"})
     assert page.status_code == 200
-    assert "Daftar kemasan" in page.text and "@media print" in page.text
+    assert "Daftar kemasan" in page.text
+    assert "@media print" in page.text
     assert all(label in page.text for label, _ in DRUMS)
+
+
+def test_container_unload_seal_ship_through_the_api(stack: Stack) -> None:
+    stack.open_and_point()
+    for label, kg in DRUMS[:3]:
+        stack.scan(label, kg)
+    stack.wait_drums(3)
+    r = stack.post(
+        f"/api/v1/containers/{CONTAINER}/unload", {"drum": DRUMS[1][0], "reason": "wrong SKU"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["drums"] == 2
+    assert r.json()["net_weight_kg"] == pytest.approx(DRUMS[0][1] + DRUMS[2][1])
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/unload", {"drum": DRUMS[1][0]})
+    assert r.status_code == 409  # no longer in it
+    pl = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list").json()
+    assert [ln["drum"] for ln in pl["lines"]] == [DRUMS[0][0], DRUMS[2][0]]
+    stock = stack.get("/api/v1/stock", params={"location": "warehouse"}).json()
+    assert [(i["sku"], i["drums"]) for i in stock["items"]] == [("JMB-L", 1)]  # back in stock
+
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/seal", {"seal_no": "EMCS123456"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["seal_no"]) == ("sealed", "EMCS123456")
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/unload", {"drum": DRUMS[0][0]})
+    assert r.status_code == 409
+    assert "sealed" in r.json()["detail"]
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/seal", {"seal_no": "bad seal!"})
+    assert r.status_code == 422
+    csv_text = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list.csv").text
+    assert "seal_no,EMCS123456" in csv_text
+
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/ship")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "shipped"
+    wait_for(
+        lambda: all(i["location"] != CONTAINER for i in stack.get("/api/v1/stock").json()["items"]),
+        what="a shipped container is no longer stock",
+    )
+
+
+def test_station_mode_set_by_supervisor(stack: Stack) -> None:
+    r = stack.put(
+        f"/api/v1/stations/{STATION}/mode", {"mode": "receiving", "supplier": "Pak Slamet"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["mode"] == "receiving"
+    assert stack.put(f"/api/v1/stations/{STATION}/mode", {"mode": "dancing"}).status_code == 422
+    stack.scan("CB-JMB-M-000555", 5.5)
+    stock = wait_for(
+        lambda: (s := stack.get("/api/v1/stock").json())["items"] and s,
+        what="received drum in stock",
+    )
+    assert [(i["sku"], i["location"], i["drums"]) for i in stock["items"]] == [
+        ("JMB-M", "warehouse", 1)
+    ]
+
+
+def test_duplicate_scan_alert_acknowledged_by_supervisor(stack: Stack) -> None:
+    stack.open_and_point()
+    stack.scan("CB-JMB-L-000777", 9.0)
+    stack.wait_drums(1)
+    stack.scan("CB-JMB-L-000777", 9.0)
+    alert = wait_for(
+        lambda: next(
+            iter(stack.get("/api/v1/alerts", params={"kind": "duplicate_scan"}).json()), None
+        ),
+        what="duplicate scan alert",
+    )
+    assert alert["state"] == "raised"
+    assert "CB-JMB-L-000777" in alert["message"]
+    r = stack.post(f"/api/v1/alerts/{alert['id']}/ack")
+    assert r.status_code == 200, r.text
+    acked = r.json()
+    assert acked["acknowledged_by"] == "supervisor-1"
+    assert acked["state"] in ("acknowledged", "cleared")  # an event alert clears on ack
+    wait_for(
+        lambda: all(a["state"] != "raised" for a in stack.get("/api/v1/alerts").json()),
+        what="no raised alert left",
+    )
+    assert stack.post("/api/v1/alerts/no-such-alert/ack").status_code == 404
