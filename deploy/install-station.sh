@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Install (or upgrade) the bridge on a station box: a small Debian PC with the scanner and
+# the scale on its serial/USB ports.
+#
+#   sudo deploy/install-station.sh --site blitar --station load-1 --broker 192.168.1.10 \
+#        --secrets load-1.env --ca ca.crt \
+#        --scanner /dev/serial/by-id/usb-...-if00 \
+#        [--scale /dev/serial/by-id/usb-...-port0 --scale-protocol mt-sics] [--mode loading]
+#
+# load-1.env and ca.crt come from the server (install.sh --add-station load-1).
+# docs/station-install.md walks through it; nothing here prints a secret.
+set -euo pipefail
+
+SRC_IN=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=/opt/gudang
+ETC=/etc/gudang
+SITE="" STATION="" BROKER="" SECRETS="" CA="" SCANNER="" SCALE="" PROTOCOL=mt-sics MODE=loading
+NO_APT=0
+
+usage() {
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --site) SITE=$2; shift 2 ;;
+    --station) STATION=$2; shift 2 ;;
+    --broker) BROKER=$2; shift 2 ;;
+    --secrets) SECRETS=$2; shift 2 ;;
+    --ca) CA=$2; shift 2 ;;
+    --scanner) SCANNER=$2; shift 2 ;;
+    --scale) SCALE=$2; shift 2 ;;
+    --scale-protocol) PROTOCOL=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --no-apt) NO_APT=1; shift ;;
+    -h|--help) usage ;;
+    *) echo "install-station: unknown option $1" >&2; usage ;;
+  esac
+done
+say() { echo "install-station: $*"; }
+die() { echo "install-station: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "run as root"
+for v in SITE STATION BROKER SECRETS CA SCANNER; do
+  [ -n "${!v}" ] || { echo "install-station: --${v,,} is required" >&2; usage; }
+done
+[ -f "$SECRETS" ] || die "$SECRETS not found (make it on the server: install.sh --add-station $STATION)"
+grep -q "^GUDANG_MQTT__USERNAME=$STATION\$" "$SECRETS" || die "$SECRETS is not station $STATION's"
+
+if [ "$NO_APT" -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+fi
+
+getent group gudang-bridge >/dev/null || groupadd --system gudang-bridge
+id gudang-bridge >/dev/null 2>&1 ||
+  useradd --system --gid gudang-bridge --groups dialout --home-dir /nonexistent \
+    --no-create-home --shell /usr/sbin/nologin gudang-bridge
+
+say "installing the bridge into $PREFIX (pyserial and paho-mqtt only)"
+mkdir -p "$PREFIX"
+if [ "$SRC_IN" != "$PREFIX/src" ]; then
+  rm -rf "$PREFIX/src.new" && mkdir -p "$PREFIX/src.new"
+  tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
+    --exclude='*.egg-info' --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
+  rm -rf "$PREFIX/src.old"
+  [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
+  mv "$PREFIX/src.new" "$PREFIX/src"
+fi
+[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[bridge]"
+
+mkdir -p "$ETC"
+install -m 0644 "$CA" "$ETC/ca.crt"
+# The station's password: 0600, owned by the bridge's user (systemd reads it as root).
+install -m 0600 -o gudang-bridge -g gudang-bridge "$SECRETS" "$ETC/station.env"
+
+devices=$(printf '\n[[station.devices]]\nname = "scanner"\nrole = "scanner"\nport = "%s"\n' "$SCANNER")
+if [ -n "$SCALE" ]; then
+  devices+=$(printf '\n\n[[station.devices]]\nname = "scale"\nrole = "scale"\nport = "%s"\nprotocol = "%s"\n' \
+    "$SCALE" "$PROTOCOL")
+fi
+"$PREFIX/venv/bin/python" -m gudang.provision render "$PREFIX/src/deploy/gudang/station.toml" \
+  "$ETC/station.toml" site="$SITE" station="$STATION" broker_host="$BROKER" mode="$MODE" \
+  devices="$devices"
+chmod 0644 "$ETC/station.toml"
+install -d -m 0700 -o gudang-bridge -g gudang-bridge /var/lib/gudang-bridge
+
+if [ -d /run/systemd/system ]; then
+  install -m 0644 "$PREFIX/src/deploy/systemd/gudang-bridge.service" /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable -q gudang-bridge
+  systemctl restart gudang-bridge
+  say "running: systemctl status gudang-bridge; journalctl -u gudang-bridge -f"
+else
+  say "systemd is not running: start it by hand (docs/station-install.md, 'Without systemd')"
+fi

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Install (or upgrade) Gudang on the warehouse server: a Debian 12 mini PC.
+#
+#   sudo deploy/install.sh --site blitar [--broker-name gudang.local] [--broker-name 192.168.1.10]
+#   sudo deploy/install.sh --add-station load-1      # an MQTT user for one station box
+#
+# Run from a checkout of the version to install. Idempotent: running it again (an
+# upgrade) keeps the passwords, the certificates, /etc/gudang/gudang.toml and all data,
+# and re-renders the broker's and InfluxDB's configuration from deploy/. docs/install.md
+# walks through it; nothing here prints or logs a secret.
+set -euo pipefail
+
+SRC_IN=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=/opt/gudang
+ETC=/etc/gudang
+MQ_ETC=/etc/mosquitto/gudang
+SITE=""
+STATION=""
+BROKER_NAMES=()
+NO_APT=0
+
+usage() {
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --site) SITE=$2; shift 2 ;;
+    --broker-name) BROKER_NAMES+=("$2"); shift 2 ;;
+    --add-station) STATION=$2; shift 2 ;;
+    --no-apt) NO_APT=1; shift ;;  # packages already installed (offline re-runs)
+    -h|--help) usage ;;
+    *) echo "install: unknown option $1" >&2; usage ;;
+  esac
+done
+
+say() { echo "install: $*"; }
+die() { echo "install: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
+have_systemd() { [ -d /run/systemd/system ]; }
+
+provision() { "$PREFIX/venv/bin/python" -m gudang.provision "$@"; }
+
+reload_broker() {
+  if have_systemd; then
+    systemctl reload mosquitto
+  elif [ -f /run/mosquitto/gudang.pid ]; then
+    kill -HUP "$(cat /run/mosquitto/gudang.pid)"
+  fi
+}
+
+if [ -n "$STATION" ]; then
+  [ -x "$PREFIX/venv/bin/python" ] || die "install the server first (--site NAME)"
+  provision add-station "$STATION" --etc "$ETC" --password-file "$MQ_ETC/passwd"
+  reload_broker  # Mosquitto re-reads its password file on SIGHUP
+  say "copy $ETC/stations/$STATION.env and $ETC/ca.crt to the station box (docs/station-install.md)"
+  exit 0
+fi
+
+[ -n "$SITE" ] || usage
+if [ ${#BROKER_NAMES[@]} -eq 0 ]; then
+  # The names stations may use for this machine: its host name and its addresses.
+  read -r -a addresses <<<"$(hostname -I 2>/dev/null || true)"
+  BROKER_NAMES=("$(hostname)" "${addresses[@]}")
+fi
+
+# 1. Debian packages -------------------------------------------------------------------------
+if [ "$NO_APT" -eq 0 ]; then
+  say "installing Debian packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends \
+    mosquitto influxdb python3 python3-venv openssl curl >/dev/null
+fi
+
+# 2. System users: one per process, so one cannot read the other's secrets -------------------
+getent group gudang >/dev/null || groupadd --system gudang
+for user in gudang-services gudang-api; do
+  id "$user" >/dev/null 2>&1 ||
+    useradd --system --gid gudang --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin "$user"
+done
+
+# 3. The code: a copy of this checkout and a virtual environment -------------------------------
+say "installing Gudang into $PREFIX"
+mkdir -p "$PREFIX"
+if [ "$SRC_IN" != "$PREFIX/src" ]; then
+  rm -rf "$PREFIX/src.new"
+  mkdir -p "$PREFIX/src.new"
+  # The source, without local state (.venv, var/, caches, rendered compose files).
+  tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
+    --exclude='*.egg-info' --exclude=.pytest_cache --exclude=.mypy_cache \
+    --exclude=.ruff_cache --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
+  rm -rf "$PREFIX/src.old"
+  [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
+  mv "$PREFIX/src.new" "$PREFIX/src"
+fi
+[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[server]"
+DEPLOY=$PREFIX/src/deploy
+
+# 4. Secrets: generated once, 0600, each owned by the process that uses it ----------------------
+mkdir -p "$ETC" "$MQ_ETC"
+chmod 0755 "$ETC"
+provision credentials --etc "$ETC" --password-file "$MQ_ETC/passwd" \
+  --services-owner gudang-services --api-owner gudang-api
+chown mosquitto:mosquitto "$MQ_ETC/passwd"  # mode 0600: the broker re-reads it on reload
+
+# 5. TLS for the stations: the site's own CA (kept here, root only) and the broker's cert -------
+if [ ! -f "$ETC/ca/server.crt" ]; then
+  say "making the site CA and the broker certificate for: ${BROKER_NAMES[*]}"
+  "$DEPLOY/mosquitto/make-certs.sh" "$ETC/ca" "${BROKER_NAMES[@]}"
+fi
+chmod 0700 "$ETC/ca"
+install -m 0644 "$ETC/ca/ca.crt" "$ETC/ca.crt"  # what station boxes trust
+install -d -m 0750 -o mosquitto -g mosquitto "$MQ_ETC/tls"
+install -m 0644 -o mosquitto "$ETC/ca/ca.crt" "$ETC/ca/server.crt" "$MQ_ETC/tls/"
+install -m 0600 -o mosquitto "$ETC/ca/server.key" "$MQ_ETC/tls/"
+
+# 6. Configuration, rendered from deploy/ (the files the tests run) ---------------------------
+[ -f /etc/mosquitto/mosquitto.conf.debian ] ||
+  cp /etc/mosquitto/mosquitto.conf /etc/mosquitto/mosquitto.conf.debian
+install -m 0644 "$DEPLOY/mosquitto/acl" "$MQ_ETC/acl"
+provision render "$DEPLOY/mosquitto/mosquitto.conf" /etc/mosquitto/mosquitto.conf \
+  port=1883 tls_port=8883 tls_address= \
+  password_file="$MQ_ETC/passwd" acl_file="$MQ_ETC/acl" \
+  cafile="$MQ_ETC/tls/ca.crt" certfile="$MQ_ETC/tls/server.crt" keyfile="$MQ_ETC/tls/server.key" \
+  persistence_dir=/var/lib/mosquitto log_file=/var/log/mosquitto/mosquitto.log
+[ -f /etc/influxdb/influxdb.conf.debian ] ||
+  cp /etc/influxdb/influxdb.conf /etc/influxdb/influxdb.conf.debian
+provision render "$DEPLOY/influxdb/influxdb.conf" /etc/influxdb/influxdb.conf \
+  data_dir=/var/lib/influxdb http_port=8086 rpc_port=8088
+if [ ! -f "$ETC/gudang.toml" ]; then  # the operator's edits survive upgrades
+  provision render "$DEPLOY/gudang/gudang.toml" "$ETC/gudang.toml" site="$SITE"
+fi
+chmod 0644 "$ETC/gudang.toml"
+mkdir -p /var/lib/mosquitto /var/log/mosquitto /run/mosquitto /var/lib/influxdb
+chown mosquitto:mosquitto /var/lib/mosquitto /var/log/mosquitto /run/mosquitto
+chown -R influxdb:influxdb /var/lib/influxdb
+
+# 7. Start the servers, set up InfluxDB, start Gudang ------------------------------------------
+wait_influx() {
+  for _ in $(seq 1 60); do
+    curl -fsS -o /dev/null http://127.0.0.1:8086/ping && return 0
+    sleep 1
+  done
+  die "InfluxDB did not answer on 127.0.0.1:8086 (journalctl -u influxdb)"
+}
+
+if have_systemd; then
+  install -m 0644 "$DEPLOY/systemd/gudang-services.service" "$DEPLOY/systemd/gudang-api.service" \
+    /etc/systemd/system/
+  systemctl daemon-reload
+  systemctl enable -q mosquitto influxdb
+  systemctl restart mosquitto influxdb
+  wait_influx
+  provision influx --url http://127.0.0.1:8086 --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
+  systemctl enable -q gudang-services gudang-api
+  systemctl restart gudang-services gudang-api
+  say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
+else
+  # No systemd (a container, a CI machine): start the same programs with the same files
+  # and users by hand. Not for production: nothing restarts them.
+  say "systemd is not running: starting the servers directly (no restart on failure)"
+  LOGS=/var/log/gudang
+  mkdir -p "$LOGS"
+  stop_pid() {  # a process this script started on an earlier run
+    if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
+      kill "$(cat "$1")"
+      for _ in $(seq 1 30); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.5; done
+    fi
+    rm -f "$1"
+  }
+  stop_pid "$LOGS/api.pid"
+  stop_pid "$LOGS/services.pid"
+  stop_pid /run/mosquitto/gudang.pid
+  # Started as root, mosquitto drops to its own user by itself.
+  mosquitto -c /etc/mosquitto/mosquitto.conf >>"$LOGS/mosquitto.stderr" 2>&1 &
+  echo $! >/run/mosquitto/gudang.pid
+  if ! curl -fsS -o /dev/null http://127.0.0.1:8086/ping 2>/dev/null; then
+    runuser -u influxdb -- influxd -config /etc/influxdb/influxdb.conf >>"$LOGS/influxd.log" 2>&1 &
+    echo $! >"$LOGS/influxd.pid"
+  fi
+  wait_influx
+  provision influx --url http://127.0.0.1:8086 --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
+  for part in services api; do
+    (
+      set -a
+      # shellcheck disable=SC1090
+      . "$ETC/$part.env"
+      set +a
+      cd /
+      exec runuser -u "gudang-$part" -- "$PREFIX/venv/bin/gudang" --config "$ETC/gudang.toml" \
+        "$part" >>"$LOGS/$part.log" 2>&1
+    ) &
+    echo $! >"$LOGS/$part.pid"
+  done
+  say "started; logs in $LOGS, process ids in $LOGS/*.pid"
+fi
+say "done. Next: an MQTT user per station (sudo $0 --add-station NAME), docs/station-install.md"

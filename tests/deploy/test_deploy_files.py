@@ -1,0 +1,205 @@
+"""The installer's files agree with each other: units, compose, templates, secret files."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gudang import provision
+from gudang.servers import DEPLOY_DIR
+from gudang.settings import load_settings
+
+COMPOSE_DIR = DEPLOY_DIR / "compose"
+UNITS = {
+    "gudang-services.service": ("services", "/etc/gudang/gudang.toml", "/etc/gudang/services.env"),
+    "gudang-api.service": ("api", "/etc/gudang/gudang.toml", "/etc/gudang/api.env"),
+    "gudang-bridge.service": ("bridge", "/etc/gudang/station.toml", "/etc/gudang/station.env"),
+}
+SCRIPTS = [
+    DEPLOY_DIR / "install.sh",
+    DEPLOY_DIR / "install-station.sh",
+    DEPLOY_DIR / "mosquitto" / "make-certs.sh",
+    COMPOSE_DIR / "prepare.sh",
+]
+
+
+def _unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    parser.read(DEPLOY_DIR / "systemd" / name)
+    return parser
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_systemd_units_restart_and_use_the_installed_files(name: str) -> None:
+    role, config, env_file = UNITS[name]
+    service = _unit(name)["Service"]
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"] == "2"  # settings errors: gudang.cli exits 2
+    assert shlex.split(service["ExecStart"]) == [
+        "/opt/gudang/venv/bin/gudang",
+        "--config",
+        config,
+        role,
+    ]
+    assert service["EnvironmentFile"] == env_file
+    assert service["User"] == f"gudang-{role}"
+    install = (
+        DEPLOY_DIR / ("install-station.sh" if role == "bridge" else "install.sh")
+    ).read_text()
+    # The installer writes the very files the unit reads.
+    assert f"$ETC/{Path(config).name}" in install
+    assert name in install
+    if role == "bridge":
+        assert "$ETC/station.env" in install
+    else:  # written by `provision credentials --etc $ETC`, named by gudang.provision
+        assert 'provision credentials --etc "$ETC"' in install
+        assert (
+            Path(env_file).name
+            == {"services": provision.SERVICES_ENV, "api": provision.API_ENV}[role]
+        )
+
+
+def test_each_process_runs_as_its_own_user() -> None:
+    users = {_unit(name)["Service"]["User"] for name in UNITS}
+    assert len(users) == len(UNITS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_are_valid_bash_and_executable(script: Path) -> None:
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    assert os.access(script, os.X_OK)
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _sources(service: dict[str, Any]) -> list[str]:
+    return [v.split(":")[0] for v in service.get("volumes", [])]
+
+
+def test_compose_uses_the_deploy_files_and_the_same_paths() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"mosquitto", "influxdb", "influxdb-setup", "services", "api"}
+    for name, service in services.items():
+        # Loopback bindings of the configuration work only on the host's network.
+        assert service["network_mode"] == "host", name
+        assert service["restart"] in {"on-failure", "unless-stopped", "no"}, name
+    assert "../mosquitto/acl" in _sources(services["mosquitto"])
+    assert "./run/mosquitto.conf" in _sources(services["mosquitto"])
+    assert "./run/influxdb.conf" in _sources(services["influxdb"])
+    assert "../influxdb/setup.toml" in _sources(services["influxdb-setup"])
+    for role in ("services", "api"):
+        service = services[role]
+        _, config, env_file = UNITS[f"gudang-{role}.service"]
+        # Same settings file path and same command as the systemd unit.
+        assert f"./run/gudang.toml:{config}:ro" in service["volumes"]
+        assert service["command"] == ["gudang", "--config", config, role]
+        assert service["env_file"] == f"./run/etc/{Path(env_file).name}"
+    for source in _sources(services["mosquitto"]) + _sources(services["influxdb-setup"]):
+        if source.startswith("../"):
+            assert (COMPOSE_DIR / source).exists(), source
+
+
+def test_compose_prepare_renders_every_mounted_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    subprocess.run(
+        [str(COMPOSE_DIR / "prepare.sh"), "blitar", "localhost", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    services = _compose()["services"]
+    mounted = [s for svc in services.values() for s in _sources(svc) if s.startswith("./run/")]
+    mounted += [svc["env_file"] for svc in services.values() if "env_file" in svc]
+    for source in mounted:
+        assert (out / source.removeprefix("./run/")).exists(), source
+    conf = (out / "mosquitto.conf").read_text()
+    assert "$" not in conf.replace("$SYS", "")  # every placeholder filled
+    assert "password_file /mosquitto/config/passwd" in conf
+    users = {line.split(":")[0] for line in (out / "passwd").read_text().splitlines()}
+    assert users == {"services", "api", "operator"}
+    settings = load_settings(out / "gudang.toml")
+    assert settings.site.environment == "production"
+
+
+def test_site_templates_load_as_production_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etc = tmp_path / "etc"
+    provision.ensure_credentials(etc)
+    config = tmp_path / "gudang.toml"
+    config.write_text(provision.render(DEPLOY_DIR / "gudang" / "gudang.toml", site="blitar"))
+    for key, value in provision.read_env(etc / provision.SERVICES_ENV).items():
+        monkeypatch.setenv(key, value)
+    services = load_settings(config)
+    services.require_secrets("mqtt", "influx")
+    assert (services.mqtt.host, services.mqtt.port) == ("127.0.0.1", 1883)
+    assert services.influx.username == provision.INFLUX_SERVICES_USER
+
+    station_env = provision.add_station(etc, tmp_path / "passwd", "load-1")
+    devices = '\n[[station.devices]]\nname = "scanner"\nrole = "scanner"\nport = "/dev/ttyUSB0"\n'
+    station_toml = tmp_path / "station.toml"
+    station_toml.write_text(
+        provision.render(
+            DEPLOY_DIR / "gudang" / "station.toml",
+            site="blitar",
+            station="load-1",
+            broker_host="192.0.2.10",
+            mode="loading",
+            devices=devices,
+        )
+    )
+    monkeypatch.delenv("GUDANG_INFLUX__USERNAME")
+    monkeypatch.delenv("GUDANG_INFLUX__PASSWORD")
+    for key, value in provision.read_env(station_env).items():
+        monkeypatch.setenv(key, value)
+    bridge = load_settings(station_toml)
+    bridge.require_secrets("mqtt")
+    assert bridge.mqtt.username == "load-1" == bridge.station.name
+    assert (bridge.mqtt.port, str(bridge.mqtt.tls_ca)) == (8883, "/etc/gudang/ca.crt")
+    assert [d.port for d in bridge.station.devices] == ["/dev/ttyUSB0"]
+
+
+def test_secret_files_are_private_and_kept(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    first = provision.ensure_credentials(etc)
+    files = sorted(etc.iterdir())
+    assert [f.name for f in files] == ["api.env", "operator.env", "services.env"]
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert provision.ensure_credentials(etc) == first  # a re-run never rotates silently
+    values = [
+        first.mqtt_services,
+        first.mqtt_api,
+        first.mqtt_operator,
+        first.influx_admin,
+        first.influx_services,
+        first.influx_api,
+    ]
+    assert len(set(values)) == len(values)
+    assert all(len(v) == 32 for v in values)
+
+    loose = tmp_path / "loose"
+    loose.write_text("old")
+    loose.chmod(0o644)
+    provision.write_private(loose, "new")
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
+    assert loose.read_text() == "new"
+
+
+def test_render_refuses_a_missing_placeholder() -> None:
+    with pytest.raises(provision.ProvisionError, match=r"no value for placeholder \$password_file"):
+        provision.render(DEPLOY_DIR / "mosquitto" / "mosquitto.conf", port=1883)
