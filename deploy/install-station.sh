@@ -16,6 +16,7 @@ PREFIX=/opt/gudang
 ETC=/etc/gudang
 SITE="" STATION="" BROKER="" SECRETS="" CA="" SCANNER="" SCALE="" PROTOCOL=mt-sics MODE=loading
 NO_APT=0
+PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: the bridge's user must be able to run it
 
 usage() {
   sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
@@ -67,7 +68,11 @@ if [ "$SRC_IN" != "$PREFIX/src" ]; then
   [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
   mv "$PREFIX/src.new" "$PREFIX/src"
 fi
-[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+base_prefix() { "$1" -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true; }
+if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ]; then
+  rm -rf "$PREFIX/venv"
+  "$PYTHON" -m venv "$PREFIX/venv"
+fi
 "$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[bridge]"
 
 mkdir -p "$ETC"

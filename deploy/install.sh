@@ -18,6 +18,15 @@ SITE=""
 STATION=""
 BROKER_NAMES=()
 NO_APT=0
+# Debian's own Python: the services' users must be able to run the venv's interpreter
+# (a python3 from a home directory, e.g. pyenv's, is not theirs to read).
+PYTHON=${PYTHON:-/usr/bin/python3}
+# Ports (defaults are the standard ones; override only where another program holds them).
+MQTT_PORT=${MQTT_PORT:-1883}
+MQTT_TLS_PORT=${MQTT_TLS_PORT:-8883}
+INFLUX_PORT=${INFLUX_PORT:-8086}
+INFLUX_RPC_PORT=${INFLUX_RPC_PORT:-8088}
+API_PORT=${API_PORT:-8000}
 
 usage() {
   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
@@ -97,7 +106,11 @@ if [ "$SRC_IN" != "$PREFIX/src" ]; then
   [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
   mv "$PREFIX/src.new" "$PREFIX/src"
 fi
-[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+base_prefix() { "$1" -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true; }
+if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ]; then
+  rm -rf "$PREFIX/venv"
+  "$PYTHON" -m venv "$PREFIX/venv"
+fi
 "$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[server]"
 DEPLOY=$PREFIX/src/deploy
 
@@ -124,16 +137,17 @@ install -m 0600 -o mosquitto "$ETC/ca/server.key" "$MQ_ETC/tls/"
   cp /etc/mosquitto/mosquitto.conf /etc/mosquitto/mosquitto.conf.debian
 install -m 0644 "$DEPLOY/mosquitto/acl" "$MQ_ETC/acl"
 provision render "$DEPLOY/mosquitto/mosquitto.conf" /etc/mosquitto/mosquitto.conf \
-  port=1883 tls_port=8883 tls_address= \
+  port="$MQTT_PORT" tls_port="$MQTT_TLS_PORT" tls_address= \
   password_file="$MQ_ETC/passwd" acl_file="$MQ_ETC/acl" \
   cafile="$MQ_ETC/tls/ca.crt" certfile="$MQ_ETC/tls/server.crt" keyfile="$MQ_ETC/tls/server.key" \
   persistence_dir=/var/lib/mosquitto log_file=/var/log/mosquitto/mosquitto.log
 [ -f /etc/influxdb/influxdb.conf.debian ] ||
   cp /etc/influxdb/influxdb.conf /etc/influxdb/influxdb.conf.debian
 provision render "$DEPLOY/influxdb/influxdb.conf" /etc/influxdb/influxdb.conf \
-  data_dir=/var/lib/influxdb http_port=8086 rpc_port=8088
+  data_dir=/var/lib/influxdb http_port="$INFLUX_PORT" rpc_port="$INFLUX_RPC_PORT"
 if [ ! -f "$ETC/gudang.toml" ]; then  # the operator's edits survive upgrades
-  provision render "$DEPLOY/gudang/gudang.toml" "$ETC/gudang.toml" site="$SITE"
+  provision render "$DEPLOY/gudang/gudang.toml" "$ETC/gudang.toml" site="$SITE" \
+    mqtt_port="$MQTT_PORT" influx_port="$INFLUX_PORT" api_port="$API_PORT"
 fi
 chmod 0644 "$ETC/gudang.toml"
 mkdir -p /var/lib/mosquitto /var/log/mosquitto /run/mosquitto /var/lib/influxdb
@@ -143,10 +157,10 @@ chown -R influxdb:influxdb /var/lib/influxdb
 # 7. Start the servers, set up InfluxDB, start Gudang ------------------------------------------
 wait_influx() {
   for _ in $(seq 1 60); do
-    curl -fsS -o /dev/null http://127.0.0.1:8086/ping && return 0
+    curl -fsS -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" && return 0
     sleep 1
   done
-  die "InfluxDB did not answer on 127.0.0.1:8086 (journalctl -u influxdb)"
+  die "InfluxDB did not answer on 127.0.0.1:$INFLUX_PORT (journalctl -u influxdb)"
 }
 
 if have_systemd; then
@@ -156,7 +170,7 @@ if have_systemd; then
   systemctl enable -q mosquitto influxdb
   systemctl restart mosquitto influxdb
   wait_influx
-  provision influx --url http://127.0.0.1:8086 --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
+  provision influx --url "http://127.0.0.1:$INFLUX_PORT" --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
   systemctl enable -q gudang-services gudang-api
   systemctl restart gudang-services gudang-api
   say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
@@ -179,12 +193,18 @@ else
   # Started as root, mosquitto drops to its own user by itself.
   mosquitto -c /etc/mosquitto/mosquitto.conf >>"$LOGS/mosquitto.stderr" 2>&1 &
   echo $! >/run/mosquitto/gudang.pid
-  if ! curl -fsS -o /dev/null http://127.0.0.1:8086/ping 2>/dev/null; then
+  sleep 1
+  kill -0 "$(cat /run/mosquitto/gudang.pid)" 2>/dev/null ||
+    die "mosquitto did not start: $(tail -n 3 "$LOGS/mosquitto.stderr")"
+  stop_pid "$LOGS/influxd.pid"
+  if curl -fsS -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" 2>/dev/null; then
+    die "another InfluxDB already answers on port $INFLUX_PORT: stop it, or set INFLUX_PORT"
+  else
     runuser -u influxdb -- influxd -config /etc/influxdb/influxdb.conf >>"$LOGS/influxd.log" 2>&1 &
     echo $! >"$LOGS/influxd.pid"
   fi
   wait_influx
-  provision influx --url http://127.0.0.1:8086 --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
+  provision influx --url "http://127.0.0.1:$INFLUX_PORT" --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
   for part in services api; do
     (
       set -a

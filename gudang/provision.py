@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -64,6 +65,14 @@ STATIONS_DIR = "stations"
 
 class ProvisionError(Exception):
     """A provisioning step failed; the message says which and why (never a secret)."""
+
+
+class InfluxRefused(ProvisionError):
+    """InfluxDB answered a statement with an HTTP error."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # -- templates --------------------------------------------------------------------------------
@@ -281,8 +290,8 @@ class InfluxAdmin:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:200]
-            raise ProvisionError(
-                f"InfluxDB refused {' '.join(verb)}: HTTP {exc.code} {detail}"
+            raise InfluxRefused(
+                f"InfluxDB refused {' '.join(verb)}: HTTP {exc.code} {detail}", exc.code
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ProvisionError(f"InfluxDB at {self.url} did not answer: {exc}") from exc
@@ -346,8 +355,24 @@ def _ensure_admin(url: str, password: str) -> InfluxAdmin:
     return admin
 
 
+def _require_auth(url: str) -> None:
+    # Users and grants mean nothing on a server without auth-enabled, and one that answers
+    # anybody is not the one deploy/influxdb/influxdb.conf starts (another program's?).
+    try:
+        InfluxAdmin(url, None, None).query("SHOW DATABASES")
+    except InfluxRefused as exc:
+        if exc.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+            return
+        raise
+    raise ProvisionError(
+        f"InfluxDB at {url} answers without credentials (auth-enabled is off): is it the "
+        "server started from deploy/influxdb/influxdb.conf? Nothing was changed."
+    )
+
+
 def setup_influx(url: str, schema: InfluxSchema, creds: Credentials) -> list[str]:
     """Create or update the admin, database, retention policies, CQs and users (idempotent)."""
+    _require_auth(url)
     admin = _ensure_admin(url, creds.influx_admin)
     db = _quote_ident(schema.database)
     done: list[str] = []

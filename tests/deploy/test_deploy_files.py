@@ -141,7 +141,15 @@ def test_site_templates_load_as_production_settings(
     etc = tmp_path / "etc"
     provision.ensure_credentials(etc)
     config = tmp_path / "gudang.toml"
-    config.write_text(provision.render(DEPLOY_DIR / "gudang" / "gudang.toml", site="blitar"))
+    config.write_text(
+        provision.render(
+            DEPLOY_DIR / "gudang" / "gudang.toml",
+            site="blitar",
+            mqtt_port=1883,
+            influx_port=8086,
+            api_port=8000,
+        )
+    )
     for key, value in provision.read_env(etc / provision.SERVICES_ENV).items():
         monkeypatch.setenv(key, value)
     services = load_settings(config)

@@ -155,6 +155,24 @@ def test_retention_policies_and_weight_downsampling(deployed: Site) -> None:
     assert rows[0]["readings"] == 4
 
 
+def test_setup_refuses_an_influxdb_without_auth(tmp_path: Path) -> None:
+    # The local demo's InfluxDB (deploy/local/, auth off): provisioning must not touch it.
+    from gudang.servers import start_influxd
+
+    open_server = start_influxd(tmp_path / "influxdb")
+    creds = provision.ensure_credentials(tmp_path / "etc")
+    try:
+        with pytest.raises(provision.ProvisionError, match="answers without credentials"):
+            provision.setup_influx(
+                f"http://127.0.0.1:{open_server.port}", provision.InfluxSchema.load(SCHEMA), creds
+            )
+        admin = provision.InfluxAdmin(f"http://127.0.0.1:{open_server.port}", None, None)
+        assert admin.query("SHOW USERS") == []
+        assert admin.query("SHOW DATABASES") == []
+    finally:
+        open_server.stop()
+
+
 def test_setup_again_keeps_passwords_and_schema(deployed: Site) -> None:
     # An upgrade re-runs the installer: same credentials files, same result.
     again = provision.ensure_credentials(deployed.etc)
