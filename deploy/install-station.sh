@@ -3,7 +3,7 @@
 # the scale on its serial/USB ports.
 #
 #   sudo deploy/install-station.sh --site blitar --station load-1 --broker 192.168.1.10 \
-#        --secrets load-1.env --ca ca.crt \
+#        [--broker-port 8883] --secrets load-1.env --ca ca.crt \
 #        --scanner /dev/serial/by-id/usb-...-if00 \
 #        [--scale /dev/serial/by-id/usb-...-port0 --scale-protocol mt-sics] [--mode loading]
 #
@@ -14,6 +14,7 @@ set -euo pipefail
 SRC_IN=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=/opt/gudang
 ETC=/etc/gudang
+BROKER_PORT=8883
 SITE="" STATION="" BROKER="" SECRETS="" CA="" SCANNER="" SCALE="" PROTOCOL=mt-sics MODE=loading
 NO_APT=0
 PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: the bridge's user must be able to run it
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
     --site) SITE=$2; shift 2 ;;
     --station) STATION=$2; shift 2 ;;
     --broker) BROKER=$2; shift 2 ;;
+    --broker-port) BROKER_PORT=$2; shift 2 ;;
     --secrets) SECRETS=$2; shift 2 ;;
     --ca) CA=$2; shift 2 ;;
     --scanner) SCANNER=$2; shift 2 ;;
@@ -86,7 +88,7 @@ if [ -n "$SCALE" ]; then
     "$SCALE" "$PROTOCOL")
 fi
 "$PREFIX/venv/bin/python" -m gudang.provision render "$PREFIX/src/deploy/gudang/station.toml" \
-  "$ETC/station.toml" site="$SITE" station="$STATION" broker_host="$BROKER" mode="$MODE" \
+  "$ETC/station.toml" site="$SITE" station="$STATION" broker_host="$BROKER" broker_port="$BROKER_PORT" mode="$MODE" \
   devices="$devices"
 chmod 0644 "$ETC/station.toml"
 install -d -m 0700 -o gudang-bridge -g gudang-bridge /var/lib/gudang-bridge

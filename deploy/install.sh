@@ -157,7 +157,7 @@ chown -R influxdb:influxdb /var/lib/influxdb
 # 7. Start the servers, set up InfluxDB, start Gudang ------------------------------------------
 wait_influx() {
   for _ in $(seq 1 60); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" && return 0
+    curl -fs -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" && return 0
     sleep 1
   done
   die "InfluxDB did not answer on 127.0.0.1:$INFLUX_PORT (journalctl -u influxdb)"

@@ -166,6 +166,7 @@ def test_site_templates_load_as_production_settings(
             site="blitar",
             station="load-1",
             broker_host="192.0.2.10",
+            broker_port=8883,
             mode="loading",
             devices=devices,
         )
