@@ -200,7 +200,8 @@ else
   if curl -fsS -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" 2>/dev/null; then
     die "another InfluxDB already answers on port $INFLUX_PORT: stop it, or set INFLUX_PORT"
   else
-    runuser -u influxdb -- influxd -config /etc/influxdb/influxdb.conf >>"$LOGS/influxd.log" 2>&1 &
+    setpriv --reuid=influxdb --regid=influxdb --init-groups -- \
+      influxd -config /etc/influxdb/influxdb.conf >>"$LOGS/influxd.log" 2>&1 &
     echo $! >"$LOGS/influxd.pid"
   fi
   wait_influx
@@ -212,8 +213,10 @@ else
       . "$ETC/$part.env"
       set +a
       cd /
-      exec runuser -u "gudang-$part" -- "$PREFIX/venv/bin/gudang" --config "$ETC/gudang.toml" \
-        "$part" >>"$LOGS/$part.log" 2>&1
+      # setpriv execs in place (runuser would stay as a parent that SIGKILLs 2 s after a
+      # SIGTERM, cutting the clean stop short).
+      exec setpriv --reuid="gudang-$part" --regid=gudang --init-groups -- \
+        "$PREFIX/venv/bin/gudang" --config "$ETC/gudang.toml" "$part" >>"$LOGS/$part.log" 2>&1
     ) &
     echo $! >"$LOGS/$part.pid"
   done

@@ -3,6 +3,7 @@ and the whole path with each part under its own generated users."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -293,3 +294,67 @@ def test_services_run_end_to_end_with_their_own_users(
         deployed.station_passwords["load-1"],
     ):
         assert secret not in logs
+
+
+def _rpc_port(data_dir: Path) -> str:
+    # The top-level bind-address of the rendered deploy/influxdb/influxdb.conf: backup's port.
+    conf = (data_dir / "influxdb.conf").read_text()
+    return conf.split('bind-address = "127.0.0.1:')[1].split('"')[0]
+
+
+def test_backup_and_restore_onto_a_new_install(deployed: Site, tmp_path: Path) -> None:
+    """docs/operations.md: influxd backup -portable, then restore on a freshly installed box."""
+    from gudang.servers import start_production_influxd
+
+    marker = f"m{uuid.uuid4().hex[:10]}"
+    services = _influx(deployed, provision.INFLUX_SERVICES_USER, deployed.creds.influx_services)
+    try:
+        services.write(
+            [f"backup_probe,site={marker} n={i}i {time.time_ns() + i}" for i in range(5)]
+        )
+    finally:
+        services.close()
+    rpc = _rpc_port(deployed.influxd.data_dir)
+    backup = tmp_path / "backup"
+    subprocess.run(
+        ["influxd", "backup", "-portable", "-host", f"127.0.0.1:{rpc}", str(backup)],
+        check=True,
+        capture_output=True,
+    )
+
+    new_box = start_production_influxd(tmp_path / "new-influxdb")
+    url = f"http://127.0.0.1:{new_box.port}"
+    new_rpc = _rpc_port(new_box.data_dir)
+    schema = provision.InfluxSchema.load(SCHEMA)
+    try:
+        provision.setup_influx(url, schema, deployed.creds)  # install.sh on the new box
+        admin = provision.InfluxAdmin(url, provision.INFLUX_ADMIN_USER, deployed.creds.influx_admin)
+        admin.query(f'DROP DATABASE "{deployed.database}"')  # the empty one install made
+        subprocess.run(
+            [
+                "influxd",
+                "restore",
+                "-portable",
+                "-host",
+                f"127.0.0.1:{new_rpc}",
+                "-db",
+                deployed.database,
+                str(backup),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        provision.setup_influx(url, schema, deployed.creds)  # grants, RPs and CQ again
+        api = provision.InfluxAdmin(url, provision.INFLUX_API_USER, deployed.creds.influx_api)
+        rows = api.query(
+            f"SELECT sum(n) FROM backup_probe WHERE site = {quote_str(marker)}",
+            db=deployed.database,
+        )
+        assert rows[0]["sum"] == 0 + 1 + 2 + 3 + 4
+        policies = {
+            r["name"]: r["default"]
+            for r in admin.query(f'SHOW RETENTION POLICIES ON "{deployed.database}"')
+        }
+        assert policies == {"main": True, "weight_raw": False}
+    finally:
+        new_box.stop()
