@@ -33,7 +33,7 @@ Events, each `data:` a JSON object:
 - `container`: one `Container` (as GET /containers/{no}); `{"container_no": ..., "removed": true}`
   when it is gone;
 - `station`: one `Station`;
-- `stock`: the whole `Stock` (as GET /stock);
+- `stock`: the whole `Stock` (as GET /stock), after every stock or container change;
 - `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared.
 
 A comment line (`: ping`) is sent every `api.stream_heartbeat_s` seconds to keep proxies
@@ -48,29 +48,32 @@ def _stock(live: LiveState, settings: Settings) -> dict[str, Any]:
     return build_stock(live, settings).model_dump(mode="json")
 
 
-async def _event_payload(
+def _event_payloads(
     live: LiveState, settings: Settings, ev: LiveEvent
-) -> tuple[str, dict[str, Any]] | None:
+) -> list[tuple[str, dict[str, Any]]]:
     if ev.kind == "container":
         c = live.containers.get(ev.key)
-        if c is None:
-            return "container", {"container_no": ev.key, "removed": True}
-        return "container", ContainerOut.from_state(c).model_dump(mode="json")
+        data = (
+            {"container_no": ev.key, "removed": True}
+            if c is None
+            else ContainerOut.from_state(c).model_dump(mode="json")
+        )
+        # Stock counts drums in containers too: a container's change is a stock change.
+        return [("container", data), ("stock", _stock(live, settings))]
     if ev.kind == "station":
         view = live.station_views().get(ev.key)
         if view is None:
-            return None
-        return "station", StationOut.build(view, live.station_status.get(ev.key)).model_dump(
-            mode="json"
-        )
+            return []
+        status = live.station_status.get(ev.key)
+        return [("station", StationOut.build(view, status).model_dump(mode="json"))]
     if ev.kind == "alert":
         a = live.alerts.get(ev.key)
         if a is None:
-            return "alert", {"id": ev.key, "removed": True}
-        return "alert", AlertOut.from_wire(a).model_dump(mode="json")
+            return [("alert", {"id": ev.key, "removed": True})]
+        return [("alert", AlertOut.from_wire(a).model_dump(mode="json"))]
     if ev.kind == "stock":
-        return "stock", _stock(live, settings)
-    return None
+        return [("stock", _stock(live, settings))]
+    return []
 
 
 async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
@@ -102,9 +105,8 @@ async def _events(
                     return
                 yield b": ping\n\n"
                 continue
-            out = await _event_payload(live, settings, ev)
-            if out is not None:
-                yield _sse(*out)
+            for name, data in _event_payloads(live, settings, ev):
+                yield _sse(name, data)
     finally:
         live.unsubscribe(queue)
 
