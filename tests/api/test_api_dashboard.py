@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from gudang.wire import ScanKind
+from gudang.wire import DeviceStateV1, ScanKind, StationState, StationStatusV1, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,13 +35,18 @@ def browser() -> Iterator[Browser]:
 
 
 def _station_status(stack: Stack, station: str, scale_state: str = "connected") -> None:
-    payload = (
-        '{"v":1,"site":"%s","station":"%s","state":"online","heartbeat_s":15,'
-        '"devices":[{"name":"scanner","role":"scanner","state":"connected"},'
-        '{"name":"scale","role":"scale","state":"%s"}],"spool_depth":0,"spool_capacity":200000}'
-        % (stack.site, station, scale_state)
+    status = StationStatusV1(
+        site=stack.site,
+        station=station,
+        state=StationState.ONLINE,
+        heartbeat_s=15,
+        devices=[
+            DeviceStateV1(name="scanner", role="scanner", state="connected"),
+            DeviceStateV1(name="scale", role="scale", state=scale_state),  # type: ignore[arg-type]
+        ],
+        spool_capacity=200_000,
     )
-    stack.probe.publish(stack.topics.status(station), payload.encode(), retain=True)
+    stack.probe.publish(stack.topics.status(station), encode(status), retain=True)
 
 
 def _arc(dasharray: str) -> float:
