@@ -441,7 +441,8 @@ class Floor:
         """Change the state by an outcome (live, or replayed from InfluxDB)."""
         st = self.station(station)
         st.scans += 1
-        st.last_scan_at = at
+        # The latest scan time, not the last applied: redeliveries come out of order.
+        st.last_scan_at = at if st.last_scan_at is None else max(st.last_scan_at, at)
         self.changes.stations.add(station)
         r = outcome.result
         if r is Result.CONTAINER_SET:

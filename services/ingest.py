@@ -54,7 +54,6 @@ from services.rebuild import Rebuilt, rebuild
 from services.records import (
     Stamper,
     alert_line,
-    datetime_to_ns,
     dead_letter_line,
     ns_to_datetime,
     quarantine_line,
@@ -429,7 +428,7 @@ class Ingest(CommandsMixin):
         text = _payload_text(msg.payload)
         log.warning("dead-lettered message on %s: %s", msg.topic, reason)
         # Distinct ns per dead letter so a flood of them at one instant keeps every one.
-        ts_ns = datetime_to_ns(now) + self.counters["deadlettered"] % 1000
+        ts_ns = self.stamp(now)
         batch.lines.append(dead_letter_line(self.site, msg.topic, reason, text, ts_ns))
         batch.deadletters.append(
             encode(DeadLetterV1(ts=now, topic=msg.topic, reason=reason, payload=text))
@@ -519,7 +518,7 @@ class Ingest(CommandsMixin):
             text = point[:DEADLETTER_PAYLOAD_CHARS]
             try:
                 self.influx.write(
-                    [dead_letter_line(self.site, "influxdb", reason, text, datetime_to_ns(now))]
+                    [dead_letter_line(self.site, "influxdb", reason, text, self.stamp(now))]
                 )
             except InfluxRejected:
                 log.error("dead letter itself refused by InfluxDB: %s", reason)

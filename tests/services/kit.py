@@ -7,6 +7,7 @@ latest retained state, every alert message in arrival order, and the services' r
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -260,3 +261,86 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+
+
+def make_scan(
+    site: str, station: str, barcode: str, weight: float = 9.5, ts: datetime | None = None
+) -> ScanV1:
+    """A drum scan with a stable weight, stamped now."""
+    return ScanV1(
+        id=uuid.uuid4().hex,
+        ts=ts or datetime.now(UTC),
+        site=site,
+        station=station,
+        barcode=barcode,
+        weight_kg=weight,
+        weight_stable=True,
+        weight_status=WeightStatus.STABLE,
+    )
+
+
+class Streamer:
+    """Publishes many messages over real MQTT at QoS 1 from a thread, paced or flat out.
+
+    ``acked`` counts the broker's PUBACKs: a message acknowledged by the broker is one the
+    services must count, whatever happens to them afterwards.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._lock = threading.Lock()
+        self.acked = 0
+        self.sent = 0
+        self.link = MqttLink(
+            settings.mqtt, f"streamer-{uuid.uuid4().hex[:8]}", on_published=self._published
+        )
+        self.link.start()
+        if not self.link.wait_connected(10):
+            raise RuntimeError("streamer could not connect")
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _published(self, mid: int, ok: bool) -> None:
+        if ok:
+            with self._lock:
+                self.acked += 1
+
+    def start(self, messages: list[tuple[str, bytes]], per_second: float | None = None) -> None:
+        """Publish ``(topic, payload)`` pairs in order, at most ``per_second``."""
+
+        def run() -> None:
+            begin = time.monotonic()
+            for i, (topic, payload) in enumerate(messages):
+                if self._stop.is_set():
+                    return
+                if per_second is not None:
+                    due = begin + i / per_second
+                    pause = due - time.monotonic()
+                    if pause > 0 and self._stop.wait(pause):
+                        return
+                self.link.publish(topic, payload, qos=1)
+                self.sent += 1
+
+        self._thread = threading.Thread(target=run, name="streamer", daemon=True)
+        self._thread.start()
+
+    def wait_done(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until ``count`` messages were acknowledged by the broker."""
+        wait_for(lambda: self.acked >= count, timeout=timeout, what=f"{count} PUBACKs")
+
+    def close(self) -> None:
+        """Stop publishing and disconnect."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.link.stop()
+
+
+def count(influx: InfluxClient, measurement: str, site: str, where: str = "") -> int:
+    """Stored rows of a measurement for the site (by ``count(*)``)."""
+    q = f'SELECT count(*) FROM "{measurement}" WHERE site = {quote_str(site)}'
+    if where:
+        q += f" AND {where}"
+    result = influx.query(q)
+    if not result:
+        return 0
+    return max(int(v) for k, v in result[0].items() if k.startswith("count_") and v is not None)
