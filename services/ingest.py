@@ -108,7 +108,8 @@ class Ingest(CommandsMixin):
         self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
         self.webhooks = WebhookSender(settings.alerts)
-        self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight + 1000)
+        # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)
         self.max_queued = 0  # the most messages ever waiting in the queue at once
         self._stop = threading.Event()
         self._state_lock = threading.Lock()  # the floor is changed and published under it
@@ -131,6 +132,11 @@ class Ingest(CommandsMixin):
             manual_ack=True,
             receive_maximum=settings.ingest.max_inflight,
         )
+
+    @property
+    def queued(self) -> int:
+        """Messages received and waiting for the ingest thread."""
+        return self._queue.qsize()
 
     def _adopt(self, state: Rebuilt) -> None:
         """Take over a rebuilt state."""
@@ -166,13 +172,22 @@ class Ingest(CommandsMixin):
     def _enqueue(self, message: Message) -> None:
         try:
             self._queue.put_nowait(message)
-            depth = self._queue.qsize()
-            self.max_queued = max(self.max_queued, depth)
         except queue.Full:
-            # Cannot happen while the broker honours our Receive Maximum; without a
-            # PUBACK the broker redelivers it on the next session.
-            self.counters["queue_full"] += 1
-            log.error("ingest queue full; %s left unacknowledged", message.topic)
+            # Mosquitto 2.0 honours our Receive Maximum while nothing is acknowledged
+            # (InfluxDB down), but after acknowledgements it may send more than the window
+            # (tried: one PUBACK released a whole window). Then paho's thread waits here:
+            # the rest stays in the socket and the broker, and the queue stays bounded. The
+            # wait is short: it happens only while the ingest thread is writing.
+            self.counters["queue_waits"] += 1
+            try:
+                self._queue.put(message, timeout=self.settings.mqtt.keepalive_s / 2)
+            except queue.Full:
+                # Waiting longer would miss the keepalive; unacknowledged, the broker
+                # redelivers it when the session resumes.
+                self.counters["queue_full"] += 1
+                log.error("ingest queue full; %s left unacknowledged", message.topic)
+                return
+        self.max_queued = max(self.max_queued, self._queue.qsize())
 
     # -- the ingest thread -----------------------------------------------------------------
     def _collect(self) -> list[Message]:
