@@ -76,11 +76,19 @@ def recent_scans_query(
     return f"SELECT * FROM {SCAN} WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT {limit}"
 
 
-def hourly_query(site: str, hours: int, station: str | None, loaded_only: bool) -> str:
+def hourly_query(
+    site: str,
+    hours: int,
+    station: str | None,
+    loaded_only: bool,
+    container_no: str | None = None,
+) -> str:
     """Scans per station and hour over the last ``hours`` hours."""
     where = [f"site = {quote_str(site)}", f"time >= now() - {hours}h"]
     if station:
         where.append(f"station = {quote_str(station)}")
+    if container_no:
+        where.append(f"container_no = {quote_str(container_no)}")
     if loaded_only:
         where.append(f"result = {quote_str(LOADED)}")
     return (

@@ -19,8 +19,25 @@ router = APIRouter(prefix="/scans", tags=["scans"], responses=AUTH_ERRORS)
 
 MAX_LIMIT = 1000  # a page of scans; older ones by ``since``
 MAX_HOURS = 24 * 31  # a month of hourly buckets per station
+# No scan was ever counted into an invalid number: filter by one that matches nothing.
+NOT_A_CONTAINER = "-"
 
 StationQuery = Annotated[str | None, Query(pattern=NAME_PATTERN, description="only this station")]
+
+
+ContainerQuery = Annotated[
+    str | None, Query(max_length=20, description="only scans for this container (ISO 6346)")
+]
+
+
+def _compact(container_no: str | None) -> str | None:
+    """The compact number, or ``NOT_A_CONTAINER`` for text no container can carry."""
+    if not container_no:
+        return None
+    try:
+        return ContainerNo.parse(container_no).value
+    except BarcodeError:
+        return NOT_A_CONTAINER
 
 
 def _opt(row: dict[str, Any], key: str) -> Any:
@@ -54,9 +71,7 @@ async def recent_scans(
     influx: InfluxDep,
     settings: SettingsDep,
     station: StationQuery = None,
-    container_no: Annotated[
-        str | None, Query(max_length=20, description="only scans for this container")
-    ] = None,
+    container_no: ContainerQuery = None,
     result: Annotated[
         str | None, Query(pattern="^[a-z_]{1,32}$", description="only this result, e.g. loaded")
     ] = None,
@@ -66,12 +81,7 @@ async def recent_scans(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[ScanOut]:
     """Stored scans, newest first, with their result and reason."""
-    number = None
-    if container_no:
-        try:
-            number = ContainerNo.parse(container_no).value
-        except BarcodeError:
-            return []  # no scan was ever counted into an invalid number
+    number = _compact(container_no)
     if since is not None:
         if since.tzinfo is None:
             since = since.replace(tzinfo=ZoneInfo(settings.site.timezone))  # people's time
@@ -100,12 +110,14 @@ async def scans_per_hour(
     influx: InfluxDep,
     settings: SettingsDep,
     station: StationQuery = None,
+    container_no: ContainerQuery = None,
     hours: Annotated[int, Query(ge=1, le=MAX_HOURS, description="how far back")] = 24,
 ) -> list[HourlyOut]:
     """Scans and loaded drums per station and hour (InfluxQL GROUP BY time(1h))."""
     site = settings.site.name
-    every = await run(influx, hourly_query(site, hours, station, loaded_only=False))
-    loaded = await run(influx, hourly_query(site, hours, station, loaded_only=True))
+    number = _compact(container_no)
+    every = await run(influx, hourly_query(site, hours, station, False, number))
+    loaded = await run(influx, hourly_query(site, hours, station, True, number))
     counts: dict[tuple[int, str], list[int]] = {}
     for row in every:
         counts[(int(row["time"]), str(row.get("station", "")))] = [int(row.get("n") or 0), 0]

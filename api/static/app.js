@@ -8,6 +8,9 @@ const TOKEN_KEY = "gudang.token";
 const LANG_KEY = "gudang.lang";
 // A forecast closer than this is shown as urgent: time to bring the next container.
 const SOON_MS = 60 * 60 * 1000;
+// The stations' "drums per hour" bars: this many hours back, refreshed this often.
+const HOURLY_HOURS = 12;
+const HOURLY_REFRESH_MS = 60 * 1000;
 // Short names people use for Indonesia's zones; Intl gives "GMT+7" in English.
 const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
 
@@ -22,7 +25,7 @@ const WORDS = {
     noStock: "Stok kosong.", noStations: "Belum ada stasiun.",
     sku: "SKU", warehouse: "Gudang", inContainers: "Di kontainer", total: "Total",
     drumsUnit: "drum", byCount: "jumlah", byWeight: "berat", rate: "Laju", fullAt: "Penuh pada", lastScan: "Scan terakhir",
-    perHour: "drum/jam", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
+    perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
     notSealed: "belum disegel", seal: "segel",
     status: { open: "dibuka", loading: "dimuat", full: "penuh", sealed: "disegel", shipped: "dikirim" },
     ack: "Konfirmasi", acked: "dikonfirmasi oleh", raised: "muncul",
@@ -49,7 +52,7 @@ const WORDS = {
     noStock: "No stock.", noStations: "No stations yet.",
     sku: "SKU", warehouse: "Warehouse", inContainers: "In containers", total: "Total",
     drumsUnit: "drums", byCount: "count", byWeight: "weight", rate: "Rate", fullAt: "Full at", lastScan: "Last scan",
-    perHour: "drums/h", noRate: "not yet", packingList: "Packing list", csv: "CSV",
+    perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", noRate: "not yet", packingList: "Packing list", csv: "CSV",
     notSealed: "not sealed", seal: "seal",
     status: { open: "open", loading: "loading", full: "full", sealed: "sealed", shipped: "shipped" },
     ack: "Acknowledge", acked: "acknowledged by", raised: "raised",
@@ -76,6 +79,7 @@ const state = {
   stations: new Map(),
   alerts: new Map(),
   stock: { items: [], totals: [] },
+  hourly: new Map(), // station -> [{hour, scans, loaded}], oldest first
   source: null,
 };
 
@@ -247,6 +251,8 @@ function renderStations() {
       el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),
         ` · ${fmtNum(s.scans)} ${t("scans")}`));
     if (s.spool_capacity) li.append(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
+    const hours = state.hourly.get(s.station);
+    if (hours && hours.some((h) => h.scans)) li.append(sparkline(hours));
     if (s.devices.length) {
       li.append(el("div", { class: "devices" }, ...s.devices.map((d) =>
         el("span", { class: `device ${d.state}`, title: d.detail || d.state, text: `${d.name} (${d.role})` }))));
@@ -254,6 +260,48 @@ function renderStations() {
     return li;
   }));
   $("stations-empty").hidden = list.length > 0;
+}
+
+function sparkline(hours) {
+  const max = Math.max(1, ...hours.map((h) => h.scans));
+  const w = 100 / hours.length;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 100 24");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "spark");
+  hours.forEach((h, i) => {
+    for (const [value, cls] of [[h.scans, "all"], [h.loaded, "loaded"]]) {
+      const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      const height = (value / max) * 22;
+      r.setAttribute("x", String(i * w + w * 0.12));
+      r.setAttribute("width", String(w * 0.76));
+      r.setAttribute("y", String(24 - height));
+      r.setAttribute("height", String(height));
+      r.setAttribute("class", cls);
+      svg.append(r);
+    }
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = `${fmtTime(h.hour)}: ${h.loaded} / ${h.scans}`;
+    svg.lastChild.append(title);
+  });
+  return el("div", { class: "hourly" }, el("span", { text: t("perHourChart") }), svg);
+}
+
+async function loadHourly() {
+  if (!state.token || !state.site) return;
+  try {
+    const r = await fetch(`${API}/scans/hourly?hours=${HOURLY_HOURS}`, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!r.ok) return;
+    const by = new Map();
+    for (const h of await r.json()) {
+      if (!by.has(h.station)) by.set(h.station, []);
+      by.get(h.station).push(h);
+    }
+    state.hourly = by;
+    renderStations();
+  } catch {
+    /* the next refresh tries again */
+  }
 }
 
 function renderAll() {
@@ -366,6 +414,7 @@ async function start() {
   $("sign-out").hidden = false;
   renderAll();
   connect();
+  loadHourly();
 }
 
 function tick() {
@@ -402,5 +451,6 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(tick, 1000);
   // Forecasts say "in 2 h 10 m": refresh them as time passes.
   setInterval(renderContainers, 30000);
+  setInterval(loadHourly, HOURLY_REFRESH_MS);
   start();
 });

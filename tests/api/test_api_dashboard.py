@@ -111,6 +111,9 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         expect(page.locator('#alerts [data-alert^="duplicate_scan-"]')).to_have_count(1)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})  # a supervisor's phone
+        expect(page.locator("#h-alerts")).to_be_in_viewport()  # alerts come first there
+        page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
     finally:
         page.close()
 

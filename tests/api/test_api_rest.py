@@ -179,6 +179,11 @@ def test_scans_recent_and_hourly_from_influxdb(stack: Stack) -> None:
     hourly = stack.get("/api/v1/scans/hourly", params={"hours": 2}).json()
     assert sum(h["loaded"] for h in hourly if h["station"] == STATION) == len(DRUMS)
     assert sum(h["scans"] for h in hourly if h["station"] == STATION) == len(rows)
+    per_container = stack.get("/api/v1/scans/hourly", params={"container_no": CONTAINER}).json()
+    assert sum(h["loaded"] for h in per_container) == len(DRUMS)
+    other = stack.get("/api/v1/scans/hourly", params={"container_no": CONTAINER_2}).json()
+    assert sum(h["scans"] for h in other) == 0
+    assert stack.get("/api/v1/scans", params={"container_no": "nonsense"}).json() == []
 
 
 def test_packing_list_of_filled_container_matches_influxdb(stack: Stack) -> None:
