@@ -8,13 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
 from api.live import LiveEvent, LiveState
 from api.routes.stock import build_stock
-from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, StationOut
+from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
 from gudang.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,9 @@ router = APIRouter(tags=["stream"], responses=AUTH_ERRORS)
 
 # Tells EventSource to reconnect after this many ms when the stream breaks.
 RETRY_MS = 2000
+# Open streams at most: each holds a queue of up to SUBSCRIBER_QUEUE changes. Screens on
+# a packing floor number in the tens; past this something is reconnecting in a loop.
+MAX_STREAM_CLIENTS = 200
 
 STREAM_DOC = """Server-Sent Events (`text/event-stream`). EventSource cannot send headers:
 pass the token as `?access_token=...` (or send `Authorization: Bearer ...` from other clients).
@@ -119,7 +122,8 @@ async def _events(
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "the event stream",
-        }
+        },
+        503: {"model": ErrorOut, "description": "too many open streams"},
     },
 )
 async def stream(
@@ -133,6 +137,9 @@ async def stream(
     """Live changes of containers, stock, stations and alerts, as Server-Sent Events."""
     live: LiveState = request.app.state.live
     settings: Settings = request.app.state.settings
+    if len(live.subscribers) >= MAX_STREAM_CLIENTS:
+        log.warning("refused a stream for %s: %d streams open", who.name, len(live.subscribers))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many open streams")
     queue = live.subscribe()  # before the snapshot: no change falls between the two
     log.info("stream opened by %s", who.name)
     return StreamingResponse(

@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 
+from api.routes import stream as stream_routes
 from tests.api.conftest import CONTAINER, TOKENS, Stack
 
 # The product's promise: the dashboard shows a scan within a second (issue #5).
@@ -92,3 +94,13 @@ def test_stream_needs_a_token(stack: Stack) -> None:
     r = httpx.get(f"{stack.url}/api/v1/stream")
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_open_streams_are_bounded(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_routes, "MAX_STREAM_CLIENTS", 1)
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        assert _next(events, "status")[1] == 200
+        _next(events, "snapshot")
+        r = httpx.get(f"{stack.url}/api/v1/stream", params={"access_token": TOKENS["worker"]})
+        assert r.status_code == 503
+        assert r.json() == {"detail": "too many open streams"}
