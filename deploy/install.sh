@@ -149,6 +149,9 @@ if [ ! -f "$ETC/gudang.toml" ]; then  # the operator's edits survive upgrades
   provision render "$DEPLOY/gudang/gudang.toml" "$ETC/gudang.toml" site="$SITE" \
     mqtt_port="$MQTT_PORT" influx_port="$INFLUX_PORT" api_port="$API_PORT"
 fi
+# The API's first admin token: the token in $ETC/api-admin.token (root only), its hash
+# appended to gudang.toml. More tokens: gudang api new-token (docs/api.md).
+provision api-token --etc "$ETC" --config "$ETC/gudang.toml"
 chmod 0644 "$ETC/gudang.toml"
 mkdir -p /var/lib/mosquitto /var/log/mosquitto /run/mosquitto /var/lib/influxdb
 chown mosquitto:mosquitto /var/lib/mosquitto /var/log/mosquitto /run/mosquitto

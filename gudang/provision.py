@@ -60,6 +60,8 @@ INFLUX_API_USER = "gudang_api"
 SERVICES_ENV = "services.env"
 API_ENV = "api.env"
 OPERATOR_ENV = "operator.env"  # the operator's MQTT password and the InfluxDB admin's
+# The API's first admin bearer token (root only); its SHA-256 goes into the settings file.
+API_ADMIN_TOKEN = "api-admin.token"
 STATIONS_DIR = "stations"
 
 
@@ -199,6 +201,28 @@ def load_credentials(etc_dir: Path) -> Credentials:
         )
     except (OSError, KeyError) as exc:
         raise ProvisionError(f"credentials in {etc_dir} are incomplete: {exc!r}") from exc
+
+
+def ensure_api_admin_token(etc_dir: Path, config: Path) -> bool:
+    """Make the API's first admin token once: the token in a 0600 file, its hash in ``config``.
+
+    The hash is what ``api.auth.hash_token`` computes (hex SHA-256); more tokens are made
+    with ``gudang api new-token``. Returns False when the token already exists.
+    """
+    token_file = etc_dir / API_ADMIN_TOKEN
+    if token_file.exists():
+        return False
+    token = new_secret()
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    with config.open("a", encoding="utf-8") as out:
+        out.write(
+            "\n# The first admin token, made at install; the token itself is in "
+            f"{token_file} (root only).\n"
+            f'[[api.tokens]]\nname = "admin"\nrole = "admin"\nsha256 = "{digest}"\n'
+        )
+    write_private(token_file, token + "\n")
+    log.info("wrote the API's admin token to %s (mode 0600)", token_file)
+    return True
 
 
 # -- Mosquitto ----------------------------------------------------------------------------------
@@ -434,6 +458,11 @@ def _cmd_credentials(args: argparse.Namespace) -> None:
     print(f"credentials in {args.etc} (mode 0600); MQTT users in {args.password_file}")
 
 
+def _cmd_api_token(args: argparse.Namespace) -> None:
+    if not ensure_api_admin_token(Path(args.etc), Path(args.config)):
+        print(f"the API admin token exists already ({Path(args.etc) / API_ADMIN_TOKEN})")
+
+
 def _cmd_station(args: argparse.Namespace) -> None:
     path = add_station(Path(args.etc), Path(args.password_file), args.station)
     print(f"station {args.station}: MQTT user added; copy {path} to the station box")
@@ -462,6 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--services-owner", default=None, help="system user of gudang services")
     c.add_argument("--api-owner", default=None, help="system user of gudang api")
     c.set_defaults(func=_cmd_credentials)
+
+    t = sub.add_parser("api-token", help="the API's first admin token (once)")
+    t.add_argument("--etc", default="/etc/gudang")
+    t.add_argument("--config", default="/etc/gudang/gudang.toml")
+    t.set_defaults(func=_cmd_api_token)
 
     s = sub.add_parser("add-station", help="an MQTT user for one station")
     s.add_argument("station")

@@ -36,8 +36,11 @@ provision render "$deploy/mosquitto/mosquitto.conf" "$out/mosquitto.conf" \
   persistence_dir=/mosquitto/data log_file=/mosquitto/log/mosquitto.log
 provision render "$deploy/influxdb/influxdb.conf" "$out/influxdb.conf" \
   data_dir=/var/lib/influxdb http_port=8086 rpc_port=8088
-[ -f "$out/gudang.toml" ] || provision render "$deploy/gudang/gudang.toml" "$out/gudang.toml" site="$site" \
-  mqtt_port=1883 influx_port=8086 api_port=8000
+if [ ! -f "$out/gudang.toml" ]; then
+  provision render "$deploy/gudang/gudang.toml" "$out/gudang.toml" site="$site" \
+    mqtt_port=1883 influx_port=8086 api_port=8000
+fi
+provision api-token --etc "$out/etc" --config "$out/gudang.toml"
 # The eclipse-mosquitto image runs as uid 1883; the files stay 0600.
 if [ "$(id -u)" -eq 0 ]; then
   chown 1883:1883 "$out/passwd" "$out/tls/server.key"

@@ -152,8 +152,18 @@ def test_site_templates_load_as_production_settings(
     )
     for key, value in provision.read_env(etc / provision.SERVICES_ENV).items():
         monkeypatch.setenv(key, value)
+    assert provision.ensure_api_admin_token(etc, config)
+    assert not provision.ensure_api_admin_token(etc, config)  # once only
+    token_file = etc / provision.API_ADMIN_TOKEN
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     services = load_settings(config)
     services.require_secrets("mqtt", "influx")
+    from api.auth import hash_token
+
+    [admin] = services.api.tokens
+    assert (admin.name, admin.role) == ("admin", "admin")
+    assert admin.sha256 == hash_token(token_file.read_text().strip())
+    assert token_file.read_text().strip() not in config.read_text()
     assert (services.mqtt.host, services.mqtt.port) == ("127.0.0.1", 1883)
     assert services.influx.username == provision.INFLUX_SERVICES_USER
 
