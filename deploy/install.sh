@@ -168,6 +168,7 @@ wait_influx() {
 
 if have_systemd; then
   install -m 0644 "$DEPLOY/systemd/gudang-services.service" "$DEPLOY/systemd/gudang-api.service" \
+    "$DEPLOY/systemd/gudang-backup.service" "$DEPLOY/systemd/gudang-backup.timer" \
     /etc/systemd/system/
   systemctl daemon-reload
   systemctl enable -q mosquitto influxdb
@@ -175,6 +176,7 @@ if have_systemd; then
   wait_influx
   provision influx --url "http://127.0.0.1:$INFLUX_PORT" --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
   systemctl enable -q gudang-services gudang-api
+  systemctl enable -q --now gudang-backup.timer
   systemctl restart gudang-services gudang-api
   say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
 else

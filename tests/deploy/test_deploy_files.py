@@ -27,6 +27,7 @@ UNITS = {
 SCRIPTS = [
     DEPLOY_DIR / "install.sh",
     DEPLOY_DIR / "install-station.sh",
+    DEPLOY_DIR / "backup.sh",
     DEPLOY_DIR / "mosquitto" / "make-certs.sh",
     COMPOSE_DIR / "prepare.sh",
 ]

@@ -3,6 +3,8 @@ and the whole path with each part under its own generated users."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import time
 import uuid
@@ -13,7 +15,7 @@ import pytest
 
 from gudang import provision
 from gudang.influx import InfluxClient, InfluxRejected, quote_str
-from gudang.servers import PRODUCTION_INFLUX_DIR
+from gudang.servers import DEPLOY_DIR, PRODUCTION_INFLUX_DIR
 from gudang.settings import InfluxSettings, Settings, load_settings
 from gudang.wire import (
     ContainerStateV1,
@@ -303,7 +305,7 @@ def _rpc_port(data_dir: Path) -> str:
 
 
 def test_backup_and_restore_onto_a_new_install(deployed: Site, tmp_path: Path) -> None:
-    """docs/operations.md: influxd backup -portable, then restore on a freshly installed box."""
+    """docs/operations.md: deploy/backup.sh, then restore on a freshly installed box."""
     from gudang.servers import start_production_influxd
 
     marker = f"m{uuid.uuid4().hex[:10]}"
@@ -315,12 +317,23 @@ def test_backup_and_restore_onto_a_new_install(deployed: Site, tmp_path: Path) -
     finally:
         services.close()
     rpc = _rpc_port(deployed.influxd.data_dir)
-    backup = tmp_path / "backup"
+    backups = tmp_path / "backups"
     subprocess.run(
-        ["influxd", "backup", "-portable", "-host", f"127.0.0.1:{rpc}", str(backup)],
+        [str(DEPLOY_DIR / "backup.sh"), str(backups)],
         check=True,
         capture_output=True,
+        env={**os.environ, "INFLUX_RPC": f"127.0.0.1:{rpc}", "ETC_DIRS": str(deployed.etc)},
     )
+    [taken] = list(backups.iterdir())
+    assert stat.S_IMODE(taken.stat().st_mode) == 0o700  # it holds every password
+    backup = taken / "influxdb"
+    # The secrets come back byte for byte, still 0600.
+    restored_etc = tmp_path / "restored-etc"
+    restored_etc.mkdir()
+    subprocess.run(["tar", "-xzf", str(taken / "etc.tar.gz"), "-C", str(restored_etc)], check=True)
+    copy = restored_etc / str(deployed.etc).lstrip("/") / provision.SERVICES_ENV
+    assert copy.read_bytes() == (deployed.etc / provision.SERVICES_ENV).read_bytes()
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
 
     new_box = start_production_influxd(tmp_path / "new-influxdb")
     url = f"http://127.0.0.1:{new_box.port}"
