@@ -1,0 +1,1 @@
+"""Benchmarks of Gudang against the ceilings of the machine it runs on."""

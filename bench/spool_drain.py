@@ -1,0 +1,71 @@
+"""The bridge's spool drain rate: a real Bridge publishing a backlog from its disk spool.
+
+This is what a station does after a broker outage: every scan it accepted while offline
+waits in SQLite and leaves only on the broker's PUBACK.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.loadgen import drum_label, drum_scan, scan_id
+from firmware_bridge.bridge import Bridge
+from firmware_bridge.spool import Spool
+from gudang.settings import load_settings
+from gudang.wire import Topics, encode
+
+DRAIN_TIMEOUT_S = 300.0
+
+
+@dataclass
+class DrainResult:
+    """How fast scans went into the spool, and out of it to the broker."""
+
+    scans: int
+    fill_seconds: float
+    drain_seconds: float
+    left: int
+
+    @property
+    def fill_rate(self) -> float:
+        return self.scans / self.fill_seconds if self.fill_seconds > 0 else 0.0
+
+    @property
+    def drain_rate(self) -> float:
+        return (self.scans - self.left) / self.drain_seconds if self.drain_seconds > 0 else 0.0
+
+
+def measure_spool_drain(host: str, port: int, site: str, scans: int, work: Path) -> DrainResult:
+    """Fill a spool with ``scans`` scans, start a Bridge on it, time the drain to empty."""
+    station = "spool-1"
+    path = work / "spool-bench.sqlite3"
+    topic = Topics(site).scan(station)
+    spool = Spool(path, capacity=max(scans, 1))
+    start = time.monotonic()
+    for seq in range(scans):
+        scan = drum_scan(site, station, scan_id("spool", station, seq), drum_label(9, 0, seq))
+        spool.put(topic, encode(scan))
+    fill = time.monotonic() - start
+    spool.close()
+    settings = load_settings(
+        None,
+        {
+            "site": {"name": site},
+            "mqtt": {"host": host, "port": port},
+            "station": {"name": station, "spool_path": str(path), "spool_capacity": max(scans, 1)},
+        },
+    )
+    bridge = Bridge(settings)
+    start = time.monotonic()
+    bridge.start()
+    try:
+        deadline = start + DRAIN_TIMEOUT_S
+        while bridge.spool.depth > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        drained = time.monotonic() - start
+        left = bridge.spool.depth
+    finally:
+        bridge.stop()
+    return DrainResult(scans, fill, drained, left)
