@@ -39,9 +39,7 @@ class CeilingResult:
         return self.received / self.seconds if self.seconds > 0 else 0.0
 
 
-def _count(
-    host: str, port: int, topic: str, qos: int, n: int, ready: MpEvent, out: Any
-) -> None:
+def _count(host: str, port: int, topic: str, qos: int, n: int, ready: MpEvent, out: Any) -> None:
     """A subscriber that only counts; reports (count, monotonic time of the last)."""
     state = {"count": 0, "last": 0.0}
     done = threading.Event()
@@ -93,7 +91,9 @@ def paho_ceiling(
         proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-    return CeilingResult(f"paho subscriber QoS {qos}", ledger.accepted, count, last - ledger.first_publish)
+    return CeilingResult(
+        f"paho subscriber QoS {qos}", ledger.accepted, count, last - ledger.first_publish
+    )
 
 
 def mosquitto_sub_ceiling(

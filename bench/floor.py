@@ -36,9 +36,7 @@ def prepare_stations(
     api_url: str, host: str, port: int, site: str, phase: int, stations: Sequence[str]
 ) -> dict[str, str]:
     """Open a container per station and scan its label there; station -> container."""
-    mapping = {
-        name: container_number("BNC", phase * 1000 + i) for i, name in enumerate(stations)
-    }
+    mapping = {name: container_number("BNC", phase * 1000 + i) for i, name in enumerate(stations)}
     with httpx.Client(base_url=api_url, timeout=30) as api:
         for number in mapping.values():
             r = api.post(
@@ -64,7 +62,9 @@ def prepare_stations(
             pub.loop_stop()
         deadline = time.monotonic() + SETUP_TIMEOUT_S
         while time.monotonic() < deadline:
-            active = {s["station"]: s["active_container"] for s in api.get("/api/v1/stations").json()}
+            active = {
+                s["station"]: s["active_container"] for s in api.get("/api/v1/stations").json()
+            }
             if all(active.get(name) == number for name, number in mapping.items()):
                 return mapping
             time.sleep(0.1)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 from stdnum import iso6346
 
 from gudang.wire import QOS_SCAN, ScanKind, ScanV1, Topics, WeightStatus, encode
@@ -56,7 +57,12 @@ def scan_id(run: str, station: str, seq: int) -> str:
 
 
 def drum_scan(
-    site: str, station: str, sid: str, barcode: str, weight_kg: float = 9.5, ts: datetime | None = None
+    site: str,
+    station: str,
+    sid: str,
+    barcode: str,
+    weight_kg: float = 9.5,
+    ts: datetime | None = None,
 ) -> ScanV1:
     """A realistic drum scan with a stable weight, as a bridge publishes it."""
     return ScanV1(
@@ -131,7 +137,7 @@ def run_worker(plan: WorkerPlan) -> WorkerResult:
     outstanding: set[int] = set()
 
     def on_publish(
-        client: paho.Client, userdata: object, mid: int, rc: paho.ReasonCode, props: object
+        client: paho.Client, userdata: object, mid: int, rc: ReasonCode, props: object
     ) -> None:
         with lock:
             if mid in outstanding:

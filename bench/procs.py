@@ -64,7 +64,9 @@ class CpuSample:
 class GudangProcess:
     """``gudang --config FILE <command>`` in a subprocess, with its CPU and peak RSS."""
 
-    def __init__(self, command: str, config: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, command: str, config: Path, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.command = command
         self.log_path = log_path
         gudang = Path(sys.executable).with_name("gudang")

@@ -6,6 +6,7 @@ waits in SQLite and leaves only on the broker's PUBACK.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ from firmware_bridge.spool import Spool
 from gudang.settings import load_settings
 from gudang.wire import Topics, encode
 
-DRAIN_TIMEOUT_S = 300.0
+DRAIN_TIMEOUT_S = 120.0
+# No row acknowledged for this long while the broker is up: the drain has stalled.
+STALL_S = 10.0
 
 
 @dataclass
@@ -27,6 +30,7 @@ class DrainResult:
     fill_seconds: float
     drain_seconds: float
     left: int
+    stalled: bool = False  # the drain stopped making progress (see docs/performance.md)
 
     @property
     def fill_rate(self) -> float:
@@ -38,6 +42,19 @@ class DrainResult:
 
 
 def measure_spool_drain(host: str, port: int, site: str, scans: int, work: Path) -> DrainResult:
+    """The drain measured in a process of its own, killed if it hangs."""
+    pool = mp.get_context("spawn").Pool(1)
+    job = pool.apply_async(_measure, (host, port, site, scans, work))
+    try:
+        return job.get(DRAIN_TIMEOUT_S + 60)
+    except mp.TimeoutError:
+        return DrainResult(scans, 0.0, DRAIN_TIMEOUT_S, scans, stalled=True)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _measure(host: str, port: int, site: str, scans: int, work: Path) -> DrainResult:
     """Fill a spool with ``scans`` scans, start a Bridge on it, time the drain to empty."""
     station = "spool-1"
     path = work / "spool-bench.sqlite3"
@@ -60,12 +77,17 @@ def measure_spool_drain(host: str, port: int, site: str, scans: int, work: Path)
     bridge = Bridge(settings)
     start = time.monotonic()
     bridge.start()
-    try:
-        deadline = start + DRAIN_TIMEOUT_S
-        while bridge.spool.depth > 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        drained = time.monotonic() - start
-        left = bridge.spool.depth
-    finally:
-        bridge.stop()
+    deadline = start + DRAIN_TIMEOUT_S
+    depth, progress = bridge.spool.depth, time.monotonic()
+    while bridge.spool.depth > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        if bridge.spool.depth != depth:
+            depth, progress = bridge.spool.depth, time.monotonic()
+        elif time.monotonic() - progress > STALL_S:
+            break
+    drained = time.monotonic() - start
+    left = bridge.spool.depth
+    if left:  # a stalled bridge may not stop; the caller terminates this process instead
+        return DrainResult(scans, fill, drained, left, stalled=True)
+    bridge.stop()
     return DrainResult(scans, fill, drained, left)
