@@ -68,6 +68,7 @@ class Bridge:
         # messages itself, in order and with the same mids, right after it reconnects.
         self._inflight: dict[int, int] = {}
         self._inflight_lock = threading.Lock()
+        self._puback_queue: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         # After a reconnect, new rows wait until paho's resends are acknowledged, so a new
         # row is never sent ahead of an older one.
         self._resending = False
@@ -323,6 +324,7 @@ class Bridge:
 
     # -- publishing from the spool ---------------------------------------------------------
     def _commit_acks(self) -> None:
+        self._take_acks()
         with self._inflight_lock:
             acked, self._acked = self._acked[:ACK_BATCH_MAX], self._acked[ACK_BATCH_MAX:]
         if acked:
@@ -345,26 +347,38 @@ class Bridge:
             if room <= 0:
                 continue
             for row in self.spool.pending(after=last_seq, limit=room):
+                # Not under _inflight_lock: paho calls on_published holding its own lock,
+                # which publish() takes too (opposite orders deadlocked a draining spool).
+                mid = self.link.publish(row.topic, row.payload, qos=QOS_SCAN)
                 with self._inflight_lock:
-                    mid = self.link.publish(row.topic, row.payload, qos=QOS_SCAN)
                     self._inflight[mid] = row.seq
                 last_seq = row.seq
                 self.counters["published"] += 1
         self._commit_acks()
 
     def _on_published(self, mid: int, ok: bool) -> None:
-        with self._inflight_lock:
-            seq = self._inflight.pop(mid, None)
-            if seq is not None and ok:
-                self._acked.append(seq)
-        if seq is None:
-            return
-        if ok:
-            self.counters["acked"] += 1
-        else:
-            self.counters["publish_refused"] += 1
-            log.error("broker refused spooled message %d; it stays in the spool", seq)
+        # paho's thread, inside paho's lock: only hand over. The publishing thread maps
+        # the mid to its spool row, which it recorded before it looks at this queue.
+        self._puback_queue.put((mid, ok))
         self._wake.set()
+
+    def _take_acks(self) -> None:
+        while True:
+            try:
+                mid, ok = self._puback_queue.get_nowait()
+            except queue.Empty:
+                return
+            with self._inflight_lock:
+                seq = self._inflight.pop(mid, None)
+                if seq is not None and ok:
+                    self._acked.append(seq)
+            if seq is None:
+                continue  # a status message, or a resend already settled
+            if ok:
+                self.counters["acked"] += 1
+            else:
+                self.counters["publish_refused"] += 1
+                log.error("broker refused spooled message %d; it stays in the spool", seq)
 
 
 def run_bridge(settings: Settings, stop: threading.Event) -> None:
