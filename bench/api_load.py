@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 # A response header block larger than this is not what the API sends.
 MAX_HEADER_BYTES = 64 * 1024
+# The local stack's well-known read token (api.allow_demo_tokens: loopback only).
+AUTHORIZATION = "Bearer demo-worker"
 
 
 @dataclass
@@ -40,7 +42,10 @@ class ApiLoadResult:
 async def _get(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
 ) -> int:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n"
+        f"Authorization: {AUTHORIZATION}\r\n\r\n".encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     if len(head) > MAX_HEADER_BYTES:
         raise ValueError("response header too large")

@@ -25,6 +25,8 @@ from gudang.wire import QOS_SCAN, Topics, encode
 # The API accepts containers of up to 100,000 drums (api/schemas.py).
 BENCH_CAPACITY = 100_000
 SETUP_TIMEOUT_S = 60.0
+# The local stack's well-known admin token (api.allow_demo_tokens: loopback only).
+API_HEADERS = {"Authorization": "Bearer demo-admin"}
 
 
 def station_names(phase: int, count: int) -> list[str]:
@@ -37,7 +39,7 @@ def prepare_stations(
 ) -> dict[str, str]:
     """Open a container per station and scan its label there; station -> container."""
     mapping = {name: container_number("BNC", phase * 1000 + i) for i, name in enumerate(stations)}
-    with httpx.Client(base_url=api_url, timeout=30) as api:
+    with httpx.Client(base_url=api_url, timeout=30, headers=API_HEADERS) as api:
         for number in mapping.values():
             r = api.post(
                 "/api/v1/containers",
@@ -161,7 +163,7 @@ class StateWatcher:
 def api_drums(api_url: str, containers: Sequence[str]) -> int:
     """Drums the API shows in these containers, in all."""
     wanted = set(containers)
-    body = httpx.get(f"{api_url}/api/v1/containers", timeout=30).json()
+    body = httpx.get(f"{api_url}/api/v1/containers", timeout=30, headers=API_HEADERS).json()
     return sum(int(c["drums"]) for c in body if c["container_no"] in wanted)
 
 

@@ -45,6 +45,7 @@ def write_config(
         "[api]",
         'host = "127.0.0.1"',
         f"port = {api_port}",
+        "allow_demo_tokens = true",
         "[ingest]",
     ]
     for key, value in (ingest or {}).items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.floor import influx_loaded_ids, prepare_stations, station_names
+from bench.floor import API_HEADERS, influx_loaded_ids, prepare_stations, station_names
 from bench.spooled import SpooledStation
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
@@ -36,7 +36,10 @@ def spooled_stations(
 
 def api_drums(api_url: str) -> int:
     """Drums in all containers, as the API shows them."""
-    return sum(int(c["drums"]) for c in httpx.get(f"{api_url}/api/v1/containers").json())
+    return sum(
+        int(c["drums"])
+        for c in httpx.get(f"{api_url}/api/v1/containers", headers=API_HEADERS).json()
+    )
 
 
 def assert_ledger_stored_once(
