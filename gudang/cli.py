@@ -119,7 +119,11 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     if settings.site.environment != "local":
         raise ConfigError("gudang stack is the local demo: it needs site.environment = 'local'")
     return run_stack(
-        settings, Path(args.data_dir), simulate=not args.no_sim, interval=args.interval
+        settings,
+        Path(args.data_dir),
+        simulate=not args.no_sim,
+        interval=args.interval,
+        secure=args.secure,
     )
 
 
@@ -133,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stack", help="the whole stack locally, with a simulated station")
     s.add_argument("--data-dir", default="var/stack", help="where broker and InfluxDB keep data")
     s.add_argument("--no-sim", action="store_true", help="no simulated station")
+    s.add_argument(
+        "--secure",
+        action="store_true",
+        help="broker and InfluxDB from deploy/ (passwords, ACL, TLS), generated secrets",
+    )
     s.add_argument("--interval", type=float, default=2.0, help="seconds between simulated drums")
     s.set_defaults(func=cmd_stack)
 

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from pydantic import SecretStr
+
+from gudang.settings import Settings
+
 log = logging.getLogger(__name__)
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
@@ -299,3 +303,109 @@ def restart(server: ServerProcess, kill: bool = False) -> ServerProcess:
     conf = (server.data_dir / "influxdb.conf").read_text()
     rpc = int(conf.split('bind-address = "127.0.0.1:')[1].split('"')[0])
     return start_influxd(server.data_dir, server.port, rpc)
+
+
+@dataclass
+class SecureSite:
+    """A site installed as deploy/install.sh installs it, on local ports and folders.
+
+    Mosquitto and InfluxDB run from the production configurations (auth, ACL, TLS);
+    credentials, users and schema come from gudang.provision, certificates from
+    deploy/mosquitto/make-certs.sh. Used by ``gudang stack --secure`` and tests/deploy.
+    """
+
+    root: Path
+    etc: Path
+    password_file: Path
+    tls: TlsFiles
+    broker: ServerProcess
+    influxd: ServerProcess
+    database: str
+
+    @property
+    def influx_url(self) -> str:
+        return f"http://127.0.0.1:{self.influxd.port}"
+
+    def station_password(self, station: str) -> str:
+        """The generated MQTT password of a station made by ``start_secure_site``."""
+        from gudang.provision import STATIONS_DIR, read_env
+
+        return read_env(self.etc / STATIONS_DIR / f"{station}.env")["GUDANG_MQTT__PASSWORD"]
+
+    def settings_for(self, base: Settings, role: str) -> Settings:
+        """``base`` with the servers and the credentials of ``role``: services, api or a station."""
+        from gudang import provision
+
+        creds = provision.load_credentials(self.etc)
+        mqtt: dict[str, object] = {"host": "127.0.0.1", "port": self.broker.port}
+        influx: dict[str, object] = {
+            "url": self.influx_url,
+            "database": self.database,
+            "create_database": False,
+        }
+        if role == provision.MQTT_SERVICES_USER:
+            mqtt.update(username=role, password=SecretStr(creds.mqtt_services))
+            influx.update(
+                username=provision.INFLUX_SERVICES_USER,
+                password=SecretStr(creds.influx_services),
+            )
+        elif role == provision.MQTT_API_USER:
+            mqtt.update(username=role, password=SecretStr(creds.mqtt_api))
+            influx.update(username=provision.INFLUX_API_USER, password=SecretStr(creds.influx_api))
+        else:  # a station: over the TLS listener, as from another box
+            mqtt.update(
+                port=self.broker.tls_port,
+                tls_ca=self.tls.cafile,
+                username=role,
+                password=SecretStr(self.station_password(role)),
+            )
+        return base.model_copy(
+            update={
+                "mqtt": base.mqtt.model_copy(update=mqtt),
+                "influx": base.influx.model_copy(update=influx),
+            }
+        )
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        self.influxd.stop()
+        self.broker.stop()
+
+
+def start_secure_site(
+    root: Path,
+    stations: tuple[str, ...] = ("load-1",),
+    mqtt_port: int | None = None,
+    influx_port: int | None = None,
+) -> SecureSite:
+    """Generate credentials and certificates (kept if present), start and set up both servers."""
+    from gudang import provision
+
+    etc = root / "etc"
+    password_file = root / "passwd"
+    tls_dir = root / "tls"
+    if not (tls_dir / "server.crt").exists():
+        subprocess.run(
+            [str(PRODUCTION_MOSQUITTO_DIR / "make-certs.sh"), str(tls_dir), "localhost"],
+            check=True,
+            capture_output=True,
+        )
+    tls = TlsFiles.in_dir(tls_dir)
+    creds = provision.ensure_credentials(etc)
+    provision.write_mosquitto_users(password_file, creds)
+    for station in stations:
+        provision.add_station(etc, password_file, station)
+    broker = start_production_mosquitto(root / "mosquitto", password_file, tls, port=mqtt_port)
+    try:
+        influxd = start_production_influxd(root / "influxdb", http_port=influx_port)
+    except ServerError:
+        broker.stop()
+        raise
+    schema = provision.InfluxSchema.load(PRODUCTION_INFLUX_DIR / "setup.toml")
+    site = SecureSite(root, etc, password_file, tls, broker, influxd, schema.database)
+    try:
+        provision.setup_influx(site.influx_url, schema, creds)
+    except provision.ProvisionError:
+        site.stop()
+        raise
+    return site

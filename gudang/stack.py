@@ -15,7 +15,13 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from firmware_bridge.simulated_station import SimulatedStation
-from gudang.servers import ServerProcess, free_port, start_influxd, start_mosquitto
+from gudang.servers import (
+    ServerProcess,
+    free_port,
+    start_influxd,
+    start_mosquitto,
+    start_secure_site,
+)
 from gudang.settings import ApiSettings, ConfigError, Settings
 from services.app import Services
 
@@ -65,8 +71,15 @@ def _open_demo_container(api_url: str) -> None:
     raise RuntimeError("the API did not open the demo container")
 
 
-def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: float) -> int:
-    """Run everything until Ctrl-C; returns the exit code."""
+def run_stack(
+    settings: Settings, data_dir: Path, simulate: bool, interval: float, secure: bool = False
+) -> int:
+    """Run everything until Ctrl-C; returns the exit code.
+
+    ``secure`` runs Mosquitto and InfluxDB from the production configurations in deploy/
+    (passwords, ACL, TLS, InfluxDB auth) with credentials generated under ``data_dir``;
+    the services, the API and the simulated station each use their own users.
+    """
     data_dir = data_dir.resolve()
     try:  # validated again: demo tokens are refused unless api.host is loopback
         demo_api = ApiSettings.model_validate(
@@ -81,20 +94,37 @@ def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: floa
         mqtt_port = _choose(settings.mqtt.port, "MQTT")
         influx_port = _choose(8086, "InfluxDB")
         api_port = _choose(settings.api.port, "API")
-        log.info("starting Mosquitto on %d (data in %s)", mqtt_port, data_dir / "mosquitto")
-        servers.append(start_mosquitto(data_dir / "mosquitto", mqtt_port))
-        log.info("starting InfluxDB on %d (data in %s)", influx_port, data_dir / "influxdb")
-        servers.append(start_influxd(data_dir / "influxdb", influx_port))
-        settings = settings.model_copy(
-            update={
-                "mqtt": settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": mqtt_port}),
-                "influx": settings.influx.model_copy(
-                    update={"url": f"http://127.0.0.1:{influx_port}"}
-                ),
-                "api": demo_api.model_copy(update={"port": api_port}),
-            }
-        )
-        services = Services(settings)
+        station_settings = services_settings = None
+        if secure:
+            log.info("starting Mosquitto and InfluxDB from deploy/ (auth, ACL, TLS)")
+            site = start_secure_site(
+                data_dir / "secure", (DEMO_STATION,), mqtt_port=mqtt_port, influx_port=influx_port
+            )
+            servers.extend([site.broker, site.influxd])
+            base = settings.model_copy(
+                update={"api": demo_api.model_copy(update={"port": api_port})}
+            )
+            services_settings = site.settings_for(base, "services")
+            station_settings = site.settings_for(base, DEMO_STATION)
+            settings = site.settings_for(base, "api")  # the API's own users
+            log.info("stations' TLS listener on %s; secrets in %s", site.broker.tls_port, site.etc)
+        else:
+            log.info("starting Mosquitto on %d (data in %s)", mqtt_port, data_dir / "mosquitto")
+            servers.append(start_mosquitto(data_dir / "mosquitto", mqtt_port))
+            log.info("starting InfluxDB on %d (data in %s)", influx_port, data_dir / "influxdb")
+            servers.append(start_influxd(data_dir / "influxdb", influx_port))
+            settings = settings.model_copy(
+                update={
+                    "mqtt": settings.mqtt.model_copy(
+                        update={"host": "127.0.0.1", "port": mqtt_port}
+                    ),
+                    "influx": settings.influx.model_copy(
+                        update={"url": f"http://127.0.0.1:{influx_port}"}
+                    ),
+                    "api": demo_api.model_copy(update={"port": api_port}),
+                }
+            )
+        services = Services(services_settings or settings)
         services.start()
         api_url = f"http://{settings.api.host}:{api_port}"
         server = uvicorn.Server(
@@ -110,7 +140,7 @@ def run_stack(settings: Settings, data_dir: Path, simulate: bool, interval: floa
             if simulate:
                 _open_demo_container(api_url)
                 station = SimulatedStation(
-                    settings,
+                    station_settings or settings,
                     DEMO_STATION,
                     data_dir / "spool",
                     interval_s=interval,

@@ -9,9 +9,10 @@ deploy/mosquitto/make-certs.sh.
 from __future__ import annotations
 
 import queue
+import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,14 @@ import pytest
 from gudang import provision
 from gudang.mqtt import Message, MqttLink
 from gudang.servers import (
-    PRODUCTION_INFLUX_DIR,
     PRODUCTION_MOSQUITTO_DIR,
+    SecureSite,
     ServerProcess,
     TlsFiles,
-    start_production_influxd,
-    start_production_mosquitto,
+    start_secure_site,
 )
 from gudang.settings import MqttSettings
+from tests.harness import wait_for
 
 MAKE_CERTS = PRODUCTION_MOSQUITTO_DIR / "make-certs.sh"
 STATIONS = ("load-1", "load-2")
@@ -53,8 +54,8 @@ class Site:
     broker: ServerProcess
     influxd: ServerProcess
     password_file: Path
-    database: str = "gudang"
-    links: list[MqttLink] = field(default_factory=list)
+    database: str
+    secure: SecureSite
 
     @property
     def influx_url(self) -> str:
@@ -89,43 +90,42 @@ class Site:
 @pytest.fixture(scope="package")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Certificates, credentials, Mosquitto users, broker and InfluxDB, set up once."""
-    root = tmp_path_factory.mktemp("deployed")
-    etc = root / "etc"
-    password_file = root / "mosquitto" / "passwd"
-    tls = make_certs(root / "tls")
-    creds = provision.ensure_credentials(etc)
-    provision.write_mosquitto_users(password_file, creds)
-    station_passwords = {}
-    for station in STATIONS:
-        env = provision.read_env(provision.add_station(etc, password_file, station))
-        station_passwords[station] = env["GUDANG_MQTT__PASSWORD"]
-    station_passwords[PASSWD_STATION] = provision.new_secret()
-    subprocess.run(
-        [
-            "mosquitto_passwd",
-            "-b",
-            str(password_file),
-            PASSWD_STATION,
-            station_passwords[PASSWD_STATION],
-        ],
-        check=True,
-        capture_output=True,
-    )
-    broker = start_production_mosquitto(root / "broker", password_file, tls)
+    secure = start_secure_site(tmp_path_factory.mktemp("deployed"), stations=STATIONS)
     try:
-        influxd = start_production_influxd(root / "influxdb")
-    except Exception:
-        broker.stop()
-        raise
-    site = Site(etc, creds, station_passwords, tls, broker, influxd, password_file)
-    try:
-        schema = provision.InfluxSchema.load(PRODUCTION_INFLUX_DIR / "setup.toml")
-        provision.setup_influx(site.influx_url, schema, creds)
-        site.database = schema.database
-        yield site
+        station_passwords = {s: secure.station_password(s) for s in STATIONS}
+        # A station added while the broker runs, with Mosquitto's own tool, then a reload
+        # (SIGHUP), as `install.sh --add-station` reloads it.
+        station_passwords[PASSWD_STATION] = provision.new_secret()
+        subprocess.run(
+            [
+                "mosquitto_passwd",
+                "-b",
+                str(secure.password_file),
+                PASSWD_STATION,
+                station_passwords[PASSWD_STATION],
+            ],
+            check=True,
+            capture_output=True,
+        )
+        reloads = secure.broker.log_path.read_text().count("Reloading config")
+        secure.broker.process.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: secure.broker.log_path.read_text().count("Reloading config") > reloads,
+            what="the broker reloaded its password file",
+        )
+        yield Site(
+            secure.etc,
+            provision.load_credentials(secure.etc),
+            station_passwords,
+            secure.tls,
+            secure.broker,
+            secure.influxd,
+            secure.password_file,
+            secure.database,
+            secure,
+        )
     finally:
-        influxd.stop()
-        broker.stop()
+        secure.stop()
 
 
 class Client:

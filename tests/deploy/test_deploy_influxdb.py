@@ -371,3 +371,32 @@ def test_backup_and_restore_onto_a_new_install(deployed: Site, tmp_path: Path) -
         assert policies == {"main": True, "weight_raw": False}
     finally:
         new_box.stop()
+
+
+def test_secure_site_settings_give_each_part_its_own_users(
+    deployed: Site, clients: list[Client]
+) -> None:
+    """What `gudang stack --secure` runs with: services, API and station, each its own user."""
+    base = load_settings(None, {"site": {"name": "blitar"}})
+    services = deployed.secure.settings_for(base, "services")
+    api = deployed.secure.settings_for(base, "api")
+    station = deployed.secure.settings_for(base, "load-2")
+    assert station.mqtt.port == deployed.broker.tls_port
+    assert station.mqtt.tls_ca == deployed.tls.cafile
+    topics = Topics("blitar")
+    follower = Client(services.mqtt, topics.all_scans).ready()
+    clients.append(follower)
+    bridge = Client(station.mqtt).ready()
+    clients.append(bridge)
+    assert bridge.publish(topics.scan("load-2"), b"{}")
+    assert not bridge.publish(topics.scan("load-1"), b"{}")
+    follower.wait_message(topics.scan("load-2"))
+    writer, reader = InfluxClient(services.influx), InfluxClient(api.influx)
+    try:
+        writer.write([_point("secure_site")])
+        assert reader.query("SELECT count(value) FROM secure_site")[0]["count"] == 1
+        with pytest.raises(InfluxRejected):
+            reader.write([_point("secure_site")])
+    finally:
+        writer.close()
+        reader.close()
