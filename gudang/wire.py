@@ -319,7 +319,7 @@ class Command(StrEnum):
     CONTAINER_OPEN = "container/open"
     CONTAINER_SEAL = "container/seal"  # container_no, seal_no
     CONTAINER_SHIP = "container/ship"  # container_no
-    CONTAINER_UNLOAD = "container/unload"  # container_no, drum (label): a correction
+    CONTAINER_UNLOAD = "container/unload"  # container_no, drum (label), reason?: a correction
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)

@@ -114,6 +114,7 @@ class CommandsMixin:
             "drum": key,
             "sku": sku,
             "weight_kg": float(weight),
+            "reason": str(cmd.args.get("reason") or "") or None,
         }
         ts = self.stamp(now)
         self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)

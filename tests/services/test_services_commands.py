@@ -74,7 +74,11 @@ def test_unload_corrects_a_drum_back_into_stock_until_sealed(
             wait_for(lambda: kit.stock_of("JMB-L") == 0, what="stock emptied")
 
             result = kit.ok(
-                "container/unload", actor="supervisor", container_no=CONTAINER, drum=drum(2)
+                "container/unload",
+                actor="supervisor",
+                container_no=CONTAINER,
+                drum=drum(2),
+                reason="label torn, wrong drum",
             )
             assert result["drum"] == drum(2)
             state = kit.wait_drums(CONTAINER, 2)
