@@ -144,6 +144,7 @@ class Ingest(CommandsMixin):
         self.alerts = state.alerts
         self.seen_scans = state.seen_scans  # scan id -> point time (ns)
         self.seen_commands = state.seen_commands
+        self.scan_points = state.scan_points
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -330,6 +331,12 @@ class Ingest(CommandsMixin):
             self._quarantine(msg, scan, problem, now, batch)
             return
         ts_ns = scan_time_ns(scan)
+        while (station, ts_ns) in self.scan_points:
+            # Another scan of this station holds the point (same ms, same id offset: about
+            # one in a million): take the next ns, or it would overwrite that scan.
+            self.counters["point_collisions"] += 1
+            ts_ns += 1
+        self.scan_points.add((station, ts_ns))
         outcome = self.floor.decide(scan)
         # The stored point's time, so that a rebuild from it gives the very same state.
         self.floor.apply(station, ns_to_datetime(ts_ns), outcome)

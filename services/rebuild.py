@@ -48,6 +48,8 @@ class Rebuilt:
     alerts: AlertBook
     seen_scans: dict[str, int] = field(default_factory=dict)  # scan id -> point time (ns)
     seen_commands: set[str] = field(default_factory=set)
+    # (station, point time) of every stored scan: a new scan never takes a used point.
+    scan_points: set[tuple[str, int]] = field(default_factory=set)
     last_ns: int = 0  # the latest stored point: the services stamp their events after it
     events: int = 0
 
@@ -128,6 +130,7 @@ def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: dat
     floor = out.floor
     if measurement == SCAN:
         out.seen_scans[str(row["id"])] = ts
+        out.scan_points.add((str(row["station"]), ts))
         floor.apply(str(row["station"]), at, outcome_from_row(row))
     elif measurement == QUARANTINE:
         out.seen_scans[str(row["id"])] = ts

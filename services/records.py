@@ -43,7 +43,8 @@ def scan_time_ns(scan: ScanV1) -> int:
 
     Device clocks give ms at best, and two scans at one station can share a ms; the
     offset (0..999,999 ns, from a CRC of the id) keeps them apart while a replay of the
-    same scan lands on the same point.
+    same scan lands on the same point. Two ids with the same offset in the same ms (about
+    one in a million) are kept apart by the ingest, which moves the later one on by 1 ns.
     """
     ms = int(scan.ts.timestamp() * 1000)
     return ms * _NS_PER_MS + (zlib.crc32(scan.id.encode()) % _NS_PER_MS)
