@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -35,29 +35,32 @@ DEAD_LETTER = "dead_letter"
 ALERT = "alert"
 QUARANTINE = "quarantine"
 
-_NS_PER_MS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_ID_OFFSET_NS = 1000  # below the µs: never moves a scan past another's device time
 
 
 def scan_time_ns(scan: ScanV1) -> int:
-    """The scan's point time: its device time in whole ms, plus an offset from its id.
+    """The scan's point time: its device time to the µs, plus an offset from its id.
 
-    Device clocks give ms at best, and two scans at one station can share a ms; the
-    offset (0..999,999 ns, from a CRC of the id) keeps them apart while a replay of the
-    same scan lands on the same point. Two ids with the same offset in the same ms (about
-    one in a million) are kept apart by the ingest, which moves the later one on by 1 ns.
+    Two scans at one station can share a device time (clocks give ms at best); the
+    offset (0..999 ns, from a CRC of the id) keeps them apart while a replay of the same
+    scan lands on the same point, and scans keep their device-time order. Two ids with
+    the same offset at the same µs (one in a thousand of such rare pairs) are kept apart by
+    the ingest, which moves the later one on by 1 ns.
     """
-    ms = int(scan.ts.timestamp() * 1000)
-    return ms * _NS_PER_MS + (zlib.crc32(scan.id.encode()) % _NS_PER_MS)
+    us = (scan.ts - _EPOCH) // _ONE_US
+    return us * 1000 + zlib.crc32(scan.id.encode()) % _ID_OFFSET_NS
 
 
 def ns_to_datetime(ns: int) -> datetime:
-    """UTC datetime of an InfluxDB ns timestamp (µs precision)."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    """UTC datetime of an InfluxDB ns timestamp (exact, to the µs below it)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def datetime_to_ns(at: datetime) -> int:
-    """ns since the epoch of an aware datetime."""
-    return int(at.timestamp() * 1_000_000) * 1000
+    """ns since the epoch of an aware datetime (exact)."""
+    return ((at - _EPOCH) // _ONE_US) * 1000
 
 
 def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
