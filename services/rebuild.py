@@ -36,6 +36,22 @@ log = logging.getLogger(__name__)
 # enough that one response stays a few MB.
 CHUNK_ROWS = 10_000
 
+# What a rebuild needs of a scan row (about half of it: no barcode, device time ...).
+_SCAN_COLUMNS = (
+    "id",
+    "station",
+    "result",
+    "reason",
+    "drum",
+    "sku",
+    "container_no",
+    "weight_kg",
+    "out_of_range",
+    "from_stock",
+    "supplier",
+)
+_COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
+
 # At one instant, events apply in this order: a container opens before a scan loads it.
 _ORDER = (CONTAINER_EVENT, STATION_EVENT, SCAN, QUARANTINE, ALERT)
 
@@ -65,7 +81,8 @@ def stream_rows(
     cursor = 0
     at_cursor: set[frozenset[tuple[str, Any]]] = set()  # rows at ``cursor`` already given
     limit = chunk
-    base = f"SELECT * FROM {quote_ident(measurement)} WHERE site = {quote_str(site)}"
+    columns = _COLUMNS.get(measurement, "*")
+    base = f"SELECT {columns} FROM {quote_ident(measurement)} WHERE site = {quote_str(site)}"
     while True:
         rows = influx.query(f"{base} AND time >= {cursor} ORDER BY time ASC LIMIT {limit}")
         for row in rows:
