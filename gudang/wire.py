@@ -166,6 +166,14 @@ class WeightStatus(StrEnum):
     NO_SCALE = "no_scale"  # the station has no scale, or the scan is a label (no weighing)
 
 
+class QcResult(StrEnum):
+    """A receiving inspector's verdict on a drum (PRODUCT.md, "Stations")."""
+
+    PASS = "pass"
+    REJECT = "reject"  # not for the buyer: held apart, never loaded
+    REWORK = "rework"  # back to the craftsman; received again after rework
+
+
 class ScanV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """One scan at a station, paired with the scale's weight.
 
@@ -184,6 +192,7 @@ class ScanV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     weight_kg: Kg | None = None
     weight_stable: bool = False
     weight_status: WeightStatus = WeightStatus.NO_SCALE
+    qc: QcResult | None = None  # receiving stations: the QC result, when the station has one
 
 
 class StationState(StrEnum):

@@ -18,6 +18,7 @@ from gudang.settings import FloorSettings
 from gudang.wire import (
     ContainerStateV1,
     ContainerStatus,
+    QcResult,
     ScanKind,
     ScanV1,
     StationViewV1,
@@ -26,6 +27,9 @@ from gudang.wire import (
 
 WAREHOUSE = "warehouse"  # the stock location of drums not in a container
 STATION_MODES = ("loading", "receiving")
+# Stock locations of drums held by QC: in stock, but never loaded.
+QC_LOCATIONS = {QcResult.REJECT: "qc-reject", QcResult.REWORK: "qc-rework"}
+QC_HELD = frozenset(QC_LOCATIONS.values())
 _SECONDS_PER_HOUR = 3600.0
 
 
@@ -57,6 +61,9 @@ class ScanOutcome:
     out_of_range: bool = False
     from_stock: bool = True  # LOADED: taken from stock (False: unknown drum received and loaded)
     supplier: str | None = None  # RECEIVED / SUPPLIER_SET: the drum's supplier
+    qc: str | None = None  # RECEIVED: the QC result scanned with it
+    location: str | None = None  # RECEIVED: the stock location it goes to (default warehouse)
+    from_location: str | None = None  # RECEIVED again after QC: the location it leaves
     unknown_label: bool = False  # REJECTED because the label or its SKU is unknown
 
 
@@ -386,16 +393,22 @@ class Floor:
         )
         location = self.drum_location.get(label.key)
         if mode == "receiving":
-            if location is not None:
-                return replace(
-                    base, result=Result.DUPLICATE, reason=f"already received ({location})"
-                )
-            return replace(
+            goes_to = QC_LOCATIONS.get(scan.qc, WAREHOUSE) if scan.qc else WAREHOUSE
+            received = replace(
                 base,
                 result=Result.RECEIVED,
                 container_no=None,
                 supplier=st.supplier if st else None,
+                qc=scan.qc.value if scan.qc else None,
+                location=goes_to,
             )
+            if location in QC_HELD and scan.qc is not None and goes_to != location:
+                return replace(received, from_location=location)  # inspected again
+            if location is not None:
+                return replace(
+                    base, result=Result.DUPLICATE, reason=f"already received ({location})"
+                )
+            return received
         # loading station
         if st is None or st.active_container is None:
             return replace(
@@ -417,6 +430,13 @@ class Floor:
         if location == target:
             return replace(
                 base, result=Result.DUPLICATE, reason=f"already in {target}", container_no=target
+            )
+        if location in QC_HELD:
+            return replace(
+                base,
+                result=Result.REJECTED,
+                reason=f"drum is held by QC ({location}): not for loading",
+                container_no=target,
             )
         if location is not None and location != WAREHOUSE:
             return replace(
@@ -450,9 +470,13 @@ class Floor:
         elif r is Result.SUPPLIER_SET:
             st.supplier = outcome.supplier
         elif r is Result.RECEIVED and outcome.drum and outcome.sku:
-            self.drum_location[outcome.drum] = WAREHOUSE
+            goes_to = outcome.location or WAREHOUSE
+            left = outcome.from_location
+            if left and self.drum_location.get(outcome.drum) == left:
+                self.stock[(outcome.sku, left)] -= 1
+            self.drum_location[outcome.drum] = goes_to
             self.drum_sku[outcome.drum] = outcome.sku
-            self.stock[(outcome.sku, WAREHOUSE)] += 1
+            self.stock[(outcome.sku, goes_to)] += 1
             self.changes.stock = True
         elif r is Result.LOADED and outcome.drum and outcome.sku and outcome.container_no:
             c = self.containers.get(outcome.container_no)

@@ -49,6 +49,9 @@ _SCAN_COLUMNS = (
     "out_of_range",
     "from_stock",
     "supplier",
+    "qc",
+    "location",
+    "from_location",
 )
 _COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
 

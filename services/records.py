@@ -81,6 +81,9 @@ def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
         "out_of_range": outcome.out_of_range,
         "from_stock": outcome.from_stock,
         "supplier": outcome.supplier,
+        "qc": outcome.qc,
+        "location": outcome.location,
+        "from_location": outcome.from_location,
         "device_ts": scan.ts.isoformat(),
     }
     return line(SCAN, {"site": site, "station": scan.station}, fields, ts_ns)
@@ -99,6 +102,9 @@ def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
         out_of_range=bool(row.get("out_of_range")),
         from_stock=bool(row.get("from_stock", True)),
         supplier=row.get("supplier"),
+        qc=row.get("qc"),
+        location=row.get("location"),
+        from_location=row.get("from_location"),
     )
 
 

@@ -23,6 +23,7 @@ from gudang.wire import (
     AlertV1,
     CommandV1,
     ContainerStateV1,
+    QcResult,
     ReplyV1,
     ScanKind,
     ScanV1,
@@ -121,6 +122,7 @@ class Floorkit:
         status: WeightStatus | None = None,
         ts: datetime | None = None,
         scan_id: str | None = None,
+        qc: QcResult | None = None,
     ) -> ScanV1:
         """Publish one scan as a bridge would (QoS 1, acknowledged by the broker)."""
         drum = kind is ScanKind.DRUM
@@ -136,6 +138,7 @@ class Floorkit:
             weight_kg=weight if drum else None,
             weight_stable=status is WeightStatus.STABLE,
             weight_status=status,
+            qc=qc,
         )
         self.link.publish_and_wait(self.topics.scan(station), encode(scan))
         return scan

@@ -13,7 +13,7 @@ import pytest
 from gudang.influx import InfluxClient
 from gudang.servers import ServerProcess
 from gudang.settings import Settings
-from gudang.wire import ScanKind
+from gudang.wire import QcResult, ScanKind
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import CONTAINER, OTHER_CONTAINER, Floorkit, drum, rows
 
@@ -207,3 +207,55 @@ def test_receiving_station_adds_stock_with_supplier_and_gs1_labels(
     ]
     every = rows(influx, "scan", settings.site.name)
     assert [r["result"] for r in every] == ["supplier_set", "received", "received", "duplicate"]
+
+
+def test_receiving_records_qc_and_failed_drums_are_held_from_loading(
+    settings: Settings, influx: InfluxClient
+) -> None:
+    with Floorkit(settings) as kit, running_services(settings):
+        kit.ok("station/set-mode", station="recv-1", mode="receiving", supplier="Pak Darto")
+        kit.scan("recv-1", drum(1), qc=QcResult.PASS)
+        kit.scan("recv-1", drum(2), qc=QcResult.REJECT)
+        kit.scan("recv-1", drum(3), qc=QcResult.REWORK)
+        wait_for(
+            lambda: (
+                kit.stock_of("JMB-L") == 1
+                and kit.stock_of("JMB-L", "qc-reject") == 1
+                and kit.stock_of("JMB-L", "qc-rework") == 1
+            ),
+            what="stock by QC location",
+        )
+        kit.ok("container/open", container_no=CONTAINER)
+        kit.point_at("load-1", CONTAINER)
+        for n in (1, 2, 3):
+            kit.scan("load-1", drum(n))
+        kit.wait_drums(CONTAINER, 1)  # only the drum that passed
+        wait_for(
+            lambda: len(rows(influx, "scan", settings.site.name, "result = 'rejected'")) == 2,
+            what="held drums refused",
+        )
+        # Reworked and inspected again: it passes, leaves qc-rework and can be loaded.
+        kit.scan("recv-1", drum(3), qc=QcResult.PASS)
+        wait_for(
+            lambda: kit.stock_of("JMB-L") == 1 and kit.stock_of("JMB-L", "qc-rework") == 0,
+            what="rework passed",
+        )
+        kit.scan("load-1", drum(3))
+        kit.wait_drums(CONTAINER, 2)
+        assert kit.stock_of("JMB-L", "qc-reject") == 1
+        before = kit.stock().items
+        kit.retained.clear()
+    with Floorkit(settings) as kit, running_services(settings):
+        assert wait_for(kit.stock, what="stock republished").items == before
+    received = rows(influx, "scan", settings.site.name, "result = 'received'")
+    assert [(r["drum"], r["qc"], r["location"]) for r in received] == [
+        (drum(1), "pass", "warehouse"),
+        (drum(2), "reject", "qc-reject"),
+        (drum(3), "rework", "qc-rework"),
+        (drum(3), "pass", "warehouse"),
+    ]
+    refused = rows(influx, "scan", settings.site.name, "result = 'rejected'")
+    assert [r["reason"] for r in refused] == [
+        "drum is held by QC (qc-reject): not for loading",
+        "drum is held by QC (qc-rework): not for loading",
+    ]
