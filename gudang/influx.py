@@ -44,8 +44,39 @@ _KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _STR_ESC = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
 
 
+# Field and tag keys are a handful of constants: escape each once.
+_KEY_CACHE: dict[str, str] = {}
+_KEY_CACHE_MAX = 4096  # keys from data (never expected) must not grow it without bound
+
+
+def _key(key: str) -> str:
+    escaped = _KEY_CACHE.get(key)
+    if escaped is None:
+        escaped = key.translate(_KEY_ESC)
+        if len(_KEY_CACHE) < _KEY_CACHE_MAX:
+            _KEY_CACHE[key] = escaped
+    return escaped
+
+
+def _tag_value(value: str) -> str:
+    # Most tag values (site, station names) need no escape: skip translate for them.
+    if "," in value or "=" in value or " " in value or "\n" in value:
+        return value.translate(_KEY_ESC)
+    return value
+
+
 def _field(value: FieldValue) -> str:
-    # bool before int: bool is an int in Python.
+    # Exact types first (the hot path); bool before int: bool is an int in Python.
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        if '"' in text or "\\" in text or "\n" in text:
+            text = text.translate(_STR_ESC)
+        return '"' + text + '"'
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise ValueError(f"field value {value!r} is not finite")
+        return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -53,7 +84,7 @@ def _field(value: FieldValue) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"field value {value!r} is not finite")
-        return repr(value)
+        return repr(float(value))
     return '"' + value.translate(_STR_ESC) + '"'
 
 
@@ -64,17 +95,15 @@ def line(
     ts_ns: int,
 ) -> str:
     """One point in line protocol; ``None`` fields are left out, tags are sorted."""
-    parts = [measurement.translate(_MEASUREMENT_ESC)]
+    head = measurement.translate(_MEASUREMENT_ESC)
     for key in sorted(tags):
         val = tags[key]
         if val:  # InfluxDB refuses empty tag values
-            parts.append(f"{key.translate(_KEY_ESC)}={val.translate(_KEY_ESC)}")
-    field_str = ",".join(
-        f"{k.translate(_KEY_ESC)}={_field(v)}" for k, v in fields.items() if v is not None
-    )
+            head += "," + _key(key) + "=" + _tag_value(val)
+    field_str = ",".join([_key(k) + "=" + _field(v) for k, v in fields.items() if v is not None])
     if not field_str:
         raise ValueError(f"point {measurement} has no fields")
-    return f"{','.join(parts)} {field_str} {ts_ns}"
+    return f"{head} {field_str} {ts_ns}"
 
 
 def quote_ident(name: str) -> str:
