@@ -20,6 +20,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +122,7 @@ class Bench:
         self.total_accepted = 0
         self.containers: list[str] = []
         self.ledger_ids: set[str] = set()
+        self.peak_rss_mb = 0.0
 
     # -- ceilings ----------------------------------------------------------------------------
     def ceilings(self, host: str, port: int) -> None:
@@ -234,9 +236,74 @@ class Bench:
         self.phases.append(out)
         return out
 
+    def backlog(
+        self,
+        services: GudangProcess,
+        restart: Callable[[], GudangProcess],
+        watcher: StateWatcher,
+        api_url: str,
+        host: str,
+        port: int,
+    ) -> GudangProcess:
+        """The ingest's own capacity: scans queued while it was stopped, then drained.
+
+        No publisher competes for the CPU while it drains, so this is the rate the
+        services reach on this machine (and what a restart after an outage looks like).
+        """
+        s = self.sizes
+        number = 6
+        stations = station_names(number, s.stations)
+        mapping = prepare_stations(api_url, host, port, SITE, number, stations)
+        self.containers.extend(mapping.values())
+        self.peak_rss_mb = max(self.peak_rss_mb, services.peak_rss_mb())
+        services.stop()
+        per_station = max(1, s.saturation_scans // s.stations)
+        plans = split_plan(
+            host, port, SITE, f"r{number}", number, stations, per_station, 0, s.workers
+        )
+        ledger = Ledger(Load(plans).join())
+        for plan in plans:
+            self.ledger_ids |= ids_of(plan.run, [n for _i, n in plan.stations], per_station)
+        self.total_accepted += ledger.accepted
+        t0 = time.monotonic()
+        services = restart()
+        ready = time.monotonic()
+        expected = {mapping[st]: len(t) for st, t in ledger.publish_times().items() if t}
+        visible_at = watcher.wait_for(expected, VISIBLE_TIMEOUT_S)
+        seen = sum(watcher.drums(c) for c in mapping.values())
+        # From the first batch the restarted ingest made visible to the last: the start-up
+        # (rebuild from InfluxDB, connecting) is reported apart.
+        firsts = [
+            min((a for a in watcher.arrivals[c] if a[1] >= t0), key=lambda a: a[1])
+            for c in mapping.values()
+        ]
+        first_at = min(t for _d, t in firsts)
+        drained = seen - sum(d for d, t in firsts if t == first_at)
+        drain_s = (visible_at or time.monotonic()) - first_at
+        self.figures["backlog"] = {
+            "scans": ledger.accepted,
+            "visible": seen,
+            "restart_seconds": first_at - t0,
+            "drain_seconds": drain_s,
+            "drain_rate": drained / drain_s if drain_s > 0 else 0.0,
+        }
+        log.info(
+            "backlog: %d scans drained at %.0f scans/s after a %.1f s restart",
+            seen,
+            self.figures["backlog"]["drain_rate"],
+            ready - t0,
+        )
+        return services
+
     def gudang(
-        self, host: str, port: int, influxd_port: int, services: GudangProcess, api_url: str
-    ) -> None:
+        self,
+        host: str,
+        port: int,
+        influxd_port: int,
+        services: GudangProcess,
+        restart: Callable[[], GudangProcess],
+        api_url: str,
+    ) -> GudangProcess:
         """Saturation, latency at a fixed rate and near saturation, API under load."""
         s = self.sizes
         watcher = StateWatcher(host, port, SITE)
@@ -296,6 +363,7 @@ class Bench:
                     api_seconds=s.api_seconds,
                     api_rate=rate,
                 )
+            services = self.backlog(services, restart, watcher, api_url, host, port)
         finally:
             watcher.stop()
         influx = InfluxClient(
@@ -316,7 +384,9 @@ class Bench:
             "zero_loss": self.total_accepted == stored == shown,
             "missing_in_influxdb": missing[:50],
         }
-        self.figures["services"] = {"peak_rss_mb": services.peak_rss_mb()}
+        self.peak_rss_mb = max(self.peak_rss_mb, services.peak_rss_mb())
+        self.figures["services"] = {"peak_rss_mb": self.peak_rss_mb}
+        return services
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -397,6 +467,18 @@ def table(figures: dict[str, Any]) -> str:
                 "",
             )
         )
+    if "backlog" in figures:
+        b = figures["backlog"]
+        rows.append(
+            (
+                "ingest backlog drain, no publisher (scans/s)",
+                _fmt(b["drain_rate"]),
+                "",
+                "",
+                "",
+            )
+        )
+        rows.append(("  services restart before it (s)", _fmt(b["restart_seconds"]), "", "", ""))
     if "services" in figures:
         rows.append(
             ("services peak RSS", f"{_fmt(figures['services']['peak_rss_mb'])} MiB", "", "", "")
@@ -477,7 +559,15 @@ def main(argv: list[str] | None = None) -> int:
             services = start_services(config, work / "services.log")
             procs.append(services)
             procs.append(start_api(config, api_port, work / "api.log"))
-            bench.gudang(host, port, influxd.port, services, f"http://127.0.0.1:{api_port}")
+
+            def restart() -> GudangProcess:
+                again = start_services(config, work / "services-restarted.log")
+                procs.append(again)
+                return again
+
+            bench.gudang(
+                host, port, influxd.port, services, restart, f"http://127.0.0.1:{api_port}"
+            )
             drain: DrainResult = measure_spool_drain(
                 host, port, "bench-spool", sizes.spool_scans, work
             )
