@@ -16,7 +16,7 @@ import multiprocessing as mp
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -129,6 +129,14 @@ def _order(plan: WorkerPlan) -> Iterator[tuple[int, str, int]]:
             yield index, name, seq
 
 
+def _messages(plan: WorkerPlan, topics: Topics) -> Iterator[tuple[str, str, bytes]]:
+    """(station, topic, payload) of every scan of the plan, in publishing order."""
+    for index, name, seq in _order(plan):
+        sid = scan_id(plan.run, name, seq)
+        scan = drum_scan(plan.site, name, sid, drum_label(plan.phase, index, seq))
+        yield name, topics.scan(name), encode(scan)
+
+
 def run_worker(plan: WorkerPlan) -> WorkerResult:
     """Publish the plan's scans (blocking) and report; runs in a worker process."""
     result = WorkerResult(publish_times={name: [] for _i, name in plan.stations})
@@ -167,9 +175,14 @@ def run_worker(plan: WorkerPlan) -> WorkerResult:
             return result
         total = plan.per_station * len(plan.stations)
         interval = 1.0 / plan.rate if plan.rate > 0 else 0.0
+        messages: Iterable[tuple[str, str, bytes]] = _messages(plan, topics)
+        if not interval:
+            # Flat out, the publisher's own CPU bounds the rate: encode before the clock
+            # starts (device times are then up to a run's length old, well within skew).
+            messages = list(messages)
         start = time.monotonic()
         result.first_publish = start
-        for n, (index, name, seq) in enumerate(_order(plan)):
+        for n, (name, topic, payload) in enumerate(messages):
             if interval:
                 due = start + n * interval
                 delay = due - time.monotonic()
@@ -178,10 +191,8 @@ def run_worker(plan: WorkerPlan) -> WorkerResult:
             with lock:
                 while len(outstanding) >= PUBLISH_WINDOW:
                     lock.wait(1.0)
-            sid = scan_id(plan.run, name, seq)
-            payload = encode(drum_scan(plan.site, name, sid, drum_label(plan.phase, index, seq)))
             now = time.monotonic()
-            info = client.publish(topics.scan(name), payload, qos=plan.qos)
+            info = client.publish(topic, payload, qos=plan.qos)
             result.publish_times[name].append(now)
             with lock:
                 if plan.qos > 0:
