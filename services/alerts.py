@@ -296,11 +296,24 @@ def on_unload(
 
 
 def on_status(
-    book: AlertBook, settings: AlertSettings, status: StationStatusV1, at: datetime
+    book: AlertBook,
+    settings: AlertSettings,
+    status: StationStatusV1,
+    at: datetime,
+    silent_s: float | None = None,
 ) -> None:
-    """Station offline (its last will or a clean stop) and spool filling up."""
+    """Station offline (its last will, a clean stop, a stale status) and spool filling up."""
     station = status.station
-    if status.state is StationState.OFFLINE:
+    if silent_s is not None:  # a retained "online" older than the heartbeat allows
+        book.raise_(
+            AlertKind.STATION_OFFLINE,
+            station,
+            at,
+            f"station {station}: no heartbeat for {silent_s:.0f}s",
+            station=station,
+            data={"cause": "heartbeat timeout", "heartbeat_s": status.heartbeat_s},
+        )
+    elif status.state is StationState.OFFLINE:
         book.raise_(
             AlertKind.STATION_OFFLINE,
             station,

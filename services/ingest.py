@@ -398,9 +398,17 @@ class Ingest(CommandsMixin):
         if status.station != station:
             raise Refused(f"status of {status.station} published on {msg.topic}")
         st = self.floor.station(station)
-        self.floor.set_online(station, status.state.value == "online")
-        st.last_status_at = now
+        # A retained status (met at start) is as old as it says: a bridge that hung without
+        # its last will left "online" behind, and must not look alive for that.
+        seen_at = min(now, status.ts) if msg.retain and status.ts is not None else now
+        st.last_status_at = seen_at
         st.heartbeat_s = status.heartbeat_s
+        silent = (now - seen_at).total_seconds()
+        stale = (
+            status.heartbeat_s is not None
+            and silent > status.heartbeat_s * self.settings.alerts.heartbeat_misses
+        )
+        self.floor.set_online(station, status.state.value == "online" and not stale)
         live = not msg.retain and self._queue.qsize() < CLOCK_PROBE_MAX_QUEUE
         if live and status.ts is not None and status.state.value == "online":
             st.clock_offset_s = (status.ts - now).total_seconds()
@@ -416,7 +424,9 @@ class Ingest(CommandsMixin):
                 )
             else:
                 self.alerts.clear_condition(AlertKind.CLOCK_SKEW, station, now)
-        rules.on_status(self.alerts, self.settings.alerts, status, now)
+        rules.on_status(
+            self.alerts, self.settings.alerts, status, now, silent_s=silent if stale else None
+        )
 
     def _handle_command(self, msg: Message, name: str, now: datetime, batch: Batch) -> None:
         try:

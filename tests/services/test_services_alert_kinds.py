@@ -10,7 +10,7 @@ import pytest
 from gudang.influx import InfluxClient
 from gudang.servers import ServerProcess, free_port, restart, start_influxd, start_mosquitto
 from gudang.settings import Settings
-from gudang.wire import StationState, StationStatusV1, WeightStatus, encode
+from gudang.wire import AlertKind, StationState, StationStatusV1, WeightStatus, encode
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
 
@@ -276,3 +276,23 @@ def test_forecast_from_the_recent_loading_rate(settings: Settings) -> None:
     expected = last + timedelta(minutes=100 - 12)  # 88 drums to go at one a minute
     assert state.forecast_full_at is not None
     assert abs((state.forecast_full_at - expected).total_seconds()) < 1.0
+
+
+def test_a_stale_retained_online_status_is_offline_and_alerted_once_across_restarts(
+    settings: Settings, influx: InfluxClient
+) -> None:
+    site = settings.site.name
+    with Floorkit(settings) as kit:
+        # A bridge that hung ten minutes ago with its TCP link open: no last will was sent.
+        _status(kit, "load-9", ts=datetime.now(UTC) - timedelta(minutes=10), heartbeat_s=15.0)
+        with running_services(settings):
+            alert = kit.wait_alert("station_offline")
+            assert alert.data["cause"] == "heartbeat timeout"
+            assert not wait_for(lambda: kit.station("load-9"), what="station view").online
+        with running_services(settings) as services:
+            assert services.ingest.alerts.is_active(AlertKind.STATION_OFFLINE, "load-9")
+            wait_for(lambda: services.ingest.counters["received"] >= 1, what="status read again")
+            _status(kit, "load-9")  # it comes back to life
+            kit.wait_alert("station_offline", "cleared")
+    stored = rows(influx, "alert", site, "kind = 'station_offline'")
+    assert [r["state"] for r in stored] == ["raised", "cleared"]  # raised once, not per start
