@@ -75,7 +75,8 @@ async def build(
     )
 
 
-def _kg(value: float) -> str:
+def kg(value: float) -> str:
+    """A weight as printed: to the gram."""
     return f"{value:.{WEIGHT_DECIMALS}f}"
 
 
@@ -97,20 +98,20 @@ def to_csv(pl: PackingListOut) -> str:
                 ln.sku,
                 ln.description,
                 ln.hs_code,
-                _kg(ln.weight_kg),
+                kg(ln.weight_kg),
                 ln.loaded_at.isoformat(),
             ]
         )
     w.writerow([])
     for t in pl.by_sku:
-        w.writerow(["total_sku", t.sku, t.description, t.hs_code, t.drums, _kg(t.net_weight_kg)])
+        w.writerow(["total_sku", t.sku, t.description, t.hs_code, t.drums, kg(t.net_weight_kg)])
     w.writerow(["total_drums", pl.drums])
-    w.writerow(["total_net_kg", _kg(pl.net_weight_kg)])
-    w.writerow(["total_gross_kg", _kg(pl.gross_weight_kg)])
+    w.writerow(["total_net_kg", kg(pl.net_weight_kg)])
+    w.writerow(["total_gross_kg", kg(pl.gross_weight_kg)])
     return buf.getvalue()
 
 
-_WORDS = {
+WORDS = {
     "en": {
         "title": "Packing list",
         "container": "Container",
@@ -175,7 +176,7 @@ button{font-size:12pt;padding:.4rem 1rem;margin-bottom:1rem}
 
 def to_html(pl: PackingListOut, timezone: str, lang: str = "en") -> str:
     """A print-ready page (A4, table header repeated on every page)."""
-    t = _WORDS.get(lang, _WORDS["en"])
+    t = WORDS.get(lang, WORDS["en"])
     tz = ZoneInfo(timezone)
     e = html.escape
 
@@ -185,12 +186,12 @@ def to_html(pl: PackingListOut, timezone: str, lang: str = "en") -> str:
     rows = "\n".join(
         f"<tr><td class=n>{ln.no}</td><td>{e(ln.drum)}</td><td>{e(ln.sku)}</td>"
         f"<td>{e(ln.description)}</td><td>{e(ln.hs_code)}</td>"
-        f"<td class=n>{_kg(ln.weight_kg)}</td><td>{when(ln.loaded_at)}</td></tr>"
+        f"<td class=n>{kg(ln.weight_kg)}</td><td>{when(ln.loaded_at)}</td></tr>"
         for ln in pl.lines
     )
     sku_rows = "\n".join(
         f"<tr><td>{e(s.sku)}</td><td>{e(s.description)}</td><td>{e(s.hs_code)}</td>"
-        f"<td class=n>{s.drums}</td><td class=n>{_kg(s.net_weight_kg)}</td></tr>"
+        f"<td class=n>{s.drums}</td><td class=n>{kg(s.net_weight_kg)}</td></tr>"
         for s in pl.by_sku
     )
     return f"""<!doctype html>
@@ -217,9 +218,9 @@ def to_html(pl: PackingListOut, timezone: str, lang: str = "en") -> str:
 <th class=n>{t["drums"]}</th><th class=n>{t["net"]} (kg)</th></tr></thead><tbody>
 {sku_rows}
 <tr><th colspan=3>{t["totals"]}</th><th class=n id="total-drums">{pl.drums}</th>
-<th class=n id="total-net">{_kg(pl.net_weight_kg)}</th></tr>
+<th class=n id="total-net">{kg(pl.net_weight_kg)}</th></tr>
 <tr><th colspan=4>{t["gross"]} (kg)</th>
-<th class=n id="total-gross">{_kg(pl.gross_weight_kg)}</th></tr>
+<th class=n id="total-gross">{kg(pl.gross_weight_kg)}</th></tr>
 </tbody></table>
 <div class="sign">{t["sign"]}</div>
 </body></html>

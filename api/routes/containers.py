@@ -7,6 +7,7 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from api import packing
@@ -20,6 +21,7 @@ from api.deps import (
     send_command,
 )
 from api.live import LiveState
+from api.packing_pdf import to_pdf
 from api.schemas import (
     AUTH_ERRORS,
     COMMAND_ERRORS,
@@ -199,6 +201,38 @@ async def packing_list_csv(
         packing.to_csv(pl),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="packing-list-{number}.csv"'},
+    )
+
+
+@router.get(
+    "/{container_no}/packing-list.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the packing list as an A4 PDF",
+        },
+        **NOT_FOUND,
+        **INFLUX_ERRORS,
+    },
+)
+async def packing_list_pdf(
+    who: WorkerByQuery,
+    number: ContainerNoPath,
+    live: LiveDep,
+    influx: InfluxDep,
+    settings: SettingsDep,
+    access_token: QueryToken = None,
+    lang: Annotated[str, Query(pattern="^(id|en)$", description="id or en")] = "en",
+) -> Response:
+    """The packing list as an A4 PDF: every drum, totals per SKU, net and gross, HS codes."""
+    pl = await packing.build(_known(live, number), influx, settings)
+    # 2,600 rows take a moment to lay out: off the event loop, so streams keep flowing.
+    body = await run_in_threadpool(to_pdf, pl, settings.site.timezone, lang)
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="packing-list-{number}.pdf"'},
     )
 
 

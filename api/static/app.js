@@ -177,6 +177,7 @@ function renderContainer(c) {
     el("span", { class: "chip" }, `${sku} `, el("b", { text: fmtNum(n) }))));
   const q = `access_token=${encodeURIComponent(state.token)}`;
   card.querySelector(".pl-html").href = `${API}/containers/${c.container_no}/packing-list.html?lang=${state.lang}&${q}`;
+  card.querySelector(".pl-pdf").href = `${API}/containers/${c.container_no}/packing-list.pdf?lang=${state.lang}&${q}`;
   card.querySelector(".pl-csv").href = `${API}/containers/${c.container_no}/packing-list.csv?${q}`;
   return card;
 }

@@ -30,6 +30,7 @@ REQUIRED = {
     ("GET", "/api/v1/containers/{container_no}/packing-list"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.csv"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.html"): "worker",
+    ("GET", "/api/v1/containers/{container_no}/packing-list.pdf"): "worker",
     ("GET", "/api/v1/stock"): "worker",
     ("GET", "/api/v1/stations"): "worker",
     ("PUT", "/api/v1/stations/{station}/container"): "worker",
@@ -51,6 +52,7 @@ QUERY_TOKEN = {
     ("GET", "/api/v1/containers/{container_no}/packing-list"),
     ("GET", "/api/v1/containers/{container_no}/packing-list.csv"),
     ("GET", "/api/v1/containers/{container_no}/packing-list.html"),
+    ("GET", "/api/v1/containers/{container_no}/packing-list.pdf"),
 }
 ROLES = ["worker", "supervisor", "admin"]
 PATH_VALUES = {"container_no": CONTAINER, "station": "load-1", "alert_id": "no-such-alert"}

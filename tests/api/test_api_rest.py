@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zlib
 
 import pytest
 
@@ -234,6 +236,28 @@ def test_packing_list_of_filled_container_matches_influxdb(stack: Stack) -> None
     assert "Daftar kemasan" in page.text
     assert "@media print" in page.text
     assert all(label in page.text for label, _ in DRUMS)
+
+    pdf = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list.pdf", role="worker")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    text = _pdf_text(pdf.content)
+    assert all(label.encode() in text for label, _ in DRUMS)
+    assert b"CSQU 305438 3" in text
+    assert f"{pl['net_weight_kg']:.3f}".encode() in text
+    assert f"{pl['gross_weight_kg']:.3f}".encode() in text
+    assert b"9206.00" in text
+
+
+def _pdf_text(pdf: bytes) -> bytes:
+    """The page content of a PDF, streams inflated (enough to find the printed strings)."""
+    out = []
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            out.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            out.append(m.group(1))
+    return b"\n".join(out)
 
 
 def test_container_unload_seal_ship_through_the_api(stack: Stack) -> None:
