@@ -217,8 +217,12 @@ class StockItem(BaseModel):
 
     sku: str
     description: str
-    location: str = Field(description="'warehouse' or a container number")
-    location_kind: Literal["warehouse", "container"]
+    location: str = Field(
+        description="'warehouse', a QC hold ('qc-reject', 'qc-rework') or a container number"
+    )
+    location_kind: Literal["warehouse", "qc_hold", "container"] = Field(
+        description="qc_hold: received, held by QC, not for loading"
+    )
     drums: int
 
 
@@ -229,6 +233,7 @@ class StockTotal(BaseModel):
     description: str
     drums: int
     in_warehouse: int
+    held_qc: int = Field(description="received but held by QC (reject or rework)")
     in_containers: int
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
 
 WAREHOUSE = "warehouse"  # the services' location of drums not in a container
 # Shipped containers have left: their drums are no longer stock anywhere.
+LocationKind = Literal["warehouse", "qc_hold", "container"]
 IN_HOUSE = frozenset(s for s in ContainerStatus if s is not ContainerStatus.SHIPPED)
 
 
@@ -28,7 +29,8 @@ async def get_stock(
     settings: SettingsDep,
     sku: Annotated[str | None, Query(max_length=64, description="only this SKU")] = None,
     location: Annotated[
-        str | None, Query(max_length=64, description="'warehouse' or a container number")
+        str | None,
+        Query(max_length=64, description="'warehouse', 'qc-reject', 'qc-rework' or a container"),
     ] = None,
 ) -> StockOut:
     """Drums by SKU and location: the warehouse, and every container not shipped yet."""
@@ -41,11 +43,15 @@ def build_stock(
     """Stock from the services' warehouse stock and the live containers."""
     catalogue = settings.floor.skus
     counts: Counter[tuple[str, str]] = Counter()
+    kinds: dict[str, LocationKind] = {}
     for item in live.stock.items:
-        key = (str(item.get("sku", "")), str(item.get("location", WAREHOUSE)))
-        counts[key] += int(item.get("drums", 0))
+        # The services' stock: the warehouse, and QC holds of drums received but not passed.
+        loc = str(item.get("location", WAREHOUSE))
+        counts[(str(item.get("sku", "")), loc)] += int(item.get("drums", 0))
+        kinds[loc] = "warehouse" if loc == WAREHOUSE else "qc_hold"
     for c in live.containers.values():
         if c.status in IN_HOUSE:
+            kinds[c.container_no] = "container"
             for s, n in c.drums_by_sku.items():
                 counts[(s, c.container_no)] += n
     items = [
@@ -53,7 +59,7 @@ def build_stock(
             sku=s,
             description=catalogue[s].name if s in catalogue else s,
             location=loc,
-            location_kind="warehouse" if loc == WAREHOUSE else "container",
+            location_kind=kinds[loc],
             drums=n,
         )
         for (s, loc), n in sorted(counts.items())
@@ -64,12 +70,19 @@ def build_stock(
         t = totals.setdefault(
             it.sku,
             StockTotal(
-                sku=it.sku, description=it.description, drums=0, in_warehouse=0, in_containers=0
+                sku=it.sku,
+                description=it.description,
+                drums=0,
+                in_warehouse=0,
+                held_qc=0,
+                in_containers=0,
             ),
         )
         t.drums += it.drums
         if it.location_kind == "warehouse":
             t.in_warehouse += it.drums
+        elif it.location_kind == "qc_hold":
+            t.held_qc += it.drums
         else:
             t.in_containers += it.drums
     return StockOut(updated_at=live.stock.updated_at, items=items, totals=list(totals.values()))

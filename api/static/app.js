@@ -23,7 +23,7 @@ const WORDS = {
     containers: "Kontainer", alerts: "Peringatan", stock: "Stok per SKU", stations: "Stasiun",
     noContainers: "Belum ada kontainer.", noAlerts: "Tidak ada peringatan aktif.",
     noStock: "Stok kosong.", noStations: "Belum ada stasiun.",
-    sku: "SKU", warehouse: "Gudang", inContainers: "Di kontainer", total: "Total",
+    sku: "SKU", warehouse: "Gudang", heldQc: "Ditahan QC", inContainers: "Di kontainer", total: "Total",
     drumsUnit: "drum", byCount: "jumlah", byWeight: "berat", rate: "Laju", fullAt: "Penuh pada", lastScan: "Scan terakhir",
     perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
     notSealed: "belum disegel", seal: "segel",
@@ -50,7 +50,7 @@ const WORDS = {
     containers: "Containers", alerts: "Alerts", stock: "Stock by SKU", stations: "Stations",
     noContainers: "No containers yet.", noAlerts: "No active alerts.",
     noStock: "No stock.", noStations: "No stations yet.",
-    sku: "SKU", warehouse: "Warehouse", inContainers: "In containers", total: "Total",
+    sku: "SKU", warehouse: "Warehouse", heldQc: "QC hold", inContainers: "In containers", total: "Total",
     drumsUnit: "drums", byCount: "count", byWeight: "weight", rate: "Rate", fullAt: "Full at", lastScan: "Last scan",
     perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", noRate: "not yet", packingList: "Packing list", csv: "CSV",
     notSealed: "not sealed", seal: "seal",
@@ -228,12 +228,14 @@ function renderStock() {
   const rows = totals.map((s) => el("tr", { "data-sku": s.sku },
     el("td", {}, s.sku, el("span", { class: "name", text: names.get(s.sku) || s.description })),
     el("td", { class: "n", text: fmtNum(s.in_warehouse) }),
+    el("td", { class: "n", text: fmtNum(s.held_qc) }),
     el("td", { class: "n", text: fmtNum(s.in_containers) }),
     el("td", { class: "n", text: fmtNum(s.drums) })));
   if (totals.length > 1) {
     const sum = (k) => totals.reduce((n, s) => n + s[k], 0);
     rows.push(el("tr", { class: "sum" }, el("td", { text: t("total") }),
       el("td", { class: "n", text: fmtNum(sum("in_warehouse")) }),
+      el("td", { class: "n", text: fmtNum(sum("held_qc")) }),
       el("td", { class: "n", text: fmtNum(sum("in_containers")) }),
       el("td", { class: "n", text: fmtNum(sum("drums")) })));
   }

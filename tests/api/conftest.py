@@ -14,7 +14,7 @@ import pytest
 from api.auth import hash_token
 from gudang.servers import ServerProcess
 from gudang.settings import Settings
-from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang.wire import QcResult, ScanKind, ScanV1, Topics, WeightStatus, encode
 from tests.harness import Probe, make_settings, running_api, running_services, wait_for
 
 CONTAINER = "CSQU3054383"
@@ -86,6 +86,7 @@ class Stack:
         weight: float | None = 9.5,
         kind: ScanKind = ScanKind.DRUM,
         station: str = STATION,
+        qc: QcResult | None = None,
     ) -> ScanV1:
         """Publish one scan as a station's bridge does."""
         s = ScanV1(
@@ -98,6 +99,7 @@ class Stack:
             weight_kg=weight if kind is ScanKind.DRUM else None,
             weight_stable=weight is not None and kind is ScanKind.DRUM,
             weight_status=WeightStatus.STABLE if weight is not None else WeightStatus.NO_SCALE,
+            qc=qc,
         )
         self.probe.publish(self.topics.scan(station), encode(s))
         return s

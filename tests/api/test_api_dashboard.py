@@ -84,7 +84,9 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         after = bar.evaluate("b => b.style.strokeDasharray")
         assert _arc(after) > _arc(before)
         expect(card.locator(".gauge.count .pct")).to_have_text("2,3%")  # 60 / 2600, id-ID
-        expect(page.locator('#stock tr[data-sku="JMB-L"] td').nth(2)).to_have_text("22")
+        expect(page.locator('#stock tr[data-sku="JMB-L"] td').nth(3)).to_have_text(
+            "22"
+        )  # in containers
 
         stack.scan("CB-JMB-L-000001", 9.1)  # a duplicate raises an alert
         alert = page.locator('#alerts [data-alert^="duplicate_scan-"]')

@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import AlertKind, AlertV1, encode
+from gudang.wire import AlertKind, AlertV1, QcResult, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
 from tests.harness import wait_for
 
@@ -306,12 +306,24 @@ def test_station_mode_set_by_supervisor(stack: Stack) -> None:
     assert r.json()["mode"] == "receiving"
     assert stack.put(f"/api/v1/stations/{STATION}/mode", {"mode": "dancing"}).status_code == 422
     stack.scan("CB-JMB-M-000555", 5.5)
+    stack.scan("CB-JMB-M-000556", 5.6, qc=QcResult.REWORK)  # held by QC, not for loading
     stock = wait_for(
-        lambda: (s := stack.get("/api/v1/stock").json())["items"] and s,
-        what="received drum in stock",
+        lambda: len((s := stack.get("/api/v1/stock").json())["items"]) == 2 and s,
+        what="received drums in stock",
     )
-    assert [(i["sku"], i["location"], i["drums"]) for i in stock["items"]] == [
-        ("JMB-M", "warehouse", 1)
+    assert [(i["sku"], i["location"], i["location_kind"], i["drums"]) for i in stock["items"]] == [
+        ("JMB-M", "qc-rework", "qc_hold", 1),
+        ("JMB-M", "warehouse", "warehouse", 1),
+    ]
+    assert stock["totals"] == [
+        {
+            "sku": "JMB-M",
+            "description": "Djembe medium",
+            "drums": 2,
+            "in_warehouse": 1,
+            "held_qc": 1,
+            "in_containers": 0,
+        }
     ]
 
 
