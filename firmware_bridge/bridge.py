@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import uuid
 from collections import Counter
@@ -18,7 +19,7 @@ from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
 from gudang.barcodes import is_container_label
 from gudang.mqtt import MqttLink, Will
-from gudang.settings import DeviceSettings, Settings
+from gudang.settings import ConfigError, DeviceSettings, Settings
 from gudang.wire import (
     QOS_SCAN,
     QOS_STATUS,
@@ -57,7 +58,12 @@ class Bridge:
         self.station = settings.station.name
         self.topics = Topics(self.site)
         self.counters: Counter[str] = Counter()
-        self.spool = Spool(settings.station.spool_path, settings.station.spool_capacity)
+        try:
+            self.spool = Spool(settings.station.spool_path, settings.station.spool_capacity)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"station.spool_path: cannot open the spool {settings.station.spool_path}: {exc}"
+            ) from exc
         self.scale_watch = ScaleWatch(min_weight_kg=settings.station.min_weight_kg)
         self._scale_protocol: ScaleProtocol | None = None
         self._scale: SerialDevice | None = None

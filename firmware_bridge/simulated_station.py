@@ -105,11 +105,15 @@ class SimulatedStation:
 
 
 def run_simulators(
-    protocol: str, interval_s: float, container_no: str | None, stop: threading.Event
+    protocol: str,
+    interval_s: float,
+    container_no: str | None,
+    stop: threading.Event,
+    links: Path | None = None,
 ) -> None:
     """Run a scanner and a scale simulator on ptys for a bridge to open; print their paths."""
-    scanner = ScannerSimulator()
-    scale = ScaleSimulator(protocol)
+    scanner = ScannerSimulator(link=links / "scanner" if links else None)
+    scale = ScaleSimulator(protocol, link=links / "scale" if links else None)
     print(f"scanner: {scanner.path}\nscale ({protocol}): {scale.path}", flush=True)
     print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
     worker = SimulatedWorker(scanner, scale, interval_s, container_no)

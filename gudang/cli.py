@@ -106,9 +106,17 @@ def _new_token(name: str, role: str) -> int:
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Run a simulated scanner and scale and keep scanning drums."""
+    from firmware_bridge.protocols import SCALE_PROTOCOLS
     from firmware_bridge.simulated_station import run_simulators
 
-    run_simulators(args.protocol, args.interval, args.container, _stop_event())
+    if args.protocol not in SCALE_PROTOCOLS:
+        raise ConfigError(
+            f"--protocol {args.protocol!r}: one of {', '.join(sorted(SCALE_PROTOCOLS))}"
+        )
+    links = Path(args.links) if args.links else None
+    if links is not None:
+        links.mkdir(parents=True, exist_ok=True)
+    run_simulators(args.protocol, args.interval, args.container, _stop_event(), links)
     return 0
 
 
@@ -160,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--protocol", default="mt-sics", help="scale protocol (default mt-sics)")
     m.add_argument("--interval", type=float, default=2.0, help="seconds between drums")
     m.add_argument("--container", default=None, help="container label to scan first")
+    m.add_argument(
+        "--links", default=None, help="folder for stable names 'scanner' and 'scale' of the ptys"
+    )
     m.set_defaults(func=cmd_simulate)
     return p
 

@@ -198,17 +198,52 @@ class ApiSettings(_Section):
         return self
 
 
+# The scale protocols the bridge speaks (firmware_bridge.protocols.SCALE_PROTOCOLS; a test
+# keeps the two equal). Named here so a station file is checked without the bridge.
+SCALE_PROTOCOL_NAMES = ("mt-sics", "mt-continuous", "and", "cas", "sma", "ohaus")
+# Serial line speeds scanners and scales offer; anything else is a typo.
+BAUDRATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+# pyserial URL schemes a port may use instead of a device path.
+PORT_URL_SCHEMES = ("loop", "socket", "rfc2217", "spy", "alt", "hwgrep")
+
+
 class DeviceSettings(_Section):
     """One serial device at a station."""
 
-    name: str
+    name: str = Field(min_length=1, max_length=32)
     role: Literal["scanner", "scale"]
-    port: str  # a device path (/dev/serial/by-id/...) or a pyserial URL
+    port: str = Field(min_length=1)  # a device path (/dev/serial/by-id/...) or a pyserial URL
     baudrate: int = 9600
     bytesize: Literal[7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     protocol: str = "scanner"  # scale: mt-sics, mt-continuous, and, cas, sma, ohaus
+
+    @field_validator("baudrate")
+    @classmethod
+    def _baudrate(cls, value: int) -> int:
+        if value not in BAUDRATES:
+            raise ValueError(f"{value} is not a serial speed; use one of {BAUDRATES}")
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if sep and scheme not in PORT_URL_SCHEMES:
+            raise ValueError(f"URL scheme {scheme!r} is not one pyserial opens {PORT_URL_SCHEMES}")
+        if not sep and not value.startswith("/"):
+            raise ValueError(f"{value!r} is neither a device path (/dev/...) nor a pyserial URL")
+        return value
+
+    @model_validator(mode="after")
+    def _protocol(self) -> DeviceSettings:
+        if self.role == "scanner" and self.protocol != "scanner":
+            raise ValueError(f"protocol {self.protocol!r}: a scanner's protocol is 'scanner'")
+        if self.role == "scale" and self.protocol not in SCALE_PROTOCOL_NAMES:
+            names = ", ".join(SCALE_PROTOCOL_NAMES)
+            raise ValueError(f"protocol {self.protocol!r}: a scale speaks one of {names}")
+        return self
 
 
 class StationSettings(_Section):
@@ -232,6 +267,21 @@ class StationSettings(_Section):
     @classmethod
     def _name(cls, value: str) -> str:
         return check_name("station", value)
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, devices: list[DeviceSettings]) -> list[DeviceSettings]:
+        # The bridge reads one scanner and pairs with one scale; a second would be ignored.
+        for role in ("scanner", "scale"):
+            if sum(d.role == role for d in devices) > 1:
+                raise ValueError(f"more than one {role}: a station has at most one")
+        names = [d.name for d in devices]
+        if len(set(names)) != len(names):
+            raise ValueError(f"device names repeat: {names}")
+        ports = [d.port for d in devices]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"two devices on one port: {ports}")
+        return devices
 
 
 class Settings(BaseSettings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +15,8 @@ from typing import Any
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
-from gudang.settings import DeviceSettings, Settings, StationSettings
+from gudang.servers import ServerProcess
+from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
 from gudang.wire import ScanV1, StationStatusV1, Topics, scan_decoder, status_decoder
 from tests.harness import wait_for
 
@@ -21,6 +24,22 @@ STATION = "load-1"
 # Short windows keep the tests quick; the simulated scales settle in SETTLE_S.
 PAIRING_WINDOW_S = 1.2
 SETTLE_S = 0.3
+
+
+def broker_settings(broker: ServerProcess, site: str) -> Settings:
+    """Settings for ``site`` on this broker only (no InfluxDB: the bridge needs none)."""
+    return load_settings(
+        None,
+        {
+            "site": {"name": site},
+            "mqtt": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 10},
+        },
+    )
+
+
+def new_site() -> str:
+    """A fresh site name: topics of its own."""
+    return "t" + uuid.uuid4().hex[:12]
 
 
 class Recorder:
@@ -153,3 +172,51 @@ def running_station(
         scanner.close()
         if scale is not None:
             scale.close()
+
+
+def write_station_toml(
+    path: Path, broker: ServerProcess, site: str, tmp_path: Path, station_extra: str = ""
+) -> None:
+    """A station file: scanner and MT-SICS scale at the stable pty links under ``tmp_path``."""
+    path.write_text(
+        f"""
+[site]
+name = "{site}"
+
+[mqtt]
+host = "127.0.0.1"
+port = {broker.port}
+keepalive_s = 10
+
+[station]
+name = "{STATION}"
+spool_path = "{tmp_path / "spool.sqlite3"}"
+pairing_window_s = 1.5
+{station_extra}
+
+[[station.devices]]
+name = "scanner"
+role = "scanner"
+port = "{tmp_path / "ttyScanner"}"
+
+[[station.devices]]
+name = "scale"
+role = "scale"
+port = "{tmp_path / "ttyScale"}"
+protocol = "mt-sics"
+""",
+        encoding="utf-8",
+    )
+
+
+def gudang_command() -> str:
+    """The ``gudang`` console script of this environment."""
+    return str(Path(sys.executable).parent / "gudang")
+
+
+def start_bridge_process(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """``gudang --config <config> bridge`` as its own process, its output in ``log_path``."""
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            [gudang_command(), "--config", str(config), "bridge"], stdout=out, stderr=out
+        )

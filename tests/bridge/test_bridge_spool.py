@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +21,17 @@ import pytest
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.servers import ServerProcess, start_mosquitto
-from gudang.settings import DeviceSettings, Settings, load_settings
+from gudang.settings import DeviceSettings
 from gudang.wire import ScanV1, Topics, scan_decoder
-from tests.bridge.station_kit import STATION, Recorder, station_settings
+from tests.bridge.station_kit import (
+    STATION,
+    Recorder,
+    broker_settings,
+    new_site,
+    start_bridge_process,
+    station_settings,
+    write_station_toml,
+)
 from tests.harness import wait_for
 
 OUTAGE_S = float(os.environ.get("GUDANG_BRIDGE_OUTAGE_S", "60"))
@@ -34,16 +39,6 @@ SCANS_PER_S = 10.0
 # Scanning with the broker up, before the outage and after it comes back.
 UP_S = 2.0
 DRUM_KG = 9.0
-
-
-def _settings(broker: ServerProcess, site: str) -> Settings:
-    return load_settings(
-        None,
-        {
-            "site": {"name": site},
-            "mqtt": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 10},
-        },
-    )
 
 
 @pytest.fixture
@@ -118,8 +113,8 @@ def _assert_exactly_once_in_order(
 def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = "t" + uuid.uuid4().hex[:12]
-    base = _settings(broker[-1], site)
+    site = new_site()
+    base = broker_settings(broker[-1], site)
     topics = Topics(site)
     scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
     scale = ScaleSimulator("mt-sics", settle_s=0.0, link=tmp_path / "ttyScale")
@@ -164,45 +159,6 @@ def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
         scale.close()
 
 
-def _write_station_toml(path: Path, broker: ServerProcess, site: str, tmp_path: Path) -> None:
-    path.write_text(
-        f"""
-[site]
-name = "{site}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {broker.port}
-keepalive_s = 10
-
-[station]
-name = "{STATION}"
-spool_path = "{tmp_path / "spool.sqlite3"}"
-pairing_window_s = 1.5
-
-[[station.devices]]
-name = "scanner"
-role = "scanner"
-port = "{tmp_path / "ttyScanner"}"
-
-[[station.devices]]
-name = "scale"
-role = "scale"
-port = "{tmp_path / "ttyScale"}"
-protocol = "mt-sics"
-""",
-        encoding="utf-8",
-    )
-
-
-def _start_bridge(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    gudang = Path(sys.executable).parent / "gudang"
-    with log_path.open("ab") as out:
-        return subprocess.Popen(
-            [str(gudang), "--config", str(config), "bridge"], stdout=out, stderr=out
-        )
-
-
 def _last_spooled(spool: Path) -> str | None:
     """The barcode of the newest row in the spool, read as another process would."""
     db = sqlite3.connect(f"file:{spool}?mode=ro", uri=True)
@@ -222,15 +178,15 @@ def _opened_both(log_path: Path) -> bool:
 def test_bridge_killed_during_outage_restarts_and_loses_nothing(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = "t" + uuid.uuid4().hex[:12]
+    site = new_site()
     topics = Topics(site)
     config = tmp_path / "station.toml"
-    _write_station_toml(config, broker[-1], site, tmp_path)
+    write_station_toml(config, broker[-1], site, tmp_path)
     scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
     scale = ScaleSimulator("mt-sics", settle_s=0.0, link=tmp_path / "ttyScale")
     scale.place(DRUM_KG)
     recorder = Recorder(
-        _settings(broker[-1], site),
+        broker_settings(broker[-1], site),
         topics.scan(STATION),
         topics.status(STATION),
         client_id=f"ledger-{site}",
@@ -238,7 +194,7 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
     )
     ledger = Ledger(scanner)
     logs = [tmp_path / "bridge-1.log", tmp_path / "bridge-2.log"]
-    bridge = _start_bridge(config, logs[0])
+    bridge = start_bridge_process(config, logs[0])
     try:
         recorder.wait_status(
             lambda s: s.state == "online" and all(d.state == "connected" for d in s.devices),
@@ -256,7 +212,7 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
         )
         bridge.send_signal(signal.SIGKILL)
         assert bridge.wait(10) == -signal.SIGKILL
-        bridge = _start_bridge(config, logs[1])
+        bridge = start_bridge_process(config, logs[1])
         wait_for(lambda: _opened_both(logs[1]), 15, "the restarted bridge opened its ports")
         ledger.scan_for(OUTAGE_S / 2)
         time.sleep(0.2)  # the last scan's frame reaches the bridge and is stamped
@@ -278,8 +234,8 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
 def test_spool_nearly_full_is_flagged_and_a_full_spool_refuses_with_a_count(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = "t" + uuid.uuid4().hex[:12]
-    base = _settings(broker[-1], site)
+    site = new_site()
+    base = broker_settings(broker[-1], site)
     topics = Topics(site)
     scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
     settings = station_settings(
