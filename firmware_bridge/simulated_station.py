@@ -15,6 +15,10 @@ from gudang.settings import DeviceSettings, Settings, StationSettings
 log = logging.getLogger(__name__)
 
 DEMO_SKUS = ("JMB-L", "JMB-M", "JMB-S")
+# Line noise as a loose connector or a motor nearby makes it: control bytes and high bytes,
+# ended like a frame so the bridge reads it as one (and drops it, counted).
+SCANNER_NOISE = b"\x00\x13\x7f\x11\r\n"
+SCALE_NOISE = b"\xff\xfe\x00S\x1b\r\n"
 
 
 class SimulatedWorker:
@@ -28,14 +32,17 @@ class SimulatedWorker:
         container_no: str | None,
         prefix: str = "CB",
         seed: int | None = None,
+        noise: float = 0.0,
     ) -> None:
         self.scanner = scanner
+        self.noise = noise  # chance per drum of line noise on the scanner and the scale
         self.scale = scale
         self.interval_s = interval_s
         self.container_no = container_no
         self.prefix = prefix
         self.rng = random.Random(seed)
         self.drums = 0
+        self.noisy = 0  # drums that came with line noise
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim-worker", daemon=True)
 
@@ -56,6 +63,10 @@ class SimulatedWorker:
         while not self._stop.is_set():
             sku = self.rng.choices(DEMO_SKUS, weights=(6, 3, 1))[0]
             serial += 1
+            if self.noise and self.rng.random() < self.noise:
+                self.noisy += 1
+                self.scanner.pty.write(SCANNER_NOISE)
+                self.scale.pty.write(SCALE_NOISE)
             self.scanner.scan(f"{self.prefix}-{sku}-{serial:06d}", None)
             self._stop.wait(0.05)
             self.scale.place(drum_weight(sku, self.rng))
@@ -110,13 +121,14 @@ def run_simulators(
     container_no: str | None,
     stop: threading.Event,
     links: Path | None = None,
+    noise: float = 0.0,
 ) -> None:
     """Run a scanner and a scale simulator on ptys for a bridge to open; print their paths."""
     scanner = ScannerSimulator(link=links / "scanner" if links else None)
     scale = ScaleSimulator(protocol, link=links / "scale" if links else None)
     print(f"scanner: {scanner.path}\nscale ({protocol}): {scale.path}", flush=True)
     print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
-    worker = SimulatedWorker(scanner, scale, interval_s, container_no)
+    worker = SimulatedWorker(scanner, scale, interval_s, container_no, noise=noise)
     worker.start()
     try:
         stop.wait()

@@ -116,7 +116,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     links = Path(args.links) if args.links else None
     if links is not None:
         links.mkdir(parents=True, exist_ok=True)
-    run_simulators(args.protocol, args.interval, args.container, _stop_event(), links)
+    if not 0 <= args.noise <= 1:
+        raise ConfigError(f"--noise {args.noise}: a chance per drum, from 0 to 1")
+    run_simulators(args.protocol, args.interval, args.container, _stop_event(), links, args.noise)
     return 0
 
 
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--container", default=None, help="container label to scan first")
     m.add_argument(
         "--links", default=None, help="folder for stable names 'scanner' and 'scale' of the ptys"
+    )
+    m.add_argument(
+        "--noise", type=float, default=0.0, help="chance per drum of line noise (0-1, default 0)"
     )
     m.set_defaults(func=cmd_simulate)
     return p
