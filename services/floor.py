@@ -498,6 +498,12 @@ class Floor:
                 c.status = ContainerStatus.FULL
             self.changes.containers.add(c.container_no)
 
+    def mark_all_changed(self) -> None:
+        """Have every container, station and the stock published again."""
+        self.changes.containers.update(self.containers)
+        self.changes.stations.update(self.stations)
+        self.changes.stock = True
+
     # -- views -----------------------------------------------------------------------------
     def stock_view(self, now: datetime | None = None) -> StockV1:
         """Stock by SKU and location."""

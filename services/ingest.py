@@ -118,6 +118,8 @@ class Ingest(CommandsMixin):
         self._storage_down_since: float | None = None
         self._broker_down_since: float | None = time.monotonic()  # until first connected
         self._next_tick = 0.0
+        self._connected_before = False
+        self._republish = False  # set on a reconnection: publish all state and open alerts
         self.link = MqttLink(
             settings.mqtt,
             settings.mqtt.client_id or f"gudang-services-{self.site}",
@@ -166,6 +168,10 @@ class Ingest(CommandsMixin):
     def _connection_changed(self, connected: bool) -> None:
         # Only noted here; the ingest thread raises or clears the alert on its next tick.
         if connected:
+            if self._connected_before:
+                # A broker restarted after a crash may have lost retained messages.
+                self._republish = True
+            self._connected_before = True
             self._broker_down_since = None
         elif self._broker_down_since is None:
             self._broker_down_since = time.monotonic()
@@ -238,6 +244,12 @@ class Ingest(CommandsMixin):
         with self._state_lock:
             now = datetime.now(UTC)
             rules.on_heartbeats(self.alerts, self.floor, self.settings.alerts, now)
+            if self._republish and self.link.ready:
+                self._republish = False
+                self.counters["republished"] += 1
+                self.floor.mark_all_changed()
+                self._publish_changes(now)
+                self._publish_open_alerts()
             down = self._broker_down_since
             if down is None:
                 self.alerts.clear_condition(AlertKind.BROKER_UNREACHABLE, self.site, now)
@@ -563,10 +575,13 @@ class Ingest(CommandsMixin):
     def publish_active_alerts(self) -> None:
         """Publish (retained) every alert not cleared: the broker may have lost them."""
         with self._state_lock:
-            for alert in self.alerts.active.values():
-                self.link.publish(
-                    self.topics.alert(alert.id), encode(alert), qos=QOS_ALERT, retain=True
-                )
+            self._publish_open_alerts()
+
+    def _publish_open_alerts(self) -> None:
+        for alert in self.alerts.active.values():
+            self.link.publish(
+                self.topics.alert(alert.id), encode(alert), qos=QOS_ALERT, retain=True
+            )
 
     def publish_state(self, now: datetime) -> None:
         """Publish (retained) the state of what changed since the last publish."""

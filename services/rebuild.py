@@ -131,9 +131,7 @@ def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -
             # skip it, loudly, rather than refuse to start.
             log.warning("stored %s at %d skipped in rebuild: %s", measurement, ts, exc)
     floor = out.floor
-    floor.changes.containers.update(floor.containers)
-    floor.changes.stations.update(floor.stations)
-    floor.changes.stock = True
+    floor.mark_all_changed()
     log.info(
         "state rebuilt from %d stored events: %d containers, %d stations, %d scans, "
         "%d active alerts",

@@ -93,7 +93,7 @@ def test_station_offline_by_last_will_and_by_missed_heartbeats(
         wait_for(lambda: (s := kit.station("load-1")) and s.online, what="online again")
 
         # Alive, then silent: no will (a cut cable), only the heartbeat stops.
-        _status(kit, "load-2", heartbeat_s=0.4)
+        _status(kit, "load-2", heartbeat_s=1.0)  # offline after 2 s of silence
         wait_for(lambda: (s := kit.station("load-2")) and s.online, what="load-2 online")
         silent = wait_for(
             lambda: [a for a in kit.alerts_of("station_offline") if a.station == "load-2"],
@@ -243,8 +243,10 @@ def test_broker_unreachable_goes_to_webhooks_and_influxdb_and_clears(
     )
     influx = InfluxClient(settings.influx)
     try:
-        with running_services(settings):
-            own_broker.stop()
+        with running_services(settings) as services:
+            with Floorkit(settings) as kit:
+                kit.ok("container/open", container_no=CONTAINER)
+            own_broker.stop(kill=True)  # retained messages since its last autosave are lost
             raised = wait_for(lambda: receiver.of("broker_unreachable"), what="webhook")[0]
             assert raised.subject == site
             wait_for(
@@ -253,6 +255,10 @@ def test_broker_unreachable_goes_to_webhooks_and_influxdb_and_clears(
             )
             own_broker = restart(own_broker)
             wait_for(lambda: receiver.of("broker_unreachable", "cleared"), timeout=20, what="clear")
+            # Back on the broker, the services publish their whole state again.
+            wait_for(lambda: services.ingest.counters["republished"] == 1, what="republished")
+            with Floorkit(settings) as fresh:
+                assert wait_for(lambda: fresh.container(CONTAINER), what="state").status == "open"
         stored = rows(influx, "alert", site, "kind = 'broker_unreachable'")
         assert [r["state"] for r in stored] == ["raised", "cleared"]
     finally:
