@@ -18,25 +18,27 @@ from gudang.wire import Command
 PASSED_ON_CODES = frozenset({400, 404, 409, 503, 504})
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are ``async def`` although they never wait: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop per dependency per request (docs/performance.md).
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_live(request: Request) -> LiveState:
+async def get_live(request: Request) -> LiveState:
     """The live state followed from MQTT."""
     live: LiveState = request.app.state.live
     return live
 
 
-def get_influx(request: Request) -> AsyncInfluxReader:
+async def get_influx(request: Request) -> AsyncInfluxReader:
     """The InfluxDB reader."""
     influx: AsyncInfluxReader = request.app.state.influx
     return influx
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's Prometheus instruments."""
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -48,7 +50,7 @@ InfluxDep = Annotated[AsyncInfluxReader, Depends(get_influx)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def container_no_param(container_no: str) -> str:
+async def container_no_param(container_no: str) -> str:
     """The compact ISO 6346 number of a path parameter; 422 when it is not one."""
     try:
         return ContainerNo.parse(container_no).value
