@@ -174,11 +174,14 @@ class LiveState:
         names = sorted(set(self.stations) | set(self.station_status))
         views: dict[str, StationViewV1] = {}
         for name in names:
-            view = self.stations.get(name) or StationViewV1(station=name, mode="unknown")
-            status = self.station_status.get(name)
-            if status is not None:
-                # The bridge's own retained status (last will) is the fresher word on online.
-                view = msgspec.structs.replace(view, online=status.state is StationState.ONLINE)
+            view = self.stations.get(name)
+            if view is None:
+                # Not (yet) seen by the services: the bridge's retained status is all there is.
+                status = self.station_status.get(name)
+                online = status is not None and status.state is StationState.ONLINE
+                view = StationViewV1(station=name, mode="unknown", online=online)
+            # Otherwise the services decide online: they also time out silent heartbeats,
+            # which a hung bridge's retained "online" cannot show.
             views[name] = view
         return views
 

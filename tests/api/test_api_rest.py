@@ -6,13 +6,15 @@ import csv
 import io
 import re
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import AlertKind, AlertV1, QcResult, encode
+from gudang.settings import Settings
+from gudang.wire import AlertKind, AlertV1, QcResult, StationState, StationStatusV1, Topics, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
-from tests.harness import wait_for
+from tests.harness import Probe, running_api, running_services, wait_for
 
 DRUMS = [
     ("CB-JMB-L-000101", 9.25),
@@ -125,8 +127,6 @@ def test_station_container_set_by_worker(stack: Stack) -> None:
 
 def test_alerts_listed_and_filtered(stack: Stack) -> None:
     # Retained alerts as the services publish them.
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
     a1 = AlertV1(
         id=f"container_full-{CONTAINER}",
@@ -350,3 +350,33 @@ def test_duplicate_scan_alert_acknowledged_by_supervisor(stack: Stack) -> None:
         what="no raised alert left",
     )
     assert stack.post("/api/v1/alerts/no-such-alert/ack").status_code == 404
+
+
+def test_hung_bridge_retained_online_status_shows_offline(api_settings: Settings) -> None:
+    # A bridge that hung without its last will left "online" behind, an hour old.
+    topics = Topics(api_settings.site.name)
+    hung = StationStatusV1(
+        site=api_settings.site.name,
+        station="load-7",
+        state=StationState.ONLINE,
+        ts=datetime.now(UTC) - timedelta(hours=1),
+        heartbeat_s=15,
+    )
+    probe = Probe(api_settings)
+    try:
+        probe.publish(topics.status("load-7"), encode(hung), retain=True)
+        with running_services(api_settings), running_api(api_settings) as url:
+            stack = Stack(url, api_settings, probe)
+            alert = wait_for(
+                lambda: next(
+                    iter(stack.get("/api/v1/alerts", params={"kind": "station_offline"}).json()),
+                    None,
+                ),
+                what="station offline alert",
+            )
+            assert alert["station"] == "load-7"
+            st = next(s for s in stack.get("/api/v1/stations").json() if s["station"] == "load-7")
+            assert st["online"] is False  # the services' word, not the stale retained status
+        probe.publish(topics.status("load-7"), b"", retain=True)
+    finally:
+        probe.close()
