@@ -278,6 +278,12 @@ class Ingest(CommandsMixin):
                 self._handle(msg, now, batch)
             except Refused as exc:
                 self._dead_letter(msg, str(exc), now, batch)
+            except Exception as exc:
+                # A bug met by one message must not stall the stream behind it (it would
+                # never be acknowledged): dead-letter it, loudly, and go on.
+                log.exception("internal error on a message from %s; dead-lettered", msg.topic)
+                self.counters["internal_errors"] += 1
+                self._dead_letter(msg, f"internal error: {exc!r}", now, batch)
         self._store_alerts(batch, now)
         if not self._write(batch, now):
             return  # stopping: leave the batch unacknowledged
