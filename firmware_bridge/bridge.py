@@ -11,9 +11,15 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from firmware_bridge.pairing import PairedWeight, ScaleWatch
+from firmware_bridge.pairing import NO_READING, PairedWeight, ScaleWatch
 from firmware_bridge.protocols import SCALE_PROTOCOLS
-from firmware_bridge.protocols.base import ParseError, ScaleProtocol, ScaleReading
+from firmware_bridge.protocols.base import (
+    WEIGHED,
+    ParseError,
+    ScaleProtocol,
+    ScaleReading,
+    ScaleStatus,
+)
 from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
@@ -209,7 +215,7 @@ class Bridge:
         def handle(state: str, detail: str) -> None:
             log.info("device %s (%s): %s %s", dev.name, dev.role, state, detail)
             if dev.role == "scale":
-                self.scale_watch.set_connected(state == "connected")
+                self.scale_watch.set_connected(state != "disconnected")  # "error": still open
             self.publish_status()
 
         return handle
@@ -251,6 +257,11 @@ class Bridge:
             return
         self.scale_watch.feed(reading, at)
         self._publish_weight(reading, at)
+        if self._scale is not None:
+            if reading.status is ScaleStatus.ERROR:
+                self._scale.mark(reading.detail or "the scale reports an error")
+            elif reading.status in WEIGHED:
+                self._scale.mark(None)
 
     def _publish_weight(self, reading: ScaleReading, at: float) -> None:
         """Live reading for displays: on change, at most ``weight_publish_hz`` (QoS 0)."""
@@ -299,6 +310,8 @@ class Bridge:
                 kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
             else:
                 kind, weight = ScanKind.DRUM, self._weigh(at)
+            if weight.detail == NO_READING and self._scale is not None:
+                self._scale.mark(weight.detail)  # connected, but mute: in error
             if weight.status not in (WeightStatus.STABLE, WeightStatus.NO_SCALE):
                 self.counters[f"weight_{weight.status.value}"] += 1
                 log.info("scan %r: %s (%s)", frame.text, weight.status.value, weight.detail)

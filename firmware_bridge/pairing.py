@@ -35,6 +35,9 @@ REPOLL_S = 0.15
 POLL_REPLY_TIMEOUT_S = 0.5
 
 
+NO_READING = "no reading from the scale"  # the detail of a connected scale that said nothing
+
+
 @dataclass(frozen=True, slots=True)
 class PairedWeight:
     """The weight a scan carries, and why."""
@@ -83,8 +86,9 @@ class ScaleWatch:
     def set_connected(self, connected: bool) -> None:
         """The scale's port opened or closed: nothing is outstanding on a fresh port."""
         with self._cond:
-            self.connected = connected
-            self._replies = self._polls
+            if connected != self.connected:
+                self.connected = connected
+                self._replies = self._polls
             self._cond.notify_all()
 
     def latest(self) -> tuple[float, ScaleReading] | None:
@@ -149,7 +153,7 @@ class ScaleWatch:
                 self._cond.wait(wait)
         if not answered:
             # Connected but silent: a scale in a fault it has no words for, or a wrong baud.
-            return PairedWeight(None, False, WeightStatus.ERROR, "no reading from the scale")
+            return PairedWeight(None, False, WeightStatus.ERROR, NO_READING)
         if last is not None and last.status in _STATUS:
             return PairedWeight(None, False, _STATUS[last.status], last.detail)
         return PairedWeight(None, False, WeightStatus.NO_STABLE, "no stable weight in the window")

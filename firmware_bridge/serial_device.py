@@ -55,6 +55,8 @@ class SerialDevice:
         self._idle_flush_s = idle_flush_s
         self._port: serial.Serial | None = None
         self._write_lock = threading.Lock()
+        # The reader thread and the pairing thread both change the state.
+        self._state_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.state = "disconnected"
@@ -89,11 +91,22 @@ class SerialDevice:
             return False
         return True
 
+    def mark(self, error: str | None) -> None:
+        """An open device that reports a fault (``error``) or is well again (None)."""
+        with self._state_lock:
+            if self.state == "disconnected":
+                return  # the port's own state wins: it has to reopen first
+            if error is not None:
+                self._set_state("error", error)
+            else:
+                self._set_state("connected")
+
     def _set_state(self, state: str, detail: str = "") -> None:
-        if state != self.state:
-            self.state = state
-            self.detail = detail
-            self._on_state(state, detail)
+        with self._state_lock:
+            if state != self.state:
+                self.state = state
+                self.detail = detail
+                self._on_state(state, detail)
 
     def _open(self) -> serial.Serial:
         s = self.settings

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_bridge.protocols.base import ScaleStatus
 from gudang.settings import Settings
 from gudang.wire import StationState, StationStatusV1, WeightStatus
 from tests.bridge.station_kit import running_station
@@ -83,3 +84,31 @@ def test_scanner_unplugged_and_replugged_keeps_the_scale_and_resumes(
         scans = st.recorder.wait_scans(1)
         assert [(s.barcode, s.weight_kg) for s in scans] == [("CB-JMB-S-000401", 4.5)]
         assert st.bridge.counters["scans"] == 1
+
+
+@pytest.mark.parametrize("protocol", ["mt-sics", "cas"])
+def test_scale_in_error_shows_in_the_status_until_it_weighs_again(
+    protocol: str, settings: Settings, tmp_path: Path
+) -> None:
+    with running_station(settings, tmp_path, protocol) as st:
+        scale = st.scale
+        assert scale is not None
+        before = len(st.recorder.statuses())
+        # MT-SICS says "EL"; a CAS indicator has no error frame and goes silent.
+        scale.fault(ScaleStatus.ERROR)
+        st.scanner.scan("CB-JMB-M-000601")
+        assert st.recorder.wait_scans(1)[0].weight_status is WeightStatus.ERROR
+        failing = st.recorder.wait_status(
+            lambda s: _device(s, "scale") == "error", what="scale in error", after=before
+        )
+        assert failing.devices[1].detail
+        assert _device(failing, "scanner") == "connected"
+        scale.fault(None)
+        scale.place(5.5)
+        st.scanner.scan("CB-JMB-M-000602")
+        assert st.recorder.wait_scans(2)[1].weight_kg == 5.5
+        st.recorder.wait_status(
+            lambda s: _device(s, "scale") == "connected",
+            what="scale well again",
+            after=st.recorder.statuses().index(failing),
+        )
