@@ -147,11 +147,17 @@ class Bridge:
             device.stop()
         for t in self._threads:
             t.join(timeout=5)
+        self._pair_leftovers()
         self.link.stop(
             final=(self.topics.status(self.station), encode(self._status(online=False)), True)
         )
         self._commit_acks()  # acknowledgements that came in while stopping
         self.spool.close()
+
+    @property
+    def scans_waiting(self) -> int:
+        """Scans read but not paired yet (the one being weighed is not counted)."""
+        return self._scans.qsize()
 
     def device_states(self) -> dict[str, str]:
         """Each device's state: connected, disconnected or error."""
@@ -306,28 +312,43 @@ class Bridge:
                 frame, ts, at = self._scans.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if is_container_label(frame.text):
-                kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
-            else:
-                kind, weight = ScanKind.DRUM, self._weigh(at)
-            if weight.detail == NO_READING and self._scale is not None:
-                self._scale.mark(weight.detail)  # connected, but mute: in error
-            if weight.status not in (WeightStatus.STABLE, WeightStatus.NO_SCALE):
-                self.counters[f"weight_{weight.status.value}"] += 1
-                log.info("scan %r: %s (%s)", frame.text, weight.status.value, weight.detail)
-            scan = ScanV1(
-                id=uuid.uuid4().hex,
-                ts=ts,
-                site=self.site,
-                station=self.station,
-                barcode=frame.text,
-                symbology=frame.symbology,
-                kind=kind,
-                weight_kg=weight.weight_kg,
-                weight_stable=weight.stable,
-                weight_status=weight.status,
-            )
-            self.accept(scan)
+            self._pair(frame, ts, at)
+
+    def _pair_leftovers(self) -> None:
+        """Scans still waiting when the bridge stops: spooled unweighed, never dropped."""
+        while True:
+            try:
+                frame, ts, at = self._scans.get_nowait()
+            except queue.Empty:
+                return
+            self._pair(frame, ts, at, weigh=False)
+
+    def _pair(self, frame: ScanFrame, ts: datetime, at: float, weigh: bool = True) -> None:
+        if is_container_label(frame.text):
+            kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
+        elif not weigh and self._scale is not None:
+            kind = ScanKind.DRUM
+            weight = PairedWeight(None, False, WeightStatus.ERROR, "the bridge stopped first")
+        else:
+            kind, weight = ScanKind.DRUM, self._weigh(at)
+        if weight.detail == NO_READING and self._scale is not None:
+            self._scale.mark(weight.detail)  # connected, but mute: in error
+        if weight.status not in (WeightStatus.STABLE, WeightStatus.NO_SCALE):
+            self.counters[f"weight_{weight.status.value}"] += 1
+            log.info("scan %r: %s (%s)", frame.text, weight.status.value, weight.detail)
+        scan = ScanV1(
+            id=uuid.uuid4().hex,
+            ts=ts,
+            site=self.site,
+            station=self.station,
+            barcode=frame.text,
+            symbology=frame.symbology,
+            kind=kind,
+            weight_kg=weight.weight_kg,
+            weight_stable=weight.stable,
+            weight_status=weight.status,
+        )
+        self.accept(scan)
 
     def accept(self, scan: ScanV1) -> None:
         """Spool a scan durably; it is published from the spool."""

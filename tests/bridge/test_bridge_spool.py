@@ -20,9 +20,10 @@ import pytest
 
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
+from firmware_bridge.spool import Spool
 from gudang.servers import ServerProcess, start_mosquitto
 from gudang.settings import DeviceSettings
-from gudang.wire import ScanV1, Topics, scan_decoder
+from gudang.wire import ScanV1, Topics, WeightStatus, scan_decoder
 from tests.bridge.station_kit import (
     STATION,
     Recorder,
@@ -286,3 +287,49 @@ def test_spool_nearly_full_is_flagged_and_a_full_spool_refuses_with_a_count(
         bridge.stop()
         recorder.close()
         scanner.close()
+
+
+def test_scans_waiting_for_their_weight_when_the_bridge_stops_are_spooled_not_dropped(
+    mosquitto: ServerProcess, tmp_path: Path
+) -> None:
+    site = new_site()
+    scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
+    scale = ScaleSimulator("mt-sics", settle_s=600.0, link=tmp_path / "ttyScale")
+    settings = station_settings(
+        broker_settings(mosquitto, site),
+        tmp_path,
+        [
+            DeviceSettings(name="scanner", role="scanner", port=scanner.path),
+            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics"),
+        ],
+        pairing_window_s=60.0,
+    )
+    recorder = Recorder(settings, Topics(site).scan(STATION))
+    try:
+        bridge = Bridge(settings)
+        bridge.start()
+        wait_for(lambda: bridge.device_states()["scanner"] == "connected", what="scanner open")
+        scale.place(8.0)  # a drum that will not settle: the first scan waits, the second queues
+        scanner.scan("CB-JMB-L-000701")
+        scanner.scan("CB-JMB-L-000702")
+        wait_for(lambda: bridge.scans_waiting == 1, what="the second scan queued")
+        bridge.stop()
+        rows = Spool(tmp_path / "spool.sqlite3", 10)
+        try:
+            spooled = [scan_decoder.decode(r.payload) for r in rows.pending(after=0, limit=10)]
+        finally:
+            rows.close()
+        assert [s.barcode for s in spooled] == ["CB-JMB-L-000701", "CB-JMB-L-000702"]
+        assert {s.weight_status for s in spooled} == {WeightStatus.ERROR}
+        # The next start publishes them, oldest first.
+        again = Bridge(settings)
+        again.start()
+        try:
+            scans = recorder.wait_scans(2)
+        finally:
+            again.stop()
+        assert [s.id for s in scans] == [s.id for s in spooled]
+    finally:
+        recorder.close()
+        scanner.close()
+        scale.close()
