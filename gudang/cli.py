@@ -139,12 +139,24 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(prog="gudang", description=__doc__.split("\n")[0])
-    p.add_argument("-c", "--config", type=Path, help="settings file (TOML); or $GUDANG_CONFIG")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # -c/-v go before or after the command (``gudang -c F stack`` = ``gudang stack -c F``).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="settings file (TOML); or $GUDANG_CONFIG",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    p = argparse.ArgumentParser(prog="gudang", description=__doc__.split("\n")[0], parents=[common])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("stack", help="the whole stack locally, with a simulated station")
+    s = sub.add_parser(
+        "stack", parents=[common], help="the whole stack locally, with a simulated station"
+    )
     s.add_argument("--data-dir", default="var/stack", help="where broker and InfluxDB keep data")
     s.add_argument("--no-sim", action="store_true", help="no simulated station")
     s.add_argument(
@@ -155,9 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--interval", type=float, default=2.0, help="seconds between simulated drums")
     s.set_defaults(func=cmd_stack)
 
-    sub.add_parser("bridge", help="a station bridge").set_defaults(func=cmd_bridge)
-    sub.add_parser("services", help="the floor services").set_defaults(func=cmd_services)
-    a = sub.add_parser("api", help="the HTTP API and dashboard (or a token helper)")
+    sub.add_parser("bridge", parents=[common], help="a station bridge").set_defaults(
+        func=cmd_bridge
+    )
+    sub.add_parser("services", parents=[common], help="the floor services").set_defaults(
+        func=cmd_services
+    )
+    a = sub.add_parser(
+        "api", parents=[common], help="the HTTP API and dashboard (or a token helper)"
+    )
     a.set_defaults(func=cmd_api, api_command=None)
     asub = a.add_subparsers(dest="api_command", metavar="[hash-token|new-token]")
     h = asub.add_parser("hash-token", help="print the SHA-256 of a token for api.tokens")
@@ -166,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--name", required=True, help="who gets it (recorded as the actor)")
     n.add_argument("--role", required=True, choices=["worker", "supervisor", "admin"])
 
-    m = sub.add_parser("simulate", help="a simulated scanner and scale on ptys")
+    m = sub.add_parser("simulate", parents=[common], help="a simulated scanner and scale on ptys")
     m.add_argument("--protocol", default="mt-sics", help="scale protocol (default mt-sics)")
     m.add_argument("--interval", type=float, default=2.0, help="seconds between drums")
     m.add_argument("--container", default=None, help="container label to scan first")
@@ -183,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gudang`` command."""
     args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.verbose = getattr(args, "verbose", False)
     _setup_logging(args.verbose)
     try:
         settings = load_settings(args.config)
