@@ -309,8 +309,10 @@ def test_scans_waiting_for_their_weight_when_the_bridge_stops_are_spooled_not_dr
         bridge = Bridge(settings)
         bridge.start()
         wait_for(
-            lambda: set(bridge.device_states().values()) == {"connected"}
-            and bridge.scale_watch.connected,
+            lambda: (
+                set(bridge.device_states().values()) == {"connected"}
+                and bridge.scale_watch.connected
+            ),
             what="scanner and scale open",
         )
         scale.place(8.0)  # a drum that will not settle: the first scan waits, the second queues

@@ -1,0 +1,195 @@
+"""The README's first command, run as a newcomer runs it.
+
+``./scripts/stack`` brings up Mosquitto, InfluxDB, the services, the API and a simulated
+station; a drum counts in the demo container; Ctrl-C stops everything it started; run
+again, the count comes back from InfluxDB. ``gudang stack --secure`` runs the same stack
+on the production configuration in ``deploy/`` (so a change there is exercised here): an
+anonymous MQTT client is refused, and drums still count through each component's own user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gudang.servers import free_port
+from gudang.stack import DEMO_CONTAINER, DEMO_SUPERVISOR_TOKEN
+from tests.harness import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADERS = {"Authorization": f"Bearer {DEMO_SUPERVISOR_TOKEN}"}
+
+
+class Stack:
+    """A ``scripts/stack`` or ``gudang stack`` process and what it printed."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], api_port: int) -> None:
+        self.api = f"http://127.0.0.1:{api_port}"
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def ports(self) -> tuple[int, int]:
+        """MQTT and InfluxDB ports from the banner."""
+        found = re.search(
+            r"MQTT:\s+127\.0\.0\.1:(\d+)\s+InfluxDB: http://127\.0\.0\.1:(\d+)", self.output
+        )
+        assert found, self.output
+        return int(found.group(1)), int(found.group(2))
+
+    def drums(self) -> int:
+        try:
+            r = httpx.get(f"{self.api}/api/v1/containers/{DEMO_CONTAINER}", headers=HEADERS)
+        except httpx.HTTPError:
+            return -1
+        return int(r.json()["drums"]) if r.status_code == 200 else -1
+
+    def wait_up(self) -> None:
+        wait_for(
+            lambda: "Gudang is up." in self.output or self.process.poll() is not None,
+            timeout=120,
+            what="the stack's banner",
+        )
+        assert self.process.poll() is None, self.output
+
+    def ctrl_c(self) -> int:
+        """Ctrl-C, as at a terminal (the whole foreground process group)."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self._close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def stacks() -> Iterator[list[Stack]]:
+    started: list[Stack] = []
+    yield started
+    for stack in started:
+        stack.kill()
+
+
+def _env(tmp_path: Path) -> tuple[dict[str, str], int]:
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "GUDANG_MQTT__PORT": str(free_port()),
+        "GUDANG_API__PORT": str(api_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("GUDANG_CONFIG", None)
+    return env, api_port
+
+
+def test_scripts_stack_runs_counts_stops_and_comes_back(
+    tmp_path: Path, stacks: list[Stack]
+) -> None:
+    env, api_port = _env(tmp_path)
+    data = str(tmp_path / "stack")
+    stack = Stack(
+        [str(ROOT / "scripts" / "stack"), "--data-dir", data, "--interval", "0.3"], env, api_port
+    )
+    stacks.append(stack)
+    stack.wait_up()
+    assert f"{stack.api}/dashboard/" in stack.output
+    seen = wait_for(lambda: stack.drums() >= 3, timeout=60, what="drums counted in the demo")
+    assert seen
+    before = stack.drums()
+    page = httpx.get(f"{stack.api}/dashboard/")
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+    mqtt_port, influx_port = stack.ports()
+
+    assert stack.ctrl_c() == 0, stack.output
+    assert not _listening(api_port)
+    assert not _listening(mqtt_port), "Ctrl-C left Mosquitto running"
+    assert not _listening(influx_port), "Ctrl-C left InfluxDB running"
+
+    # Again, without the station: the state is rebuilt from what InfluxDB kept.
+    again = Stack([str(ROOT / "scripts" / "stack"), "--data-dir", data, "--no-sim"], env, api_port)
+    stacks.append(again)
+    again.wait_up()
+    assert "simulated station" not in again.output
+    back = wait_for(lambda: again.drums() >= before, timeout=60, what="the rebuilt drum count")
+    assert back
+    assert again.ctrl_c() == 0, again.output
+
+
+def test_secure_stack_runs_on_the_deploy_configuration(tmp_path: Path, stacks: list[Stack]) -> None:
+    env, api_port = _env(tmp_path)
+    stack = Stack(
+        [
+            str(ROOT / ".venv" / "bin" / "gudang"),
+            "stack",
+            "--secure",
+            "--data-dir",
+            str(tmp_path / "stack"),
+            "--interval",
+            "0.3",
+        ],
+        env,
+        api_port,
+    )
+    stacks.append(stack)
+    stack.wait_up()
+    wait_for(lambda: stack.drums() >= 2, timeout=60, what="drums counted through the secure stack")
+    mqtt_port, influx_port = stack.ports()
+
+    # deploy/mosquitto: no anonymous access.
+    anonymous = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mqtt_port), "-t", "#", "-C", "1", "-W", "5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert anonymous.returncode != 0
+    assert "not authori" in (anonymous.stderr + anonymous.stdout).lower()
+    # deploy/influxdb: auth enabled, a query without credentials is refused.
+    r = httpx.get(f"http://127.0.0.1:{influx_port}/query", params={"q": "SHOW DATABASES"})
+    assert r.status_code == 401
+    assert stack.ctrl_c() == 0, stack.output
