@@ -6,6 +6,7 @@ client serves every version. Server-side only (needs httpx); the bridge never im
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -141,16 +142,15 @@ class _Base:
         if settings.token is not None:
             self._headers["Authorization"] = f"Token {secret(settings.token)}"
         elif settings.username:
-            self._params["u"] = settings.username
-            self._params["p"] = secret(settings.password) or ""
+            # HTTP Basic, never u=/p= in the URL, where access logs and proxies keep it.
+            pair = f"{settings.username}:{secret(settings.password) or ''}".encode()
+            self._headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
 
     def _write_params(self) -> dict[str, str]:
         return {**self._params, "precision": "ns"}
 
     def _query_params(self, q: str, db: bool = True) -> dict[str, str]:
-        params = (
-            dict(self._params) if db else {k: v for k, v in self._params.items() if k in ("u", "p")}
-        )
+        params = dict(self._params) if db else {}
         params["q"] = q
         params["epoch"] = "ns"
         return params

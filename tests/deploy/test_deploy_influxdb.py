@@ -71,6 +71,23 @@ def test_api_user_reads_but_cannot_write(deployed: Site) -> None:
         services.close()
 
 
+def test_credentials_travel_in_a_header_never_in_the_url(deployed: Site) -> None:
+    """URLs end up in access logs and proxies; the password must not be in one."""
+    password = deployed.creds.influx_services
+    services = _influx(deployed, provision.INFLUX_SERVICES_USER, password)
+    urls: list[str] = []
+    services._http.event_hooks["request"].append(lambda request: urls.append(str(request.url)))
+    try:
+        services.write([_point()])
+        assert services.query("SELECT count(value) FROM probe")[0]["count"] >= 1
+    finally:
+        services.close()
+    assert len(urls) == 2
+    for url in urls:
+        assert password not in url
+        assert provision.INFLUX_SERVICES_USER not in url
+
+
 @pytest.mark.parametrize(
     ("user", "password"),
     [
