@@ -326,7 +326,8 @@ def on_status(
         book.clear_condition(AlertKind.STATION_OFFLINE, station, at)
     if status.spool_capacity > 0:
         ratio = status.spool_depth / status.spool_capacity
-        if ratio >= settings.spool_nearly_full_ratio:
+        # The station's own threshold (its flag) or the site's, whichever is stricter.
+        if status.spool_nearly_full or ratio >= settings.spool_nearly_full_ratio:
             book.raise_(
                 AlertKind.SPOOL_NEARLY_FULL,
                 station,

@@ -23,6 +23,7 @@ def _status(
     heartbeat_s: float | None = 15.0,
     ts: datetime | None = None,
     spool: tuple[int, int] = (0, 1000),
+    nearly_full: bool = False,
 ) -> None:
     status = StationStatusV1(
         site=kit.site,
@@ -32,6 +33,7 @@ def _status(
         heartbeat_s=heartbeat_s,
         spool_depth=spool[0],
         spool_capacity=spool[1],
+        spool_nearly_full=nearly_full,
     )
     kit.link.publish_and_wait(kit.topics.status(station), encode(status), retain=True)
 
@@ -121,6 +123,14 @@ def test_spool_nearly_full_is_raised_from_the_bridge_status_and_cleared(
         _status(kit, "load-1", spool=(10, 1000))
         kit.wait_alert("spool_nearly_full", "cleared")
         assert len(kit.alerts_of("spool_nearly_full")) == 1
+        # A station configured with a lower threshold says so itself: its flag counts.
+        _status(kit, "load-1", spool=(500, 1000), nearly_full=True)
+        wait_for(lambda: len(kit.alerts_of("spool_nearly_full")) == 2, what="the flag's alert")
+        _status(kit, "load-1", spool=(10, 1000))
+        wait_for(
+            lambda: len(kit.alerts_of("spool_nearly_full", ("cleared",))) == 2,
+            what="cleared again",
+        )
 
 
 def test_clock_skew_quarantines_scans_never_written_at_their_wrong_time(
