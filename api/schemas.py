@@ -261,6 +261,9 @@ class StationOut(BaseModel):
     station: str
     mode: str = Field(description="loading, receiving, or unknown before the services see it")
     active_container: str | None
+    supplier: str | None = Field(
+        None, description="receiving: the supplier of the drums scanned now (card or supervisor)"
+    )
     online: bool
     last_scan_at: datetime | None
     scans: int
@@ -277,6 +280,7 @@ class StationOut(BaseModel):
             station=view.station,
             mode=view.mode,
             active_container=view.active_container,
+            supplier=view.supplier,
             online=view.online,
             last_scan_at=view.last_scan_at,
             scans=view.scans,

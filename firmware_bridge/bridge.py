@@ -23,7 +23,7 @@ from firmware_bridge.protocols.base import (
 from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
-from gudang.barcodes import is_container_label
+from gudang.barcodes import BarcodeError, StationCard, is_container_label
 from gudang.mqtt import MqttLink, Will
 from gudang.settings import ConfigError, DeviceSettings, Settings
 from gudang.wire import (
@@ -31,6 +31,7 @@ from gudang.wire import (
     QOS_STATUS,
     QOS_WEIGHT,
     DeviceStateV1,
+    QcResult,
     ScanKind,
     ScanV1,
     StationState,
@@ -75,6 +76,7 @@ class Bridge:
         self._scale: SerialDevice | None = None
         self._devices: dict[str, tuple[DeviceSettings, SerialDevice]] = {}
         self._scans: queue.Queue[tuple[ScanFrame, datetime, float]] = queue.Queue(SCAN_QUEUE)
+        self._next_qc: QcResult | None = None  # a QC card's verdict for the next drum
         self._stop = threading.Event()
         # MQTT mid -> spool seq. Kept across reconnects: paho resends its unacknowledged
         # messages itself, in order and with the same mids, right after it reconnects.
@@ -324,13 +326,29 @@ class Bridge:
             self._pair(frame, ts, at, weigh=False)
 
     def _pair(self, frame: ScanFrame, ts: datetime, at: float, weigh: bool = True) -> None:
-        if is_container_label(frame.text):
+        barcode, qc = frame.text, None
+        try:
+            card = StationCard.parse(frame.text)
+        except BarcodeError as exc:
+            self.counters["scanner_bad_cards"] += 1
+            log.warning("scanner: dropped: %s", exc)
+            return
+        if card is not None and card.qc is not None:
+            self._next_qc = QcResult(card.qc)  # for the next drum; a second card replaces it
+            log.info("QC card: the next drum is %s", card.qc)
+            return
+        if card is not None and card.supplier is not None:
+            barcode = card.supplier
+            kind, weight = ScanKind.SUPPLIER, PairedWeight(None, False, WeightStatus.NO_SCALE)
+        elif is_container_label(frame.text):
             kind, weight = ScanKind.CONTAINER, PairedWeight(None, False, WeightStatus.NO_SCALE)
         elif not weigh and self._scale is not None:
             kind = ScanKind.DRUM
             weight = PairedWeight(None, False, WeightStatus.ERROR, "the bridge stopped first")
         else:
             kind, weight = ScanKind.DRUM, self._weigh(at)
+        if kind is ScanKind.DRUM:
+            qc, self._next_qc = self._next_qc, None
         if weight.detail == NO_READING and self._scale is not None:
             self._scale.mark(weight.detail)  # connected, but mute: in error
         if weight.status not in (WeightStatus.STABLE, WeightStatus.NO_SCALE):
@@ -341,12 +359,13 @@ class Bridge:
             ts=ts,
             site=self.site,
             station=self.station,
-            barcode=frame.text,
+            barcode=barcode,
             symbology=frame.symbology,
             kind=kind,
             weight_kg=weight.weight_kg,
             weight_stable=weight.stable,
             weight_status=weight.status,
+            qc=qc,
         )
         self.accept(scan)
 

@@ -65,6 +65,43 @@ def is_container_label(text: str) -> bool:
     return True
 
 
+# Cards kept at a receiving station and scanned like labels (docs/bridge.md, "Station cards").
+SUPPLIER_CARD_PREFIX = "SUP:"
+QC_CARD_PREFIX = "QC:"
+QC_CARD_RESULTS = ("pass", "reject", "rework")  # gudang.wire.QcResult's values
+_SUPPLIER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._&/-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class StationCard:
+    """A supplier card (``SUP:CV-JAYA``) or a QC card (``QC:REJECT``), read off a scan."""
+
+    supplier: str | None = None
+    qc: str | None = None  # one of QC_CARD_RESULTS
+
+    @classmethod
+    def parse(cls, text: str) -> StationCard | None:
+        """The card this text is; None when it is no card; BarcodeError for a broken one."""
+        upper = text[: len(SUPPLIER_CARD_PREFIX)].upper()
+        if upper == SUPPLIER_CARD_PREFIX:
+            code = text[len(SUPPLIER_CARD_PREFIX) :].strip()
+            if not _SUPPLIER_CODE.match(code):
+                raise BarcodeError(
+                    f"supplier card {text!r}: after {SUPPLIER_CARD_PREFIX} comes the supplier's "
+                    "code, 1-64 letters, digits, spaces or . _ & / -"
+                )
+            return cls(supplier=code)
+        if text[: len(QC_CARD_PREFIX)].upper() == QC_CARD_PREFIX:
+            result = text[len(QC_CARD_PREFIX) :].strip().lower()
+            if result not in QC_CARD_RESULTS:
+                raise BarcodeError(
+                    f"QC card {text!r}: expected {QC_CARD_PREFIX}PASS, {QC_CARD_PREFIX}REJECT "
+                    f"or {QC_CARD_PREFIX}REWORK"
+                )
+            return cls(qc=result)
+        return None
+
+
 # The default internal drum code: CB-JMB-L-000123 -> SKU "JMB-L". Configurable.
 DEFAULT_DRUM_PATTERN = r"^CB-(?P<sku>[A-Z0-9]+-[A-Z0-9]+)-(?P<serial>\d{4,10})$"
 

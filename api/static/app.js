@@ -31,7 +31,7 @@ const WORDS = {
     ack: "Konfirmasi", acked: "dikonfirmasi oleh", raised: "muncul",
     ackDone: "Peringatan dikonfirmasi.", ackFailed: "Gagal mengonfirmasi",
     online: "online", offlineSt: "offline", mode: { loading: "muat", receiving: "terima", unknown: "?" },
-    activeContainer: "Kontainer", none: "—", scans: "scan", spool: "antrean",
+    activeContainer: "Kontainer", supplier: "Pemasok", none: "—", scans: "scan", spool: "antrean",
     inTime: "lagi", ago: "lalu",
     kinds: {
       container_nearly_full: "Kontainer hampir penuh", container_full: "Kontainer penuh",
@@ -58,7 +58,7 @@ const WORDS = {
     ack: "Acknowledge", acked: "acknowledged by", raised: "raised",
     ackDone: "Alert acknowledged.", ackFailed: "Could not acknowledge",
     online: "online", offlineSt: "offline", mode: { loading: "loading", receiving: "receiving", unknown: "?" },
-    activeContainer: "Container", none: "—", scans: "scans", spool: "spool",
+    activeContainer: "Container", supplier: "Supplier", none: "—", scans: "scans", spool: "spool",
     inTime: "from now", ago: "ago",
     kinds: {
       container_nearly_full: "Container nearly full", container_full: "Container full",
@@ -249,8 +249,11 @@ function renderStations() {
     const li = el("li", { class: `station${s.online ? " online" : ""}`, "data-station": s.station },
       el("div", { class: "name" }, el("span", { text: s.station }),
         el("span", { class: "state", text: s.online ? t("online") : t("offlineSt") })),
-      el("div", { class: "line" }, `${t("mode")[s.mode] || s.mode} · ${t("activeContainer")}: `,
-        el("b", { text: s.active_container || t("none") })),
+      s.mode === "receiving"
+        ? el("div", { class: "line" }, `${t("mode")[s.mode]} · ${t("supplier")}: `,
+          el("b", { text: s.supplier || t("none") }))
+        : el("div", { class: "line" }, `${t("mode")[s.mode] || s.mode} · ${t("activeContainer")}: `,
+          el("b", { text: s.active_container || t("none") })),
       el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),
         ` · ${fmtNum(s.scans)} ${t("scans")}`));
     if (s.spool_capacity) li.append(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
