@@ -32,6 +32,11 @@ QOS_STATE = 1
 QOS_ALERT = 1
 QOS_DEADLETTER = 1
 QOS_COMMAND = 1
+QOS_RECEIPT = 1
+
+# Scan ids per receipt at most: a batch of the services' may hold thousands of one
+# station's scans; they go out as several receipts of this size (about 20 KB each).
+MAX_RECEIPT_IDS = 500
 
 
 def check_name(kind: str, value: str) -> str:
@@ -67,6 +72,10 @@ class Topics:
     def station_command(self, station: str) -> str:
         """Commands to one station (from the services or the API)."""
         return f"{self.base}/station/{station}/command"
+
+    def receipts(self, station: str) -> str:
+        """Receipts for one station's scans: stored for good, delete them (QoS 1, services)."""
+        return f"{self.base}/station/{station}/receipts"
 
     @property
     def all_scans(self) -> str:
@@ -144,6 +153,8 @@ def parse_station_topic(topic: str) -> tuple[str, str, str] | None:
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 Barcode = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BARCODE_CHARS)]
+# A scan's unique id (the bridge makes a UUID hex): the same in a resend, and in receipts.
+ScanId = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Kg = Annotated[float, msgspec.Meta(ge=-100_000, le=100_000)]
 
 
@@ -182,7 +193,7 @@ class ScanV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """
 
     v: Literal[1] = 1
-    id: Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    id: ScanId
     ts: AwareDatetime
     site: Name
     station: Name
@@ -223,6 +234,8 @@ class StationStatusV1(msgspec.Struct, kw_only=True):
     spool_capacity: int = 0
     # The spool holds its nearly-full share (station.spool_nearly_full_ratio) or more.
     spool_nearly_full: bool = False
+    # Of spool_depth: scans the broker acknowledged, waiting for the services' receipt.
+    spool_unconfirmed: int = 0
 
 
 class WeightReadingV1(msgspec.Struct, kw_only=True):
@@ -244,6 +257,25 @@ class DeadLetterV1(msgspec.Struct, kw_only=True):
     topic: str
     reason: str
     payload: str  # the payload as text (undecodable bytes escaped), cut at 1 KiB
+
+
+class ReceiptV1(msgspec.Struct, kw_only=True):
+    """The services are done with these scans of one station: it deletes them from its spool.
+
+    Done with: stored in InfluxDB (or found stored already), or refused for good
+    (quarantined, dead-lettered). Sent after the write, at most ``MAX_RECEIPT_IDS`` ids
+    each; a receipt may name scans the station no longer holds: those ids are ignored.
+    """
+
+    v: Literal[1] = 1
+    station: Name
+    ids: list[ScanId]
+
+
+class ScanRefV1(msgspec.Struct, kw_only=True):
+    """Just a scan's id: read from a scan payload that does not decode as ``ScanV1``."""
+
+    id: ScanId
 
 
 class CommandV1(msgspec.Struct, kw_only=True):
@@ -392,6 +424,8 @@ def encode(payload: msgspec.Struct) -> bytes:
 
 
 scan_decoder = msgspec.json.Decoder(ScanV1)
+scan_ref_decoder = msgspec.json.Decoder(ScanRefV1)
+receipt_decoder = msgspec.json.Decoder(ReceiptV1)
 status_decoder = msgspec.json.Decoder(StationStatusV1)
 command_decoder = msgspec.json.Decoder(CommandV1)
 reply_decoder = msgspec.json.Decoder(ReplyV1)

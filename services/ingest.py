@@ -3,7 +3,8 @@
 One persistent MQTT session (fixed client id, no clean start) with manual
 acknowledgement. paho's thread only queues messages; the ingest thread takes them in
 batches (by size or linger time), decides what each means, writes the batch to
-InfluxDB and only then publishes the changed state and acknowledges the batch, in the
+InfluxDB and only then publishes the changed state, sends each station a receipt for its
+scans (the station then deletes them from its spool) and acknowledges the batch, in the
 order received. The broker's Receive Maximum bounds how much can be in flight, so while
 InfluxDB is down the ingest holds acknowledgements and the broker holds the rest.
 
@@ -29,9 +30,11 @@ from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
 from gudang.wire import (
     MAX_PAYLOAD_BYTES,
+    MAX_RECEIPT_IDS,
     QOS_ALERT,
     QOS_COMMAND,
     QOS_DEADLETTER,
+    QOS_RECEIPT,
     QOS_SCAN,
     QOS_STATE,
     QOS_STATUS,
@@ -39,12 +42,14 @@ from gudang.wire import (
     AlertState,
     AlertV1,
     DeadLetterV1,
+    ReceiptV1,
     ReplyV1,
     ScanV1,
     Topics,
     command_decoder,
     encode,
     scan_decoder,
+    scan_ref_decoder,
     status_decoder,
 )
 from services import alerts as rules
@@ -89,6 +94,8 @@ class Batch:
     replies: list[tuple[str, bytes]] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
     alerts: list[AlertV1] = field(default_factory=list)
+    # Station -> ids of its scans this batch is done with (stored, or refused for good).
+    receipts: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _payload_text(payload: bytes) -> str:
@@ -307,6 +314,16 @@ class Ingest(CommandsMixin):
             self.link.publish(topic, payload, qos=QOS_COMMAND)
         for payload in batch.deadletters:
             self.link.publish(self.topics.deadletter, payload, qos=QOS_DEADLETTER)
+        self._publish_receipts(batch)
+
+    def _publish_receipts(self, batch: Batch) -> None:
+        """One receipt per station (or a few, MAX_RECEIPT_IDS each): delete from your spool."""
+        for station, ids in batch.receipts.items():
+            topic = self.topics.receipts(station)
+            for i in range(0, len(ids), MAX_RECEIPT_IDS):
+                receipt = ReceiptV1(station=station, ids=ids[i : i + MAX_RECEIPT_IDS])
+                self.link.publish(topic, encode(receipt), qos=QOS_RECEIPT)
+                self.counters["receipts_sent"] += 1
 
     def _publish_alert(self, alert: AlertV1) -> None:
         topic = self.topics.alert(alert.id)
@@ -338,7 +355,10 @@ class Ingest(CommandsMixin):
         try:
             scan = scan_decoder.decode(msg.payload)
         except msgspec.DecodeError as exc:
+            self._receipt_refused(msg.payload, station, batch)
             raise Refused(f"invalid scan payload: {exc}") from exc
+        # Whatever becomes of it now (stored, quarantined, refused), this batch settles it.
+        batch.receipts.setdefault(station, []).append(scan.id)
         if scan.site != self.site or scan.station != station:
             raise Refused(f"scan for {scan.site}/{scan.station} published on {msg.topic}")
         if scan.id in self.seen_scans:
@@ -362,6 +382,14 @@ class Ingest(CommandsMixin):
         batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
         rules.on_scan(self.alerts, self.floor, scan, outcome, now)
         self.counters[f"scan_{outcome.result.value}"] += 1
+
+    def _receipt_refused(self, payload: bytes, station: str, batch: Batch) -> None:
+        """Receipt a scan refused for good if its id can be read: else it is resent forever."""
+        try:
+            ref = scan_ref_decoder.decode(payload)
+        except msgspec.DecodeError:
+            return
+        batch.receipts.setdefault(station, []).append(ref.id)
 
     def _clock_problem(self, scan: ScanV1, now: datetime) -> str | None:
         """Why the scan's device time cannot be right, or None."""

@@ -59,6 +59,8 @@ ACL = [
     ("load-1", T.scan("load-2"), False),  # station A as station B
     ("load-1", T.status("load-2"), False),
     ("load-1", T.station_command("load-1"), False),  # commands come from services / API
+    ("load-1", T.receipts("load-1"), False),  # receipts come from the services only
+    ("load-1", T.receipts("load-2"), False),
     ("load-1", T.state_stock, False),
     ("load-1", T.command("container/open"), False),
     ("load-1", T.alert("container_full-CSQU3054383"), False),
@@ -70,11 +72,13 @@ ACL = [
     ("services", T.deadletter, True),
     ("services", T.reply("r-0001"), True),
     ("services", T.station_command("load-1"), True),
+    ("services", T.receipts("load-1"), True),
     ("services", T.scan("load-1"), False),
     ("services", T.command("container/open"), False),
     ("api", T.command("container/open"), True),
     ("api", T.station_command("load-1"), True),
     ("api", T.scan("load-1"), False),
+    ("api", T.receipts("load-1"), False),
     ("api", T.state_stock, False),
     ("api", T.alert("x-1"), False),
     ("api", T.reply("r-0001"), False),
@@ -144,6 +148,26 @@ def test_station_reads_only_its_own_commands(deployed: Site, clients: list[Clien
     got = station_a.wait_message(T.station_command("load-1"))
     assert {m.topic for m in got} == {T.station_command("load-1")}
     assert all(m.payload == b'{"for": "load-1"}' for m in got)
+
+
+def test_station_reads_only_its_own_receipts(deployed: Site, clients: list[Client]) -> None:
+    # A receipt makes a station delete scans from its spool: another station's must never
+    # reach it, and nobody but the services may send one.
+    station_a = Client(
+        deployed.user_mqtt("load-1", tls=True), "gudang/+/station/+/receipts"
+    ).ready()
+    station_b = Client(deployed.user_mqtt("load-2", tls=True)).ready()
+    api = Client(deployed.user_mqtt("api")).ready()
+    services = Client(deployed.user_mqtt("services")).ready()
+    clients.extend([station_a, station_b, api, services])
+
+    assert services.publish(T.receipts("load-2"), b'{"for": "load-2"}')
+    assert not station_b.publish(T.receipts("load-1"), b'{"forged": "load-2"}')
+    assert not api.publish(T.receipts("load-1"), b'{"forged": "api"}')
+    assert services.publish(T.receipts("load-1"), b'{"for": "load-1"}')
+
+    got = station_a.wait_message(T.receipts("load-1"))
+    assert [(m.topic, m.payload) for m in got] == [(T.receipts("load-1"), b'{"for": "load-1"}')]
 
 
 def test_a_station_cannot_take_over_the_services_session(
