@@ -16,9 +16,11 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from firmware_bridge.bridge import Bridge
+from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
 from gudang.servers import ServerProcess, free_port
-from gudang.settings import Settings, load_settings
+from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
 from services.app import Services
 
 # The API's well-known local token (api.allow_demo_tokens, on in make_settings).
@@ -126,3 +128,26 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
             return last
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@contextmanager
+def serial_station(
+    settings: Settings, tmp_path: Path, name: str = "load-1", **station: Any
+) -> Iterator[tuple[Bridge, ScannerSimulator, ScaleSimulator]]:
+    """A real bridge reading a scanner and an MT-SICS scale simulated on ptys; not started."""
+    scanner = ScannerSimulator()
+    scale = ScaleSimulator("mt-sics")
+    devices = [
+        DeviceSettings(name="scanner", role="scanner", port=scanner.path),
+        DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics"),
+    ]
+    config = StationSettings(
+        name=name, devices=devices, spool_path=tmp_path / f"{name}.sqlite3", **station
+    )
+    bridge = Bridge(settings.model_copy(update={"station": config}))
+    try:
+        yield bridge, scanner, scale
+    finally:
+        bridge.stop()
+        scanner.close()
+        scale.close()

@@ -12,12 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from firmware_bridge.bridge import Bridge
-from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.barcodes import BarcodeError, StationCard
 from gudang.influx import InfluxClient, quote_str
-from gudang.settings import DeviceSettings, Settings, StationSettings
-from tests.harness import DEMO_HEADERS, running_api, running_services, wait_for
+from gudang.settings import Settings
+from tests.harness import DEMO_HEADERS, running_api, running_services, serial_station, wait_for
 
 STATION = "recv-1"
 
@@ -58,19 +56,11 @@ def _station(url: str) -> dict[str, Any]:
 def test_supplier_and_qc_cards_at_a_receiving_station_reach_stock_and_influxdb(
     settings: Settings, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    scanner = ScannerSimulator()
-    scale = ScaleSimulator("mt-sics")
-    station = StationSettings(
-        name=STATION,
-        mode="receiving",
-        devices=[
-            DeviceSettings(name="scanner", role="scanner", port=scanner.path),
-            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics"),
-        ],
-        spool_path=tmp_path / "spool.sqlite3",
-    )
-    bridge = Bridge(settings.model_copy(update={"station": station}))
-    with running_services(settings), running_api(settings) as url:
+    with (
+        running_services(settings),
+        running_api(settings) as url,
+        serial_station(settings, tmp_path, STATION, mode="receiving") as (bridge, scanner, scale),
+    ):
         r = httpx.put(
             f"{url}/api/v1/stations/{STATION}/mode",
             json={"mode": "receiving"},
@@ -78,30 +68,25 @@ def test_supplier_and_qc_cards_at_a_receiving_station_reach_stock_and_influxdb(
         )
         assert r.status_code == 200, r.text
         bridge.start()
-        try:
-            wait_for(
-                lambda: bridge.device_states() == {"scanner": "connected", "scale": "connected"},
-                what="bridge opened both ptys",
-            )
-            scanner.scan("SUP:CV-JAYA")
-            wait_for(lambda: _station(url).get("supplier") == "CV-JAYA", what="the supplier set")
+        wait_for(
+            lambda: bridge.device_states() == {"scanner": "connected", "scale": "connected"},
+            what="bridge opened both ptys",
+        )
+        scanner.scan("SUP:CV-JAYA")
+        wait_for(lambda: _station(url).get("supplier") == "CV-JAYA", what="the supplier set")
 
-            def drum(label: str, kg: float, held: dict[str, int]) -> None:
-                scale.place(0)
-                scanner.scan(label, None)
-                scale.place(kg)
-                wait_for(lambda: _stock(url) == held, what=f"{label} in stock as {held}")
+        def drum(label: str, kg: float, held: dict[str, int]) -> None:
+            scale.place(0)
+            scanner.scan(label, None)
+            scale.place(kg)
+            wait_for(lambda: _stock(url) == held, what=f"{label} in stock as {held}")
 
-            scanner.scan("QC:REJECT")
-            drum("CB-JMB-L-000501", 9.1, {"qc-reject": 1})
-            drum("CB-JMB-L-000502", 9.2, {"qc-reject": 1, "warehouse": 1})  # one drum per card
-            scanner.scan("QC:MAYBE")  # no such verdict: dropped at the bridge, counted
-            drum("CB-JMB-L-000503", 9.3, {"qc-reject": 1, "warehouse": 2})
-            assert bridge.counters["scanner_bad_cards"] == 1
-        finally:
-            bridge.stop()
-            scanner.close()
-            scale.close()
+        scanner.scan("QC:REJECT")
+        drum("CB-JMB-L-000501", 9.1, {"qc-reject": 1})
+        drum("CB-JMB-L-000502", 9.2, {"qc-reject": 1, "warehouse": 1})  # one drum per card
+        scanner.scan("QC:MAYBE")  # no such verdict: dropped at the bridge, counted
+        drum("CB-JMB-L-000503", 9.3, {"qc-reject": 1, "warehouse": 2})
+        assert bridge.counters["scanner_bad_cards"] == 1
     rows = influx.query(
         f"SELECT drum, qc, supplier, location FROM scan WHERE site = {quote_str(settings.site.name)}"
         " AND result = 'received'"

@@ -9,11 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from firmware_bridge.bridge import Bridge
-from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.influx import InfluxClient, quote_str
 from gudang.servers import ServerProcess, start_influxd
-from gudang.settings import DeviceSettings, Settings, StationSettings
+from gudang.settings import Settings
 from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
 from tests.harness import (
     DEMO_HEADERS,
@@ -21,6 +19,7 @@ from tests.harness import (
     make_settings,
     running_api,
     running_services,
+    serial_station,
     wait_for,
 )
 
@@ -54,18 +53,11 @@ def _loaded_rows(influx: InfluxClient, site: str) -> list[dict[str, object]]:
 def test_drum_scanned_on_serial_station_shows_in_api_and_influxdb(
     settings: Settings, influx: InfluxClient, tmp_path: Path
 ) -> None:
-    scanner = ScannerSimulator()
-    scale = ScaleSimulator("mt-sics")
-    station = StationSettings(
-        name="load-1",
-        devices=[
-            DeviceSettings(name="scanner", role="scanner", port=scanner.path),
-            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics"),
-        ],
-        spool_path=tmp_path / "spool.sqlite3",
-    )
-    bridge = Bridge(settings.model_copy(update={"station": station}))
-    with running_services(settings), running_api(settings) as url:
+    with (
+        running_services(settings),
+        running_api(settings) as url,
+        serial_station(settings, tmp_path) as (bridge, scanner, scale),
+    ):
         r = httpx.post(
             f"{url}/api/v1/containers",
             json={"container_no": "CSQU 305438 3"},
@@ -74,37 +66,32 @@ def test_drum_scanned_on_serial_station_shows_in_api_and_influxdb(
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "open"
         bridge.start()
-        try:
-            wait_for(
-                lambda: bridge.device_states() == {"scanner": "connected", "scale": "connected"},
-                what="bridge opened both ptys",
-            )
-            scanner.scan("CSQU 305438 3")  # point the station at the container
-            wait_for(
-                lambda: any(
-                    s["active_container"] == CONTAINER
-                    for s in httpx.get(f"{url}/api/v1/stations", headers=DEMO_HEADERS).json()
-                ),
-                what="station pointed at the container",
-            )
-            scanner.scan("CB-JMB-L-000123", None)
-            scale.place(9.25)
-            body = wait_for(
-                lambda: (
-                    (
-                        c := httpx.get(
-                            f"{url}/api/v1/containers/{CONTAINER}", headers=DEMO_HEADERS
-                        ).json()
-                    )
-                    and c["drums"] == 1
-                    and c
-                ),
-                what="the drum counted in the API",
-            )
-        finally:
-            bridge.stop()
-            scanner.close()
-            scale.close()
+        wait_for(
+            lambda: bridge.device_states() == {"scanner": "connected", "scale": "connected"},
+            what="bridge opened both ptys",
+        )
+        scanner.scan("CSQU 305438 3")  # point the station at the container
+        wait_for(
+            lambda: any(
+                s["active_container"] == CONTAINER
+                for s in httpx.get(f"{url}/api/v1/stations", headers=DEMO_HEADERS).json()
+            ),
+            what="station pointed at the container",
+        )
+        scanner.scan("CB-JMB-L-000123", None)
+        scale.place(9.25)
+        body = wait_for(
+            lambda: (
+                (
+                    c := httpx.get(
+                        f"{url}/api/v1/containers/{CONTAINER}", headers=DEMO_HEADERS
+                    ).json()
+                )
+                and c["drums"] == 1
+                and c
+            ),
+            what="the drum counted in the API",
+        )
     assert body["container_no"] == CONTAINER
     assert body["status"] == "loading"
     assert body["capacity_drums"] == 2600
