@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -108,10 +109,14 @@ class LoadedDrum:
     station: str
 
 
-async def drums_in_container(
+async def _container_replay(
     influx: AsyncInfluxReader, site: str, container_no: str
-) -> list[LoadedDrum]:
-    """The drums now in a container: loaded scans since its last opening, less unloads."""
+) -> tuple[int, list[tuple[int, bool, dict[str, Any]]]]:
+    """Since the container's last opening: its loads and unloads in time order.
+
+    Returns the opening's time (ns) and ``(time_ns, is_load, row)`` steps; at one
+    instant an unload sorts before a load, so a drum unloaded and loaded again is in.
+    """
     events = await run(
         influx,
         f"SELECT * FROM {CONTAINER_EVENT} WHERE site = {quote_str(site)} "
@@ -124,16 +129,23 @@ async def drums_in_container(
         f"AND container_no = {quote_str(container_no)} AND result = {quote_str(LOADED)} "
         f"AND time >= {opened_ns} LIMIT {MAX_ROWS}",
     )
-    # Replay loads and unloads in time order: a drum unloaded and loaded again is in.
-    timeline: list[tuple[int, int, dict[str, Any]]] = [(int(r["time"]), 1, r) for r in scans]
-    timeline += [
-        (int(e["time"]), 0, e)
+    steps: list[tuple[int, bool, dict[str, Any]]] = [(int(r["time"]), True, r) for r in scans]
+    steps += [
+        (int(e["time"]), False, e)
         for e in events
         if e.get("event") == "unload" and int(e["time"]) >= opened_ns and e.get("drum")
     ]
-    timeline.sort(key=lambda t: (t[0], t[1]))
+    steps.sort(key=lambda t: (t[0], t[1]))
+    return opened_ns, steps
+
+
+async def drums_in_container(
+    influx: AsyncInfluxReader, site: str, container_no: str
+) -> list[LoadedDrum]:
+    """The drums now in a container: loaded scans since its last opening, less unloads."""
+    _opened, steps = await _container_replay(influx, site, container_no)
     inside: dict[str, LoadedDrum] = {}
-    for ts, is_load, row in timeline:
+    for ts, is_load, row in steps:
         drum = str(row.get("drum") or "")
         if not is_load:
             inside.pop(drum, None)
@@ -146,3 +158,53 @@ async def drums_in_container(
                 station=str(row.get("station") or ""),
             )
     return sorted(inside.values(), key=lambda d: (d.loaded_at, d.drum))
+
+
+@dataclass(frozen=True, slots=True)
+class FillPoint:
+    """A container's fill at the end of a time bucket in which it changed."""
+
+    at: datetime
+    drums: int
+    net_weight_kg: float
+
+
+async def fill_timeline(
+    influx: AsyncInfluxReader, site: str, container_no: str, bucket_s: int
+) -> tuple[datetime | None, list[FillPoint]]:
+    """How the container filled since its last opening (see ``fill_points``)."""
+    opened_ns, steps = await _container_replay(influx, site, container_no)
+    points = fill_points(opened_ns, steps, bucket_s * 1_000_000_000, time.time_ns())
+    return (ns_to_datetime(opened_ns) if opened_ns else None), points
+
+
+def fill_points(
+    opened_ns: int, steps: list[tuple[int, bool, dict[str, Any]]], bucket_ns: int, now_ns: int
+) -> list[FillPoint]:
+    """The opening (0 drums), then the fill at the end of each bucket in which it changed.
+
+    Between two points the fill held. The bucket going on ends at ``now_ns``.
+    """
+    inside: dict[str, float] = {}
+    points: list[FillPoint] = []
+
+    def point(end_ns: int) -> FillPoint:
+        weight = round(sum(inside.values()), 3)
+        return FillPoint(ns_to_datetime(min(end_ns, now_ns)), len(inside), weight)
+
+    if opened_ns:
+        points.append(FillPoint(ns_to_datetime(opened_ns), 0, 0.0))
+    current: int | None = None  # the bucket whose changes are not yet a point
+    for ts, is_load, row in steps:
+        bucket = ts // bucket_ns
+        if current is not None and bucket != current:
+            points.append(point((current + 1) * bucket_ns))
+        current = bucket
+        drum = str(row.get("drum") or "")
+        if not is_load:
+            inside.pop(drum, None)
+        elif drum and drum not in inside:
+            inside[drum] = float(row.get("weight_kg") or 0.0)
+    if current is not None:
+        points.append(point((current + 1) * bucket_ns))
+    return points

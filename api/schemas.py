@@ -211,6 +211,27 @@ class PackingListOut(BaseModel):
     lines: list[PackingLine]
 
 
+class FillPointOut(BaseModel):
+    """The fill at the end of a bucket in which it changed; it held until the next point."""
+
+    time: datetime
+    drums: int
+    net_weight_kg: float
+
+
+class FillTimelineOut(BaseModel):
+    """How a container filled since it was last opened, from the scans in InfluxDB."""
+
+    container_no: str
+    opened_at: datetime | None = Field(description="its last opening; null if never stored")
+    bucket_minutes: int
+    capacity_drums: int
+    points: list[FillPointOut] = Field(
+        description="the opening (0 drums), then one point per bucket in which drums went in "
+        "or out, at the bucket's end (the current bucket: now)"
+    )
+
+
 # -- stock -----------------------------------------------------------------------------------
 class StockItem(BaseModel):
     """Drums of one SKU at one location."""

@@ -1,4 +1,4 @@
-"""Containers: list, get, open, seal, ship, unload a drum, packing list."""
+"""Containers: list, get, open, seal, ship, unload a drum, fill timeline, packing list."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from api.deps import (
 )
 from api.live import LiveState
 from api.packing_pdf import to_pdf
+from api.queries import fill_timeline
 from api.schemas import (
     AUTH_ERRORS,
     COMMAND_ERRORS,
@@ -32,6 +33,8 @@ from api.schemas import (
     ContainerOut,
     ContainerSeal,
     ContainerUnload,
+    FillPointOut,
+    FillTimelineOut,
     PackingListOut,
 )
 from gudang.wire import Command, ContainerStateV1
@@ -156,6 +159,35 @@ async def unload_drum(
         args["reason"] = body.reason
     result = await send_command(live, metrics, Command.CONTAINER_UNLOAD, args, who)
     return _out(result, live, number)
+
+
+@router.get(
+    "/{container_no}/timeline",
+    response_model=FillTimelineOut,
+    responses={**NOT_FOUND, **INFLUX_ERRORS},
+)
+async def container_timeline(
+    who: Worker,
+    number: ContainerNoPath,
+    live: LiveDep,
+    influx: InfluxDep,
+    settings: SettingsDep,
+    bucket_minutes: Annotated[
+        int, Query(ge=1, le=1440, description="bucket length: 1 minute to a day")
+    ] = 15,
+) -> FillTimelineOut:
+    """The fill timeline: drums and net weight over time since the container was opened."""
+    c = _known(live, number)
+    opened_at, points = await fill_timeline(influx, settings.site.name, number, bucket_minutes * 60)
+    return FillTimelineOut(
+        container_no=number,
+        opened_at=opened_at,
+        bucket_minutes=bucket_minutes,
+        capacity_drums=c.capacity_drums,
+        points=[
+            FillPointOut(time=p.at, drums=p.drums, net_weight_kg=p.net_weight_kg) for p in points
+        ],
+    )
 
 
 @router.get(

@@ -27,6 +27,7 @@ REQUIRED = {
     ("POST", "/api/v1/containers/{container_no}/seal"): "supervisor",
     ("POST", "/api/v1/containers/{container_no}/ship"): "supervisor",
     ("POST", "/api/v1/containers/{container_no}/unload"): "supervisor",
+    ("GET", "/api/v1/containers/{container_no}/timeline"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.csv"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.html"): "worker",

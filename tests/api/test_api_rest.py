@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.queries import fill_points, ns_to_datetime
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
 from gudang.wire import AlertKind, AlertV1, QcResult, StationState, StationStatusV1, Topics, encode
@@ -258,6 +259,49 @@ def _pdf_text(pdf: bytes) -> bytes:
         except zlib.error:
             out.append(m.group(1))
     return b"\n".join(out)
+
+
+def test_fill_points_bucket_loads_and_unloads() -> None:
+    m = 60_000_000_000  # a minute in ns
+    opened = 10 * m + 5_000
+    steps = [
+        (11 * m + 1, True, {"drum": "A", "weight_kg": 9.0}),
+        (11 * m + 2, True, {"drum": "B", "weight_kg": 8.5}),
+        (11 * m + 3, True, {"drum": "B", "weight_kg": 8.5}),  # a stored duplicate: once
+        (13 * m, False, {"drum": "A"}),
+        (13 * m, True, {"drum": "C", "weight_kg": 7.25}),
+        (14 * m + 30, True, {"drum": "A", "weight_kg": 9.0}),  # loaded again
+    ]
+    points = fill_points(opened, steps, m, now_ns=14 * m + 40_000)
+    assert [(p.at, p.drums, p.net_weight_kg) for p in points] == [
+        (ns_to_datetime(opened), 0, 0.0),
+        (ns_to_datetime(12 * m), 2, 17.5),
+        (ns_to_datetime(14 * m), 2, 15.75),
+        (ns_to_datetime(14 * m + 40_000), 3, 24.75),  # the bucket going on ends now
+    ]
+    assert fill_points(0, [], m, now_ns=m) == []  # never opened, nothing loaded
+
+
+def test_container_fill_timeline_from_influxdb(stack: Stack) -> None:
+    stack.open_and_point()
+    for label, kg in DRUMS[:3]:
+        stack.scan(label, kg)
+    stack.wait_drums(3)
+    r = stack.post(f"/api/v1/containers/{CONTAINER}/unload", {"drum": DRUMS[1][0]})
+    assert r.status_code == 200, r.text
+    r = stack.get(f"/api/v1/containers/{CONTAINER}/timeline", role="worker")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["bucket_minutes"] == 15
+    assert body["capacity_drums"] == 2600
+    first, last = body["points"][0], body["points"][-1]
+    assert (first["drums"], first["time"]) == (0, body["opened_at"])
+    assert last["drums"] == 2
+    assert last["net_weight_kg"] == pytest.approx(DRUMS[0][1] + DRUMS[2][1])
+    times = [p["time"] for p in body["points"]]
+    assert times == sorted(times)
+    assert stack.get(f"/api/v1/containers/{CONTAINER}/timeline?bucket_minutes=0").status_code == 422
+    assert stack.get(f"/api/v1/containers/{CONTAINER_2}/timeline").status_code == 404
 
 
 def test_container_unload_seal_ship_through_the_api(stack: Stack) -> None:
