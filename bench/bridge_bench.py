@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.receipter import Receipter
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from firmware_bridge.spool import Spool
 from gudang.mqtt import Message, MqttLink
@@ -205,6 +207,20 @@ def measure_load(work: Path, broker: ServerProcess, site: str, seconds: float) -
         scale.close()
 
 
+def _wait_empty(spool_path: Path, timeout: float) -> bool:
+    """Wait until the spool file holds no row (read as another process would)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(f"file:{spool_path}?mode=ro", uri=True)
+        try:
+            if db.execute("SELECT COUNT(*) FROM spool").fetchone()[0] == 0:
+                return True
+        finally:
+            db.close()
+        time.sleep(0.05)
+    return False
+
+
 def measure_drain(work: Path, broker: ServerProcess, site: str, scans: int) -> Drain:
     """Time for a bridge process to deliver ``scans`` scans spooled during an outage."""
     spool_path = work / "drain.sqlite3"
@@ -223,17 +239,21 @@ def measure_drain(work: Path, broker: ServerProcess, site: str, scans: int) -> D
             weight_stable=True,
             weight_status=WeightStatus.STABLE,
         )
-        spool.put(topic, encode(scan))
+        spool.put(topic, encode(scan), scan.id)
     spool.close()
     scanner = ScannerSimulator(link=work / "scanner")
     scale = ScaleSimulator("mt-sics", link=work / "scale")
     counter = Counter(broker.port, topic)
+    # The services' receipts, so the bridge deletes what was delivered as it would live.
+    receipter = Receipter(counter.link.settings, site)
     config = _station_file(work, broker, site, spool_path, scans)
     bridge = _start_bridge(config, work / "bridge-drain.log")
     started = time.monotonic()
     try:
         if not counter.wait(scans, DRAIN_TIMEOUT_S):
             raise RuntimeError(f"only {counter.count} of {scans} spooled scans arrived")
+        if not _wait_empty(spool_path, DRAIN_TIMEOUT_S):
+            raise RuntimeError("the bridge kept receipted scans in its spool")
         return Drain(
             scans=scans,
             seconds=counter.last_at - started,
@@ -241,6 +261,7 @@ def measure_drain(work: Path, broker: ServerProcess, site: str, scans: int) -> D
         )
     finally:
         _stop(bridge)
+        receipter.close()
         counter.close()
         scanner.close()
         scale.close()

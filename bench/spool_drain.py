@@ -1,7 +1,8 @@
 """The bridge's spool drain rate: a real Bridge publishing a backlog from its disk spool.
 
 This is what a station does after a broker outage: every scan it accepted while offline
-waits in SQLite and leaves only on the broker's PUBACK.
+waits in SQLite and leaves only on the services' receipt (a ``Receipter`` stands in for
+the services here).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import drum_label, drum_scan, scan_id
+from bench.receipter import Receipter
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.spool import Spool
 from gudang.settings import load_settings
@@ -63,7 +65,7 @@ def _measure(host: str, port: int, site: str, scans: int, work: Path) -> DrainRe
     start = time.monotonic()
     for seq in range(scans):
         scan = drum_scan(site, station, scan_id("spool", station, seq), drum_label(9, 0, seq))
-        spool.put(topic, encode(scan))
+        spool.put(topic, encode(scan), scan.id)
     fill = time.monotonic() - start
     spool.close()
     settings = load_settings(
@@ -74,6 +76,7 @@ def _measure(host: str, port: int, site: str, scans: int, work: Path) -> DrainRe
             "station": {"name": station, "spool_path": str(path), "spool_capacity": max(scans, 1)},
         },
     )
+    receipter = Receipter(settings.mqtt, site)
     bridge = Bridge(settings)
     start = time.monotonic()
     bridge.start()
@@ -90,4 +93,5 @@ def _measure(host: str, port: int, site: str, scans: int, work: Path) -> DrainRe
     if left:  # a stalled bridge may not stop; the caller terminates this process instead
         return DrainResult(scans, fill, drained, left, stalled=True)
     bridge.stop()
+    receipter.close()
     return DrainResult(scans, fill, drained, left)

@@ -1,63 +1,69 @@
-"""A spool-backed station: scans go to the bridge's disk spool first, leave it on PUBACK.
+"""A spool-backed station: scans go to the bridge's disk spool first, leave it on receipt.
 
-It uses the bridge's own ``Spool`` and the project's ``MqttLink``, and publishes the way
-the bridge does (a bounded window, everything unacknowledged again after a reconnect),
-so reliability tests can cause broker faults under a realistic publisher with a ledger:
+It uses the bridge's own ``Spool`` and ``SpoolSender`` (a bounded window, deletion on the
+services' receipt, resends of what is not receipted) and the project's ``MqttLink``, so
+reliability tests can cause broker faults under a realistic publisher with a ledger:
 every scan the station accepted is in ``accepted``.
-
-The PUBACK callback only hands the message id to the publishing thread through a queue:
-paho runs it while holding its own lock, so taking another lock there can deadlock
-against a thread that holds that lock while calling ``publish``.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.loadgen import drum_label, drum_scan, scan_id
+from firmware_bridge.sender import SpoolSender
 from firmware_bridge.spool import Spool
 from gudang.mqtt import MqttLink
 from gudang.settings import MqttSettings
-from gudang.wire import QOS_SCAN, Topics, encode
+from gudang.wire import QOS_RECEIPT, Topics, encode
 
-log = logging.getLogger(__name__)
-
-# Published but unacknowledged spool rows, at most (the bridge's window is the same).
-WINDOW = 200
-# The publishing thread wakes at least this often to notice acks and reconnects.
-TICK_S = 0.05
+# The bridge's default (station.receipt_timeout_s).
+RECEIPT_TIMEOUT_S = 30.0
 
 
 class SpooledStation:
     """One station publishing drum scans from a durable spool."""
 
     def __init__(
-        self, mqtt: MqttSettings, site: str, station: str, index: int, spool_path: Path, run: str
+        self,
+        mqtt: MqttSettings,
+        site: str,
+        station: str,
+        index: int,
+        spool_path: Path,
+        run: str,
+        receipt_timeout_s: float = RECEIPT_TIMEOUT_S,
     ) -> None:
         self.site = site
         self.station = station
         self.index = index
         self.run = run
-        self.topic = Topics(site).scan(station)
+        topics = Topics(site)
+        self.topic = topics.scan(station)
         self.spool = Spool(spool_path, capacity=1_000_000)
         self.accepted: list[str] = []  # the ledger: ids the station took in
-        self.published = 0
+        self.counters: Counter[str] = Counter()
         self._seq = 0
-        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
-        self._reconnected = threading.Event()
         self._stop = threading.Event()
-        self._inflight: dict[int, int] = {}  # MQTT mid -> spool seq (publishing thread only)
+        self.sender = SpoolSender(
+            self.spool, station, topics.receipts(station), receipt_timeout_s, self.counters
+        )
         self.link = MqttLink(
             mqtt,
             f"spooled-{site}-{station}",
-            on_published=lambda mid, ok: self._acks.put((mid, ok)),
-            on_connection=self._on_connection,
+            subscriptions=[(topics.receipts(station), QOS_RECEIPT)],
+            on_message=self.sender.on_message,
+            on_published=self.sender.on_published,
+            on_connection=self.sender.on_connection,
+            persistent=True,
         )
-        self._thread = threading.Thread(target=self._publish_loop, name=f"spooled-{station}")
+        self.sender.link = self.link
+        self._thread = threading.Thread(
+            target=self.sender.run, args=(self._stop,), name=f"spooled-{station}"
+        )
 
     def start(self) -> None:
         """Connect and start publishing from the spool."""
@@ -65,10 +71,12 @@ class SpooledStation:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop publishing and disconnect; the spool keeps what is not acknowledged."""
+        """Stop publishing and disconnect; the spool keeps what is not receipted."""
         self._stop.set()
+        self.sender.wake()
         self._thread.join(timeout=10)
         self.link.stop()
+        self.sender.settle()
         self.spool.close()
 
     def scan(self) -> str:
@@ -77,47 +85,21 @@ class SpooledStation:
         payload = encode(
             drum_scan(self.site, self.station, sid, drum_label(8, self.index, self._seq))
         )
-        self.spool.put(self.topic, payload)
+        self.spool.put(self.topic, payload, sid)
         self._seq += 1
         self.accepted.append(sid)
+        self.sender.wake()
         return sid
 
     @property
+    def published(self) -> int:
+        """Rows published for the first time."""
+        return self.counters["published"]
+
+    @property
     def depth(self) -> int:
-        """Scans in the spool: not yet acknowledged by the broker."""
+        """Scans in the spool: not yet receipted by the services."""
         return self.spool.depth
-
-    def _on_connection(self, connected: bool) -> None:
-        if connected:
-            self._reconnected.set()
-
-    def _publish_loop(self) -> None:
-        last_seq = 0
-        while not self._stop.is_set():
-            while True:
-                try:
-                    mid, ok = self._acks.get_nowait()
-                except queue.Empty:
-                    break
-                seq = self._inflight.pop(mid, None)
-                if seq is not None and ok:
-                    self.spool.remove(seq)
-            if self._reconnected.is_set():
-                self._reconnected.clear()
-                self._inflight.clear()  # resend everything unacknowledged, in order
-                last_seq = 0
-            if not self.link.connected:
-                time.sleep(TICK_S)
-                continue
-            room = WINDOW - len(self._inflight)
-            rows = self.spool.pending(after=last_seq, limit=room) if room > 0 else []
-            for row in rows:
-                mid = self.link.publish(row.topic, row.payload, qos=QOS_SCAN)
-                self._inflight[mid] = row.seq
-                last_seq = row.seq
-                self.published += 1
-            if not rows:
-                time.sleep(TICK_S)
 
 
 class Stream:

@@ -1,4 +1,8 @@
-"""The station bridge: scanner + scale on serial ports -> paired scans -> spool -> MQTT."""
+"""The station bridge: scanner + scale on serial ports -> paired scans -> spool -> MQTT.
+
+A scan leaves the spool on the services' receipt, not on the broker's PUBACK
+(firmware_bridge.sender).
+"""
 
 from __future__ import annotations
 
@@ -21,13 +25,14 @@ from firmware_bridge.protocols.base import (
     ScaleStatus,
 )
 from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
+from firmware_bridge.sender import SpoolSender
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
 from gudang.barcodes import BarcodeError, StationCard, is_container_label
 from gudang.mqtt import MqttLink, Will
 from gudang.settings import ConfigError, DeviceSettings, Settings
 from gudang.wire import (
-    QOS_SCAN,
+    QOS_RECEIPT,
     QOS_STATUS,
     QOS_WEIGHT,
     DeviceStateV1,
@@ -44,16 +49,10 @@ from gudang.wire import (
 
 log = logging.getLogger(__name__)
 
-# Messages published but not yet acknowledged by the broker, at most.
-PUBLISH_WINDOW = 200
 # A scanner without a suffix: this pause ends a frame.
 SCANNER_IDLE_FLUSH_S = 0.3
 # Scans waiting for pairing, at most; a worker cannot scan faster than this drains.
 SCAN_QUEUE = 1000
-# Acknowledged rows are deleted from the spool in one transaction per batch: a delete
-# each would cost an fsync each and cap the drain rate. A crash before the batch commits
-# only resends those rows (the services count a scan once by its id).
-ACK_BATCH_MAX = 500
 
 
 class Bridge:
@@ -78,18 +77,16 @@ class Bridge:
         self._scans: queue.Queue[tuple[ScanFrame, datetime, float]] = queue.Queue(SCAN_QUEUE)
         self._next_qc: QcResult | None = None  # a QC card's verdict for the next drum
         self._stop = threading.Event()
-        # MQTT mid -> spool seq. Kept across reconnects: paho resends its unacknowledged
-        # messages itself, in order and with the same mids, right after it reconnects.
-        self._inflight: dict[int, int] = {}
-        self._inflight_lock = threading.Lock()
-        self._puback_queue: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
-        # After a reconnect, new rows wait until paho's resends are acknowledged, so a new
-        # row is never sent ahead of an older one.
-        self._resending = False
-        self._acked: list[int] = []  # spool seqs acknowledged, not yet deleted
         self._nearly_full = False
         self._weight_last: tuple[float, float | None, str] | None = None  # at, kg, status
-        self._wake = threading.Event()
+        self.sender = SpoolSender(
+            self.spool,
+            self.station,
+            self.topics.receipts(self.station),
+            settings.station.receipt_timeout_s,
+            self.counters,
+            on_deleted=self._check_spool_level,
+        )
         self._threads: list[threading.Thread] = []
 
         for dev in settings.station.devices:
@@ -111,20 +108,25 @@ class Bridge:
                 self._scale = device
             self._devices[dev.name] = (dev, device)
 
+        # A persistent session: receipts sent while the bridge is away wait for it.
         self.link = MqttLink(
             settings.mqtt,
             settings.mqtt.client_id or f"gudang-bridge-{self.site}-{self.station}",
-            on_published=self._on_published,
+            subscriptions=[(self.topics.receipts(self.station), QOS_RECEIPT)],
+            on_message=self.sender.on_message,
+            on_published=self.sender.on_published,
             on_connection=self._on_connection,
+            persistent=True,
             will=Will(self.topics.status(self.station), encode(self._status(online=False))),
         )
+        self.sender.link = self.link
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Open the devices, connect, and start pairing and publishing."""
         for target, name in (
             (self._pair_loop, "pairing"),
-            (self._publish_loop, "publish"),
+            (lambda: self.sender.run(self._stop), "publish"),
             (self._heartbeat_loop, "heartbeat"),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -144,7 +146,7 @@ class Bridge:
     def stop(self) -> None:
         """Stop devices and threads; publish offline and disconnect."""
         self._stop.set()
-        self._wake.set()
+        self.sender.wake()
         for _dev, device in self._devices.values():
             device.stop()
         for t in self._threads:
@@ -153,7 +155,7 @@ class Bridge:
         self.link.stop(
             final=(self.topics.status(self.station), encode(self._status(online=False)), True)
         )
-        self._commit_acks()  # acknowledgements that came in while stopping
+        self.sender.settle()  # acknowledgements and receipts that came in while stopping
         self.spool.close()
 
     @property
@@ -191,6 +193,7 @@ class Bridge:
             spool_depth=self.spool.depth,
             spool_capacity=self.spool.capacity,
             spool_nearly_full=self.spool_nearly_full,
+            spool_unconfirmed=self.sender.unconfirmed,
         )
 
     def publish_status(self) -> None:
@@ -229,11 +232,9 @@ class Bridge:
         return handle
 
     def _on_connection(self, connected: bool) -> None:
+        self.sender.on_connection(connected)
         if connected:
-            with self._inflight_lock:
-                self._resending = bool(self._inflight)
             self.publish_status()
-            self._wake.set()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.station.heartbeat_s):
@@ -372,72 +373,14 @@ class Bridge:
     def accept(self, scan: ScanV1) -> None:
         """Spool a scan durably; it is published from the spool."""
         try:
-            self.spool.put(self.topics.scan(self.station), encode(scan))
+            self.spool.put(self.topics.scan(self.station), encode(scan), scan.id)
         except SpoolFull as exc:
             self.counters["scans_refused"] += 1
             log.error("scan %s refused: %s", scan.barcode, exc)
             return
         self.counters["scans"] += 1
         self._check_spool_level()
-        self._wake.set()
-
-    # -- publishing from the spool ---------------------------------------------------------
-    def _commit_acks(self) -> None:
-        self._take_acks()
-        with self._inflight_lock:
-            acked, self._acked = self._acked[:ACK_BATCH_MAX], self._acked[ACK_BATCH_MAX:]
-        if acked:
-            self.spool.remove_many(acked)
-            self._check_spool_level()
-
-    def _publish_loop(self) -> None:
-        last_seq = 0  # the newest row handed to paho; paho resends older ones itself
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            self._commit_acks()
-            if not self.link.connected:
-                continue
-            with self._inflight_lock:
-                if self._resending and self._inflight:
-                    continue
-                self._resending = False
-                room = PUBLISH_WINDOW - len(self._inflight)
-            if room <= 0:
-                continue
-            for row in self.spool.pending(after=last_seq, limit=room):
-                # Not under _inflight_lock: paho calls on_published holding its own lock,
-                # which publish() takes too (opposite orders deadlocked a draining spool).
-                mid = self.link.publish(row.topic, row.payload, qos=QOS_SCAN)
-                with self._inflight_lock:
-                    self._inflight[mid] = row.seq
-                last_seq = row.seq
-                self.counters["published"] += 1
-        self._commit_acks()
-
-    def _on_published(self, mid: int, ok: bool) -> None:
-        # paho's thread, inside paho's lock: only hand over. The publishing thread maps
-        # the mid to its spool row, which it recorded before it looks at this queue.
-        self._puback_queue.put((mid, ok))
-        self._wake.set()
-
-    def _take_acks(self) -> None:
-        while True:
-            try:
-                mid, ok = self._puback_queue.get_nowait()
-            except queue.Empty:
-                return
-            with self._inflight_lock:
-                seq = self._inflight.pop(mid, None)
-                if seq is not None and ok:
-                    self._acked.append(seq)
-            if seq is None:
-                continue  # a status message, or a resend already settled
-            if ok:
-                self.counters["acked"] += 1
-            else:
-                self.counters["publish_refused"] += 1
-                log.error("broker refused spooled message %d; it stays in the spool", seq)
+        self.sender.wake()
 
 
 def run_bridge(settings: Settings, stop: threading.Event) -> None:

@@ -260,6 +260,9 @@ class StationSettings(_Section):
     # A stable reading below this is an empty platter, never a drum's weight.
     min_weight_kg: float = Field(0.1, ge=0)
     heartbeat_s: float = Field(15.0, gt=0)
+    # A scan the broker acknowledged is sent again if the services' receipt has not come
+    # this long after (then after 2, 4, 8, 16 times as long); docs/bridge.md, "The spool".
+    receipt_timeout_s: float = Field(30.0, ge=0.1, le=3600)
     # Live readings on the weight topic (QoS 0), on change, at most this often; 0: none.
     weight_publish_hz: float = Field(2.0, ge=0, le=20)
 

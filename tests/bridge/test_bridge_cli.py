@@ -42,6 +42,10 @@ BAD_SETTINGS = [
     (('name = "scanner"', 'name = "scale"'), "station.devices"),
     (('role = "scanner"', 'role = "scale"'), "station.devices.0"),
     (("pairing_window_s = 1.5", "pairing_window_s = -1"), "station.pairing_window_s"),
+    (
+        ("pairing_window_s = 1.5", "pairing_window_s = 1.5\nreceipt_timeout_s = 0"),
+        "station.receipt_timeout_s",
+    ),
     ((f'name = "{STATION}"', 'name = "Load 1"'), "station.name"),
     (("keepalive_s = 10", 'keepalive_s = "often"'), "mqtt.keepalive_s"),
     (("spool_path = ", 'spool_path = "/proc/no/such/spool.sqlite3"\n# '), "station.spool_path"),

@@ -2,8 +2,10 @@
 
 Each test starts its own Mosquitto (it stops it). A simulated scanner scans drums at
 10 a second and keeps a ledger; a recorder with a persistent session collects what the
-broker delivers. Afterwards every scan arrived exactly once, in order, with the time it
-was scanned. The outage lasts ``GUDANG_BRIDGE_OUTAGE_S`` seconds (CI: 60).
+broker delivers, and a ``Receipter`` sends the receipts the services would (a row leaves
+the spool only on its receipt). Afterwards every scan arrived, in order, with the time it
+was scanned; a scan arrives again only as a resend of the very same message (the services
+count it once by its id). The outage lasts ``GUDANG_BRIDGE_OUTAGE_S`` seconds (CI: 60).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.receipter import Receipter
 from firmware_bridge.bridge import Bridge
+from firmware_bridge.sender import PUBLISH_WINDOW
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from firmware_bridge.spool import Spool
 from gudang.servers import ServerProcess, start_mosquitto
@@ -75,27 +79,35 @@ class Ledger:
             self.scanner.scan(label)
 
 
-def _arrivals(recorder: Recorder) -> list[ScanV1]:
-    """Each scan's first delivery; a repeat is allowed only as the broker's DUP redelivery."""
-    seen: set[str] = set()
+def _arrivals(recorder: Recorder) -> tuple[list[ScanV1], int]:
+    """Each scan's first delivery, and how many times one came again not as a DUP.
+
+    A repeat must be the very same message: the broker's DUP redelivery, or the bridge
+    sending again a scan whose receipt it did not get (the broker went down first).
+    """
+    seen: dict[str, bytes] = {}
     first: list[ScanV1] = []
+    resent = 0
     for message in recorder.on("scan"):
         scan = scan_decoder.decode(message.payload)
         if scan.id in seen:
-            assert message.dup, f"scan {scan.barcode} published twice by the bridge"
+            assert message.payload == seen[scan.id], f"scan {scan.barcode} changed when resent"
+            resent += not message.dup
             continue
-        seen.add(scan.id)
+        seen[scan.id] = message.payload
         first.append(scan)
-    return first
+    return first, resent
 
 
 def _assert_exactly_once_in_order(
     recorder: Recorder, ledger: Ledger, outage_started: datetime, outage_ended: datetime
 ) -> None:
     expected = len(ledger.sent)
-    wait_for(lambda: len(_arrivals(recorder)) >= expected, 60, f"all {expected} scans")
+    wait_for(lambda: len(_arrivals(recorder)[0]) >= expected, 60, f"all {expected} scans")
     time.sleep(0.5)  # anything extra (an invented or repeated scan) would arrive by now
-    scans = _arrivals(recorder)
+    scans, resent = _arrivals(recorder)
+    # Only what was in flight when the broker went down (the window at most) came again.
+    assert resent <= PUBLISH_WINDOW
     assert [s.barcode for s in scans] == [label for label, _ in ledger.sent]
     assert len({s.barcode for s in scans}) == expected
     during = 0
@@ -129,6 +141,7 @@ def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
         ],
     )
     recorder = Recorder(settings, topics.scan(STATION), client_id=f"ledger-{site}", persistent=True)
+    receipter = Receipter(settings.mqtt, site)
     bridge = Bridge(settings)
     ledger = Ledger(scanner)
     try:
@@ -152,9 +165,11 @@ def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
         _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
         wait_for(lambda: bridge.spool.depth == 0 and bridge.spool.count() == 0, what="spool empty")
         assert bridge.counters["scans"] == len(ledger.sent)
+        assert bridge.counters["receipted"] == len(ledger.sent)
         assert bridge.counters["scans_refused"] == 0
     finally:
         bridge.stop()
+        receipter.close()
         recorder.close()
         scanner.close()
         scale.close()
@@ -168,6 +183,15 @@ def _last_spooled(spool: Path) -> str | None:
     finally:
         db.close()
     return None if row is None else scan_decoder.decode(bytes(row[0])).barcode
+
+
+def _spooled_rows(spool: Path) -> int:
+    """Rows in the spool, read as another process would."""
+    db = sqlite3.connect(f"file:{spool}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+    finally:
+        db.close()
 
 
 def _opened_both(log_path: Path) -> bool:
@@ -193,6 +217,7 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
         client_id=f"ledger-{site}",
         persistent=True,
     )
+    receipter = Receipter(broker_settings(broker[-1], site).mqtt, site)
     ledger = Ledger(scanner)
     logs = [tmp_path / "bridge-1.log", tmp_path / "bridge-2.log"]
     bridge = start_bridge_process(config, logs[0])
@@ -221,10 +246,12 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
         _restart(broker)
         ledger.scan_for(UP_S)
         _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
+        wait_for(lambda: _spooled_rows(tmp_path / "spool.sqlite3") == 0, what="spool empty")
     finally:
         if bridge.poll() is None:
             bridge.terminate()
             bridge.wait(15)
+        receipter.close()
         recorder.close()
         scanner.close()
         scale.close()
@@ -253,6 +280,7 @@ def test_spool_nearly_full_is_flagged_and_a_full_spool_refuses_with_a_count(
         client_id=f"ledger-{site}",
         persistent=True,
     )
+    receipter = Receipter(settings.mqtt, site)
     bridge = Bridge(settings)
     ledger = Ledger(scanner)
     try:
@@ -285,6 +313,7 @@ def test_spool_nearly_full_is_flagged_and_a_full_spool_refuses_with_a_count(
         assert bridge.counters["scans"] == 20
     finally:
         bridge.stop()
+        receipter.close()
         recorder.close()
         scanner.close()
 
