@@ -31,6 +31,26 @@ const WORDS = {
     ack: "Konfirmasi", acked: "dikonfirmasi oleh", raised: "muncul",
     ackDone: "Peringatan dikonfirmasi.", ackFailed: "Gagal mengonfirmasi",
     online: "online", offlineSt: "offline", mode: { loading: "muat", receiving: "terima", unknown: "?" },
+    openContainer: "Buka kontainer", containerNo: "Nomor kontainer",
+    containerNoHint: "ISO 6346, boleh dengan atau tanpa spasi", containerType: "Tipe",
+    capacity: "Kapasitas (drum)", optional: "opsional", open: "Buka", cancel: "Batal",
+    opened: "Kontainer dibuka", actions: "Tindakan",
+    sealAction: "Segel", sealTitle: "Segel kontainer", sealNo: "Nomor segel",
+    sealText: "Setelah disegel, tidak ada drum yang masuk atau keluar lagi.", sealed: "Kontainer disegel",
+    shipAction: "Tandai dikirim", shipTitle: "Tandai kontainer sudah dikirim",
+    shipText: "Kontainer ini sudah berangkat? Tindakan ini tidak bisa dibatalkan.",
+    shipOk: "Ya, sudah dikirim", shipped: "Kontainer dikirim",
+    unloadAction: "Keluarkan drum", unloadTitle: "Keluarkan drum (koreksi)",
+    unloadText: "Drum kembali ke stok gudang.", drumLabel: "Label drum", reason: "Alasan",
+    unloadOk: "Keluarkan", unloaded: "Drum dikeluarkan",
+    pointLabel: "Kontainer aktif", pointSet: "Terapkan", pointNone: "— tidak ada —",
+    pointed: "Stasiun diarahkan", pointFailed: "Gagal mengarahkan stasiun",
+    refused: {
+      401: "Token tidak dikenal atau sudah dicabut", 403: "Peran Anda tidak diizinkan",
+      404: "Tidak dikenal", 409: "Tidak bisa pada status ini", 422: "Isian tidak valid",
+      503: "Broker tidak terjangkau", 504: "Layanan tidak menjawab (mungkin tetap berlaku)",
+    },
+    failed: "Ditolak",
     activeContainer: "Kontainer", supplier: "Pemasok", none: "—", scans: "scan", spool: "antrean",
     inTime: "lagi", ago: "lalu",
     kinds: {
@@ -58,6 +78,26 @@ const WORDS = {
     ack: "Acknowledge", acked: "acknowledged by", raised: "raised",
     ackDone: "Alert acknowledged.", ackFailed: "Could not acknowledge",
     online: "online", offlineSt: "offline", mode: { loading: "loading", receiving: "receiving", unknown: "?" },
+    openContainer: "Open container", containerNo: "Container number",
+    containerNoHint: "ISO 6346, with or without spaces", containerType: "Type",
+    capacity: "Capacity (drums)", optional: "optional", open: "Open", cancel: "Cancel",
+    opened: "Container opened", actions: "Actions",
+    sealAction: "Seal", sealTitle: "Seal container", sealNo: "Seal number",
+    sealText: "Once sealed, no drum goes in or out.", sealed: "Container sealed",
+    shipAction: "Mark shipped", shipTitle: "Mark container shipped",
+    shipText: "Has this container left? This cannot be undone.",
+    shipOk: "Yes, it has shipped", shipped: "Container shipped",
+    unloadAction: "Unload a drum", unloadTitle: "Unload a drum (correction)",
+    unloadText: "The drum goes back to warehouse stock.", drumLabel: "Drum label", reason: "Reason",
+    unloadOk: "Unload", unloaded: "Drum unloaded",
+    pointLabel: "Active container", pointSet: "Set", pointNone: "— none —",
+    pointed: "Station pointed", pointFailed: "Could not point the station",
+    refused: {
+      401: "Unknown or revoked token", 403: "Your role may not do this",
+      404: "Not known", 409: "Not possible in this state", 422: "Invalid input",
+      503: "Broker unreachable", 504: "The services did not answer (it may still take effect)",
+    },
+    failed: "Refused",
     activeContainer: "Container", supplier: "Supplier", none: "—", scans: "scans", spool: "spool",
     inTime: "from now", ago: "ago",
     kinds: {
@@ -80,6 +120,7 @@ const state = {
   alerts: new Map(),
   stock: { items: [], totals: [] },
   hourly: new Map(), // station -> [{hour, scans, loaded}], oldest first
+  stationNodes: new Map(), // station -> its card and pointing form, kept across updates
   source: null,
 };
 
@@ -125,6 +166,7 @@ function pct(ratio) { return `${fmtNum(Math.min(ratio, 9.99) * 100, ratio < 0.1 
 function applyWords() {
   document.documentElement.lang = state.lang;
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-ph]")) node.placeholder = t(node.dataset.i18nPh);
   for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
   setLive($("live").dataset.state);
 }
@@ -179,14 +221,47 @@ function renderContainer(c) {
   card.querySelector(".pl-html").href = `${API}/containers/${c.container_no}/packing-list.html?lang=${state.lang}&${q}`;
   card.querySelector(".pl-pdf").href = `${API}/containers/${c.container_no}/packing-list.pdf?lang=${state.lang}&${q}`;
   card.querySelector(".pl-csv").href = `${API}/containers/${c.container_no}/packing-list.csv?${q}`;
+  renderActions(card, c);
   return card;
+}
+
+// The buttons a supervisor has on a card, by status; rebuilt only when they change, so a
+// scan arriving does not take the focus away from them.
+function renderActions(card, c) {
+  const box = card.querySelector(".actions");
+  const can = canSupervise();
+  const key = `${c.status}|${c.drums > 0}|${can}|${state.lang}`;
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  const buttons = [];
+  if (can) {
+    const name = c.container_no_formatted;
+    const add = (cls, word, run) => {
+      const b = el("button", { type: "button", class: cls, text: t(word), "aria-label": `${t(word)} ${name}` });
+      b.addEventListener("click", () => run(state.containers.get(c.container_no) || c, b));
+      buttons.push(b);
+    };
+    if (c.status === "loading" || c.status === "full") add("act-seal", "sealAction", askSeal);
+    if (c.status === "sealed") add("act-ship danger", "shipAction", askShip);
+    if (["open", "loading", "full"].includes(c.status) && c.drums > 0) add("act-unload ghost", "unloadAction", askUnload);
+  }
+  box.setAttribute("aria-label", `${t("actions")} ${c.container_no_formatted}`);
+  box.replaceChildren(...buttons);
+  box.hidden = buttons.length === 0;
+}
+
+// Put nodes in a parent in this order, moving only when the order changed (moving a node
+// takes the focus away from whatever is in it).
+function placeInOrder(parent, nodes) {
+  const same = parent.children.length === nodes.length && nodes.every((n, i) => parent.children[i] === n);
+  if (!same) parent.replaceChildren(...nodes);
 }
 
 const STATUS_ORDER = { loading: 0, open: 1, full: 2, sealed: 3, shipped: 4 };
 function renderContainers() {
   const list = [...state.containers.values()].sort((a, b) =>
     (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || String(b.opened_at).localeCompare(String(a.opened_at)));
-  $("containers").replaceChildren(...list.map(renderContainer));
+  placeInOrder($("containers"), list.map(renderContainer));
   $("containers-empty").hidden = list.length > 0;
 }
 
@@ -245,27 +320,79 @@ function renderStock() {
 
 function renderStations() {
   const list = [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station));
-  $("stations").replaceChildren(...list.map((s) => {
-    const li = el("li", { class: `station${s.online ? " online" : ""}`, "data-station": s.station },
-      el("div", { class: "name" }, el("span", { text: s.station }),
-        el("span", { class: "state", text: s.online ? t("online") : t("offlineSt") })),
-      s.mode === "receiving"
-        ? el("div", { class: "line" }, `${t("mode")[s.mode]} · ${t("supplier")}: `,
-          el("b", { text: s.supplier || t("none") }))
-        : el("div", { class: "line" }, `${t("mode")[s.mode] || s.mode} · ${t("activeContainer")}: `,
-          el("b", { text: s.active_container || t("none") })),
-      el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),
-        ` · ${fmtNum(s.scans)} ${t("scans")}`));
-    if (s.spool_capacity) li.append(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
-    const hours = state.hourly.get(s.station);
-    if (hours && hours.some((h) => h.scans)) li.append(sparkline(hours));
-    if (s.devices.length) {
-      li.append(el("div", { class: "devices" }, ...s.devices.map((d) =>
-        el("span", { class: `device ${d.state}`, title: d.detail || d.state, text: `${d.name} (${d.role})` }))));
-    }
-    return li;
-  }));
+  placeInOrder($("stations"), list.map(renderStation));
   $("stations-empty").hidden = list.length > 0;
+}
+
+// A station's card: its facts are rebuilt on every change; the form that points it at a
+// container stays, so a scan arriving does not reset a choice being made.
+function renderStation(s) {
+  let node = state.stationNodes.get(s.station);
+  if (!node) {
+    node = { li: el("li", { "data-station": s.station }), body: el("div"), form: pointForm(s.station) };
+    node.li.append(node.body, node.form.form);
+    state.stationNodes.set(s.station, node);
+  }
+  node.li.className = `station${s.online ? " online" : ""}`;
+  const parts = [
+    el("div", { class: "name" }, el("span", { text: s.station }),
+      el("span", { class: "state", text: s.online ? t("online") : t("offlineSt") })),
+    s.mode === "receiving"
+      ? el("div", { class: "line" }, `${t("mode")[s.mode]} · ${t("supplier")}: `,
+        el("b", { text: s.supplier || t("none") }))
+      : el("div", { class: "line" }, `${t("mode")[s.mode] || s.mode} · ${t("activeContainer")}: `,
+        el("b", { class: "active", text: s.active_container || t("none") })),
+    el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),
+      ` · ${fmtNum(s.scans)} ${t("scans")}`),
+  ];
+  if (s.spool_capacity) parts.push(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
+  const hours = state.hourly.get(s.station);
+  if (hours && hours.some((h) => h.scans)) parts.push(sparkline(hours));
+  if (s.devices.length) {
+    parts.push(el("div", { class: "devices" }, ...s.devices.map((d) =>
+      el("span", { class: `device ${d.state}`, title: d.detail || d.state, text: `${d.name} (${d.role})` }))));
+  }
+  node.body.replaceChildren(...parts);
+  updatePointForm(node.form, s);
+  return node.li;
+}
+
+function refreshPointForms() {
+  for (const [name, node] of state.stationNodes) {
+    const s = state.stations.get(name);
+    if (s) updatePointForm(node.form, s);
+  }
+}
+
+function pointForm(station) {
+  const id = `point-${station}`;
+  const label = el("label", { for: id });
+  const select = el("select", { id, name: "container_no" });
+  const button = el("button", { type: "submit" });
+  const form = el("form", { class: "point" }, label, el("div", { class: "row" }, select, button));
+  const f = { form, label, select, button, station, key: "" };
+  // A choice not yet applied survives the station's updates.
+  select.addEventListener("change", () => { form.dataset.dirty = "1"; });
+  form.addEventListener("submit", (e) => { e.preventDefault(); pointStation(f); });
+  return f;
+}
+
+function updatePointForm(f, s) {
+  f.form.hidden = s.mode === "receiving";
+  f.label.textContent = t("pointLabel");
+  f.button.textContent = t("pointSet");
+  f.button.setAttribute("aria-label", `${t("pointSet")}: ${s.station}`);
+  const choices = [...state.containers.values()]
+    .filter((c) => c.status === "open" || c.status === "loading" || c.container_no === s.active_container)
+    .sort((a, b) => a.container_no.localeCompare(b.container_no));
+  const want = f.form.dataset.dirty ? f.select.value : (s.active_container || "");
+  const key = `${state.lang}|${choices.map((c) => `${c.container_no}:${c.status}`).join(",")}`;
+  if (key !== f.key) {
+    f.key = key;
+    f.select.replaceChildren(el("option", { value: "", text: t("pointNone") }), ...choices.map((c) =>
+      el("option", { value: c.container_no, text: `${c.container_no_formatted} (${t("status")[c.status] || c.status})` })));
+  }
+  if (f.select.value !== want) f.select.value = want;
 }
 
 function sparkline(hours) {
@@ -347,6 +474,7 @@ function connect() {
     const c = JSON.parse(e.data);
     if (c.removed) state.containers.delete(c.container_no); else state.containers.set(c.container_no, c);
     renderContainers();
+    refreshPointForms(); // the containers a station may be pointed at
   });
   es.addEventListener("station", (e) => {
     const s = JSON.parse(e.data);
@@ -369,19 +497,53 @@ function toast(text, bad = false) {
   const n = $("toast");
   n.textContent = text;
   n.classList.toggle("bad", bad);
+  n.setAttribute("role", bad ? "alert" : "status");
   n.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { n.hidden = true; }, 4000);
+  toast.timer = setTimeout(() => { n.hidden = true; }, bad ? 8000 : 4000);
+}
+
+// An API refusal in words: what the status means, then the API's own message.
+function refusal(code, detail) {
+  const said = Array.isArray(detail)
+    ? detail.map((d) => String((d && d.msg) || d).replace(/^Value error, /, "")).join("; ")
+    : String(detail || "");
+  const why = t("refused")[code] || t("failed");
+  return `${why}${said ? `: ${said}` : ""} (${code})`;
+}
+
+// Call the API with the page's token; resolves to the JSON answer, rejects with a message
+// fit to show.
+async function call(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let r;
+  try {
+    r = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new Error(t("unreachable"));
+  }
+  let data = null;
+  try { data = await r.json(); } catch { /* not JSON: the status says enough */ }
+  if (!r.ok) throw new Error(refusal(r.status, data && data.detail));
+  return data;
+}
+
+// A container as the API answered an action: shown at once, unless the stream already
+// brought a newer state.
+function applyContainer(c) {
+  if (!c || !c.container_no) return;
+  const had = state.containers.get(c.container_no);
+  if (had && had.updated_at && c.updated_at && had.updated_at > c.updated_at) return;
+  state.containers.set(c.container_no, c);
+  renderContainers();
+  refreshPointForms();
 }
 
 async function acknowledge(id, button) {
   button.disabled = true;
   try {
-    const r = await fetch(`${API}/alerts/${encodeURIComponent(id)}/ack`, {
-      method: "POST", headers: { Authorization: `Bearer ${state.token}` },
-    });
-    const body = await r.json();
-    if (!r.ok) throw new Error(body.detail || r.status);
+    const body = await call("POST", `/alerts/${encodeURIComponent(id)}/ack`);
     if (body.state === "cleared") state.alerts.delete(id); else state.alerts.set(id, body);
     renderAlerts();
     toast(t("ackDone"));
@@ -391,12 +553,151 @@ async function acknowledge(id, button) {
   }
 }
 
+// -- open a container (supervisors) -----------------------------------------------------------
+function showOpenForm(show) {
+  $("open-form").hidden = !show;
+  $("open-toggle").setAttribute("aria-expanded", String(show));
+  if (show) {
+    $("open-error").textContent = "";
+    $("open-no").removeAttribute("aria-invalid");
+    $("open-no").focus();
+  }
+}
+
+async function openContainer() {
+  const number = $("open-no").value.trim().toUpperCase();
+  const body = { container_no: number, container_type: $("open-type").value };
+  const cap = $("open-cap").value.trim();
+  if (cap) body.capacity_drums = Number(cap);
+  $("open-submit").disabled = true;
+  $("open-error").textContent = "";
+  $("open-no").removeAttribute("aria-invalid");
+  try {
+    const c = await call("POST", "/containers", body);
+    applyContainer(c);
+    $("open-form").reset();
+    showOpenForm(false);
+    $("open-toggle").focus();
+    toast(`${t("opened")}: ${c.container_no_formatted}`);
+  } catch (err) {
+    $("open-error").textContent = err.message;
+    $("open-no").setAttribute("aria-invalid", "true");
+    $("open-no").focus();
+  } finally {
+    $("open-submit").disabled = false;
+  }
+}
+
+// -- the dialog: seal, ship, unload -----------------------------------------------------------
+// ask({title, text, fields: [{name, label, required, maxlength}], ok, danger, run}): run gets
+// the fields' values; the dialog stays open with the API's message when it is refused.
+function ask({ title, text, fields = [], ok, danger = false, run }) {
+  const dlg = $("dlg");
+  $("dlg-title").textContent = title;
+  $("dlg-text").textContent = text;
+  $("dlg-error").textContent = "";
+  $("dlg-cancel").textContent = t("cancel");
+  $("dlg-ok").textContent = ok;
+  $("dlg-ok").classList.toggle("danger", danger);
+  $("dlg-ok").disabled = false;
+  const inputs = fields.map((f) => {
+    const input = el("input", { id: `dlg-${f.name}`, name: f.name, spellcheck: "false", autocomplete: "off" });
+    if (f.required) input.required = true;
+    if (f.maxlength) input.maxLength = f.maxlength;
+    return { f, input };
+  });
+  $("dlg-fields").replaceChildren(...inputs.map(({ f, input }) =>
+    el("div", { class: "field" }, el("label", { for: input.id, text: f.label }), input)));
+  $("dlg-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const values = Object.fromEntries(inputs.map(({ f, input }) => [f.name, input.value.trim()]));
+    $("dlg-ok").disabled = true;
+    $("dlg-error").textContent = "";
+    try {
+      await run(values);
+      dlg.close();
+    } catch (err) {
+      $("dlg-error").textContent = err.message;
+      $("dlg-ok").disabled = false;
+      if (!dlg.open) { toast(err.message, true); return; } // closed meanwhile: still say it
+      (inputs[0] ? inputs[0].input : $("dlg-ok")).focus();
+    }
+  };
+  dlg.returnFocus = document.activeElement;
+  dlg.showModal();
+  (inputs[0] ? inputs[0].input : $("dlg-cancel")).focus(); // an irreversible action: not on "yes"
+}
+
+function askSeal(c) {
+  ask({
+    title: `${t("sealTitle")} ${c.container_no_formatted}`,
+    text: t("sealText"),
+    fields: [{ name: "seal_no", label: t("sealNo"), required: true, maxlength: 32 }],
+    ok: t("sealAction"),
+    run: async ({ seal_no: sealNo }) => {
+      applyContainer(await call("POST", `/containers/${c.container_no}/seal`, { seal_no: sealNo }));
+      toast(`${t("sealed")}: ${c.container_no_formatted} · ${sealNo}`);
+    },
+  });
+}
+
+function askShip(c) {
+  ask({
+    title: `${t("shipTitle")}: ${c.container_no_formatted}`,
+    text: `${c.seal_no ? `${t("seal")} ${c.seal_no} · ` : ""}${fmtNum(c.drums)} ${t("drumsUnit")}. ${t("shipText")}`,
+    ok: t("shipOk"),
+    danger: true,
+    run: async () => {
+      applyContainer(await call("POST", `/containers/${c.container_no}/ship`));
+      toast(`${t("shipped")}: ${c.container_no_formatted}`);
+    },
+  });
+}
+
+function askUnload(c) {
+  ask({
+    title: `${t("unloadTitle")}: ${c.container_no_formatted}`,
+    text: t("unloadText"),
+    fields: [
+      { name: "drum", label: t("drumLabel"), required: true, maxlength: 200 },
+      { name: "reason", label: t("reason"), required: true, maxlength: 200 },
+    ],
+    ok: t("unloadOk"),
+    run: async ({ drum, reason }) => {
+      applyContainer(await call("POST", `/containers/${c.container_no}/unload`, { drum, reason }));
+      toast(`${t("unloaded")}: ${drum} ← ${c.container_no_formatted}`);
+    },
+  });
+}
+
+// -- point a station at a container (workers too) ---------------------------------------------
+async function pointStation(f) {
+  const number = f.select.value || null;
+  f.button.disabled = true;
+  try {
+    const s = await call("PUT", `/stations/${encodeURIComponent(f.station)}/container`, { container_no: number });
+    delete f.form.dataset.dirty;
+    const had = state.stations.get(s.station);
+    if (!had || s.scans >= had.scans) state.stations.set(s.station, s);
+    renderStations();
+    const c = number && state.containers.get(number);
+    toast(`${t("pointed")}: ${f.station} → ${c ? c.container_no_formatted : t("none")}`);
+  } catch (err) {
+    toast(`${t("pointFailed")} ${f.station}: ${err.message}`, true);
+  } finally {
+    f.button.disabled = false;
+  }
+}
+
 function showLogin(message = "") {
   if (state.source) { state.source.close(); state.source = null; }
   $("main").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
   $("login").hidden = false;
+  $("open-toggle").hidden = true;
+  showOpenForm(false);
+  if ($("dlg").open) $("dlg").close();
   $("login-error").textContent = message;
   $("token").focus();
 }
@@ -418,6 +719,7 @@ async function start() {
   $("login").hidden = true;
   $("main").hidden = false;
   $("sign-out").hidden = false;
+  $("open-toggle").hidden = !canSupervise(); // the API refuses it to workers anyway (403)
   renderAll();
   connect();
   loadHourly();
@@ -442,6 +744,16 @@ document.addEventListener("DOMContentLoaded", () => {
     state.token = "";
     state.site = null;
     showLogin();
+  });
+  $("open-toggle").addEventListener("click", () => showOpenForm($("open-form").hidden));
+  const closeOpenForm = () => { $("open-form").reset(); showOpenForm(false); $("open-toggle").focus(); };
+  $("open-cancel").addEventListener("click", closeOpenForm);
+  $("open-form").addEventListener("submit", (e) => { e.preventDefault(); openContainer(); });
+  $("open-form").addEventListener("keydown", (e) => { if (e.key === "Escape") closeOpenForm(); });
+  $("dlg-cancel").addEventListener("click", () => $("dlg").close());
+  $("dlg").addEventListener("close", () => {
+    const back = $("dlg").returnFocus;
+    if (back && back.isConnected) back.focus();
   });
   for (const b of document.querySelectorAll(".lang button")) {
     b.addEventListener("click", () => {

@@ -1,4 +1,5 @@
-"""The dashboard in headless Chromium (Debian's, driven by Playwright): live, acknowledging, bilingual."""
+"""The dashboard in headless Chromium (Debian's, driven by Playwright): live, acknowledging,
+bilingual, and the supervisors' actions: open, point, unload, seal, ship."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from gudang.influx import InfluxClient, quote_str
 from gudang.wire import DeviceStateV1, ScanKind, StationState, StationStatusV1, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
+from tests.harness import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -120,10 +123,156 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         page.close()
 
 
+def _container_events(stack: Stack, number: str) -> list[dict[str, object]]:
+    """The container's events as the services stored them in InfluxDB, oldest first."""
+    influx = InfluxClient(stack.settings.influx)
+    try:
+        return influx.query(
+            "SELECT event, actor, seal_no, drum, reason, container_type, capacity_drums "
+            f"FROM container_event WHERE site = {quote_str(stack.site)} "
+            f"AND container_no = {quote_str(number)}"
+        )
+    finally:
+        influx.close()
+
+
+def _station(stack: Stack, name: str) -> dict[str, object]:
+    r = stack.get("/api/v1/stations")
+    assert r.status_code == 200, r.text
+    return next(s for s in r.json() if s["station"] == name)
+
+
+def test_dashboard_supervisor_opens_points_unloads_seals_ships(
+    stack: Stack, browser: Browser
+) -> None:
+    _station_status(stack, "load-1")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        _sign_in(page, stack.url, TOKENS["supervisor"])
+        expect(page.locator('[data-station="load-1"]')).to_have_count(1)
+
+        # Open a container: a wrong check digit is refused with the API's reason, then the
+        # number as printed on the door (lower case and spaces are fine).
+        page.click("#open-toggle")
+        expect(page.locator("#open-no")).to_be_focused()
+        page.fill("#open-no", "csqu 305438 4")
+        page.select_option("#open-type", "20GP")
+        page.fill("#open-cap", "5")
+        page.click("#open-submit")
+        expect(page.locator("#open-error")).to_contain_text("wrong check digit")
+        expect(page.locator("#open-error")).to_contain_text("(422)")
+        expect(page.locator("#open-no")).to_have_attribute("aria-invalid", "true")
+        assert stack.get("/api/v1/containers").json() == []
+        page.fill("#open-no", "csqu 305438 3")
+        page.click("#open-submit")
+        expect(page.locator("#open-form")).to_be_hidden()
+        card = page.locator(f'[data-container="{CONTAINER}"]')
+        expect(card.locator(".cno")).to_have_text("CSQU 305438 3")
+        expect(card.locator(".ctype")).to_have_text("20GP")
+        expect(card.locator(".cap")).to_have_text("5")
+        c = stack.container()
+        assert (c["status"], c["container_type"], c["capacity_drums"]) == ("open", "20GP", 5)
+        # Opening it again: the services' 409, shown in the form.
+        page.click("#open-toggle")
+        page.fill("#open-no", CONTAINER)
+        page.click("#open-submit")
+        expect(page.locator("#open-error")).to_contain_text("already open")
+        expect(page.locator("#open-error")).to_contain_text("(409)")
+        page.click("#open-cancel")
+        expect(page.locator("#open-form")).to_be_hidden()
+
+        # Point the loading station at it, then scans fill it.
+        station = page.locator('[data-station="load-1"]')
+        station.locator("select").select_option(CONTAINER)
+        station.locator("form.point button").click()
+        expect(station.locator(".line b.active")).to_have_text(CONTAINER)
+        assert _station(stack, "load-1")["active_container"] == CONTAINER
+        for i in range(5):
+            stack.scan(f"CB-JMB-L-{i:06d}", 9.0 + i / 10)
+        stack.wait_drums(5)
+        expect(card.locator(".drums")).to_have_text("5")
+        expect(card.locator(".status")).to_have_text("penuh")
+        expect(card.locator("button.act-ship")).to_have_count(0)  # not sealed yet
+
+        # Unload one drum (a correction): a drum not in it is refused in the dialog.
+        card.locator("button.act-unload").click()
+        expect(page.locator("#dlg")).to_be_visible()
+        page.fill("#dlg-drum", "CB-JMB-L-999999")
+        page.fill("#dlg-reason", "salah kontainer")
+        page.click("#dlg-ok")
+        expect(page.locator("#dlg-error")).to_contain_text("is not in")
+        expect(page.locator("#dlg")).to_be_visible()
+        page.fill("#dlg-drum", "CB-JMB-L-000004")
+        page.click("#dlg-ok")
+        expect(page.locator("#dlg")).to_be_hidden()
+        expect(card.locator(".drums")).to_have_text("4")
+        expect(card.locator(".status")).to_have_text("dimuat")
+        assert stack.container()["drums"] == 4
+
+        # Seal with the keyboard alone: the dialog asks for the seal number.
+        card.locator("button.act-seal").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#dlg-seal_no")).to_be_focused()
+        page.keyboard.type("EMCS 778899")
+        page.keyboard.press("Enter")
+        expect(page.locator("#dlg")).to_be_hidden()
+        expect(card.locator(".status")).to_have_text("disegel")
+        expect(card.locator(".seal")).to_have_text("segel EMCS 778899")
+        expect(card.locator("button.act-seal")).to_have_count(0)
+        expect(station.locator(".line b.active")).to_have_text("—")  # sealing frees the station
+        c = stack.container()
+        assert (c["status"], c["seal_no"], c["drums"]) == ("sealed", "EMCS 778899", 4)
+        pl = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list").json()  # from InfluxDB
+        assert (pl["seal_no"], pl["drums"]) == ("EMCS 778899", 4)
+        assert "CB-JMB-L-000004" not in {ln["drum"] for ln in pl["lines"]}
+
+        # Shipping cannot be undone: it asks first, and "cancel" changes nothing.
+        card.locator("button.act-ship").click()
+        expect(page.locator("#dlg-title")).to_contain_text("CSQU 305438 3")
+        expect(page.locator("#dlg-cancel")).to_be_focused()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-ship-dialog.png"))
+        page.click("#dlg-cancel")
+        expect(page.locator("#dlg")).to_be_hidden()
+        assert stack.container()["status"] == "sealed"
+        card.locator("button.act-ship").click()
+        page.click("#dlg-ok")
+        expect(card.locator(".status")).to_have_text("dikirim")
+        expect(card.locator(".actions button")).to_have_count(0)
+        assert stack.container()["status"] == "shipped"
+
+        # Each action is an event in InfluxDB, by whom.
+        events = wait_for(
+            lambda: (e := _container_events(stack, CONTAINER)) and len(e) >= 4 and e,
+            what="the container's events in InfluxDB",
+        )
+        assert [e["event"] for e in events] == ["open", "unload", "seal", "ship"]
+        assert {e["actor"] for e in events} == {"supervisor-1"}
+        assert (events[0]["container_type"], events[0]["capacity_drums"]) == ("20GP", 5)
+        assert (events[1]["drum"], events[1]["reason"]) == ("CB-JMB-L-000004", "salah kontainer")
+        assert events[2]["seal_no"] == "EMCS 778899"
+
+        page.click("#lang-en")
+        expect(page.locator("#open-toggle")).to_have_text("Open container")
+        expect(station.locator("form.point label")).to_have_text("Active container")
+        page.set_viewport_size({"width": 390, "height": 844})  # a supervisor's phone
+        page.click("#open-toggle")
+        expect(page.locator("#open-submit")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "dashboard-actions-phone.png"), full_page=True)
+    finally:
+        page.close()
+
+
 def test_dashboard_refuses_unknown_token_and_hides_ack_from_workers(
     stack: Stack, browser: Browser
 ) -> None:
-    stack.open_and_point()
+    stack.open_and_point(CONTAINER_2)  # sealed below: a supervisor could ship it
+    stack.scan("CB-JMB-S-000001", 3.0)
+    stack.wait_drums(1, CONTAINER_2)
+    r = stack.post(f"/api/v1/containers/{CONTAINER_2}/seal", {"seal_no": "EMCS1"})
+    assert r.status_code == 200, r.text
+    stack.open_and_point()  # loading: a supervisor could seal or unload it
     stack.scan("CB-JMB-M-000001", 5.0)
     stack.scan("CB-JMB-M-000001", 5.0)  # duplicate: an alert workers see but cannot ack
     page = browser.new_page()
@@ -138,5 +287,17 @@ def test_dashboard_refuses_unknown_token_and_hides_ack_from_workers(
         expect(alert).to_have_count(1)
         expect(alert.locator("button.ack")).to_have_count(0)
         expect(page.locator("#who")).to_have_text("worker-1 · worker")
+        # No opening, sealing, shipping or unloading for a worker...
+        expect(page.locator(f'[data-container="{CONTAINER}"] .status')).to_have_text("dimuat")
+        expect(page.locator(f'[data-container="{CONTAINER_2}"] .status')).to_have_text("disegel")
+        expect(page.locator("#open-toggle")).to_be_hidden()
+        expect(page.locator(".card.container button")).to_have_count(0)
+        # ...but a worker may point a station, as scanning a container label does.
+        station = page.locator('[data-station="load-1"]')
+        expect(station.locator(".line b.active")).to_have_text(CONTAINER)
+        station.locator("select").select_option("")
+        station.locator("form.point button").click()
+        expect(station.locator(".line b.active")).to_have_text("—")
+        assert _station(stack, "load-1")["active_container"] is None
     finally:
         page.close()
