@@ -385,6 +385,11 @@ function updatePointForm(f, s) {
   const choices = [...state.containers.values()]
     .filter((c) => c.status === "open" || c.status === "loading" || c.container_no === s.active_container)
     .sort((a, b) => a.container_no.localeCompare(b.container_no));
+  // Someone else pointed the station (a label scanned, another screen): show that instead.
+  if (f.active !== undefined && f.active !== s.active_container && document.activeElement !== f.select) {
+    delete f.form.dataset.dirty;
+  }
+  f.active = s.active_container;
   const want = f.form.dataset.dirty ? f.select.value : (s.active_container || "");
   const key = `${state.lang}|${choices.map((c) => `${c.container_no}:${c.status}`).join(",")}`;
   if (key !== f.key) {

@@ -185,6 +185,9 @@ def test_dashboard_supervisor_opens_points_unloads_seals_ships(
         # Point the loading station at it, then scans fill it.
         station = page.locator('[data-station="load-1"]')
         station.locator("select").select_option(CONTAINER)
+        _station_status(stack, "load-1", scale_state="error")  # the station changes meanwhile
+        expect(station.locator(".device.error")).to_have_count(1)
+        expect(station.locator("select")).to_have_value(CONTAINER)  # the choice survives it
         station.locator("form.point button").click()
         expect(station.locator(".line b.active")).to_have_text(CONTAINER)
         assert _station(stack, "load-1")["active_container"] == CONTAINER
