@@ -395,7 +395,12 @@ function updatePointForm(f, s) {
   if (key !== f.key) {
     f.key = key;
     f.select.replaceChildren(el("option", { value: "", text: t("pointNone") }), ...choices.map((c) =>
-      el("option", { value: c.container_no, text: `${c.container_no_formatted} (${t("status")[c.status] || c.status})` })));
+      el("option", {
+        value: c.container_no,
+        // Open and loading ones are all loadable; the current one may be full by now: say so.
+        text: c.status === "open" || c.status === "loading"
+          ? c.container_no_formatted : `${c.container_no_formatted} (${t("status")[c.status] || c.status})`,
+      })));
   }
   if (f.select.value !== want) f.select.value = want;
 }
@@ -635,7 +640,7 @@ function ask({ title, text, fields = [], ok, danger = false, run }) {
 
 function askSeal(c) {
   ask({
-    title: `${t("sealTitle")} ${c.container_no_formatted}`,
+    title: `${t("sealTitle")}: ${c.container_no_formatted}`,
     text: t("sealText"),
     fields: [{ name: "seal_no", label: t("sealNo"), required: true, maxlength: 32 }],
     ok: t("sealAction"),
