@@ -11,6 +11,9 @@ const SOON_MS = 60 * 60 * 1000;
 // The stations' "drums per hour" bars: this many hours back, refreshed this often.
 const HOURLY_HOURS = 12;
 const HOURLY_REFRESH_MS = 60 * 1000;
+const TIMELINE_REFRESH_MS = 60 * 1000; // a card's fill timeline: refreshed this often,
+const TIMELINE_CHANGED_MS = 5 * 1000; // or this soon after its drum count changed
+const TIMELINE_POINTS = 60; // buckets across the time since the container was opened
 // Short names people use for Indonesia's zones; Intl gives "GMT+7" in English.
 const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
 
@@ -25,7 +28,7 @@ const WORDS = {
     noStock: "Stok kosong.", noStations: "Belum ada stasiun.",
     sku: "SKU", warehouse: "Gudang", heldQc: "Ditahan QC", inContainers: "Di kontainer", total: "Total",
     drumsUnit: "drum", byCount: "jumlah", byWeight: "berat", rate: "Laju", fullAt: "Penuh pada", lastScan: "Scan terakhir",
-    perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
+    perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", fillTimeline: "Riwayat isi sejak dibuka", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
     notSealed: "belum disegel", seal: "segel",
     status: { open: "dibuka", loading: "dimuat", full: "penuh", sealed: "disegel", shipped: "dikirim" },
     ack: "Konfirmasi", acked: "dikonfirmasi oleh", raised: "muncul",
@@ -72,7 +75,7 @@ const WORDS = {
     noStock: "No stock.", noStations: "No stations yet.",
     sku: "SKU", warehouse: "Warehouse", heldQc: "QC hold", inContainers: "In containers", total: "Total",
     drumsUnit: "drums", byCount: "count", byWeight: "weight", rate: "Rate", fullAt: "Full at", lastScan: "Last scan",
-    perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", noRate: "not yet", packingList: "Packing list", csv: "CSV",
+    perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", fillTimeline: "Fill since opened", noRate: "not yet", packingList: "Packing list", csv: "CSV",
     notSealed: "not sealed", seal: "seal",
     status: { open: "open", loading: "loading", full: "full", sealed: "sealed", shipped: "shipped" },
     ack: "Acknowledge", acked: "acknowledged by", raised: "raised",
@@ -121,6 +124,7 @@ const state = {
   stock: { items: [], totals: [] },
   hourly: new Map(), // station -> [{hour, scans, loaded}], oldest first
   stationNodes: new Map(), // station -> its card and pointing form, kept across updates
+  timelines: new Map(), // container -> {at, pending, body}: GET /containers/{no}/timeline
   source: null,
 };
 
@@ -222,7 +226,64 @@ function renderContainer(c) {
   card.querySelector(".pl-pdf").href = `${API}/containers/${c.container_no}/packing-list.pdf?lang=${state.lang}&${q}`;
   card.querySelector(".pl-csv").href = `${API}/containers/${c.container_no}/packing-list.csv?${q}`;
   renderActions(card, c);
+  const tl = state.timelines.get(c.container_no);
+  if (tl && tl.body) drawTimeline(card, tl.body);
+  if (c.status !== "shipped") loadTimeline(c);
   return card;
+}
+
+// The fill since the container was opened, from the stored scans (a step line under the
+// capacity line); fetched when the card shows, then at most every TIMELINE_REFRESH_MS.
+async function loadTimeline(c) {
+  const no = c.container_no;
+  const known = state.timelines.get(no) || {};
+  const since = Date.now() - (known.at || 0);
+  const wait = known.drums === c.drums ? TIMELINE_REFRESH_MS : TIMELINE_CHANGED_MS;
+  if (known.pending || since < wait) {
+    // Come back when it may be fetched, if no update comes first.
+    if (!known.pending && !known.timer) {
+      known.timer = setTimeout(() => {
+        known.timer = null;
+        const now = state.containers.get(no);
+        if (now) loadTimeline(now);
+      }, wait - since);
+    }
+    return;
+  }
+  state.timelines.set(no, { ...known, timer: null, pending: true });
+  let body = known.body;
+  try {
+    const ageMin = c.opened_at ? (Date.now() - new Date(c.opened_at).getTime()) / 60000 : 60;
+    const bucket = Math.min(1440, Math.max(1, Math.ceil(ageMin / TIMELINE_POINTS)));
+    const r = await fetch(`${API}/containers/${encodeURIComponent(no)}/timeline?bucket_minutes=${bucket}`,
+      { headers: { Authorization: `Bearer ${state.token}` } });
+    if (r.ok) body = await r.json();
+  } catch {
+    /* the next update tries again */
+  }
+  state.timelines.set(no, { at: Date.now(), pending: false, body, drums: c.drums, timer: null });
+  const card = document.querySelector(`[data-container="${CSS.escape(no)}"]`);
+  if (card && body) drawTimeline(card, body);
+}
+
+function drawTimeline(card, body) {
+  const fig = card.querySelector(".timeline");
+  const points = body.points || [];
+  fig.hidden = points.length < 2;
+  if (fig.hidden) return;
+  const t0 = new Date(points[0].time).getTime();
+  const span = Math.max(1, new Date(points[points.length - 1].time).getTime() - t0);
+  const cap = Math.max(1, body.capacity_drums, ...points.map((p) => p.drums));
+  const x = (p) => ((new Date(p.time).getTime() - t0) / span * 100).toFixed(2);
+  const y = (p) => (30 - (p.drums / cap) * 28).toFixed(2);
+  let d = `M0 ${y(points[0])}`;
+  for (const p of points.slice(1)) d += ` H${x(p)} V${y(p)}`;
+  fig.querySelector(".fill-line").setAttribute("d", d);
+  fig.querySelector(".fill-area").setAttribute("d", `${d} V30 H0 Z`);
+  fig.querySelector(".cap-line").setAttribute("d", `M0 ${(30 - (body.capacity_drums / cap) * 28).toFixed(2)} H100`);
+  const last = points[points.length - 1];
+  fig.querySelector("title").textContent =
+    `${fmtTime(points[0].time, true)} → ${fmtTime(last.time, true)}: ${fmtNum(last.drums)} / ${fmtNum(body.capacity_drums)}`;
 }
 
 // The buttons a supervisor has on a card, by status; rebuilt only when they change, so a

@@ -87,6 +87,11 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         after = bar.evaluate("b => b.style.strokeDasharray")
         assert _arc(after) > _arc(before)
         expect(card.locator(".gauge.count .pct")).to_have_text("2,3%")  # 60 / 2600, id-ID
+        # The fill timeline (GET .../timeline, from InfluxDB) catches up with the count.
+        timeline = card.locator(".timeline")
+        expect(timeline.locator("title")).to_contain_text(": 60 / 2.600", timeout=20_000)
+        expect(timeline).to_be_visible()
+        assert "V" in (timeline.locator(".fill-line").get_attribute("d") or "")
         expect(page.locator('#stock tr[data-sku="JMB-L"] td').nth(3)).to_have_text(
             "22"
         )  # in containers
