@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,17 @@ log = logging.getLogger(__name__)
 
 # Change notifications waiting for a slow stream reader, at most; older ones are dropped.
 SUBSCRIBER_QUEUE = 256
+# Messages applied per turn of the event loop: a burst of state messages must not hold
+# requests up for long (a message takes ~10 µs to apply).
+APPLY_PER_TURN = 200
+# Response bodies that a change of one kind of state makes stale (see ``LiveState.body``):
+# a container's change is also a change of the container list and of the stock.
+STALE_BODIES: dict[str, tuple[str, ...]] = {
+    "container": ("containers", "stock"),
+    "station": ("stations",),
+    "stock": ("stock",),
+    "alert": ("alerts",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +93,13 @@ class LiveState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
         self.subscribers: set[asyncio.Queue[LiveEvent]] = set()
+        # Messages from paho's thread waiting for the event loop, and whether a turn of
+        # the loop is already asked for them (one wake-up per burst, not per message).
+        self._inbox: deque[Message] = deque()
+        self._drain_scheduled = False
+        # Rendered JSON of the live state, by key ("container/<no>", "containers", ...),
+        # dropped when that state changes: polled GETs and streams share one rendering.
+        self._bodies: dict[str, bytes] = {}
         self.link = MqttLink(
             settings.mqtt,
             f"gudang-api-{settings.site.name}-{uuid.uuid4().hex[:8]}",
@@ -104,9 +123,46 @@ class LiveState:
 
     # paho's thread: hand over to the event loop, where all state lives
     def _on_message(self, msg: Message) -> None:
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             return
-        self._loop.call_soon_threadsafe(self._apply, msg)
+        self._inbox.append(msg)
+        if not self._drain_scheduled:
+            # The flag is cleared by the loop before it takes messages, so a message put
+            # here while it is set is always taken by the turn already asked for.
+            self._drain_scheduled = True
+            loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """Apply waiting messages in arrival order (event loop)."""
+        self._drain_scheduled = False
+        inbox = self._inbox
+        for _ in range(APPLY_PER_TURN):
+            if not inbox:
+                return
+            self._apply(inbox.popleft())
+        if inbox and not self._drain_scheduled and self._loop is not None:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._drain)  # the rest after waiting requests
+
+    def body(self, key: str, render: Callable[[], bytes]) -> bytes:
+        """The rendered body of ``key``, rendered again only after its state changed.
+
+        ``key`` is ``<kind>/<id>`` for one thing or a kind of ``STALE_BODIES`` for a whole
+        view; the caller's ``render`` must depend on that state only.
+        """
+        cached = self._bodies.get(key)
+        if cached is None:
+            cached = self._bodies[key] = render()
+        return cached
+
+    def _stale(self, event: LiveEvent) -> None:
+        bodies = self._bodies
+        if not bodies:
+            return
+        bodies.pop(f"{event.kind}/{event.key}", None)
+        for key in STALE_BODIES.get(event.kind, ()):
+            bodies.pop(key, None)
 
     def _apply(self, msg: Message) -> None:
         parts = msg.topic.split("/")
@@ -118,6 +174,7 @@ class LiveState:
             return
         if event is not None:
             self.counters[f"{event.kind}_changes"] += 1
+            self._stale(event)
             self._notify(event)
 
     def _decode(self, parts: list[str], payload: bytes) -> LiveEvent | None:

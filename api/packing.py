@@ -60,7 +60,7 @@ async def build(
     gross = round(net + len(drums) * settings.api.packaging_kg_per_drum, WEIGHT_DECIMALS)
     return PackingListOut(
         container_no=container.container_no,
-        container_no_formatted=ContainerNo(container.container_no).formatted,
+        container_no_formatted=ContainerNo.parse(container.container_no).formatted,
         container_type=container.container_type,
         status=container.status,
         seal_no=container.seal_no,

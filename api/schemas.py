@@ -149,7 +149,7 @@ class ContainerOut(BaseModel):
         forecast = getattr(c, "forecast_full_at", None)
         return cls(
             container_no=c.container_no,
-            container_no_formatted=ContainerNo(c.container_no).formatted,
+            container_no_formatted=ContainerNo.parse(c.container_no).formatted,
             container_type=c.container_type,
             status=c.status,
             drums=c.drums,

@@ -77,7 +77,11 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_secrets("mqtt", "influx")
     uvicorn.run(
-        create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info"
+        create_app(settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level="info",
+        access_log=settings.api.access_log,
     )
     return 0
 

@@ -187,6 +187,10 @@ class ApiSettings(_Section):
     stream_heartbeat_s: float = Field(15.0, gt=0, le=300)
     # Carton and wrapping per drum, added to the net weight for the packing list's gross.
     packaging_kg_per_drum: float = Field(0.0, ge=0, le=1000)
+    # One log line per HTTP request. Off by default: dashboards polling the fill send
+    # hundreds of requests a second, and writing each line cost the API ~40 % of its CPU
+    # (docs/performance.md); gudang_api_requests counts them by route and status anyway.
+    access_log: bool = False
 
     @model_validator(mode="after")
     def _demo_tokens_local_only(self) -> ApiSettings:

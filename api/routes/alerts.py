@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import TypeAdapter
 
 from api.auth import Supervisor, Worker
 from api.deps import LiveDep, MetricsDep, send_command
+from api.live import LiveState
 from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, INVALID, AlertOut
 from gudang.wire import AlertKind, AlertState, AlertV1, Command
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_ERRORS)
 
+JSON = "application/json"
+_alert_list = TypeAdapter(list[AlertOut])
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -27,15 +31,22 @@ async def list_alerts(
     kind: Annotated[
         list[AlertKind] | None, Query(description="only these kinds (repeat the parameter)")
     ] = None,
-) -> list[AlertOut]:
+) -> Response:
     """Alerts not cleared, most severe and newest first."""
+    if state or kind:
+        return Response(_alerts(live, state, kind), media_type=JSON)
+    # Rendered once per change of an alert (LiveState.body).
+    return Response(live.body("alerts", lambda: _alerts(live, None, None)), media_type=JSON)
+
+
+def _alerts(live: LiveState, state: list[AlertState] | None, kind: list[AlertKind] | None) -> bytes:
     alerts = [
         a
         for a in live.alerts.values()
         if (not state or a.state in state) and (not kind or a.kind in kind)
     ]
     alerts.sort(key=lambda a: (_SEVERITY_RANK.get(a.severity, 9), -a.raised_at.timestamp()))
-    return [AlertOut.from_wire(a) for a in alerts]
+    return _alert_list.dump_json([AlertOut.from_wire(a) for a in alerts])
 
 
 @router.post("/{alert_id}/ack", response_model=AlertOut, responses=COMMAND_ERRORS)

@@ -9,6 +9,7 @@ import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import TypeAdapter
 
 from api import packing
 from api.auth import TOKEN_QUERY_PARAM, Supervisor, Worker, WorkerByQuery
@@ -41,6 +42,7 @@ from gudang.wire import Command, ContainerStateV1
 
 router = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
 
+JSON = "application/json"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts containers never opened last
 ContainerNoPath = Annotated[str, Depends(container_no_param)]
 QueryToken = Annotated[
@@ -67,6 +69,25 @@ def _out(result: dict[str, object], live: LiveState, number: str) -> ContainerOu
         return ContainerOut.from_state(_known(live, number))
 
 
+_container_list = TypeAdapter(list[ContainerOut])
+
+
+def container_body(c: ContainerStateV1) -> bytes:
+    """A container's JSON as GET /containers/{no} sends it."""
+    return ContainerOut.__pydantic_serializer__.to_json(ContainerOut.from_state(c))
+
+
+def _containers(live: LiveState, statuses: list[str] | None) -> bytes:
+    items = sorted(live.containers.values(), key=lambda c: c.opened_at or EPOCH, reverse=True)
+    if statuses:
+        items = [c for c in items if c.status.value in statuses]
+    return _container_list.dump_json([ContainerOut.from_state(c) for c in items])
+
+
+# The GETs of live state answer with bodies rendered once per change of that state
+# (LiveState.body): dashboards poll them, and most polls find nothing changed. The
+# response_model stays for the OpenAPI schema; returning a Response skips FastAPI's
+# validation and serialisation of the same model.
 @router.get("", response_model=list[ContainerOut])
 async def list_containers(
     live: LiveDep,
@@ -75,12 +96,11 @@ async def list_containers(
         list[str] | None,
         Query(alias="status", description="only these statuses (repeat the parameter)"),
     ] = None,
-) -> list[ContainerOut]:
+) -> Response:
     """Every known container with its live fill, newest first."""
-    items = sorted(live.containers.values(), key=lambda c: c.opened_at or EPOCH, reverse=True)
     if status_:
-        items = [c for c in items if c.status.value in status_]
-    return [ContainerOut.from_state(c) for c in items]
+        return Response(_containers(live, status_), media_type=JSON)
+    return Response(live.body("containers", lambda: _containers(live, None)), media_type=JSON)
 
 
 @router.get("/{container_no}", response_model=ContainerOut, responses={**NOT_FOUND, **INVALID})
@@ -88,9 +108,10 @@ async def get_container(
     who: Worker,
     number: ContainerNoPath,
     live: LiveDep,
-) -> ContainerOut:
+) -> Response:
     """One container's live fill: drums, capacity, weight, loading rate and forecast."""
-    return ContainerOut.from_state(_known(live, number))
+    c = _known(live, number)
+    return Response(live.body(f"container/{number}", lambda: container_body(c)), media_type=JSON)
 
 
 @router.post(

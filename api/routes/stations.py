@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import TypeAdapter
 
 from api.auth import Supervisor, Worker
 from api.deps import LiveDep, MetricsDep, send_command
@@ -38,13 +39,23 @@ def _station_out(live: LiveState, name: str, result: dict[str, object] | None = 
     return StationOut.build(view, live.station_status.get(name))
 
 
+_station_list = TypeAdapter(list[StationOut])
+
+
+def _stations(live: LiveState) -> bytes:
+    return _station_list.dump_json(
+        [
+            StationOut.build(view, live.station_status.get(name))
+            for name, view in live.station_views().items()
+        ]
+    )
+
+
 @router.get("", response_model=list[StationOut])
-async def list_stations(who: Worker, live: LiveDep) -> list[StationOut]:
+async def list_stations(who: Worker, live: LiveDep) -> Response:
     """Every station the services or its own status have shown, with its devices."""
-    return [
-        StationOut.build(view, live.station_status.get(name))
-        for name, view in live.station_views().items()
-    ]
+    # Rendered once per change of a station (LiveState.body).
+    return Response(live.body("stations", lambda: _stations(live)), media_type="application/json")
 
 
 @router.put("/{station}/container", response_model=StationOut, responses=COMMAND_ERRORS)

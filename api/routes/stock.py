@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.auth import Worker
 from api.deps import LiveDep, SettingsDep
@@ -16,6 +16,7 @@ from gudang.wire import ContainerStatus
 
 router = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
 
+JSON = "application/json"
 WAREHOUSE = "warehouse"  # the services' location of drums not in a container
 # Shipped containers have left: their drums are no longer stock anywhere.
 LocationKind = Literal["warehouse", "qc_hold", "container"]
@@ -32,9 +33,19 @@ async def get_stock(
         str | None,
         Query(max_length=64, description="'warehouse', 'qc-reject', 'qc-rework' or a container"),
     ] = None,
-) -> StockOut:
+) -> Response:
     """Drums by SKU and location: the warehouse, and every container not shipped yet."""
-    return build_stock(live, settings, sku, location)
+    if sku is not None or location is not None:
+        return Response(stock_body(live, settings, sku, location), media_type=JSON)
+    # Rendered once per change of the stock or of a container (LiveState.body).
+    return Response(live.body("stock", lambda: stock_body(live, settings)), media_type=JSON)
+
+
+def stock_body(
+    live: LiveState, settings: Settings, sku: str | None = None, location: str | None = None
+) -> bytes:
+    """The stock's JSON as GET /stock sends it."""
+    return StockOut.__pydantic_serializer__.to_json(build_stock(live, settings, sku, location))
 
 
 def build_stock(

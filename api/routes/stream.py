@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
 from api.live import LiveEvent, LiveState
-from api.routes.stock import build_stock
+from api.routes.containers import container_body
+from api.routes.stock import build_stock, stock_body
 from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
 from gudang.settings import Settings
 
@@ -47,35 +49,44 @@ def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+def _sse_body(event: str, body: bytes) -> bytes:
+    # A rendered body is compact JSON: no raw newline can end the data line early.
+    return b"event: " + event.encode() + b"\ndata: " + body + b"\n\n"
+
+
 def _stock(live: LiveState, settings: Settings) -> dict[str, Any]:
     return build_stock(live, settings).model_dump(mode="json")
 
 
-def _event_payloads(
-    live: LiveState, settings: Settings, ev: LiveEvent
-) -> list[tuple[str, dict[str, Any]]]:
+def _json(model: BaseModel) -> bytes:
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[bytes]:
+    """The SSE frames of one change; bodies rendered once per change for every stream."""
+    key = f"{ev.kind}/{ev.key}"
     if ev.kind == "container":
         c = live.containers.get(ev.key)
-        data = (
-            {"container_no": ev.key, "removed": True}
-            if c is None
-            else ContainerOut.from_state(c).model_dump(mode="json")
-        )
+        if c is None:
+            frame = _sse("container", {"container_no": ev.key, "removed": True})
+        else:
+            frame = _sse_body("container", live.body(key, lambda: container_body(c)))
         # Stock counts drums in containers too: a container's change is a stock change.
-        return [("container", data), ("stock", _stock(live, settings))]
+        return [frame, _sse_body("stock", live.body("stock", lambda: stock_body(live, settings)))]
     if ev.kind == "station":
         view = live.station_views().get(ev.key)
         if view is None:
             return []
         status = live.station_status.get(ev.key)
-        return [("station", StationOut.build(view, status).model_dump(mode="json"))]
+        body = live.body(key, lambda: _json(StationOut.build(view, status)))
+        return [_sse_body("station", body)]
     if ev.kind == "alert":
         a = live.alerts.get(ev.key)
         if a is None:
-            return [("alert", {"id": ev.key, "removed": True})]
-        return [("alert", AlertOut.from_wire(a).model_dump(mode="json"))]
+            return [_sse("alert", {"id": ev.key, "removed": True})]
+        return [_sse_body("alert", live.body(key, lambda: _json(AlertOut.from_wire(a))))]
     if ev.kind == "stock":
-        return [("stock", _stock(live, settings))]
+        return [_sse_body("stock", live.body("stock", lambda: stock_body(live, settings)))]
     return []
 
 
@@ -108,8 +119,8 @@ async def _events(
                     return
                 yield b": ping\n\n"
                 continue
-            for name, data in _event_payloads(live, settings, ev):
-                yield _sse(name, data)
+            for frame in _event_frames(live, settings, ev):
+                yield frame
     finally:
         live.unsubscribe(queue)
 
