@@ -123,6 +123,7 @@ class Bench:
         self.containers: list[str] = []
         self.ledger_ids: set[str] = set()
         self.peak_rss_mb = 0.0
+        self.api: GudangProcess | None = None  # for its CPU
 
     # -- ceilings ----------------------------------------------------------------------------
     def ceilings(self, host: str, port: int) -> None:
@@ -163,6 +164,7 @@ class Bench:
         mapping = prepare_stations(api_url, host, port, SITE, number, stations)
         self.containers.extend(mapping.values())
         cpu0 = services.cpu()
+        api_cpu0 = self.api.cpu() if self.api is not None else None
         plans = split_plan(
             host, port, SITE, f"r{number}", number, stations, per_station, rate, s.workers
         )
@@ -187,6 +189,7 @@ class Bench:
             api_result = job.get(api_seconds + 120)
             pool.close()
             pool.join()
+        api_cpu1 = self.api.cpu() if self.api is not None else None
         lat = watcher.latencies(ledger.publish_times(), mapping)
         seen = sum(watcher.drums(c) for c in mapping.values())
         self.total_accepted += ledger.accepted
@@ -214,6 +217,11 @@ class Bench:
             "services_cpu_us_per_scan": 1e6 * (cpu1.cpu_s - cpu0.cpu_s) / max(1, seen),
             "services_rss_mb": services.rss_mb(),
         }
+        if api_cpu0 is not None and api_cpu1 is not None:
+            # The API follows every state message of the ingest, requests or not.
+            out["api_cpu_pct"] = (
+                100 * (api_cpu1.cpu_s - api_cpu0.cpu_s) / max(1e-9, api_cpu1.at - api_cpu0.at)
+            )
         if api_result is not None:
             out["api"] = {
                 "clients": api_clients,
@@ -224,6 +232,11 @@ class Bench:
                 "p50_ms": _pct(api_result.latencies, 50),
                 "p99_ms": _pct(api_result.latencies, 99),
             }
+            if api_cpu0 is not None and api_cpu1 is not None:
+                # Everything the API did meanwhile (following the state too) per request.
+                out["api"]["cpu_us_per_request"] = (
+                    1e6 * (api_cpu1.cpu_s - api_cpu0.cpu_s) / max(1, len(api_result.latencies))
+                )
         log.info(
             "%s: %d sent, %d visible, %.0f scans/s end to end, p50 %.1f ms, p99 %.1f ms",
             name,
@@ -453,6 +466,16 @@ def table(figures: dict[str, Any]) -> str:
             rows.append(
                 ("  API requests/s (errors)", f"{_fmt(a['rps'])} ({a['errors']})", "", "", "")
             )
+            if "cpu_us_per_request" in a:
+                rows.append(
+                    (
+                        "  API CPU (% of a core; µs per request, following included)",
+                        f"{_fmt(p['api_cpu_pct'])} %; {_fmt(a['cpu_us_per_request'])} µs",
+                        "",
+                        "",
+                        "",
+                    )
+                )
             rows.append(
                 ("  publish->visible p99 meanwhile", f"{_fmt(p['latency_p99_ms'])} ms", "", "", "")
             )
@@ -461,7 +484,8 @@ def table(figures: dict[str, Any]) -> str:
             (
                 f"services CPU, {p['name']}",
                 f"{_fmt(p['services_cpu_pct'])} % of a core, "
-                f"{_fmt(p['services_cpu_us_per_scan'])} µs/scan",
+                f"{_fmt(p['services_cpu_us_per_scan'])} µs/scan"
+                + (f"; API {_fmt(p['api_cpu_pct'])} %" if "api_cpu_pct" in p else ""),
                 "",
                 "",
                 "",
@@ -558,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
             config = write_config(work / "gudang.toml", SITE, mosquitto, influxd, api_port, ingest)
             services = start_services(config, work / "services.log")
             procs.append(services)
-            procs.append(start_api(config, api_port, work / "api.log"))
+            bench.api = start_api(config, api_port, work / "api.log")
+            procs.append(bench.api)
 
             def restart() -> GudangProcess:
                 again = start_services(config, work / "services-restarted.log")
