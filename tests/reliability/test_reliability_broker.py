@@ -1,7 +1,8 @@
 """The broker fails mid-stream: a clean restart, and ``kill -9`` between persistence saves.
 
-Stations publish from their disk spools (the bridge's Spool, removed on PUBACK, all of
-it again after a reconnect). Each test runs its own Mosquitto, since it stops it.
+Stations publish from their disk spools (the bridge's Spool and SpoolSender: a row leaves
+on the services' receipt, never on the PUBACK alone; what is not receipted is sent again).
+Each test runs its own Mosquitto, since it stops it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from bench.floor import prepare_stations, station_names
 from bench.spooled import Stream
 from gudang.influx import InfluxClient
 from gudang.servers import ServerProcess, restart, start_mosquitto
-from tests.harness import make_settings, running_api, running_services, wait_for
+from gudang.wire import Topics, scan_decoder
+from tests.harness import (
+    Probe,
+    make_settings,
+    running_api,
+    running_services,
+    serial_station,
+    wait_for,
+)
 from tests.reliability.kit import SETTLE_S, assert_ledger_stored_once, spooled_stations
 
 STATIONS = 3
@@ -84,3 +94,74 @@ def test_reliability_broker_kill_9_between_saves_loses_nothing(
     ledger, at_restart, counters = _broker_fault_run(influxd, site, tmp_path, kill=True)
     assert counters["scan_loaded"] == len(ledger)
     assert at_restart > 0
+
+
+# A scan at the bridge every 1/10 s while the ingest is away; the scale holds one drum.
+AWAY_SCANS = 30
+DRUM_KG = 9.0
+
+
+@pytest.mark.slow
+def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
+    influxd: ServerProcess, site: str, tmp_path: Path
+) -> None:
+    """The gap receipts close: scans the broker acknowledged, held only in its memory for
+    an ingest that is away, die with a ``kill -9``; the bridge still has them and resends."""
+    # The broker never saves before the kill: the scans exist only in its memory.
+    broker = start_mosquitto(tmp_path / "mosquitto", extra="autosave_interval 3600")
+    settings = make_settings(broker, influxd, site, tmp_path)
+    influx = InfluxClient(settings.influx)
+    influx.ensure_database()
+    name = station_names(1, 1)[0]
+    try:
+        with serial_station(settings, tmp_path, name=name, receipt_timeout_s=0.5) as (
+            bridge,
+            scanner,
+            scale,
+        ):
+            with running_services(settings), running_api(settings) as url:
+                prepare_stations(url, settings.mqtt.host, broker.port, site, 1, [name])
+                bridge.start()
+                wait_for(
+                    lambda: (
+                        bridge.link.ready
+                        and bridge.device_states() == {"scanner": "connected", "scale": "connected"}
+                    ),
+                    what="the bridge up with both devices",
+                )
+            # The ingest is away (restarting, or its window full): its persistent session
+            # holds what the station publishes, in the broker's memory.
+            # The ledger: every scan the station published, as a subscriber sees it.
+            probe = Probe(settings, Topics(site).scan(name))
+            scale.place(DRUM_KG)
+            labels = [f"CB-JMB-L-{n + 1:06d}" for n in range(AWAY_SCANS)]
+            for label in labels:
+                scanner.scan(label)
+                time.sleep(0.1)
+            wait_for(
+                lambda: bridge.counters["acked"] >= AWAY_SCANS,
+                timeout=SETTLE_S,
+                what="every scan acknowledged by the broker",
+            )
+            published: dict[str, str] = {}
+            while len(published) < AWAY_SCANS:
+                scan = scan_decoder.decode(probe.get(timeout=SETTLE_S).payload)
+                published.setdefault(scan.id, scan.barcode)
+            probe.close()
+            assert sorted(published.values()) == labels
+            ledger = list(published)
+            broker = restart(broker, kill=True)
+            wait_for(lambda: bridge.link.ready, timeout=SETTLE_S, what="the bridge reconnected")
+            with running_services(settings) as services, running_api(settings) as url:
+                assert_ledger_stored_once(ledger, influx, site, url)
+                wait_for(
+                    lambda: bridge.spool.depth == 0, timeout=SETTLE_S, what="every scan receipted"
+                )
+                # All of them came through this ingest, from the bridge's resends: the
+                # broker had lost every one.
+                assert services.ingest.counters["scan_loaded"] == AWAY_SCANS
+                assert bridge.counters["resent"] >= AWAY_SCANS
+                assert bridge.counters["receipted"] == AWAY_SCANS
+    finally:
+        influx.close()
+        broker.stop()
