@@ -163,9 +163,12 @@ def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
         _restart(broker)
         ledger.scan_for(UP_S)
         _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
-        wait_for(lambda: bridge.spool.depth == 0 and bridge.spool.count() == 0, what="spool empty")
+        wait_for(
+            lambda: bridge.spool.count() == 0 and bridge.counters["receipted"] == len(ledger.sent),
+            what="spool empty, every scan receipted",
+        )
+        assert bridge.spool.depth == 0
         assert bridge.counters["scans"] == len(ledger.sent)
-        assert bridge.counters["receipted"] == len(ledger.sent)
         assert bridge.counters["scans_refused"] == 0
     finally:
         bridge.stop()
