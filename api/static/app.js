@@ -28,7 +28,7 @@ const WORDS = {
     noStock: "Stok kosong.", noStations: "Belum ada stasiun.",
     sku: "SKU", warehouse: "Gudang", heldQc: "Ditahan QC", inContainers: "Di kontainer", total: "Total",
     drumsUnit: "drum", byCount: "jumlah", byWeight: "berat", rate: "Laju", fullAt: "Penuh pada", lastScan: "Scan terakhir",
-    perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", fillTimeline: "Riwayat isi sejak dibuka", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
+    perHour: "drum/jam", perHourChart: "Drum dimuat per jam (12 jam)", fillTimeline: "Riwayat isi sejak dibuka", olderShipped: "{n} kontainer dikirim lebih dari 3 hari lalu tidak ditampilkan.", noRate: "belum ada", packingList: "Packing list", csv: "CSV",
     notSealed: "belum disegel", seal: "segel",
     status: { open: "dibuka", loading: "dimuat", full: "penuh", sealed: "disegel", shipped: "dikirim" },
     ack: "Konfirmasi", acked: "dikonfirmasi oleh", raised: "muncul",
@@ -75,7 +75,7 @@ const WORDS = {
     noStock: "No stock.", noStations: "No stations yet.",
     sku: "SKU", warehouse: "Warehouse", heldQc: "QC hold", inContainers: "In containers", total: "Total",
     drumsUnit: "drums", byCount: "count", byWeight: "weight", rate: "Rate", fullAt: "Full at", lastScan: "Last scan",
-    perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", fillTimeline: "Fill since opened", noRate: "not yet", packingList: "Packing list", csv: "CSV",
+    perHour: "drums/h", perHourChart: "Drums loaded per hour (12 h)", fillTimeline: "Fill since opened", olderShipped: "{n} containers shipped more than 3 days ago are not shown.", noRate: "not yet", packingList: "Packing list", csv: "CSV",
     notSealed: "not sealed", seal: "seal",
     status: { open: "open", loading: "loading", full: "full", sealed: "sealed", shipped: "shipped" },
     ack: "Acknowledge", acked: "acknowledged by", raised: "raised",
@@ -319,11 +319,20 @@ function placeInOrder(parent, nodes) {
 }
 
 const STATUS_ORDER = { loading: 0, open: 1, full: 2, sealed: 3, shipped: 4 };
+// A shipped container stays on the floor's screen this long after it left; older ones
+// are counted under the cards (their packing lists stay in the API).
+const SHIPPED_SHOWN_MS = 3 * 24 * 60 * 60 * 1000;
 function renderContainers() {
-  const list = [...state.containers.values()].sort((a, b) =>
+  const cutoff = Date.now() - SHIPPED_SHOWN_MS;
+  const gone = (c) => c.status === "shipped" && new Date(c.updated_at || 0).getTime() < cutoff;
+  const all = [...state.containers.values()];
+  const list = all.filter((c) => !gone(c)).sort((a, b) =>
     (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || String(b.opened_at).localeCompare(String(a.opened_at)));
   placeInOrder($("containers"), list.map(renderContainer));
   $("containers-empty").hidden = list.length > 0;
+  const older = all.length - list.length;
+  $("containers-older").hidden = older === 0;
+  $("containers-older").textContent = older ? t("olderShipped").replace("{n}", fmtNum(older)) : "";
 }
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };

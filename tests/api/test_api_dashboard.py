@@ -4,6 +4,7 @@ bilingual, and the supervisors' actions: open, point, unload, seal, ship."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -268,6 +269,15 @@ def test_dashboard_supervisor_opens_points_unloads_seals_ships(
         page.click("#open-toggle")
         expect(page.locator("#open-submit")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "dashboard-actions-phone.png"), full_page=True)
+
+        # Days later the shipped container leaves the floor's screen; a line counts it.
+        page.clock.set_system_time(datetime.now(UTC) + timedelta(days=4))
+        page.click("#lang-id")  # any re-render
+        expect(card).to_have_count(0)
+        expect(page.locator("#containers-older")).to_have_text(
+            "1 kontainer dikirim lebih dari 3 hari lalu tidak ditampilkan."
+        )
+        assert stack.container()["status"] == "shipped"  # still in the API
     finally:
         page.close()
 
