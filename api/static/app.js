@@ -46,6 +46,9 @@ const WORDS = {
     unloadAction: "Keluarkan drum", unloadTitle: "Keluarkan drum (koreksi)",
     unloadText: "Drum kembali ke stok gudang.", drumLabel: "Label drum", reason: "Alasan",
     unloadOk: "Keluarkan", unloaded: "Drum dikeluarkan",
+    modeAction: "Ubah mode", modeTitle: "Mode stasiun", modeLabel: "Mode", supplierLabel: "Pemasok (stasiun terima)",
+    modeText: "Stasiun muat mengisi kontainer; stasiun terima memasukkan drum dari pengrajin ke stok.",
+    modeOk: "Simpan", modeChanged: "Mode diubah",
     pointLabel: "Kontainer aktif", pointSet: "Terapkan", pointNone: "— tidak ada —",
     pointed: "Stasiun diarahkan", pointFailed: "Gagal mengarahkan stasiun",
     refused: {
@@ -93,6 +96,9 @@ const WORDS = {
     unloadAction: "Unload a drum", unloadTitle: "Unload a drum (correction)",
     unloadText: "The drum goes back to warehouse stock.", drumLabel: "Drum label", reason: "Reason",
     unloadOk: "Unload", unloaded: "Drum unloaded",
+    modeAction: "Change mode", modeTitle: "Station mode", modeLabel: "Mode", supplierLabel: "Supplier (receiving)",
+    modeText: "A loading station fills containers; a receiving station takes drums from craftsmen into stock.",
+    modeOk: "Save", modeChanged: "Mode changed",
     pointLabel: "Active container", pointSet: "Set", pointNone: "— none —",
     pointed: "Station pointed", pointFailed: "Could not point the station",
     refused: {
@@ -399,10 +405,15 @@ function renderStations() {
 function renderStation(s) {
   let node = state.stationNodes.get(s.station);
   if (!node) {
-    node = { li: el("li", { "data-station": s.station }), body: el("div"), form: pointForm(s.station) };
-    node.li.append(node.body, node.form.form);
+    const mode = el("button", { type: "button", class: "act-mode ghost" });
+    mode.addEventListener("click", () => askMode(state.stations.get(s.station) || s));
+    node = { li: el("li", { "data-station": s.station }), body: el("div"), form: pointForm(s.station), mode };
+    node.li.append(node.body, node.form.form, mode);
     state.stationNodes.set(s.station, node);
   }
+  node.mode.hidden = !canSupervise();
+  node.mode.textContent = t("modeAction");
+  node.mode.setAttribute("aria-label", `${t("modeAction")}: ${s.station}`);
   node.li.className = `station${s.online ? " online" : ""}`;
   const parts = [
     el("div", { class: "name" }, el("span", { text: s.station }),
@@ -681,9 +692,13 @@ function ask({ title, text, fields = [], ok, danger = false, run }) {
   $("dlg-ok").classList.toggle("danger", danger);
   $("dlg-ok").disabled = false;
   const inputs = fields.map((f) => {
-    const input = el("input", { id: `dlg-${f.name}`, name: f.name, spellcheck: "false", autocomplete: "off" });
+    const input = f.options
+      ? el("select", { id: `dlg-${f.name}`, name: f.name },
+        ...f.options.map(([value, text]) => el("option", { value, text })))
+      : el("input", { id: `dlg-${f.name}`, name: f.name, spellcheck: "false", autocomplete: "off" });
     if (f.required) input.required = true;
     if (f.maxlength) input.maxLength = f.maxlength;
+    if (f.value !== undefined) input.value = f.value;
     return { f, input };
   });
   $("dlg-fields").replaceChildren(...inputs.map(({ f, input }) =>
@@ -746,6 +761,27 @@ function askUnload(c) {
     run: async ({ drum, reason }) => {
       applyContainer(await call("POST", `/containers/${c.container_no}/unload`, { drum, reason }));
       toast(`${t("unloaded")}: ${drum} ← ${c.container_no_formatted}`);
+    },
+  });
+}
+
+function askMode(s) {
+  ask({
+    title: `${t("modeTitle")}: ${s.station}`,
+    text: t("modeText"),
+    fields: [
+      { name: "mode", label: t("modeLabel"), value: s.mode === "receiving" ? "receiving" : "loading",
+        options: ["loading", "receiving"].map((m) => [m, t("mode")[m]]) },
+      { name: "supplier", label: t("supplierLabel"), value: s.supplier || "", maxlength: 64 },
+    ],
+    ok: t("modeOk"),
+    run: async ({ mode, supplier }) => {
+      // Receiving: the supplier as typed ("" clears it); loading has none.
+      const body = mode === "receiving" ? { mode, supplier } : { mode };
+      const now = await call("PUT", `/stations/${encodeURIComponent(s.station)}/mode`, body);
+      state.stations.set(now.station, { ...(state.stations.get(now.station) || {}), ...now });
+      renderStations();
+      toast(`${t("modeChanged")}: ${s.station} → ${t("mode")[mode]}`);
     },
   });
 }

@@ -270,6 +270,26 @@ def test_dashboard_supervisor_opens_points_unloads_seals_ships(
         expect(page.locator("#open-submit")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "dashboard-actions-phone.png"), full_page=True)
 
+        # The station becomes a receiving desk for a craftsman's delivery, and back.
+        station.locator("button.act-mode").click()
+        page.select_option("#dlg-mode", "receiving")
+        page.fill("#dlg-supplier", "Pak Darto")
+        page.click("#dlg-ok")
+        expect(page.locator("#dlg")).to_be_hidden()
+        expect(station.locator(".line").first).to_contain_text("Supplier: Pak Darto")
+        expect(station.locator("form.point")).to_be_hidden()  # no container to point at
+        assert (_station(stack, "load-1")["mode"], _station(stack, "load-1")["supplier"]) == (
+            "receiving",
+            "Pak Darto",
+        )
+        station.locator("button.act-mode").click()
+        expect(page.locator("#dlg-mode")).to_have_value("receiving")
+        expect(page.locator("#dlg-supplier")).to_have_value("Pak Darto")
+        page.select_option("#dlg-mode", "loading")
+        page.click("#dlg-ok")
+        expect(station.locator("form.point")).to_be_visible()
+        assert _station(stack, "load-1")["mode"] == "loading"
+
         # Days later the shipped container leaves the floor's screen; a line counts it.
         page.clock.set_system_time(datetime.now(UTC) + timedelta(days=4))
         page.click("#lang-id")  # any re-render
@@ -317,5 +337,6 @@ def test_dashboard_refuses_unknown_token_and_hides_ack_from_workers(
         station.locator("form.point button").click()
         expect(station.locator(".line b.active")).to_have_text("—")
         assert _station(stack, "load-1")["active_container"] is None
+        expect(station.locator("button.act-mode")).to_be_hidden()  # the mode: supervisors'
     finally:
         page.close()
