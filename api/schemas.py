@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gudang.barcodes import BarcodeError, ContainerNo
@@ -276,6 +277,21 @@ class DeviceOut(BaseModel):
     detail: str = ""
 
 
+class LastScanOut(BaseModel):
+    """A station's newest scan and what it meant: what its worker is told."""
+
+    at: datetime
+    label: str = Field(description="the barcode as read")
+    result: str = Field(
+        description="loaded, duplicate, wrong_container, rejected, received, container_set, "
+        "supplier_set"
+    )
+    reason: str = ""
+    weight_kg: float | None = None
+    out_of_range: bool = False
+    container_no: str | None = None
+
+
 class StationOut(BaseModel):
     """A station: the services' view and its bridge's own status."""
 
@@ -293,6 +309,7 @@ class StationOut(BaseModel):
     devices: list[DeviceOut] = []
     spool_depth: int = 0
     spool_capacity: int = 0
+    last_scan: LastScanOut | None = None
 
     @classmethod
     def build(cls, view: StationViewV1, status: StationStatusV1 | None) -> StationOut:
@@ -302,6 +319,11 @@ class StationOut(BaseModel):
             mode=view.mode,
             active_container=view.active_container,
             supplier=view.supplier,
+            last_scan=(
+                LastScanOut(**msgspec.structs.asdict(view.last_scan))
+                if view.last_scan
+                else None
+            ),
             online=view.online,
             last_scan_at=view.last_scan_at,
             scans=view.scans,

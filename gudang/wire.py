@@ -332,6 +332,18 @@ class ContainerStateV1(msgspec.Struct, kw_only=True):
     forecast_full_at: AwareDatetime | None = None
 
 
+class LastScanV1(msgspec.Struct, kw_only=True):
+    """A station's newest scan and what it meant: what the worker at the station is told."""
+
+    at: AwareDatetime
+    label: str  # the barcode as read
+    result: str  # loaded, duplicate, wrong_container, rejected, received, container_set, ...
+    reason: str = ""
+    weight_kg: float | None = None
+    out_of_range: bool = False
+    container_no: str | None = None
+
+
 class StationViewV1(msgspec.Struct, kw_only=True):
     """A station as the services see it, retained on ``state/station/<station>``."""
 
@@ -343,6 +355,7 @@ class StationViewV1(msgspec.Struct, kw_only=True):
     last_scan_at: AwareDatetime | None = None
     scans: int = 0
     supplier: str | None = None  # receiving: the supplier of the drums scanned now
+    last_scan: LastScanV1 | None = None
 
 
 class StockV1(msgspec.Struct, kw_only=True):

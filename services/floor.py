@@ -18,6 +18,7 @@ from gudang.settings import FloorSettings
 from gudang.wire import (
     ContainerStateV1,
     ContainerStatus,
+    LastScanV1,
     QcResult,
     ScanKind,
     ScanV1,
@@ -145,6 +146,7 @@ class Station:
     last_scan_at: datetime | None = None
     scans: int = 0
     supplier: str | None = None
+    last_scan: LastScanV1 | None = None  # the newest scan by time, with its outcome
     # From the station's status messages (not stored: the retained status comes back).
     last_status_at: datetime | None = None
     heartbeat_s: float | None = None
@@ -160,6 +162,7 @@ class Station:
             last_scan_at=self.last_scan_at,
             scans=self.scans,
             supplier=self.supplier,
+            last_scan=self.last_scan,
         )
 
 
@@ -457,9 +460,16 @@ class Floor:
             base, result=Result.LOADED, container_no=target, from_stock=location is not None
         )
 
-    def apply(self, station: str, at: datetime, outcome: ScanOutcome) -> None:
-        """Change the state by an outcome (live, or replayed from InfluxDB)."""
+    def apply(
+        self, station: str, at: datetime, outcome: ScanOutcome, scan: ScanV1 | None = None
+    ) -> None:
+        """Change the state by an outcome (live, or replayed from InfluxDB).
+
+        ``scan``: the scan itself when live, for the station's last-scan display.
+        """
         st = self.station(station)
+        if scan is not None:
+            self.note_last_scan(station, at, outcome, scan.barcode, scan.weight_kg)
         st.scans += 1
         # The latest scan time, not the last applied: redeliveries come out of order.
         st.last_scan_at = at if st.last_scan_at is None else max(st.last_scan_at, at)
@@ -497,6 +507,32 @@ class Floor:
             if len(c.drums) >= c.capacity_drums:
                 c.status = ContainerStatus.FULL
             self.changes.containers.add(c.container_no)
+
+    def note_last_scan(
+        self,
+        station: str,
+        at: datetime,
+        outcome: ScanOutcome,
+        label: str,
+        weight_kg: float | None,
+    ) -> None:
+        """Remember a scan as the station's newest, unless a newer one is known.
+
+        ``weight_kg``: the scan's weight (stored with every scan, refused ones too).
+        """
+        st = self.station(station)
+        if st.last_scan is not None and at < st.last_scan.at:
+            return
+        st.last_scan = LastScanV1(
+            at=at,
+            label=label,
+            result=outcome.result.value,
+            reason=outcome.reason,
+            weight_kg=weight_kg,
+            out_of_range=outcome.out_of_range,
+            container_no=outcome.container_no,
+        )
+        self.changes.stations.add(station)
 
     def mark_all_changed(self) -> None:
         """Have every container, station and the stock published again."""

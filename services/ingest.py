@@ -377,7 +377,7 @@ class Ingest(CommandsMixin):
         self.scan_points.add((station, ts_ns))
         outcome = self.floor.decide(scan)
         # The stored point's time, so that a rebuild from it gives the very same state.
-        self.floor.apply(station, ns_to_datetime(ts_ns), outcome)
+        self.floor.apply(station, ns_to_datetime(ts_ns), outcome, scan)
         self.seen_scans[scan.id] = ts_ns
         batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
         rules.on_scan(self.alerts, self.floor, scan, outcome, now)

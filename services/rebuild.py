@@ -131,6 +131,7 @@ def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -
             # skip it, loudly, rather than refuse to start.
             log.warning("stored %s at %d skipped in rebuild: %s", measurement, ts, exc)
     floor = out.floor
+    _last_scans(floor, influx, site)
     floor.mark_all_changed()
     log.info(
         "state rebuilt from %d stored events: %d containers, %d stations, %d scans, "
@@ -142,6 +143,21 @@ def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -
         len(out.alerts.active),
     )
     return out
+
+
+def _last_scans(floor: Floor, influx: InfluxClient, site: str) -> None:
+    """Each station's newest scan, as its worker saw it (the replay leaves labels out)."""
+    rows = influx.query(
+        f"SELECT * FROM {quote_ident(SCAN)} WHERE site = {quote_str(site)} "
+        "GROUP BY station ORDER BY time DESC LIMIT 1"
+    )
+    for row in rows:
+        station = str(row.get("station") or "")
+        if station in floor.stations:
+            ts = int(row["time"])
+            outcome = outcome_from_row(row)
+            label = str(row.get("barcode") or "")
+            floor.note_last_scan(station, ns_to_datetime(ts), outcome, label, outcome.weight_kg)
 
 
 def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: datetime) -> None:

@@ -46,6 +46,10 @@ const WORDS = {
     unloadAction: "Keluarkan drum", unloadTitle: "Keluarkan drum (koreksi)",
     unloadText: "Drum kembali ke stok gudang.", drumLabel: "Label drum", reason: "Alasan",
     unloadOk: "Keluarkan", unloaded: "Drum dikeluarkan",
+    result: { loaded: "Dimuat", duplicate: "Scan ganda", wrong_container: "Kontainer salah", rejected: "Ditolak",
+      received: "Diterima", container_set: "Kontainer dipilih", supplier_set: "Pemasok dipilih" },
+    lastScanWord: "Scan terakhir", screenLink: "Layar stasiun", screenBack: "Semua", screenWaiting: "Menunggu scan…",
+    outOfRange: "berat di luar rentang SKU",
     modeAction: "Ubah mode", modeTitle: "Mode stasiun", modeLabel: "Mode", supplierLabel: "Pemasok (stasiun terima)",
     modeText: "Stasiun muat mengisi kontainer; stasiun terima memasukkan drum dari pengrajin ke stok.",
     modeOk: "Simpan", modeChanged: "Mode diubah",
@@ -96,6 +100,10 @@ const WORDS = {
     unloadAction: "Unload a drum", unloadTitle: "Unload a drum (correction)",
     unloadText: "The drum goes back to warehouse stock.", drumLabel: "Drum label", reason: "Reason",
     unloadOk: "Unload", unloaded: "Drum unloaded",
+    result: { loaded: "Loaded", duplicate: "Duplicate scan", wrong_container: "Wrong container", rejected: "Refused",
+      received: "Received", container_set: "Container set", supplier_set: "Supplier set" },
+    lastScanWord: "Last scan", screenLink: "Station screen", screenBack: "All", screenWaiting: "Waiting for a scan…",
+    outOfRange: "weight outside the SKU's range",
     modeAction: "Change mode", modeTitle: "Station mode", modeLabel: "Mode", supplierLabel: "Supplier (receiving)",
     modeText: "A loading station fills containers; a receiving station takes drums from craftsmen into stock.",
     modeOk: "Save", modeChanged: "Mode changed",
@@ -336,6 +344,7 @@ function renderContainers() {
     (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || String(b.opened_at).localeCompare(String(a.opened_at)));
   placeInOrder($("containers"), list.map(renderContainer));
   $("containers-empty").hidden = list.length > 0;
+  renderScreen();
   const older = all.length - list.length;
   $("containers-older").hidden = older === 0;
   $("containers-older").textContent = older ? t("olderShipped").replace("{n}", fmtNum(older)) : "";
@@ -398,6 +407,7 @@ function renderStations() {
   const list = [...state.stations.values()].sort((a, b) => a.station.localeCompare(b.station));
   placeInOrder($("stations"), list.map(renderStation));
   $("stations-empty").hidden = list.length > 0;
+  renderScreen();
 }
 
 // A station's card: its facts are rebuilt on every change; the form that points it at a
@@ -426,6 +436,12 @@ function renderStation(s) {
     el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),
       ` · ${fmtNum(s.scans)} ${t("scans")}`),
   ];
+  if (s.last_scan) {
+    const ls = s.last_scan;
+    parts.push(el("div", { class: "last-scan", "data-tone": scanTone(ls), title: scanDetail(ls) },
+      el("b", { text: t("result")[ls.result] || ls.result }), ` ${ls.label}`));
+  }
+  parts.push(el("a", { class: "screen-link", href: `#station=${encodeURIComponent(s.station)}`, text: t("screenLink") }));
   if (s.spool_capacity) parts.push(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
   const hours = state.hourly.get(s.station);
   if (hours && hours.some((h) => h.scans)) parts.push(sparkline(hours));
@@ -436,6 +452,49 @@ function renderStation(s) {
   node.body.replaceChildren(...parts);
   updatePointForm(node.form, s);
   return node.li;
+}
+
+// How a scan's result should look to the worker: fine, look again, or stop.
+function scanTone(ls) {
+  if (["wrong_container", "rejected"].includes(ls.result)) return "bad";
+  if (ls.result === "duplicate" || ls.out_of_range) return "warn";
+  return "ok";
+}
+
+function scanDetail(ls) {
+  const bits = [];
+  if (ls.weight_kg != null) bits.push(`${fmtNum(ls.weight_kg, 2)} kg`);
+  if (ls.out_of_range) bits.push(t("outOfRange"));
+  if (ls.reason) bits.push(ls.reason);
+  if (ls.container_no && ls.result === "loaded") bits.push(`→ ${ls.container_no}`);
+  bits.push(fmtTime(ls.at, true));
+  return bits.join(" · ");
+}
+
+// A station's own screen (#station=load-1), for a tablet at the packing station: what the
+// last scan meant, large, and how full the station's container is.
+function screenStation() {
+  return new URLSearchParams(location.hash.slice(1)).get("station");
+}
+
+function renderScreen() {
+  const name = screenStation();
+  document.body.classList.toggle("screen-mode", Boolean(name));
+  $("screen").hidden = !name;
+  if (!name) return;
+  const s = state.stations.get(name);
+  $("screen-station").textContent = name;
+  $("screen-back").textContent = t("screenBack");
+  const c = s && s.active_container ? state.containers.get(s.active_container) : null;
+  $("screen-where").textContent = !s ? "" : s.mode === "receiving"
+    ? `${t("mode").receiving} · ${t("supplier")}: ${s.supplier || t("none")}`
+    : `${t("activeContainer")}: ${c ? c.container_no_formatted : t("none")}`;
+  $("screen-fill").textContent = c ? `${fmtNum(c.drums)} / ${fmtNum(c.capacity_drums)} ${t("drumsUnit")} · ${pct(c.fill_ratio)}` : "";
+  const ls = s && s.last_scan;
+  $("screen-scan").dataset.tone = ls ? scanTone(ls) : "none";
+  $("screen-result").textContent = ls ? (t("result")[ls.result] || ls.result) : t("screenWaiting");
+  $("screen-label").textContent = ls ? ls.label : "";
+  $("screen-detail").textContent = ls ? scanDetail(ls) : "";
 }
 
 function refreshPointForms() {
@@ -846,6 +905,8 @@ function tick() {
   const opts = { timeZone: zone(), weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   $("clock").textContent = `${new Intl.DateTimeFormat(locale(), opts).format(new Date())} ${zoneName()}`;
 }
+
+window.addEventListener("hashchange", renderScreen);
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", (e) => {

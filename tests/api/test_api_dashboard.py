@@ -113,6 +113,26 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         expect(card.locator(".gauge.count .pct")).to_have_text("2.3%")
         expect(page.locator("#clock")).to_contain_text("WIB")  # site time zone, not the browser's
 
+        # The station's card tells the last scan, and its own screen tells it large.
+        station_card = page.locator('[data-station="load-1"]')
+        expect(station_card.locator(".last-scan")).to_have_attribute("data-tone", "warn")
+        expect(station_card.locator(".last-scan")).to_contain_text("CB-JMB-L-000001")
+        page.goto(f"{stack.url}/dashboard/#station=load-1")
+        expect(page.locator("#screen")).to_be_visible()
+        expect(page.locator("#h-stock")).to_be_hidden()
+        expect(page.locator("#screen-result")).to_have_text("Duplicate scan")
+        expect(page.locator("#screen-scan")).to_have_attribute("data-tone", "warn")
+        stack.scan("CB-JMB-L-000777", 9.4)
+        expect(page.locator("#screen-result")).to_have_text("Loaded")
+        expect(page.locator("#screen-label")).to_have_text("CB-JMB-L-000777")
+        expect(page.locator("#screen-scan")).to_have_attribute("data-tone", "ok")
+        expect(page.locator("#screen-fill")).to_contain_text("61 / 2,600")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "station-screen.png"))
+        page.click("#screen-back")
+        expect(page.locator("#screen")).to_be_hidden()
+        expect(page.locator("#h-stock")).to_be_visible()
+
         # A second container and an open alert, for the picture.
         assert stack.post("/api/v1/containers", {"container_no": CONTAINER_2}).status_code == 201
         stack.scan("CB-JMB-L-000002", 9.2)
