@@ -295,8 +295,7 @@ class Ingest(CommandsMixin):
         if not self._write(batch, now):
             return  # stopping: leave the batch unacknowledged
         self._publish_batch(batch, now)
-        for msg in messages:
-            self.link.ack(msg)
+        self.link.ack_all(messages)
         self.counters["acked"] += len(messages)
 
     def _store_alerts(self, batch: Batch, now: datetime) -> None:
