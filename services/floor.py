@@ -83,20 +83,32 @@ class Container:
     sku_counts: Counter[str] = field(default_factory=Counter)
     last_scan_at: datetime | None = None
     net_weight_kg: float = 0.0
-    # Scan times of the drums loaded within the rate window, oldest first.
+    # Scan times of the drums loaded within the rate window, in time order.
     recent_loads: deque[datetime] = field(default_factory=deque)
 
     def note_load(self, at: datetime, newest: datetime, window_s: float) -> None:
         """Remember a load for the rate; forget loads older than the window."""
-        self.recent_loads.append(at)
-        while self.recent_loads and (newest - self.recent_loads[0]).total_seconds() > window_s:
-            self.recent_loads.popleft()
+        loads = self.recent_loads
+        if not loads or at >= loads[-1]:
+            loads.append(at)
+        else:
+            # Older than the newest (two stations' clocks, a spool replayed): kept in order,
+            # so the oldest and newest are the ends; such a load lands near the end.
+            i = len(loads) - 1
+            while i > 0 and loads[i - 1] > at:
+                i -= 1
+            loads.insert(i, at)
+        window = timedelta(seconds=window_s)
+        while loads and newest - loads[0] > window:
+            loads.popleft()
 
     def rate_per_h(self) -> float | None:
         """Drums per hour over the recent window; None until it can be measured."""
-        if len(self.recent_loads) < 2:
+        loads = self.recent_loads
+        if len(loads) < 2:
             return None
-        span = (max(self.recent_loads) - min(self.recent_loads)).total_seconds()
+        # Published with every change of the container: the ends, not a scan of thousands.
+        span = (loads[-1] - loads[0]).total_seconds()
         if span <= 0:
             return None
         # n loads span n-1 intervals
