@@ -403,15 +403,39 @@ class Floor:
         weight = scan.weight_kg
         spec = self.settings.skus[sku]
         out_of_range = weight is not None and not (spec.min_kg <= weight <= spec.max_kg)
-        base = ScanOutcome(
-            Result.REJECTED, drum=label.key, sku=sku, weight_kg=weight, out_of_range=out_of_range
-        )
+
+        def outcome(
+            result: Result,
+            reason: str = "",
+            container_no: str | None = None,
+            from_stock: bool = True,
+            supplier: str | None = None,
+            qc: str | None = None,
+            location: str | None = None,
+            unknown_label: bool = False,
+        ) -> ScanOutcome:
+            # This drum's outcome, built directly (dataclasses.replace() of a base outcome
+            # cost ~4 µs a scan).
+            return ScanOutcome(
+                result,
+                reason=reason,
+                drum=label.key,
+                sku=sku,
+                container_no=container_no,
+                weight_kg=weight,
+                out_of_range=out_of_range,
+                from_stock=from_stock,
+                supplier=supplier,
+                qc=qc,
+                location=location,
+                unknown_label=unknown_label,
+            )
+
         location = self.drum_location.get(label.key)
         if mode == "receiving":
             goes_to = QC_LOCATIONS.get(scan.qc, WAREHOUSE) if scan.qc else WAREHOUSE
-            received = replace(
-                base,
-                result=Result.RECEIVED,
+            received = outcome(
+                Result.RECEIVED,
                 container_no=None,
                 supplier=st.supplier if st else None,
                 qc=scan.qc.value if scan.qc else None,
@@ -420,15 +444,11 @@ class Floor:
             if location in QC_HELD and scan.qc is not None and goes_to != location:
                 return replace(received, from_location=location)  # inspected again
             if location is not None:
-                return replace(
-                    base, result=Result.DUPLICATE, reason=f"already received ({location})"
-                )
+                return outcome(Result.DUPLICATE, reason=f"already received ({location})")
             return received
         # loading station
         if st is None or st.active_container is None:
-            return replace(
-                base, result=Result.REJECTED, reason="no active container: scan the container label"
-            )
+            return outcome(Result.REJECTED, reason="no active container: scan the container label")
         target = st.active_container
         container = self.containers.get(target)
         if container is None or container.status not in (
@@ -436,41 +456,33 @@ class Floor:
             ContainerStatus.LOADING,
         ):
             state = container.status.value if container else "not open"
-            return replace(
-                base,
-                result=Result.REJECTED,
+            return outcome(
+                Result.REJECTED,
                 reason=f"container {target} is {state}",
                 container_no=target,
             )
         if location == target:
-            return replace(
-                base, result=Result.DUPLICATE, reason=f"already in {target}", container_no=target
-            )
+            return outcome(Result.DUPLICATE, reason=f"already in {target}", container_no=target)
         if location in QC_HELD:
-            return replace(
-                base,
-                result=Result.REJECTED,
+            return outcome(
+                Result.REJECTED,
                 reason=f"drum is held by QC ({location}): not for loading",
                 container_no=target,
             )
         if location is not None and location != WAREHOUSE:
-            return replace(
-                base,
-                result=Result.WRONG_CONTAINER,
+            return outcome(
+                Result.WRONG_CONTAINER,
                 reason=f"drum is in {location}, station loads {target}",
                 container_no=target,
             )
         if location is None and self.settings.unknown_drum == "reject":
-            return replace(
-                base,
-                result=Result.REJECTED,
+            return outcome(
+                Result.REJECTED,
                 reason="unknown drum: never received",
                 container_no=target,
                 unknown_label=True,
             )
-        return replace(
-            base, result=Result.LOADED, container_no=target, from_stock=location is not None
-        )
+        return outcome(Result.LOADED, container_no=target, from_stock=location is not None)
 
     def apply(
         self, station: str, at: datetime, outcome: ScanOutcome, scan: ScanV1 | None = None
