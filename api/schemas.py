@@ -320,9 +320,7 @@ class StationOut(BaseModel):
             active_container=view.active_container,
             supplier=view.supplier,
             last_scan=(
-                LastScanOut(**msgspec.structs.asdict(view.last_scan))
-                if view.last_scan
-                else None
+                LastScanOut(**msgspec.structs.asdict(view.last_scan)) if view.last_scan else None
             ),
             online=view.online,
             last_scan_at=view.last_scan_at,

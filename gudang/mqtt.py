@@ -128,6 +128,14 @@ class _BufferedClient(paho.Client):
         super()._sock_close()
 
 
+# paho's private parts the two speed-ups above rely on (tested with paho-mqtt 2.2). A paho
+# without them gets its stock client and one PUBACK per message: slower, never wrong.
+_PAHO_INTERNALS = ("_sock_recv", "_packet_read", "_loop_rc_handle", "_sock_close", "_packet_queue")
+PAHO_INTERNALS_OK = all(hasattr(paho.Client, name) for name in _PAHO_INTERNALS)
+if not PAHO_INTERNALS_OK:  # pragma: no cover - depends on the installed paho
+    log.warning("this paho-mqtt lacks what gudang.mqtt's chunked reads use: stock client")
+
+
 class MqttLink:
     """A connection to the broker that reconnects by itself.
 
@@ -163,7 +171,8 @@ class MqttLink:
         self._stopping = False
         self.last_error: str | None = None
 
-        client = _BufferedClient(
+        client_class = _BufferedClient if PAHO_INTERNALS_OK else paho.Client
+        client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv5,
@@ -271,6 +280,10 @@ class MqttLink:
         properties: four bytes each), queued as one write: acknowledging a batch of
         hundreds then costs one wake-up of paho's thread and one ``send``, not one each.
         """
+        if not PAHO_INTERNALS_OK:
+            for message in messages:
+                self.ack(message)
+            return
         pubacks = bytearray()
         for message in messages:
             if message.qos == 1:

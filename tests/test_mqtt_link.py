@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+import gudang.mqtt
 from bench.loadgen import drum_label, drum_scan
 from gudang.mqtt import RECV_CHUNK, RECV_CHUNKS_PER_WAKEUP, Message, MqttLink
 from gudang.settings import Settings
@@ -25,6 +26,15 @@ KEEPALIVE_S = 120
 WAIT_S = 60.0
 
 
+@pytest.fixture(params=["chunked", "stock-paho"])
+def paho_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the link runs: its chunked reader, and paho's own (a paho without the
+    internals the reader relies on)."""
+    if request.param == "stock-paho":
+        monkeypatch.setattr(gudang.mqtt, "PAHO_INTERNALS_OK", False)
+    return str(request.param)
+
+
 def _settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"mqtt": settings.mqtt.model_copy(update={"keepalive_s": KEEPALIVE_S})}
@@ -32,7 +42,9 @@ def _settings(settings: Settings) -> Settings:
 
 
 @pytest.mark.parametrize("qos", [0, 1])
-def test_a_burst_larger_than_a_wakeup_arrives_whole_in_order(settings: Settings, qos: int) -> None:
+def test_a_burst_larger_than_a_wakeup_arrives_whole_in_order(
+    settings: Settings, qos: int, paho_client: str
+) -> None:
     """At QoS 0 no acknowledgement wakes paho's thread: only the socket's readiness does."""
     settings = _settings(settings)
     topic = f"gudang/{settings.site.name}/test/burst"
@@ -86,7 +98,9 @@ def test_a_burst_larger_than_a_wakeup_arrives_whole_in_order(settings: Settings,
         pub.close()
 
 
-def test_acknowledged_batches_are_not_redelivered_after_a_restart(settings: Settings) -> None:
+def test_acknowledged_batches_are_not_redelivered_after_a_restart(
+    settings: Settings, paho_client: str
+) -> None:
     """Every PUBACK of ``ack_all`` reached the broker: the resumed session brings nothing back."""
     settings = _settings(settings)
     site = settings.site.name
