@@ -23,6 +23,7 @@ from gudang.wire import (
     QOS_COMMAND,
     QOS_STATE,
     QOS_STATUS,
+    QOS_WEIGHT,
     AlertV1,
     CommandV1,
     ContainerStateV1,
@@ -32,6 +33,7 @@ from gudang.wire import (
     StationViewV1,
     StockV1,
     Topics,
+    WeightReadingV1,
     alert_decoder,
     container_state_decoder,
     encode,
@@ -39,6 +41,7 @@ from gudang.wire import (
     station_view_decoder,
     status_decoder,
     stock_decoder,
+    weight_decoder,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ class LiveState:
         self.containers: dict[str, ContainerStateV1] = {}
         self.stations: dict[str, StationViewV1] = {}
         self.station_status: dict[str, StationStatusV1] = {}
+        self.weights: dict[str, WeightReadingV1] = {}  # each scale's latest live reading
         self.alerts: dict[str, AlertV1] = {}
         self.stock: StockV1 = StockV1()
         self.counters: Counter[str] = Counter()
@@ -108,6 +112,7 @@ class LiveState:
                 (self.topics.all_replies, QOS_COMMAND),
                 (self.topics.all_alerts, QOS_ALERT),
                 (self.topics.all_status, QOS_STATUS),
+                (self.topics.all_weights, QOS_WEIGHT),
             ],
             on_message=self._on_message,
         )
@@ -204,6 +209,12 @@ class LiveState:
             else:
                 self.station_status[name] = status_decoder.decode(payload)
             return LiveEvent("station", name)
+        if area == "station" and len(parts) == 5 and parts[4] == "weight":
+            reading = weight_decoder.decode(payload)
+            if reading.station != parts[3]:
+                raise msgspec.ValidationError(f"weight of {reading.station} on {parts[3]}'s topic")
+            self.weights[parts[3]] = reading
+            return LiveEvent("weight", parts[3])
         if area != "state" or len(parts) < 4:
             return None
         kind = parts[3]

@@ -18,6 +18,7 @@ from api.routes.containers import container_body
 from api.routes.stock import build_stock, stock_body
 from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
 from gudang.settings import Settings
+from gudang.wire import WeightReadingV1
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,10 @@ Events, each `data:` a JSON object:
   when it is gone;
 - `station`: one `Station`;
 - `stock`: the whole `Stock` (as GET /stock), after every stock or container change;
-- `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared.
+- `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared;
+- `weight`: a scale's live reading, `{"station", "ts", "weight_kg", "stable", "status"}`, as
+  the bridge publishes it (on change, at most `station.weight_publish_hz`); the snapshot
+  carries the latest of each station as `"weights"`.
 
 A comment line (`: ping`) is sent every `api.stream_heartbeat_s` seconds to keep proxies
 from closing an idle stream."""
@@ -87,7 +91,20 @@ def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[by
         return [_sse_body("alert", live.body(key, lambda: _json(AlertOut.from_wire(a))))]
     if ev.kind == "stock":
         return [_sse_body("stock", live.body("stock", lambda: stock_body(live, settings)))]
+    if ev.kind == "weight":
+        w = live.weights.get(ev.key)
+        return [_sse("weight", _weight(w))] if w is not None else []
     return []
+
+
+def _weight(w: WeightReadingV1) -> dict[str, Any]:
+    return {
+        "station": w.station,
+        "ts": w.ts.isoformat(),
+        "weight_kg": w.weight_kg,
+        "stable": w.stable,
+        "status": w.status,
+    }
 
 
 async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
@@ -101,6 +118,7 @@ async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
         ],
         "alerts": [AlertOut.from_wire(a).model_dump(mode="json") for a in live.alerts.values()],
         "stock": _stock(live, settings),
+        "weights": [_weight(w) for w in live.weights.values()],
     }
 
 

@@ -49,7 +49,9 @@ const WORDS = {
     result: { loaded: "Dimuat", duplicate: "Scan ganda", wrong_container: "Kontainer salah", rejected: "Ditolak",
       received: "Diterima", container_set: "Kontainer dipilih", supplier_set: "Pemasok dipilih" },
     lastScanWord: "Scan terakhir", screenLink: "Layar stasiun", screenBack: "Semua", screenWaiting: "Menunggu scan…",
-    outOfRange: "berat di luar rentang SKU",
+    outOfRange: "berat di luar rentang SKU", scale: "Timbangan",
+    scaleStatus: { stable: "stabil", motion: "bergerak", overload: "kelebihan beban", underload: "di bawah nol",
+      error: "galat", busy: "sibuk" },
     modeAction: "Ubah mode", modeTitle: "Mode stasiun", modeLabel: "Mode", supplierLabel: "Pemasok (stasiun terima)",
     modeText: "Stasiun muat mengisi kontainer; stasiun terima memasukkan drum dari pengrajin ke stok.",
     modeOk: "Simpan", modeChanged: "Mode diubah",
@@ -103,7 +105,9 @@ const WORDS = {
     result: { loaded: "Loaded", duplicate: "Duplicate scan", wrong_container: "Wrong container", rejected: "Refused",
       received: "Received", container_set: "Container set", supplier_set: "Supplier set" },
     lastScanWord: "Last scan", screenLink: "Station screen", screenBack: "All", screenWaiting: "Waiting for a scan…",
-    outOfRange: "weight outside the SKU's range",
+    outOfRange: "weight outside the SKU's range", scale: "Scale",
+    scaleStatus: { stable: "stable", motion: "moving", overload: "overload", underload: "underload",
+      error: "error", busy: "busy" },
     modeAction: "Change mode", modeTitle: "Station mode", modeLabel: "Mode", supplierLabel: "Supplier (receiving)",
     modeText: "A loading station fills containers; a receiving station takes drums from craftsmen into stock.",
     modeOk: "Save", modeChanged: "Mode changed",
@@ -139,6 +143,7 @@ const state = {
   hourly: new Map(), // station -> [{hour, scans, loaded}], oldest first
   stationNodes: new Map(), // station -> its card and pointing form, kept across updates
   timelines: new Map(), // container -> {at, pending, body}: GET /containers/{no}/timeline
+  weights: new Map(), // station -> its scale's latest live reading (the "weight" events)
   source: null,
 };
 
@@ -490,11 +495,24 @@ function renderScreen() {
     ? `${t("mode").receiving} · ${t("supplier")}: ${s.supplier || t("none")}`
     : `${t("activeContainer")}: ${c ? c.container_no_formatted : t("none")}`;
   $("screen-fill").textContent = c ? `${fmtNum(c.drums)} / ${fmtNum(c.capacity_drums)} ${t("drumsUnit")} · ${pct(c.fill_ratio)}` : "";
+  renderScale();
   const ls = s && s.last_scan;
   $("screen-scan").dataset.tone = ls ? scanTone(ls) : "none";
   $("screen-result").textContent = ls ? (t("result")[ls.result] || ls.result) : t("screenWaiting");
   $("screen-label").textContent = ls ? ls.label : "";
   $("screen-detail").textContent = ls ? scanDetail(ls) : "";
+}
+
+// What the station's scale shows now, on its screen (live readings, at most a few a second).
+function renderScale() {
+  const name = screenStation();
+  const w = name ? state.weights.get(name) : null;
+  const line = $("screen-scale");
+  line.hidden = !w;
+  if (!w) return;
+  line.dataset.status = w.status;
+  const kg = w.weight_kg == null ? "—" : `${fmtNum(w.weight_kg, 2)} kg`;
+  line.textContent = `${t("scale")}: ${kg} · ${t("scaleStatus")[w.status] || w.status}`;
 }
 
 function refreshPointForms() {
@@ -617,6 +635,7 @@ function connect() {
     state.stations = new Map(s.stations.map((x) => [x.station, x]));
     state.alerts = new Map(s.alerts.map((a) => [a.id, a]));
     state.stock = s.stock;
+    state.weights = new Map((s.weights || []).map((w) => [w.station, w]));
     setLive("on");
     renderAll();
   });
@@ -639,6 +658,11 @@ function connect() {
   es.addEventListener("stock", (e) => {
     state.stock = JSON.parse(e.data);
     renderStock();
+  });
+  es.addEventListener("weight", (e) => {
+    const w = JSON.parse(e.data);
+    state.weights.set(w.station, w);
+    if (screenStation() === w.station) renderScale();
   });
 }
 

@@ -11,7 +11,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import DeviceStateV1, ScanKind, StationState, StationStatusV1, encode
+from gudang.wire import (
+    DeviceStateV1,
+    ScanKind,
+    StationState,
+    StationStatusV1,
+    WeightReadingV1,
+    encode,
+)
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
 from tests.harness import wait_for
 
@@ -127,6 +134,12 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
         expect(page.locator("#screen-label")).to_have_text("CB-JMB-L-000777")
         expect(page.locator("#screen-scan")).to_have_attribute("data-tone", "ok")
         expect(page.locator("#screen-fill")).to_contain_text("61 / 2,600")
+        expect(page.locator("#screen-scale")).to_be_hidden()  # no reading from this scale yet
+        reading = WeightReadingV1(
+            ts=datetime.now(UTC), station="load-1", weight_kg=9.4, stable=True, status="stable"
+        )
+        stack.probe.publish(stack.topics.weight("load-1"), encode(reading))
+        expect(page.locator("#screen-scale")).to_have_text("Scale: 9.40 kg · stable")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "station-screen.png"))
         page.click("#screen-back")

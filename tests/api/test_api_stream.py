@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from api.routes import stream as stream_routes
+from gudang.wire import WeightReadingV1, encode
 from tests.api.conftest import CONTAINER, TOKENS, Stack
 
 # The product's promise: the dashboard shows a scan within a second (issue #5).
@@ -104,3 +106,31 @@ def test_open_streams_are_bounded(stack: Stack, monkeypatch: pytest.MonkeyPatch)
         r = httpx.get(f"{stack.url}/api/v1/stream", params={"access_token": TOKENS["worker"]})
         assert r.status_code == 503
         assert r.json() == {"detail": "too many open streams"}
+
+
+def test_scale_readings_reach_the_stream_and_a_stranger_is_ignored(stack: Stack) -> None:
+    topics = stack.topics
+    reading = WeightReadingV1(
+        ts=datetime.now(UTC), station="load-1", weight_kg=9.4, stable=True, status="stable"
+    )
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        _, snapshot = _next(events, "snapshot")
+        assert snapshot["weights"] == []
+        # A reading claiming another station's name on load-1's topic: refused, counted.
+        stranger = WeightReadingV1(
+            ts=datetime.now(UTC), station="load-2", weight_kg=1.0, stable=True, status="stable"
+        )
+        stack.probe.publish(topics.weight("load-1"), encode(stranger))
+        stack.probe.publish(topics.weight("load-1"), encode(reading))
+        _, got = _next(events, "weight")
+        assert (got["station"], got["weight_kg"], got["stable"], got["status"]) == (
+            "load-1",
+            9.4,
+            True,
+            "stable",
+        )
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        _, snapshot = _next(events, "snapshot")
+        assert [(w["station"], w["weight_kg"]) for w in snapshot["weights"]] == [("load-1", 9.4)]
+    metrics = httpx.get(f"{stack.url}/metrics").text
+    assert 'gudang_api_live_events{what="bad_state_messages"} 1.0' in metrics
