@@ -32,6 +32,9 @@ STATION_MODES = ("loading", "receiving")
 QC_LOCATIONS = {QcResult.REJECT: "qc-reject", QcResult.REWORK: "qc-rework"}
 QC_HELD = frozenset(QC_LOCATIONS.values())
 _SECONDS_PER_HOUR = 3600.0
+# The loading rate needs loads spread over this long at least (else it is null): two
+# drums scanned together at two stations would otherwise "forecast" full in seconds.
+MIN_RATE_SPAN_S = 60.0
 
 
 class Result(StrEnum):
@@ -109,8 +112,8 @@ class Container:
             return None
         # Published with every change of the container: the ends, not a scan of thousands.
         span = (loads[-1] - loads[0]).total_seconds()
-        if span <= 0:
-            return None
+        if span < MIN_RATE_SPAN_S:
+            return None  # two drums a second apart say nothing of the hour
         # n loads span n-1 intervals
         return (len(self.recent_loads) - 1) / span * _SECONDS_PER_HOUR
 

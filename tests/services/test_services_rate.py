@@ -44,7 +44,7 @@ def test_loads_older_than_the_window_are_forgotten_even_when_they_came_late() ->
     assert c.rate_per_h() == pytest.approx(2 / 100 * 3600)
 
 
-def test_no_rate_until_two_loads_at_different_times() -> None:
+def test_no_rate_until_loads_span_a_minute() -> None:
     c = _container()
     assert c.rate_per_h() is None
     _load(c, 10, window_s=3600)
@@ -52,4 +52,6 @@ def test_no_rate_until_two_loads_at_different_times() -> None:
     _load(c, 10, window_s=3600)
     assert c.rate_per_h() is None  # two loads, no time between them
     _load(c, 40, window_s=3600)
-    assert c.rate_per_h() == pytest.approx(2 / 30 * 3600)
+    assert c.rate_per_h() is None  # 30 s of loads: too short to say what an hour brings
+    _load(c, 70, window_s=3600)
+    assert c.rate_per_h() == pytest.approx(3 / 60 * 3600)
