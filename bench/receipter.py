@@ -41,6 +41,9 @@ class Receipter:
             f"receipter-{uuid.uuid4().hex[:8]}",
             subscriptions=[(self.topics.all_scans, QOS_SCAN)],
             on_message=self._on_message,
+            # As the services' session: scans published while it reconnects after a broker
+            # restart wait for it, or their receipts would come only with the bridge's resend.
+            persistent=True,
         )
         self._thread = threading.Thread(target=self._run, name="receipter", daemon=True)
         self.link.start()

@@ -165,6 +165,7 @@ def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
         _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
         wait_for(
             lambda: bridge.spool.count() == 0 and bridge.counters["receipted"] == len(ledger.sent),
+            timeout=30,  # the receipter reconnects with back-off after the broker's restart
             what="spool empty, every scan receipted",
         )
         assert bridge.spool.depth == 0
@@ -249,7 +250,9 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
         _restart(broker)
         ledger.scan_for(UP_S)
         _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
-        wait_for(lambda: _spooled_rows(tmp_path / "spool.sqlite3") == 0, what="spool empty")
+        wait_for(
+            lambda: _spooled_rows(tmp_path / "spool.sqlite3") == 0, timeout=30, what="spool empty"
+        )
     finally:
         if bridge.poll() is None:
             bridge.terminate()
