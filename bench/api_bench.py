@@ -31,7 +31,6 @@ from stdnum import iso6346
 from bench.api_load import run_api_load
 from bench.procs import free_port, start_api, write_config
 from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.servers import start_influxd, start_mosquitto
 from gudang.wire import (
     QOS_STATE,
     ContainerStateV1,
@@ -40,6 +39,7 @@ from gudang.wire import (
     Topics,
     encode,
 )
+from gudang_ops.servers import start_influxd, start_mosquitto
 
 SITE = "apibench"
 CONTAINERS = 24

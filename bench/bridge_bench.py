@@ -29,9 +29,9 @@ from bench.receipter import Receipter
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from firmware_bridge.spool import Spool
 from gudang.mqtt import Message, MqttLink
-from gudang.servers import ServerProcess, start_mosquitto
 from gudang.settings import load_settings
 from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang_ops.servers import ServerProcess, start_mosquitto
 
 STATION = "bench-1"
 SCANS_PER_S = 10.0

@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.loadgen import Ledger, Load, split_plan
-from gudang.servers import find_binary
+from gudang_ops.servers import find_binary
 
 # A ceiling run that has not seen every message by then reports what it saw.
 RECEIVE_TIMEOUT_S = 120.0

@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gudang.mqtt import _BufferedClient
-from gudang.servers import start_mosquitto
+from gudang_ops.servers import start_mosquitto
 
 MESSAGES = 30_000
 PAYLOAD = b"x" * 400

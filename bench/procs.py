@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from gudang.servers import ServerProcess, free_port
+from gudang_ops.servers import ServerProcess, free_port
 
 # Services rebuild from InfluxDB and connect; the API connects: seconds on a busy machine.
 START_TIMEOUT_S = 60.0

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.run            # the full run (a few minutes)
     .venv/bin/python -m bench.run --quick    # a smoke run in seconds (CI runs it)
 
-Starts its own Mosquitto and InfluxDB (gudang.servers), measures the ceilings with the
+Starts its own Mosquitto and InfluxDB (gudang_ops.servers), measures the ceilings with the
 same publisher (a bare paho subscriber at QoS 1 and 0, and mosquitto_sub), then runs
 ``gudang services`` and ``gudang api`` as subprocesses and drives them with many
 simulated stations. Prints a table and writes JSON to bench/results/.
@@ -43,8 +43,8 @@ from bench.loadgen import Ledger, Load, ids_of, split_plan
 from bench.procs import GudangProcess, free_port, start_api, start_services, write_config
 from bench.spool_drain import DrainResult, measure_spool_drain
 from gudang.influx import InfluxClient
-from gudang.servers import start_influxd, start_mosquitto
 from gudang.settings import InfluxSettings
+from gudang_ops.servers import start_influxd, start_mosquitto
 
 log = logging.getLogger("bench")
 

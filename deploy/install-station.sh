@@ -87,7 +87,7 @@ if [ -n "$SCALE" ]; then
   devices+=$(printf '\n\n[[station.devices]]\nname = "scale"\nrole = "scale"\nport = "%s"\nprotocol = "%s"\n' \
     "$SCALE" "$PROTOCOL")
 fi
-"$PREFIX/venv/bin/python" -m gudang.provision render "$PREFIX/src/deploy/gudang/station.toml" \
+"$PREFIX/venv/bin/python" -m gudang_ops.provision render "$PREFIX/src/deploy/gudang/station.toml" \
   "$ETC/station.toml" site="$SITE" station="$STATION" broker_host="$BROKER" broker_port="$BROKER_PORT" mode="$MODE" \
   devices="$devices"
 chmod 0644 "$ETC/station.toml"

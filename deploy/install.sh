@@ -50,7 +50,7 @@ die() { echo "install: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
 have_systemd() { [ -d /run/systemd/system ]; }
 
-provision() { "$PREFIX/venv/bin/python" -m gudang.provision "$@"; }
+provision() { "$PREFIX/venv/bin/python" -m gudang_ops.provision "$@"; }
 
 reload_broker() {
   if have_systemd; then

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from gudang.influx import InfluxClient
-from gudang.servers import ServerProcess, start_influxd, start_mosquitto
 from gudang.settings import Settings
+from gudang_ops.servers import ServerProcess, start_influxd, start_mosquitto
 from tests.harness import make_settings
 
 

@@ -19,8 +19,8 @@ from api.app import create_app
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
-from gudang.servers import ServerProcess, free_port
 from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
+from gudang_ops.servers import ServerProcess, free_port
 from services.app import Services
 
 # The API's well-known local token (api.allow_demo_tokens, on in make_settings).

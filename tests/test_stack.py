@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gudang.servers import free_port
-from gudang.stack import DEMO_CONTAINER, DEMO_SUPERVISOR_TOKEN
+from gudang_ops.servers import free_port
+from gudang_ops.stack import DEMO_CONTAINER, DEMO_SUPERVISOR_TOKEN
 from tests.harness import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

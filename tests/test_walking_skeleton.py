@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.servers import ServerProcess, start_influxd
 from gudang.settings import Settings
 from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang_ops.servers import ServerProcess, start_influxd
 from tests.harness import (
     DEMO_HEADERS,
     Probe,

@@ -21,7 +21,7 @@ done
 site=${args[0]}
 PY=${PYTHON:-$deploy/../.venv/bin/python}
 [ -x "$PY" ] || PY=python3
-provision() { "$PY" -m gudang.provision "$@"; }
+provision() { "$PY" -m gudang_ops.provision "$@"; }
 
 mkdir -p "$out/etc"
 provision credentials --etc "$out/etc" --password-file "$out/passwd"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from api.auth import hash_token
-from gudang.servers import ServerProcess
 from gudang.settings import Settings
 from gudang.wire import QcResult, ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang_ops.servers import ServerProcess
 from tests.harness import Probe, make_settings, running_api, running_services, wait_for
 
 CONTAINER = "CSQU3054383"

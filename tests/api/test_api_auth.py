@@ -12,8 +12,8 @@ import pytest
 
 from api.app import create_app
 from api.auth import DEMO_TOKENS, RedactTokens, hash_token
-from gudang.servers import ServerProcess
 from gudang.settings import ConfigError, Settings, load_settings
+from gudang_ops.servers import ServerProcess
 from tests.api.conftest import CONTAINER, TOKENS, auth
 from tests.harness import make_settings, running_api
 

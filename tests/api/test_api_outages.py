@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from api.auth import hash_token
-from gudang.servers import ServerProcess, start_influxd, start_mosquitto
+from gudang_ops.servers import ServerProcess, start_influxd, start_mosquitto
 from tests.api.conftest import CONTAINER, TOKENS, Stack, auth
 from tests.harness import Probe, make_settings, running_api, running_services, wait_for
 

@@ -15,9 +15,9 @@ from typing import Any
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
-from gudang.servers import ServerProcess
 from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
 from gudang.wire import ScanV1, StationStatusV1, Topics, scan_decoder, status_decoder
+from gudang_ops.servers import ServerProcess
 from tests.harness import wait_for
 
 STATION = "load-1"

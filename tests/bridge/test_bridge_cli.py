@@ -10,9 +10,9 @@ import pytest
 
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
-from gudang.servers import ServerProcess
 from gudang.settings import SCALE_PROTOCOL_NAMES
 from gudang.wire import StationState, Topics
+from gudang_ops.servers import ServerProcess
 from tests.bridge.station_kit import (
     STATION,
     Recorder,

@@ -20,9 +20,9 @@ from bench.receipter import Receipter
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.spool import Spool
 from gudang.mqtt import Message
-from gudang.servers import ServerProcess, restart, start_mosquitto
 from gudang.settings import Settings
 from gudang.wire import ReceiptV1, ScanV1, Topics, encode, scan_decoder
+from gudang_ops.servers import ServerProcess, restart, start_mosquitto
 from tests.bridge.station_kit import STATION, Recorder, broker_settings, new_site, station_settings
 from tests.harness import wait_for
 

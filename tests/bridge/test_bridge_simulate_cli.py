@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from firmware_bridge.bridge import Bridge
-from gudang.servers import ServerProcess
 from gudang.settings import DeviceSettings
 from gudang.wire import ScanKind, Topics, WeightStatus
+from gudang_ops.servers import ServerProcess
 from tests.bridge.station_kit import (
     STATION,
     Recorder,

@@ -25,9 +25,9 @@ from firmware_bridge.bridge import Bridge
 from firmware_bridge.sender import PUBLISH_WINDOW
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from firmware_bridge.spool import Spool
-from gudang.servers import ServerProcess, start_mosquitto
 from gudang.settings import DeviceSettings
 from gudang.wire import ScanV1, Topics, WeightStatus, scan_decoder
+from gudang_ops.servers import ServerProcess, start_mosquitto
 from tests.bridge.station_kit import (
     STATION,
     Recorder,

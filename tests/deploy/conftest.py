@@ -2,7 +2,7 @@
 
 The broker and InfluxDB run from deploy/mosquitto/* and deploy/influxdb/* as they are
 (only paths and ports filled in); credentials, Mosquitto users and the InfluxDB schema
-come from the same gudang.provision functions the installer runs; the certificates from
+come from the same gudang_ops.provision functions the installer runs; the certificates from
 deploy/mosquitto/make-certs.sh.
 """
 
@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from gudang import provision
 from gudang.mqtt import Message, MqttLink
-from gudang.servers import (
+from gudang.settings import MqttSettings
+from gudang_ops import provision
+from gudang_ops.servers import (
     PRODUCTION_MOSQUITTO_DIR,
     SecureSite,
     ServerProcess,
     TlsFiles,
     start_secure_site,
 )
-from gudang.settings import MqttSettings
 from tests.harness import wait_for
 
 MAKE_CERTS = PRODUCTION_MOSQUITTO_DIR / "make-certs.sh"

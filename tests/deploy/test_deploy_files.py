@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gudang import provision
-from gudang.servers import DEPLOY_DIR
 from gudang.settings import load_settings
+from gudang_ops import provision
+from gudang_ops.servers import DEPLOY_DIR
 
 COMPOSE_DIR = DEPLOY_DIR / "compose"
 UNITS = {
@@ -45,7 +45,7 @@ def test_systemd_units_restart_and_use_the_installed_files(name: str) -> None:
     role, config, env_file = UNITS[name]
     service = _unit(name)["Service"]
     assert service["Restart"] == "on-failure"
-    assert service["RestartPreventExitStatus"] == "2"  # settings errors: gudang.cli exits 2
+    assert service["RestartPreventExitStatus"] == "2"  # settings errors: gudang_ops.cli exits 2
     assert shlex.split(service["ExecStart"]) == [
         "/opt/gudang/venv/bin/gudang",
         "--config",
@@ -62,7 +62,7 @@ def test_systemd_units_restart_and_use_the_installed_files(name: str) -> None:
     assert name in install
     if role == "bridge":
         assert "$ETC/station.env" in install
-    else:  # written by `provision credentials --etc $ETC`, named by gudang.provision
+    else:  # written by `provision credentials --etc $ETC`, named by gudang_ops.provision
         assert 'provision credentials --etc "$ETC"' in install
         assert (
             Path(env_file).name

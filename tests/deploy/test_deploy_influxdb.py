@@ -1,4 +1,4 @@
-"""InfluxDB from deploy/influxdb/ (auth on), set up by gudang.provision as the installer does;
+"""InfluxDB from deploy/influxdb/ (auth on), set up by gudang_ops.provision as the installer does;
 and the whole path with each part under its own generated users."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gudang import provision
 from gudang.influx import InfluxClient, InfluxRejected, quote_str
-from gudang.servers import DEPLOY_DIR, PRODUCTION_INFLUX_DIR
 from gudang.settings import InfluxSettings, Settings, load_settings
 from gudang.wire import (
     ContainerStateV1,
@@ -27,6 +25,8 @@ from gudang.wire import (
     encode,
     reply_decoder,
 )
+from gudang_ops import provision
+from gudang_ops.servers import DEPLOY_DIR, PRODUCTION_INFLUX_DIR
 from tests.deploy.conftest import Client, Site
 from tests.harness import running_services, wait_for
 
@@ -177,7 +177,7 @@ def test_retention_policies_and_weight_downsampling(deployed: Site) -> None:
 
 def test_setup_refuses_an_influxdb_without_auth(tmp_path: Path) -> None:
     # The local demo's InfluxDB (deploy/local/, auth off): provisioning must not touch it.
-    from gudang.servers import start_influxd
+    from gudang_ops.servers import start_influxd
 
     open_server = start_influxd(tmp_path / "influxdb")
     creds = provision.ensure_credentials(tmp_path / "etc")
@@ -323,7 +323,7 @@ def _rpc_port(data_dir: Path) -> str:
 
 def test_backup_and_restore_onto_a_new_install(deployed: Site, tmp_path: Path) -> None:
     """docs/operations.md: deploy/backup.sh, then restore on a freshly installed box."""
-    from gudang.servers import start_production_influxd
+    from gudang_ops.servers import start_production_influxd
 
     marker = f"m{uuid.uuid4().hex[:10]}"
     services = _influx(deployed, provision.INFLUX_SERVICES_USER, deployed.creds.influx_services)

@@ -230,7 +230,7 @@ def test_tls_listener_accepts_the_site_ca_only(
 
 @pytest.mark.parametrize("user", ["services", "api", "operator"])
 def test_site_users_are_refused_on_station_names(user: str, deployed: Site) -> None:
-    from gudang.provision import ProvisionError, add_station
+    from gudang_ops.provision import ProvisionError, add_station
 
     with pytest.raises(ProvisionError, match="reserved"):
         add_station(deployed.etc, deployed.password_file, user)

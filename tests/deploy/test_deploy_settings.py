@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gudang.cli import main
 from gudang.settings import ConfigError, Settings, load_settings
+from gudang_ops.cli import main
 
 STRONG = "k3Jx9-vQ2mZt8LwB4nRy7sHd1FgUcEa0"  # 32 characters, like a generated one
 

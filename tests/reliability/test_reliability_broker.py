@@ -15,8 +15,8 @@ import pytest
 from bench.floor import prepare_stations, station_names
 from bench.spooled import Stream
 from gudang.influx import InfluxClient
-from gudang.servers import ServerProcess, restart, start_mosquitto
 from gudang.wire import Topics, scan_decoder
+from gudang_ops.servers import ServerProcess, restart, start_mosquitto
 from tests.harness import (
     Probe,
     make_settings,

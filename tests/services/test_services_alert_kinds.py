@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gudang.influx import InfluxClient
-from gudang.servers import ServerProcess, free_port, restart, start_influxd, start_mosquitto
 from gudang.settings import Settings
 from gudang.wire import AlertKind, StationState, StationStatusV1, WeightStatus, encode
+from gudang_ops.servers import ServerProcess, free_port, restart, start_influxd, start_mosquitto
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
 

@@ -18,9 +18,9 @@ import msgspec
 import pytest
 
 from gudang.influx import InfluxClient
-from gudang.servers import ServerProcess, restart, start_influxd
 from gudang.settings import Settings
 from gudang.wire import ScanKind, Topics, encode
+from gudang_ops.servers import ServerProcess, restart, start_influxd
 from services.rebuild import rebuild
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import (

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gudang.influx import InfluxClient
-from gudang.servers import ServerProcess
 from gudang.settings import Settings
 from gudang.wire import QcResult, ScanKind
+from gudang_ops.servers import ServerProcess
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import CONTAINER, OTHER_CONTAINER, Floorkit, drum, rows
 

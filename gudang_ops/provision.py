@@ -1,9 +1,10 @@
 """Install-time provisioning: credentials, Mosquitto users, InfluxDB users and schema.
 
-deploy/install.sh runs these as ``python -m gudang.provision ...``; the tests call the same
-functions on throw-away servers, so what the installer does is what is tested. Standard
-library only: it runs before anything else is set up. Secrets are written to files that
-only their owner can read and are never printed or logged.
+deploy/install.sh runs these as ``python -m gudang_ops.provision ...``; the tests call the same
+functions on throw-away servers, so what the installer does is what is tested. The standard
+library and the wire contract's name rule only (no server extras): it runs before the
+services are set up. Secrets are written to files that only their owner can read and are
+never printed or logged.
 """
 
 from __future__ import annotations
@@ -475,8 +476,8 @@ def _cmd_influx(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gudang.provision``: the steps deploy/install.sh runs."""
-    p = argparse.ArgumentParser(prog="python -m gudang.provision", description=__doc__)
+    """``python -m gudang_ops.provision``: the steps deploy/install.sh runs."""
+    p = argparse.ArgumentParser(prog="python -m gudang_ops.provision", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="fill a configuration template's $placeholders")

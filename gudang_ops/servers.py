@@ -23,10 +23,10 @@ from string import Template
 from pydantic import SecretStr
 
 from gudang.settings import Settings
+from gudang_ops.provision import DEPLOY_DIR, render
 
 log = logging.getLogger(__name__)
 
-DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
 PRODUCTION_MOSQUITTO_DIR = DEPLOY_DIR / "mosquitto"
 PRODUCTION_INFLUX_DIR = DEPLOY_DIR / "influxdb"
 # InfluxDB answers /ping about a second after start; allow for a slow machine.
@@ -164,7 +164,6 @@ def production_mosquitto_config(
     tls_address: str = "127.0.0.1",
 ) -> Path:
     """Render deploy/mosquitto/mosquitto.conf with test paths and ports into ``data_dir``."""
-    from gudang.provision import render
 
     data_dir.mkdir(parents=True, exist_ok=True)
     text = render(
@@ -240,7 +239,6 @@ def start_influxd(
 
 def production_influx_config(data_dir: Path, http_port: int, rpc_port: int) -> Path:
     """Render deploy/influxdb/influxdb.conf (auth on) with test paths and ports."""
-    from gudang.provision import render
 
     data_dir.mkdir(parents=True, exist_ok=True)
     conf = data_dir / "influxdb.conf"
@@ -310,7 +308,7 @@ class SecureSite:
     """A site installed as deploy/install.sh installs it, on local ports and folders.
 
     Mosquitto and InfluxDB run from the production configurations (auth, ACL, TLS);
-    credentials, users and schema come from gudang.provision, certificates from
+    credentials, users and schema come from gudang_ops.provision, certificates from
     deploy/mosquitto/make-certs.sh. Used by ``gudang stack --secure`` and tests/deploy.
     """
 
@@ -328,13 +326,13 @@ class SecureSite:
 
     def station_password(self, station: str) -> str:
         """The generated MQTT password of a station made by ``start_secure_site``."""
-        from gudang.provision import STATIONS_DIR, read_env
+        from gudang_ops.provision import STATIONS_DIR, read_env
 
         return read_env(self.etc / STATIONS_DIR / f"{station}.env")["GUDANG_MQTT__PASSWORD"]
 
     def settings_for(self, base: Settings, role: str) -> Settings:
         """``base`` with the servers and the credentials of ``role``: services, api or a station."""
-        from gudang import provision
+        from gudang_ops import provision
 
         creds = provision.load_credentials(self.etc)
         mqtt: dict[str, object] = {"host": "127.0.0.1", "port": self.broker.port}
@@ -379,7 +377,7 @@ def start_secure_site(
     influx_port: int | None = None,
 ) -> SecureSite:
     """Generate credentials and certificates (kept if present), start and set up both servers."""
-    from gudang import provision
+    from gudang_ops import provision
 
     etc = root / "etc"
     password_file = root / "passwd"

@@ -128,7 +128,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     """Bring up broker, InfluxDB, services, API and a simulated station."""
-    from gudang.stack import run_stack
+    from gudang_ops.stack import run_stack
 
     if settings.site.environment != "local":
         raise ConfigError("gudang stack is the local demo: it needs site.environment = 'local'")

@@ -15,14 +15,14 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from firmware_bridge.simulated_station import SimulatedStation
-from gudang.servers import (
+from gudang.settings import ApiSettings, ConfigError, Settings
+from gudang_ops.servers import (
     ServerProcess,
     free_port,
     start_influxd,
     start_mosquitto,
     start_secure_site,
 )
-from gudang.settings import ApiSettings, ConfigError, Settings
 from services.app import Services
 
 log = logging.getLogger(__name__)
