@@ -1,40 +1,25 @@
-"""What the API reads from InfluxDB, in InfluxQL (services/records.py says how it is stored)."""
+"""What the API reads from InfluxDB, in InfluxQL (the schema is ``gudang.storage``)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, status
 
 from gudang.influx import AsyncInfluxReader, InfluxRejected, InfluxUnavailable, quote_str
+from gudang.storage import CONTAINER_EVENT, EVENT, SCAN, Event, ns_to_datetime, rfc3339
 
 log = logging.getLogger(__name__)
 
-SCAN = "scan"
-CONTAINER_EVENT = "container_event"
 LOADED = "loaded"
 
 # Most rows one query returns: a container holds 2,600 drums; a packing list of a bigger
 # one still fits, and nothing asks InfluxDB for an unbounded result.
 MAX_ROWS = 100_000
-
-
-# InfluxDB stores int64 ns since 1970: times outside this range cannot be asked for.
-MIN_TIME = datetime(1677, 9, 22, tzinfo=UTC)
-MAX_TIME = datetime(2262, 4, 11, tzinfo=UTC)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """UTC datetime of an InfluxDB ns timestamp (µs precision)."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
-
-
-def _rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def run(influx: AsyncInfluxReader, q: str) -> list[dict[str, Any]]:
@@ -73,7 +58,7 @@ def recent_scans_query(
     if result:
         where.append(f"result = {quote_str(result)}")
     if since is not None:
-        where.append(f"time >= '{_rfc3339(since)}'")
+        where.append(f"time >= '{rfc3339(since)}'")
     return f"SELECT * FROM {SCAN} WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT {limit}"
 
 
@@ -122,7 +107,7 @@ async def _container_replay(
         f"SELECT * FROM {CONTAINER_EVENT} WHERE site = {quote_str(site)} "
         f"AND container_no = {quote_str(container_no)} LIMIT {MAX_ROWS}",
     )
-    opened_ns = max((int(e["time"]) for e in events if e.get("event") == "open"), default=0)
+    opened_ns = max((int(e["time"]) for e in events if e.get(EVENT) == Event.OPEN), default=0)
     scans = await run(
         influx,
         f"SELECT drum, sku, weight_kg, station FROM {SCAN} WHERE site = {quote_str(site)} "
@@ -133,7 +118,7 @@ async def _container_replay(
     steps += [
         (int(e["time"]), False, e)
         for e in events
-        if e.get("event") == "unload" and int(e["time"]) >= opened_ns and e.get("drum")
+        if e.get(EVENT) == Event.UNLOAD and int(e["time"]) >= opened_ns and e.get("drum")
     ]
     steps.sort(key=lambda t: (t[0], t[1]))
     return opened_ns, steps

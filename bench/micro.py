@@ -19,9 +19,10 @@ if __package__ in (None, ""):  # `python bench/micro.py`
 
 from bench.loadgen import drum_label, drum_scan
 from gudang.influx import line
+from gudang.storage import scan_time_ns
 from gudang.wire import encode, scan_decoder
 from services.floor import Result, ScanOutcome
-from services.records import scan_line, scan_time_ns
+from services.records import scan_line
 
 ROUNDS = 5
 NUMBER = 20_000

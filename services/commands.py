@@ -14,11 +14,20 @@ from typing import Any
 import msgspec
 
 from gudang.influx import FieldValue
+from gudang.storage import (
+    CONTAINER_EVENT,
+    EVENT,
+    STATION_EVENT,
+    TAG_CONTAINER_NO,
+    TAG_STATION,
+    Event,
+    ns_to_datetime,
+)
 from gudang.wire import Command, CommandV1
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
-from services.records import CONTAINER_EVENT, STATION_EVENT, Stamper, event_line, ns_to_datetime
+from services.records import Stamper, event_line
 
 Result = dict[str, Any] | None
 
@@ -81,27 +90,27 @@ class CommandsMixin:
             at=ns_to_datetime(ts),
         )
         fields: dict[str, FieldValue | None] = {
-            "event": "open",
+            EVENT: Event.OPEN.value,
             "container_type": c.container_type,
             "capacity_drums": c.capacity_drums,
             "max_payload_kg": float(c.max_payload_kg),
         }
-        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         return _view(c.view(now))
 
     def _cmd_seal(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         c = self.floor.seal(_arg(cmd, "container_no"), _arg(cmd, "seal_no"))
-        fields: dict[str, FieldValue | None] = {"event": "seal", "seal_no": c.seal_no}
+        fields: dict[str, FieldValue | None] = {EVENT: Event.SEAL.value, "seal_no": c.seal_no}
         ts = self.stamp(now)
-        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         rules.on_container(self.alerts, self.floor.settings, c, now)
         return _view(c.view(now))
 
     def _cmd_ship(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         c = self.floor.ship(_arg(cmd, "container_no"))
-        fields: dict[str, FieldValue | None] = {"event": "ship"}
+        fields: dict[str, FieldValue | None] = {EVENT: Event.SHIP.value}
         ts = self.stamp(now)
-        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         rules.on_container(self.alerts, self.floor.settings, c, now)
         return _view(c.view(now))
 
@@ -110,14 +119,14 @@ class CommandsMixin:
         key, sku, weight = self.floor.unload(number, _arg(cmd, "drum"))
         c = self.floor.container(number)
         fields: dict[str, FieldValue | None] = {
-            "event": "unload",
+            EVENT: Event.UNLOAD.value,
             "drum": key,
             "sku": sku,
             "weight_kg": float(weight),
             "reason": str(cmd.args.get("reason") or "") or None,
         }
         ts = self.stamp(now)
-        self._event(lines, CONTAINER_EVENT, "container_no", c.container_no, fields, cmd, ts)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         rules.on_unload(self.alerts, self.floor.settings, c, key, now)
         return {**_view(c.view(now)), "drum": key}
 
@@ -127,11 +136,11 @@ class CommandsMixin:
         number = cmd.args.get("container_no")
         compact = self.floor.set_active_container(station, str(number) if number else None)
         fields: dict[str, FieldValue | None] = {
-            "event": "set_container",
+            EVENT: Event.SET_CONTAINER.value,
             "container_no": compact or "",
         }
         ts = self.stamp(now)
-        self._event(lines, STATION_EVENT, "station", station, fields, cmd, ts)
+        self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
         return _view(self.floor.station(station).view())
 
     def _cmd_set_mode(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
@@ -141,12 +150,12 @@ class CommandsMixin:
             station, _arg(cmd, "mode"), str(supplier).strip() if supplier is not None else None
         )
         fields: dict[str, FieldValue | None] = {
-            "event": "set_mode",
+            EVENT: Event.SET_MODE.value,
             "mode": st.mode,
             "supplier": st.supplier or "",
         }
         ts = self.stamp(now)
-        self._event(lines, STATION_EVENT, "station", station, fields, cmd, ts)
+        self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
         return _view(st.view())
 
     # -- alerts ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import msgspec
 from gudang.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
+from gudang.storage import ns_to_datetime, scan_time_ns
 from gudang.wire import (
     MAX_PAYLOAD_BYTES,
     MAX_RECEIPT_IDS,
@@ -60,10 +61,8 @@ from services.records import (
     Stamper,
     alert_line,
     dead_letter_line,
-    ns_to_datetime,
     quarantine_line,
     scan_line,
-    scan_time_ns,
 )
 from services.webhooks import WebhookSender
 

@@ -17,18 +17,19 @@ from typing import Any
 
 from gudang.influx import InfluxClient, quote_ident, quote_str
 from gudang.settings import Settings
-from services.alerts import AlertBook
-from services.floor import Floor, FloorError
-from services.records import (
+from gudang.storage import (
     ALERT,
     CONTAINER_EVENT,
+    EVENT,
     QUARANTINE,
     SCAN,
     STATION_EVENT,
-    alert_from_row,
+    Event,
     ns_to_datetime,
-    outcome_from_row,
 )
+from services.alerts import AlertBook
+from services.floor import Floor, FloorError
+from services.records import alert_from_row, outcome_from_row
 
 log = logging.getLogger(__name__)
 
@@ -174,18 +175,18 @@ def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: dat
         _apply_container_event(floor, row, at)
     elif measurement == STATION_EVENT:
         station = str(row["station"])
-        event = row.get("event")
-        if event == "set_container":
+        event = row.get(EVENT)
+        if event == Event.SET_CONTAINER:
             floor.set_active_container(station, row.get("container_no") or None, check=False)
-        elif event == "set_mode":
+        elif event == Event.SET_MODE:
             supplier = row.get("supplier")
             floor.set_mode(station, str(row["mode"]), str(supplier) if supplier else "")
 
 
 def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:
-    event = row.get("event")
+    event = row.get(EVENT)
     number = str(row["container_no"])
-    if event == "open":
+    if event == Event.OPEN:
         existing = floor.containers.get(number)
         if existing is not None and existing.opened_at is None:
             # Loaded by a scan stamped (by a slightly fast device clock) before the open
@@ -204,9 +205,9 @@ def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> N
             max_payload_kg=float(row["max_payload_kg"]) if row.get("max_payload_kg") else None,
             at=at,
         )
-    elif event == "seal":
+    elif event == Event.SEAL:
         floor.seal(number, str(row.get("seal_no") or ""), check=False)
-    elif event == "ship":
+    elif event == Event.SHIP:
         floor.ship(number, check=False)
-    elif event == "unload":
+    elif event == Event.UNLOAD:
         floor.unload(number, str(row["drum"]), check=False)

@@ -1,66 +1,32 @@
-"""How facts are stored in InfluxDB, and read back for a rebuild.
+"""How the services write facts to InfluxDB, and read their rows back for a rebuild.
 
-Point identity (measurement + tags + timestamp) decides whether a write is new or a
-retry: a redelivered scan must land on its own point, two scans never on one.
-
-Measurements (all tagged ``site``):
-- ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
-- ``container_event`` (tag ``container_no``): open, seal, ship, unload.
-- ``station_event`` (tag ``station``): active container or mode set by a command.
-- ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
-- ``quarantine`` (tag ``station``): scans whose device time cannot be right.
-- ``dead_letter``: refused inputs with the reason.
-
-Events the services stamp themselves (commands, alerts, quarantine) get a strictly
-increasing services' time (``Stamper``), so two in one batch never share a point.
+The schema itself (measurement, tag and event names, point times) is ``gudang.storage``,
+shared with the API. Events the services stamp themselves (commands, alerts, quarantine)
+get a strictly increasing services' time (``Stamper``), so two in one batch never share a
+point.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from gudang.influx import FieldValue, line
+from gudang.storage import (
+    ALERT,
+    DEAD_LETTER,
+    QUARANTINE,
+    SCAN,
+    TAG_KIND,
+    TAG_SITE,
+    TAG_STATION,
+    datetime_to_ns,
+)
 from gudang.wire import AlertV1, ScanV1, alert_decoder, encode
 from services.floor import Result, ScanOutcome
-
-SCAN = "scan"
-CONTAINER_EVENT = "container_event"
-STATION_EVENT = "station_event"
-DEAD_LETTER = "dead_letter"
-ALERT = "alert"
-QUARANTINE = "quarantine"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-_ID_OFFSET_NS = 1000  # below the µs: never moves a scan past another's device time
-
-
-def scan_time_ns(scan: ScanV1) -> int:
-    """The scan's point time: its device time to the µs, plus an offset from its id.
-
-    Two scans at one station can share a device time (clocks give ms at best); the
-    offset (0..999 ns, from a CRC of the id) keeps them apart while a replay of the same
-    scan lands on the same point, and scans keep their device-time order. Two ids with
-    the same offset at the same µs (one in a thousand of such rare pairs) are kept apart by
-    the ingest, which moves the later one on by 1 ns.
-    """
-    us = (scan.ts - _EPOCH) // _ONE_US
-    return us * 1000 + zlib.crc32(scan.id.encode()) % _ID_OFFSET_NS
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """UTC datetime of an InfluxDB ns timestamp (exact, to the µs below it)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
-
-
-def datetime_to_ns(at: datetime) -> int:
-    """ns since the epoch of an aware datetime (exact)."""
-    return ((at - _EPOCH) // _ONE_US) * 1000
 
 
 def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
@@ -86,7 +52,7 @@ def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
         "from_location": outcome.from_location,
         "device_ts": scan.ts.isoformat(),
     }
-    return line(SCAN, {"site": site, "station": scan.station}, fields, ts_ns)
+    return line(SCAN, {TAG_SITE: site, TAG_STATION: scan.station}, fields, ts_ns)
 
 
 def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
@@ -117,13 +83,13 @@ def event_line(
     ts_ns: int,
 ) -> str:
     """A ``container_event`` / ``station_event`` point."""
-    return line(measurement, {"site": site, key: value}, fields, ts_ns)
+    return line(measurement, {TAG_SITE: site, key: value}, fields, ts_ns)
 
 
 def dead_letter_line(site: str, topic: str, reason: str, payload: str, ts_ns: int) -> str:
     """A ``dead_letter`` point."""
     return line(
-        DEAD_LETTER, {"site": site}, {"topic": topic, "reason": reason, "payload": payload}, ts_ns
+        DEAD_LETTER, {TAG_SITE: site}, {"topic": topic, "reason": reason, "payload": payload}, ts_ns
     )
 
 
@@ -140,7 +106,7 @@ def alert_line(site: str, alert: AlertV1, ts_ns: int) -> str:
         "acknowledged_by": alert.acknowledged_by,
         "payload": encode(alert).decode(),
     }
-    return line(ALERT, {"site": site, "kind": alert.kind.value}, fields, ts_ns)
+    return line(ALERT, {TAG_SITE: site, TAG_KIND: alert.kind.value}, fields, ts_ns)
 
 
 def alert_from_row(row: Mapping[str, Any]) -> AlertV1:
@@ -161,7 +127,7 @@ def quarantine_line(
         "device_ts": device_ts,
         "payload": payload,
     }
-    return line(QUARANTINE, {"site": site, "station": station}, fields, ts_ns)
+    return line(QUARANTINE, {TAG_SITE: site, TAG_STATION: station}, fields, ts_ns)
 
 
 class Stamper:

@@ -10,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.auth import Worker
 from api.deps import InfluxDep, SettingsDep
-from api.queries import MAX_TIME, MIN_TIME, hourly_query, ns_to_datetime, recent_scans_query, run
+from api.queries import hourly_query, recent_scans_query, run
 from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, HourlyOut, ScanOut
 from gudang.barcodes import BarcodeError, ContainerNo
+from gudang.storage import MAX_TIME, MIN_TIME, ns_to_datetime
 from gudang.wire import NAME_PATTERN
 
 router = APIRouter(prefix="/scans", tags=["scans"], responses=AUTH_ERRORS)

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.queries import fill_points, ns_to_datetime
+from api.queries import fill_points
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
+from gudang.storage import ns_to_datetime
 from gudang.wire import AlertKind, AlertV1, QcResult, StationState, StationStatusV1, Topics, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
 from tests.harness import Probe, running_api, running_services, wait_for

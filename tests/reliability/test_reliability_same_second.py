@@ -9,8 +9,8 @@ from bench.floor import prepare_stations
 from bench.loadgen import drum_label, drum_scan
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
+from gudang.storage import scan_time_ns
 from gudang.wire import Topics, encode
-from services.records import scan_time_ns
 from tests.harness import Probe, running_api, running_services, wait_for
 from tests.reliability.kit import assert_ledger_stored_once
 

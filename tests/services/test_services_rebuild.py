@@ -12,10 +12,11 @@ from stdnum import iso6346
 
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
+from gudang.storage import CONTAINER_EVENT, datetime_to_ns
 from gudang.wire import ContainerStatus, ScanV1, WeightStatus
 from services.floor import Result, ScanOutcome
 from services.rebuild import rebuild, stream_rows
-from services.records import CONTAINER_EVENT, datetime_to_ns, event_line, scan_line
+from services.records import event_line, scan_line
 from tests.services.kit import drum
 
 

@@ -1,0 +1,91 @@
+"""The storage schema: how facts sit in InfluxDB, shared by the writer and every reader.
+
+The services write these points (``services/records.py``); the API and the rebuild read
+them. Measurement, tag and event names and the ns <-> datetime conversion are defined here
+only, so the two sides cannot drift apart (they once rounded and truncated the same ns to
+different microseconds).
+
+Point identity (measurement + tags + timestamp) decides whether a write is new or a
+retry: a redelivered scan must land on its own point, two scans never on one.
+
+Measurements (all tagged ``site``):
+- ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
+- ``container_event`` (tag ``container_no``): open, seal, ship, unload.
+- ``station_event`` (tag ``station``): active container or mode set by a command.
+- ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
+- ``quarantine`` (tag ``station``): scans whose device time cannot be right.
+- ``dead_letter``: refused inputs with the reason.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from gudang.wire import ScanV1
+
+# -- measurements -----------------------------------------------------------------------------
+SCAN = "scan"
+CONTAINER_EVENT = "container_event"
+STATION_EVENT = "station_event"
+DEAD_LETTER = "dead_letter"
+ALERT = "alert"
+QUARANTINE = "quarantine"
+
+# -- tags -------------------------------------------------------------------------------------
+TAG_SITE = "site"
+TAG_STATION = "station"
+TAG_CONTAINER_NO = "container_no"
+TAG_KIND = "kind"
+
+# -- fields shared by writer and readers ------------------------------------------------------
+EVENT = "event"  # the field naming what a container_event / station_event point records
+
+
+class Event(StrEnum):
+    """The ``event`` field of a ``container_event`` or ``station_event`` point."""
+
+    OPEN = "open"
+    SEAL = "seal"
+    SHIP = "ship"
+    UNLOAD = "unload"
+    SET_CONTAINER = "set_container"
+    SET_MODE = "set_mode"
+
+
+# -- time -------------------------------------------------------------------------------------
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_ID_OFFSET_NS = 1000  # below the µs: never moves a scan past another's device time
+
+# InfluxDB stores int64 ns since 1970: times outside this range cannot be asked for.
+MIN_TIME = datetime(1677, 9, 22, tzinfo=UTC)
+MAX_TIME = datetime(2262, 4, 11, tzinfo=UTC)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """UTC datetime of an InfluxDB ns timestamp (exact: the ns below the µs are dropped)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def datetime_to_ns(at: datetime) -> int:
+    """ns since the epoch of an aware datetime (exact)."""
+    return ((at - _EPOCH) // _ONE_US) * 1000
+
+
+def rfc3339(at: datetime) -> str:
+    """An InfluxQL time literal of an aware datetime, to the µs."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def scan_time_ns(scan: ScanV1) -> int:
+    """The scan's point time: its device time to the µs, plus an offset from its id.
+
+    Two scans at one station can share a device time (clocks give ms at best); the
+    offset (0..999 ns, from a CRC of the id) keeps them apart while a replay of the same
+    scan lands on the same point, and scans keep their device-time order. Two ids with
+    the same offset at the same µs (one in a thousand of such rare pairs) are kept apart by
+    the ingest, which moves the later one on by 1 ns.
+    """
+    return datetime_to_ns(scan.ts) + zlib.crc32(scan.id.encode()) % _ID_OFFSET_NS
