@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import RedactTokens, TokenBook
+from api.guard import BodyGuard
 from api.live import LiveState
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import alerts, containers, health, scans, site, stations, stock, stream
@@ -86,6 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/dashboard/")
 
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+    # Inside the metrics: a refused body is counted as a request with its 401 or 413.
+    app.add_middleware(BodyGuard, tokens=app.state.tokens, metrics=metrics, prefix=API_PREFIX)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
     # Tokens given as ?access_token= must not reach the access log.
     access_log = logging.getLogger("uvicorn.access")

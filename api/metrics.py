@@ -93,6 +93,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.bodies_refused = Counter(
+            "gudang_api_bodies_refused",
+            "Request bodies refused for their size (413)",
+            registry=self.registry,
+        )
         self.command_failures = Counter(
             "gudang_api_command_failures",
             "Commands refused by the services or unanswered",
