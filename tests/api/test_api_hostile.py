@@ -142,7 +142,7 @@ def stream_body(
                 if data:
                     answer += data
                     if b"\r\n\r\n" in answer:
-                        return answer, sent
+                        return _rest_of_answer(sock, answer), sent
                 elif not answer:
                     raise AssertionError(f"connection closed without an answer after {sent} B")
                 else:
@@ -159,6 +159,24 @@ def stream_body(
                     continue
                 pending = pending[n:]
     raise AssertionError(f"no answer within {deadline_s}s; {sent} body bytes sent")
+
+
+def _rest_of_answer(sock: socket.socket, answer: bytes) -> bytes:
+    """Read on until the answer's body (its Content-Length) is complete."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    sock.setblocking(True)
+    sock.settimeout(30)
+    while len(body) < length:
+        data = sock.recv(65536)
+        if not data:
+            break
+        body += data
+    return head + b"\r\n\r\n" + body
 
 
 def _head(content_length: int | None, token: str | None = None) -> bytes:
