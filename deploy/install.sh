@@ -80,8 +80,29 @@ if [ "$NO_APT" -eq 0 ]; then
   say "installing Debian packages"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Debian starts a daemon the moment its package is installed, on the package's own
+  # configuration: InfluxDB on every interface with auth off, Mosquitto with its defaults,
+  # until step 6 replaces them. A policy-rc.d answering 101 ("action forbidden") keeps
+  # invoke-rc.d and deb-systemd-invoke from starting anything during the install; the
+  # servers first start in step 7, on the configuration rendered in step 6.
+  policy_rc=/usr/sbin/policy-rc.d
+  made_policy_rc=0
+  if [ -e "$policy_rc" ]; then
+    say "keeping the existing $policy_rc (it decides whether packages start their daemons)"
+  else
+    printf '#!/bin/sh\n# deploy/install.sh: no daemon starts while its packages install\nexit 101\n' \
+      >"$policy_rc"
+    chmod 0755 "$policy_rc"
+    made_policy_rc=1
+    trap 'rm -f "$policy_rc"' EXIT  # also when apt-get fails
+  fi
+  # mosquitto-clients: mosquitto_sub and mosquitto_pub, for watching the floor (install.md).
   apt-get install -y -qq --no-install-recommends \
-    mosquitto influxdb python3 python3-venv openssl curl >/dev/null
+    mosquitto mosquitto-clients influxdb python3 python3-venv openssl curl >/dev/null
+  if [ "$made_policy_rc" -eq 1 ]; then
+    rm -f "$policy_rc"
+    trap - EXIT
+  fi
 fi
 
 # 2. System users: one per process, so one cannot read the other's secrets -------------------
@@ -156,6 +177,8 @@ chmod 0644 "$ETC/gudang.toml"
 mkdir -p /var/lib/mosquitto /var/log/mosquitto /run/mosquitto /var/lib/influxdb
 chown mosquitto:mosquitto /var/lib/mosquitto /var/log/mosquitto /run/mosquitto
 chown -R influxdb:influxdb /var/lib/influxdb
+# Where gudang-backup.service writes (deploy/backup.sh): it holds every secret of the site.
+install -d -m 0700 /var/backups/gudang
 
 # 7. Start the servers, set up InfluxDB, start Gudang ------------------------------------------
 wait_influx() {
@@ -164,6 +187,22 @@ wait_influx() {
     sleep 1
   done
   die "InfluxDB did not answer on 127.0.0.1:$INFLUX_PORT (journalctl -u influxdb)"
+}
+# The API's port is gudang.toml's (an upgrade keeps the first run's, whatever API_PORT says).
+api_port() {
+  "$PREFIX/venv/bin/python" -c \
+    'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["api"]["port"])' \
+    "$ETC/gudang.toml"
+}
+# "Up" is the API answering healthy: it reaches the broker and InfluxDB (as gudang stack waits).
+wait_healthy() {
+  local url
+  url="http://127.0.0.1:$(api_port)/api/v1/health"
+  for _ in $(seq 1 90); do
+    curl -fs -o /dev/null "$url" && return 0
+    sleep 1
+  done
+  die "the API did not answer healthy on $url within 90 s: see $1"
 }
 
 if have_systemd; then
@@ -178,6 +217,7 @@ if have_systemd; then
   systemctl enable -q gudang-services gudang-api
   systemctl enable -q --now gudang-backup.timer
   systemctl restart gudang-services gudang-api
+  wait_healthy "journalctl -u gudang-api -u gudang-services"
   say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
 else
   # No systemd (a container, a CI machine): start the same programs with the same files
@@ -225,6 +265,7 @@ else
     ) &
     echo $! >"$LOGS/$part.pid"
   done
+  wait_healthy "$LOGS/api.log and $LOGS/services.log"
   say "started; logs in $LOGS, process ids in $LOGS/*.pid"
 fi
 say "done. Next: an MQTT user per station (sudo $0 --add-station NAME), docs/station-install.md"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -223,3 +224,49 @@ def test_secret_files_are_private_and_kept(tmp_path: Path) -> None:
 def test_render_refuses_a_missing_placeholder() -> None:
     with pytest.raises(provision.ProvisionError, match=r"no value for placeholder \$password_file"):
         provision.render(DEPLOY_DIR / "mosquitto" / "mosquitto.conf", port=1883)
+
+
+ALL_UNITS = sorted(p.name for p in (DEPLOY_DIR / "systemd").glob("*.service"))
+# systemd-analyze security's exposure score (0 safe .. 10 unsafe) each unit must stay under.
+MAX_EXPOSURE = 2.0
+
+
+@pytest.mark.parametrize("name", ALL_UNITS)
+def test_every_unit_is_hardened(name: str) -> None:
+    service = _unit(name)["Service"]
+    assert service["NoNewPrivileges"] == "yes"
+    assert service["ProtectSystem"] == "strict"
+    assert service["ProtectHome"] == "yes"
+    assert service["PrivateTmp"] == "yes"
+    assert service["MemoryMax"].endswith(("M", "G"))
+    assert service["UMask"] == "0077"
+    assert "SystemCallFilter" in service
+    if name == "gudang-backup.service":
+        # Root only to read other users' 0600 secrets: that one capability, nothing else.
+        assert service["CapabilityBoundingSet"] == "CAP_DAC_READ_SEARCH"
+        assert service["ReadWritePaths"] == "/var/backups/gudang"
+        assert "install -d -m 0700 /var/backups/gudang" in (DEPLOY_DIR / "install.sh").read_text()
+    else:
+        assert service["User"].startswith("gudang-")
+        assert service["CapabilityBoundingSet"] == ""
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+@pytest.mark.parametrize("name", ALL_UNITS)
+def test_every_unit_scores_ok_in_systemd_analyze_security(name: str) -> None:
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(DEPLOY_DIR / "systemd" / name)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [overall] = [line for line in done.stdout.splitlines() if "Overall exposure level" in line]
+    score = float(overall.split(":")[1].split()[0])
+    assert score <= MAX_EXPOSURE, overall
+
+
+def test_the_installer_installs_every_unit() -> None:
+    install = (DEPLOY_DIR / "install.sh").read_text()
+    station = (DEPLOY_DIR / "install-station.sh").read_text()
+    for path in (DEPLOY_DIR / "systemd").iterdir():
+        assert path.name in install or path.name in station, path.name
