@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.guard import MAX_BODY_BYTES
-from gudang.servers import ServerProcess, free_port
+from gudang_ops.servers import ServerProcess, free_port
 from tests.api.conftest import TOKENS
 from tests.bridge.station_kit import gudang_command
 from tests.harness import wait_for
