@@ -10,10 +10,13 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+import msgspec
 
 from firmware_bridge.pairing import NO_READING, PairedWeight, ScaleWatch
 from firmware_bridge.protocols import SCALE_PROTOCOLS
@@ -29,9 +32,10 @@ from firmware_bridge.sender import SpoolSender
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
 from gudang.barcodes import BarcodeError, StationCard, is_container_label
-from gudang.mqtt import MqttLink, Will
+from gudang.mqtt import Message, MqttLink, Will
 from gudang.settings import ConfigError, DeviceSettings, Settings
 from gudang.wire import (
+    QOS_COMMAND,
     QOS_RECEIPT,
     QOS_STATUS,
     QOS_WEIGHT,
@@ -45,6 +49,7 @@ from gudang.wire import (
     WeightReadingV1,
     WeightStatus,
     encode,
+    station_command_decoder,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,18 @@ log = logging.getLogger(__name__)
 SCANNER_IDLE_FLUSH_S = 0.3
 # Scans waiting for pairing, at most; a worker cannot scan faster than this drains.
 SCAN_QUEUE = 1000
+# Ids of scans taken from the command topic that the bridge remembers: a command resent
+# (the phone did not hear back) or redelivered after its spool row was receipted is not
+# weighed and counted again. Past this many, the services' id check still holds.
+RECENT_COMMAND_IDS = 4096
+# A phone's scan reaches the bridge well within a second. One older than this on arrival
+# waited in the bridge's MQTT session while the bridge was away: the drum on the scale now
+# is not that scan's, so it is spooled unweighed.
+COMMAND_SCAN_LATE_S = 10.0
+
+# A scan waiting for pairing: what was read, the wall-clock time, the monotonic time, and
+# the scan's id when it came with one (a scan from the command topic).
+QueuedScan = tuple[ScanFrame, datetime, float, str | None]
 
 
 class Bridge:
@@ -74,7 +91,8 @@ class Bridge:
         self._scale_protocol: ScaleProtocol | None = None
         self._scale: SerialDevice | None = None
         self._devices: dict[str, tuple[DeviceSettings, SerialDevice]] = {}
-        self._scans: queue.Queue[tuple[ScanFrame, datetime, float]] = queue.Queue(SCAN_QUEUE)
+        self._scans: queue.Queue[QueuedScan] = queue.Queue(SCAN_QUEUE)
+        self._command_ids: OrderedDict[str, None] = OrderedDict()  # pairing thread only
         self._next_qc: QcResult | None = None  # a QC card's verdict for the next drum
         self._stop = threading.Event()
         self._nearly_full = False
@@ -112,8 +130,11 @@ class Bridge:
         self.link = MqttLink(
             settings.mqtt,
             settings.mqtt.client_id or f"gudang-bridge-{self.site}-{self.station}",
-            subscriptions=[(self.topics.receipts(self.station), QOS_RECEIPT)],
-            on_message=self.sender.on_message,
+            subscriptions=[
+                (self.topics.receipts(self.station), QOS_RECEIPT),
+                (self.topics.station_command(self.station), QOS_COMMAND),
+            ],
+            on_message=self._on_message,
             on_published=self.sender.on_published,
             on_connection=self._on_connection,
             persistent=True,
@@ -240,6 +261,36 @@ class Bridge:
         while not self._stop.wait(self.settings.station.heartbeat_s):
             self.publish_status()
 
+    # -- messages (paho's thread: hand over, never block) ---------------------------------
+    def _on_message(self, msg: Message) -> None:
+        if msg.topic == self.topics.station_command(self.station):
+            self._on_command(msg)
+        else:
+            self.sender.on_message(msg)
+
+    def _on_command(self, msg: Message) -> None:
+        """A scan from the command topic (a phone's): queued for pairing like a serial scan."""
+        try:
+            cmd = station_command_decoder.decode(msg.payload)
+            frame = ScanFrame(cmd.barcode, cmd.symbology)
+        except (msgspec.DecodeError, ValueError) as exc:
+            self.counters["bad_commands"] += 1
+            log.warning("command topic: dropped %r: %s", msg.payload[:200], exc)
+            return
+        at = time.monotonic()
+        if cmd.sent_at is not None:
+            late = (datetime.now(UTC) - cmd.sent_at).total_seconds()
+            if late > COMMAND_SCAN_LATE_S:
+                at = -1.0  # not weighed (see _pair)
+        try:
+            self._scans.put_nowait((frame, cmd.ts, at, cmd.id))
+        except queue.Full:
+            # Not spooled: the phone hears no receipt and sends it again.
+            self.counters["scans_refused"] += 1
+            log.error("command scan %s refused: %d scans wait for pairing", cmd.id, SCAN_QUEUE)
+        else:
+            self.counters["command_scans"] += 1
+
     # -- devices (reader threads) ----------------------------------------------------------
     def _on_scan_frame(self, frame: bytes, at: float) -> None:
         now = datetime.now(UTC)
@@ -250,7 +301,7 @@ class Bridge:
             log.warning("scanner: dropped frame: %s", exc)
             return
         try:
-            self._scans.put_nowait((scan, now, at))
+            self._scans.put_nowait((scan, now, at, None))
         except queue.Full:
             self.counters["scans_refused"] += 1
             log.error("scan %r refused: %d scans wait for pairing", scan.text, SCAN_QUEUE)
@@ -312,21 +363,40 @@ class Bridge:
     def _pair_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                frame, ts, at = self._scans.get(timeout=0.2)
+                frame, ts, at, scan_id = self._scans.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self._pair(frame, ts, at)
+            self._pair(frame, ts, at, scan_id=scan_id)
 
     def _pair_leftovers(self) -> None:
         """Scans still waiting when the bridge stops: spooled unweighed, never dropped."""
         while True:
             try:
-                frame, ts, at = self._scans.get_nowait()
+                frame, ts, at, scan_id = self._scans.get_nowait()
             except queue.Empty:
                 return
-            self._pair(frame, ts, at, weigh=False)
+            self._pair(frame, ts, at, weigh=False, scan_id=scan_id)
 
-    def _pair(self, frame: ScanFrame, ts: datetime, at: float, weigh: bool = True) -> None:
+    def _seen_command(self, scan_id: str) -> bool:
+        """Whether this command scan was taken already; remembers it if not."""
+        if scan_id in self._command_ids or self.spool.holds(scan_id):
+            self.counters["command_scans_repeated"] += 1
+            return True
+        self._command_ids[scan_id] = None
+        if len(self._command_ids) > RECENT_COMMAND_IDS:
+            self._command_ids.popitem(last=False)
+        return False
+
+    def _pair(
+        self,
+        frame: ScanFrame,
+        ts: datetime,
+        at: float,
+        weigh: bool = True,
+        scan_id: str | None = None,
+    ) -> None:
+        if scan_id is not None and self._seen_command(scan_id):
+            return
         barcode, qc = frame.text, None
         try:
             card = StationCard.parse(frame.text)
@@ -346,6 +416,9 @@ class Bridge:
         elif not weigh and self._scale is not None:
             kind = ScanKind.DRUM
             weight = PairedWeight(None, False, WeightStatus.ERROR, "the bridge stopped first")
+        elif at < 0 and self._scale is not None:
+            kind = ScanKind.DRUM
+            weight = PairedWeight(None, False, WeightStatus.NO_STABLE, "arrived late: not weighed")
         else:
             kind, weight = ScanKind.DRUM, self._weigh(at)
         if kind is ScanKind.DRUM:
@@ -356,7 +429,7 @@ class Bridge:
             self.counters[f"weight_{weight.status.value}"] += 1
             log.info("scan %r: %s (%s)", frame.text, weight.status.value, weight.detail)
         scan = ScanV1(
-            id=uuid.uuid4().hex,
+            id=scan_id or uuid.uuid4().hex,
             ts=ts,
             site=self.site,
             station=self.station,

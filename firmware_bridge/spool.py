@@ -145,6 +145,12 @@ class Spool:
             self._depth -= len(removed)
         return removed
 
+    def holds(self, msg_id: str) -> bool:
+        """Whether a row with this scan id is in the spool."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM spool WHERE msg_id = ? LIMIT 1", (msg_id,))
+            return row.fetchone() is not None
+
     def count(self) -> int:
         """Rows in the database, counted afresh (depth is kept in memory)."""
         with self._lock:

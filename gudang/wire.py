@@ -287,6 +287,23 @@ class CommandV1(msgspec.Struct, kw_only=True):
     args: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class StationScanCommandV1(msgspec.Struct, kw_only=True, tag_field="command", tag="scan"):
+    """A scan made for a station elsewhere (a phone's camera), sent on its command topic.
+
+    The station's bridge takes it as a scanner's read: pairs it with its scale's next
+    stable weight, spools it and publishes a ``ScanV1`` with this ``id`` and ``ts``. A
+    command redelivered or resent with the same ``id`` is not scanned twice.
+    """
+
+    v: Literal[1] = 1
+    id: ScanId
+    ts: AwareDatetime  # the phone's time of the scan
+    barcode: Barcode
+    symbology: Annotated[str, msgspec.Meta(pattern=r"^\][A-Za-z][0-9A-Za-z]$")] | None = None
+    source: str = "phone"
+    sent_at: AwareDatetime | None = None  # the API's time when it sent the command
+
+
 class ReplyV1(msgspec.Struct, kw_only=True):
     """The services' answer to one command."""
 
@@ -447,3 +464,5 @@ station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)
 weight_decoder = msgspec.json.Decoder(WeightReadingV1)
+# Every command a station takes on Topics.station_command (tagged by "command").
+station_command_decoder = msgspec.json.Decoder(StationScanCommandV1)
