@@ -9,7 +9,9 @@ name (``mqtt.port: Input should be a valid integer``).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +50,41 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# NPWP: 15 digits (the old format) or 16 (the NIK-based one from 2024); NIB: 13 digits.
+# Printed as configured; dots and dashes are the usual way of writing them.
+_NPWP_DIGITS = (15, 16)
+_NIB_DIGITS = 13
+_ID_SEPARATORS = re.compile(r"[.\-\s]")
+
+
+class ExporterSettings(_Section):
+    """The exporter printed on the export papers: who ships, with the numbers customs knows."""
+
+    name: str = ""
+    address: str = ""
+    country: str = Field("ID", pattern=r"^[A-Z]{2}$")  # ISO 3166 alpha-2: the goods' origin
+    npwp: str = ""  # tax number (Nomor Pokok Wajib Pajak)
+    nib: str = ""  # business number (Nomor Induk Berusaha, from OSS)
+    # The producer box of the Form E; empty: the exporter produced the goods.
+    producer: str = ""
+
+    @field_validator("npwp")
+    @classmethod
+    def _npwp(cls, value: str) -> str:
+        digits = _ID_SEPARATORS.sub("", value)
+        if value and (not digits.isdigit() or len(digits) not in _NPWP_DIGITS):
+            raise ValueError(f"an NPWP has 15 or 16 digits, not {value!r}")
+        return value.strip()
+
+    @field_validator("nib")
+    @classmethod
+    def _nib(cls, value: str) -> str:
+        digits = _ID_SEPARATORS.sub("", value)
+        if value and (not digits.isdigit() or len(digits) != _NIB_DIGITS):
+            raise ValueError(f"a NIB has {_NIB_DIGITS} digits, not {value!r}")
+        return value.strip()
+
+
 class SiteSettings(_Section):
     """Which warehouse this is."""
 
@@ -56,6 +93,7 @@ class SiteSettings(_Section):
     # "local": the demo stack and tests (no auth needed). "production": secrets must be
     # set and strong, and MQTT to another machine must use TLS (docs/install.md).
     environment: Literal["local", "production"] = "local"
+    exporter: ExporterSettings = Field(default_factory=ExporterSettings)
 
     @field_validator("name")
     @classmethod
@@ -110,9 +148,30 @@ class SkuSettings(_Section):
     size: str = ""
     min_kg: float = Field(0.0, ge=0)
     max_kg: float = Field(1000.0, gt=0)
-    hs_code: str = "9206.00"
+    hs_code: str = Field("9206.00", pattern=r"^\d{4}(\.?\d{2}){1,3}$")
     gtin: str | None = None  # GS1 labels map to the SKU by GTIN
     capacity_drums: int = Field(2600, gt=0)
+    # What the export papers need of the SKU (docs/papers.md). Prices by ISO 4217
+    # currency: an invoice in a currency the SKU has no price in says so, never converts.
+    unit_prices: dict[str, Decimal] = Field(default_factory=dict)
+    packaging_kg: float | None = Field(None, ge=0, le=1000)  # None: api.packaging_kg_per_drum
+    volume_m3: float | None = Field(None, gt=0, le=100)  # one packed drum
+    package_kind: str = Field("carton", min_length=1)  # what the drum is packed in
+    package_code: str = Field("CT", pattern=r"^[A-Z0-9]{2}$")  # UN/ECE Rec. 21 (CT carton)
+    unit_code: str = Field("PCE", pattern=r"^[A-Z0-9]{2,3}$")  # quantity unit: pieces
+    # ASEAN-China origin criterion (Form E box 8: WO, RVC 40%, CTH, PE ...): the
+    # exporter's declaration; empty until configured, and the Form E says it is missing.
+    origin_criterion: str = ""
+
+    @field_validator("unit_prices")
+    @classmethod
+    def _prices(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, price in prices.items():
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise ValueError(f"{currency!r} is not an ISO 4217 currency code (USD, CNY ...)")
+            if not price.is_finite() or price <= 0:
+                raise ValueError(f"unit price in {currency} must be above zero, not {price}")
+        return prices
 
 
 def _default_catalogue() -> dict[str, SkuSettings]:

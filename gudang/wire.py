@@ -7,7 +7,8 @@ bridge, the services and the API import. Payloads are JSON objects carrying ``"v
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -325,6 +326,49 @@ class ContainerStatus(StrEnum):
     SHIPPED = "shipped"
 
 
+# Incoterms 2020. The PEB declares the FOB value: FOB, FCA and FAS prices are it; a C-term's
+# price includes the freight (CFR, CPT) and the insurance (CIF, CIP) to take off; EXW and
+# the D-terms do not give it (docs/papers.md).
+INCOTERMS = ("EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP")
+FOB_AS_PRICED = frozenset({"FOB", "FCA", "FAS"})
+PRICE_INCLUDES_FREIGHT = frozenset({"CFR", "CPT", "CIF", "CIP"})
+PRICE_INCLUDES_INSURANCE = frozenset({"CIF", "CIP"})
+
+
+class PartyV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A party on the export papers: buyer, consignee, notify party."""
+
+    name: str = ""
+    address: str = ""
+    country: str = ""  # ISO 3166 alpha-2 (CN)
+
+
+class ShipmentV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What only a person knows of a container's shipment: set by a supervisor.
+
+    Empty fields are not known yet; the export papers name them as missing.
+    """
+
+    v: Literal[1] = 1
+    buyer: PartyV1 = msgspec.field(default_factory=PartyV1)
+    consignee: PartyV1 | None = None  # None: the buyer is the consignee
+    notify_party: PartyV1 | None = None  # None: the consignee is notified
+    port_of_loading: str = ""  # e.g. "IDSUB Tanjung Perak, Surabaya"
+    port_of_discharge: str = ""
+    vessel: str = ""
+    voyage: str = ""
+    departure_date: date | None = None
+    bl_no: str = ""  # bill of lading: known once the carrier issues it
+    incoterm: str = ""  # one of INCOTERMS
+    currency: str = ""  # ISO 4217 (USD, CNY)
+    freight: Decimal | None = None  # in the currency; C-terms need it for the FOB value
+    insurance: Decimal | None = None  # CIF and CIP
+    invoice_no: str = ""
+    invoice_date: date | None = None
+    set_by: str = ""  # the supervisor who set it last
+    set_at: AwareDatetime | None = None
+
+
 class ContainerStateV1(msgspec.Struct, kw_only=True):
     """Live state of one container, retained on ``state/container/<no>``."""
 
@@ -347,6 +391,8 @@ class ContainerStateV1(msgspec.Struct, kw_only=True):
     # container is full at that rate; null until two drums are loaded in the window.
     rate_drums_per_h: float | None = None
     forecast_full_at: AwareDatetime | None = None
+    # The shipment record of the container's current trip (reset when it is opened again).
+    shipment: ShipmentV1 | None = None
 
 
 class LastScanV1(msgspec.Struct, kw_only=True):
@@ -391,6 +437,8 @@ class Command(StrEnum):
     CONTAINER_SEAL = "container/seal"  # container_no, seal_no
     CONTAINER_SHIP = "container/ship"  # container_no
     CONTAINER_UNLOAD = "container/unload"  # container_no, drum (label), reason?: a correction
+    # container_no, shipment (ShipmentV1's fields): refused once the container shipped
+    CONTAINER_SHIPMENT = "container/shipment"
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
@@ -460,6 +508,7 @@ status_decoder = msgspec.json.Decoder(StationStatusV1)
 command_decoder = msgspec.json.Decoder(CommandV1)
 reply_decoder = msgspec.json.Decoder(ReplyV1)
 container_state_decoder = msgspec.json.Decoder(ContainerStateV1)
+shipment_decoder = msgspec.json.Decoder(ShipmentV1)
 station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)
