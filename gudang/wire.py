@@ -147,6 +147,14 @@ def parse_station_topic(topic: str) -> tuple[str, str, str] | None:
     return parts[1], parts[3], parts[4]
 
 
+def parse_command_topic(topic: str) -> tuple[str, str] | None:
+    """Split ``gudang/<site>/command/<name>`` into (site, name); a name may have slashes."""
+    parts = topic.split("/", 3)
+    if len(parts) != 4 or parts[0] != ROOT or parts[2] != "command":
+        return None
+    return parts[1], parts[3]
+
+
 # ---------------------------------------------------------------------------------
 # Payloads. msgspec Structs: decoding validates types, and is fast (about 1 µs).
 # ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from gudang.wire import (
     StationStatusV1,
     WeightStatus,
 )
-from services.floor import Container, Floor, FloorError, Result, ScanOutcome
+from services.floor import Container, Floor, FloorError, Result, ScanOutcome, heartbeat_stale
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -347,7 +347,7 @@ def on_heartbeats(book: AlertBook, floor: Floor, settings: AlertSettings, at: da
         if not st.online or st.heartbeat_s is None or st.last_status_at is None:
             continue
         silent = (at - st.last_status_at).total_seconds()
-        if silent > st.heartbeat_s * settings.heartbeat_misses:
+        if heartbeat_stale(st.heartbeat_s, silent, settings.heartbeat_misses):
             floor.set_online(st.name, False)
             book.raise_(
                 AlertKind.STATION_OFFLINE,

@@ -2,7 +2,8 @@
 
 Each command checks the floor's state (FloorError -> a refusal with an HTTP-like code),
 changes it, and adds its event to the batch, so the event is stored in InfluxDB before
-the reply goes out and a rebuild applies it again. Mixed into ``Ingest``.
+the reply goes out and a rebuild applies it again. The ingest's interpreter hands each
+command message to ``Commands.run``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gudang.storage import (
     Event,
     ns_to_datetime,
 )
-from gudang.wire import Command, CommandV1
+from gudang.wire import Command, CommandV1, ReplyV1
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
@@ -44,17 +45,18 @@ def _view(struct: msgspec.Struct) -> dict[str, Any]:
     return out
 
 
-class CommandsMixin:
-    """Command handlers; the ingest provides the state they work on."""
+Handler = Callable[[CommandV1, datetime, list[str]], Result]
 
-    site: str
-    floor: Floor
-    alerts: AlertBook
-    stamp: Stamper
 
-    def command_table(self) -> dict[str, Callable[[CommandV1, datetime, list[str]], Result]]:
-        """Handlers by command name."""
-        return {
+class Commands:
+    """The command handlers, given the floor and alerts they change and the clock they stamp."""
+
+    def __init__(self, site: str, floor: Floor, alerts: AlertBook, stamp: Stamper) -> None:
+        self.site = site
+        self.floor = floor
+        self.alerts = alerts
+        self.stamp = stamp
+        self.table: dict[str, Handler] = {
             Command.CONTAINER_OPEN.value: self._cmd_open_container,
             Command.CONTAINER_SEAL.value: self._cmd_seal,
             Command.CONTAINER_SHIP.value: self._cmd_ship,
@@ -63,6 +65,21 @@ class CommandsMixin:
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
         }
+
+    def run(self, name: str, cmd: CommandV1, now: datetime, lines: list[str]) -> ReplyV1:
+        """Carry out one command (its events added to ``lines``); the reply says how it went."""
+        handler = self.table.get(name)
+        if handler is None:
+            return ReplyV1(
+                request_id=cmd.request_id, ok=False, code=404, error=f"unknown command {name!r}"
+            )
+        try:
+            result = handler(cmd, now, lines)
+        except FloorError as exc:
+            return ReplyV1(request_id=cmd.request_id, ok=False, code=exc.code, error=str(exc))
+        except (ValueError, TypeError, KeyError) as exc:
+            return ReplyV1(request_id=cmd.request_id, ok=False, code=400, error=str(exc))
+        return ReplyV1(request_id=cmd.request_id, ok=True, result=result)
 
     def _event(
         self,

@@ -181,6 +181,36 @@ class Station:
         )
 
 
+# Device times before this are a clock that was never set (RTC reset, no NTP: 1970).
+EARLIEST_SCAN = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def clock_problem(
+    scan: ScanV1, now: datetime, settings: FloorSettings, station: Station | None
+) -> str | None:
+    """Why the scan's device time cannot be right (then it is quarantined), or None."""
+    if scan.ts < EARLIEST_SCAN:
+        return f"device time {scan.ts.isoformat()} is before 2020: the clock was never set"
+    ahead = (scan.ts - now).total_seconds()
+    if ahead > settings.max_clock_ahead_s:
+        return f"device time is {ahead:.0f}s ahead of the services' clock"
+    if -ahead > settings.max_scan_age_s:
+        return f"device time is {-ahead:.0f}s old, more than max_scan_age_s"
+    if station is not None and clock_skewed(station.clock_offset_s, settings):
+        return f"station clock is {station.clock_offset_s:+.0f}s off (from its heartbeat)"
+    return None
+
+
+def clock_skewed(offset_s: float, settings: FloorSettings) -> bool:
+    """A station clock this far off ours (from its heartbeat) makes its scans' times wrong."""
+    return abs(offset_s) > settings.max_station_clock_offset_s
+
+
+def heartbeat_stale(heartbeat_s: float | None, silent_s: float, misses: float) -> bool:
+    """A station silent for ``misses`` heartbeats is gone, whatever its last status said."""
+    return heartbeat_s is not None and silent_s > heartbeat_s * misses
+
+
 class FloorError(ValueError):
     """A command that the floor's state does not allow; ``code`` is HTTP-like."""
 

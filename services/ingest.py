@@ -1,12 +1,13 @@
-"""The ingest: MQTT in, InfluxDB written, live state published, then PUBACK.
+"""The ingest pipeline: queue -> batch -> write -> publish -> acknowledge.
 
 One persistent MQTT session (fixed client id, no clean start) with manual
 acknowledgement. paho's thread only queues messages; the ingest thread takes them in
-batches (by size or linger time), decides what each means, writes the batch to
-InfluxDB and only then publishes the changed state, sends each station a receipt for its
-scans (the station then deletes them from its spool) and acknowledges the batch, in the
-order received. The broker's Receive Maximum bounds how much can be in flight, so while
-InfluxDB is down the ingest holds acknowledgements and the broker holds the rest.
+batches (by size or linger time), has the interpreter (``services/interpret.py``) decide
+what each means, writes the batch to InfluxDB and only then publishes the changed state,
+sends each station a receipt for its scans (the station then deletes them from its spool)
+and acknowledges the batch, in the order received. The broker's Receive Maximum bounds
+how much can be in flight, so while InfluxDB is down the ingest holds acknowledgements
+and the broker holds the rest.
 
 Alerts raised by a batch are stored with it, then published retained on
 ``alert/<id>`` and sent to the webhooks. Between batches the thread ticks: heartbeat
@@ -20,17 +21,12 @@ import queue
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import msgspec
 
 from gudang.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
-from gudang.storage import ns_to_datetime, scan_time_ns
 from gudang.wire import (
-    MAX_PAYLOAD_BYTES,
     MAX_RECEIPT_IDS,
     QOS_ALERT,
     QOS_COMMAND,
@@ -44,64 +40,28 @@ from gudang.wire import (
     AlertV1,
     DeadLetterV1,
     ReceiptV1,
-    ReplyV1,
-    ScanV1,
     Topics,
-    command_decoder,
     encode,
-    scan_decoder,
-    scan_ref_decoder,
-    status_decoder,
 )
 from services import alerts as rules
-from services.commands import CommandsMixin
-from services.floor import FloorError
+from services.interpret import DEADLETTER_PAYLOAD_CHARS, Batch, Interpreter, Refused
 from services.rebuild import Rebuilt, rebuild
 from services.records import (
     Stamper,
     alert_line,
     dead_letter_line,
-    quarantine_line,
-    scan_line,
 )
 from services.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
-# A dead letter keeps this much of the refused payload: enough to see what it was.
-DEADLETTER_PAYLOAD_CHARS = 1024
 # Back-off between write attempts while InfluxDB is unavailable.
 RETRY_MIN_S = 0.2
 # How often the ingest thread looks at heartbeats and its own broker link.
 TICK_S = 1.0
-# Device times before this are a clock that was never set (RTC reset, no NTP: 1970).
-EARLIEST_SCAN = datetime(2020, 1, 1, tzinfo=UTC)
-# A station's clock is measured from its live heartbeat only while the ingest keeps up:
-# a heartbeat that waited in a queue would make a right clock look slow.
-CLOCK_PROBE_MAX_QUEUE = 100
 
 
-class Refused(Exception):
-    """An input that can never be processed; the message is the dead letter's reason."""
-
-
-@dataclass(slots=True)
-class Batch:
-    """What one batch of messages produced, published after the write."""
-
-    lines: list[str] = field(default_factory=list)
-    replies: list[tuple[str, bytes]] = field(default_factory=list)
-    deadletters: list[bytes] = field(default_factory=list)
-    alerts: list[AlertV1] = field(default_factory=list)
-    # Station -> ids of its scans this batch is done with (stored, or refused for good).
-    receipts: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _payload_text(payload: bytes) -> str:
-    return payload[:DEADLETTER_PAYLOAD_CHARS].decode("utf-8", errors="backslashreplace")
-
-
-class Ingest(CommandsMixin):
+class Ingest:
     """Consumes the site's station and command topics into InfluxDB and the floor state."""
 
     def __init__(self, settings: Settings, influx: InfluxClient, state: Rebuilt) -> None:
@@ -110,17 +70,16 @@ class Ingest(CommandsMixin):
         self.topics = Topics(self.site)
         self.influx = influx
         self.counters: Counter[str] = Counter()
-        self._adopt(state)
         self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
         self.webhooks = WebhookSender(settings.alerts)
         # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)
+        self._adopt(state)
         self.max_queued = 0  # the most messages ever waiting in the queue at once
         self._stop = threading.Event()
         self._state_lock = threading.Lock()  # the floor is changed and published under it
         self._thread: threading.Thread | None = None
-        self._commands = self.command_table()
         self._storage_down_since: float | None = None
         self._broker_down_since: float | None = time.monotonic()  # until first connected
         self._next_tick = 0.0
@@ -147,12 +106,12 @@ class Ingest(CommandsMixin):
         return self._queue.qsize()
 
     def _adopt(self, state: Rebuilt) -> None:
-        """Take over a rebuilt state."""
+        """Take over a rebuilt state: the interpreter (and its commands) work on it."""
         self.floor = state.floor
         self.alerts = state.alerts
-        self.seen_scans = state.seen_scans  # scan id -> point time (ns)
-        self.seen_commands = state.seen_commands
-        self.scan_points = state.scan_points
+        self.interpreter = Interpreter(
+            self.settings, state, self.stamp, self.counters, self._queue.qsize
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -281,15 +240,15 @@ class Ingest(CommandsMixin):
         for msg in messages:
             self.counters["received"] += 1
             try:
-                self._handle(msg, now, batch)
+                self.interpreter.take(msg, now, batch)
             except Refused as exc:
-                self._dead_letter(msg, str(exc), now, batch)
+                self.interpreter.dead_letter(msg, str(exc), now, batch)
             except Exception as exc:
                 # A bug met by one message must not stall the stream behind it (it would
                 # never be acknowledged): dead-letter it, loudly, and go on.
                 log.exception("internal error on a message from %s; dead-lettered", msg.topic)
                 self.counters["internal_errors"] += 1
-                self._dead_letter(msg, f"internal error: {exc!r}", now, batch)
+                self.interpreter.dead_letter(msg, f"internal error: {exc!r}", now, batch)
         self._store_alerts(batch, now)
         if not self._write(batch, now):
             return  # stopping: leave the batch unacknowledged
@@ -331,184 +290,6 @@ class Ingest(CommandsMixin):
             # broker, so a new subscriber gets only the alerts still open.
             self.link.publish(topic, b"", qos=QOS_ALERT, retain=True)
         self.webhooks.send(alert)
-
-    def _handle(self, msg: Message, now: datetime, batch: Batch) -> None:
-        if len(msg.payload) > MAX_PAYLOAD_BYTES:
-            raise Refused(f"payload of {len(msg.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-        parts = msg.topic.split("/")
-        # gudang/<site>/station/<station>/<kind>  or  gudang/<site>/command/<a>/<b>
-        if len(parts) == 5 and parts[2] == "station":
-            station, kind = parts[3], parts[4]
-            if kind == "scan":
-                self._handle_scan(msg, station, now, batch)
-            elif kind == "status":
-                self._handle_status(msg, station, now)
-            return
-        if len(parts) >= 4 and parts[2] == "command":
-            self._handle_command(msg, "/".join(parts[3:]), now, batch)
-            return
-        self.counters["ignored"] += 1
-
-    def _handle_scan(self, msg: Message, station: str, now: datetime, batch: Batch) -> None:
-        try:
-            scan = scan_decoder.decode(msg.payload)
-        except msgspec.DecodeError as exc:
-            self._receipt_refused(msg.payload, station, batch)
-            raise Refused(f"invalid scan payload: {exc}") from exc
-        # Whatever becomes of it now (stored, quarantined, refused), this batch settles it.
-        batch.receipts.setdefault(station, []).append(scan.id)
-        if scan.site != self.site or scan.station != station:
-            raise Refused(f"scan for {scan.site}/{scan.station} published on {msg.topic}")
-        if scan.id in self.seen_scans:
-            self.counters["redelivered"] += 1
-            return
-        problem = self._clock_problem(scan, now)
-        if problem is not None:
-            self._quarantine(msg, scan, problem, now, batch)
-            return
-        ts_ns = scan_time_ns(scan)
-        while (station, ts_ns) in self.scan_points:
-            # Another scan of this station holds the point (same ms, same id offset: about
-            # one in a million): take the next ns, or it would overwrite that scan.
-            self.counters["point_collisions"] += 1
-            ts_ns += 1
-        self.scan_points.add((station, ts_ns))
-        outcome = self.floor.decide(scan)
-        # The stored point's time, so that a rebuild from it gives the very same state.
-        self.floor.apply(station, ns_to_datetime(ts_ns), outcome, scan)
-        self.seen_scans[scan.id] = ts_ns
-        batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
-        rules.on_scan(self.alerts, self.floor, scan, outcome, now)
-        self.counters[f"scan_{outcome.result.value}"] += 1
-
-    def _receipt_refused(self, payload: bytes, station: str, batch: Batch) -> None:
-        """Receipt a scan refused for good if its id can be read: else it is resent forever."""
-        try:
-            ref = scan_ref_decoder.decode(payload)
-        except msgspec.DecodeError:
-            return
-        batch.receipts.setdefault(station, []).append(ref.id)
-
-    def _clock_problem(self, scan: ScanV1, now: datetime) -> str | None:
-        """Why the scan's device time cannot be right, or None."""
-        fs = self.settings.floor
-        if scan.ts < EARLIEST_SCAN:
-            return f"device time {scan.ts.isoformat()} is before 2020: the clock was never set"
-        ahead = (scan.ts - now).total_seconds()
-        if ahead > fs.max_clock_ahead_s:
-            return f"device time is {ahead:.0f}s ahead of the services' clock"
-        if -ahead > fs.max_scan_age_s:
-            return f"device time is {-ahead:.0f}s old, more than max_scan_age_s"
-        st = self.floor.stations.get(scan.station)
-        if st is not None and abs(st.clock_offset_s) > fs.max_station_clock_offset_s:
-            return f"station clock is {st.clock_offset_s:+.0f}s off (from its heartbeat)"
-        return None
-
-    def _quarantine(
-        self, msg: Message, scan: ScanV1, reason: str, now: datetime, batch: Batch
-    ) -> None:
-        """Keep a scan with an impossible time aside: stored at our time, never counted."""
-        self.counters["quarantined"] += 1
-        log.warning("scan %s from %s quarantined: %s", scan.id, scan.station, reason)
-        ts_ns = self.stamp(now)
-        self.seen_scans[scan.id] = ts_ns
-        batch.lines.append(
-            quarantine_line(
-                self.site,
-                scan.station,
-                scan.id,
-                reason,
-                scan.ts.isoformat(),
-                _payload_text(msg.payload),
-                ts_ns,
-            )
-        )
-        self.alerts.raise_(
-            AlertKind.CLOCK_SKEW,
-            scan.station,
-            now,
-            f"{scan.station}: {reason}; its scans are quarantined, not counted",
-            station=scan.station,
-            data={"device_ts": scan.ts.isoformat(), "scan_id": scan.id},
-        )
-
-    def _handle_status(self, msg: Message, station: str, now: datetime) -> None:
-        if not msg.payload:
-            return  # a cleared retained status
-        try:
-            status = status_decoder.decode(msg.payload)
-        except msgspec.DecodeError as exc:
-            raise Refused(f"invalid status payload: {exc}") from exc
-        if status.station != station:
-            raise Refused(f"status of {status.station} published on {msg.topic}")
-        st = self.floor.station(station)
-        # A retained status (met at start) is as old as it says: a bridge that hung without
-        # its last will left "online" behind, and must not look alive for that.
-        seen_at = min(now, status.ts) if msg.retain and status.ts is not None else now
-        st.last_status_at = seen_at
-        st.heartbeat_s = status.heartbeat_s
-        silent = (now - seen_at).total_seconds()
-        stale = (
-            status.heartbeat_s is not None
-            and silent > status.heartbeat_s * self.settings.alerts.heartbeat_misses
-        )
-        self.floor.set_online(station, status.state.value == "online" and not stale)
-        live = not msg.retain and self._queue.qsize() < CLOCK_PROBE_MAX_QUEUE
-        if live and status.ts is not None and status.state.value == "online":
-            st.clock_offset_s = (status.ts - now).total_seconds()
-            if abs(st.clock_offset_s) > self.settings.floor.max_station_clock_offset_s:
-                self.alerts.raise_(
-                    AlertKind.CLOCK_SKEW,
-                    station,
-                    now,
-                    f"{station}: clock is {st.clock_offset_s:+.0f}s off the services' clock; "
-                    "its scans are quarantined until it is right",
-                    station=station,
-                    data={"offset_s": st.clock_offset_s},
-                )
-            else:
-                self.alerts.clear_condition(AlertKind.CLOCK_SKEW, station, now)
-        rules.on_status(
-            self.alerts, self.settings.alerts, status, now, silent_s=silent if stale else None
-        )
-
-    def _handle_command(self, msg: Message, name: str, now: datetime, batch: Batch) -> None:
-        try:
-            cmd = command_decoder.decode(msg.payload)
-        except msgspec.DecodeError as exc:
-            raise Refused(f"invalid command payload: {exc}") from exc
-        if cmd.request_id in self.seen_commands:
-            self.counters["redelivered"] += 1
-            return
-        self.seen_commands.add(cmd.request_id)
-        handler = self._commands.get(name)
-        reply: ReplyV1
-        if handler is None:
-            reply = ReplyV1(
-                request_id=cmd.request_id, ok=False, code=404, error=f"unknown command {name!r}"
-            )
-        else:
-            try:
-                result = handler(cmd, now, batch.lines)
-                reply = ReplyV1(request_id=cmd.request_id, ok=True, result=result)
-            except FloorError as exc:
-                reply = ReplyV1(request_id=cmd.request_id, ok=False, code=exc.code, error=str(exc))
-            except (ValueError, TypeError, KeyError) as exc:
-                reply = ReplyV1(request_id=cmd.request_id, ok=False, code=400, error=str(exc))
-        self.counters[f"command_{'ok' if reply.ok else 'refused'}"] += 1
-        batch.replies.append((self.topics.reply(cmd.request_id), encode(reply)))
-
-    # -- output ------------------------------------------------------------------------------
-    def _dead_letter(self, msg: Message, reason: str, now: datetime, batch: Batch) -> None:
-        self.counters["deadlettered"] += 1
-        text = _payload_text(msg.payload)
-        log.warning("dead-lettered message on %s: %s", msg.topic, reason)
-        # Distinct ns per dead letter so a flood of them at one instant keeps every one.
-        ts_ns = self.stamp(now)
-        batch.lines.append(dead_letter_line(self.site, msg.topic, reason, text, ts_ns))
-        batch.deadletters.append(
-            encode(DeadLetterV1(ts=now, topic=msg.topic, reason=reason, payload=text))
-        )
 
     def _write(self, batch: Batch, now: datetime) -> bool:
         """Write until InfluxDB has the batch; False only when asked to stop meanwhile."""
