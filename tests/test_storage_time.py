@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import api.queries
 import api.routes.scans
 import services.commands
-import services.ingest
+import services.interpret
 import services.rebuild
 from gudang import storage
 from gudang.storage import datetime_to_ns, ns_to_datetime
