@@ -32,7 +32,7 @@ def test_every_reader_and_writer_uses_the_one_conversion() -> None:
         api.queries,
         api.routes.scans,
         services.commands,
-        services.ingest,
+        services.interpret,
         services.rebuild,
     ):
         assert module.ns_to_datetime is storage.ns_to_datetime, module.__name__
