@@ -97,6 +97,7 @@ class LiveState:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
         self.subscribers: set[asyncio.Queue[LiveEvent]] = set()
+        self.streams_of: Counter[str] = Counter()  # open streams by token name
         # Messages from paho's thread waiting for the event loop, and whether a turn of
         # the loop is already asked for them (one wake-up per burst, not per message).
         self._inbox: deque[Message] = deque()
@@ -260,15 +261,20 @@ class LiveState:
                 self.counters["stream_dropped"] += 1
             q.put_nowait(event)
 
-    def subscribe(self) -> asyncio.Queue[LiveEvent]:
-        """A queue of state changes, for a live stream."""
+    def subscribe(self, who: str = "") -> asyncio.Queue[LiveEvent]:
+        """A queue of state changes, for a live stream of ``who`` (a token's name)."""
         q: asyncio.Queue[LiveEvent] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self.subscribers.add(q)
+        self.streams_of[who] += 1
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[LiveEvent]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[LiveEvent], who: str = "") -> None:
         """Stop delivering changes to a queue."""
-        self.subscribers.discard(q)
+        if q in self.subscribers:
+            self.subscribers.discard(q)
+            self.streams_of[who] -= 1
+            if self.streams_of[who] <= 0:
+                del self.streams_of[who]
 
     async def command(self, name: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         """Send a command to the services and wait for the reply."""

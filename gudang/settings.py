@@ -244,6 +244,12 @@ class ApiSettings(_Section):
     # refused unless the API listens on loopback only.
     allow_demo_tokens: bool = False
     stream_heartbeat_s: float = Field(15.0, gt=0, le=300)
+    # Live streams one token may hold open: a client opening streams in a loop (or never
+    # reading them) uses up its own share, not every dashboard's (429 past it).
+    stream_max_per_token: int = Field(50, ge=1, le=1000)
+    # A stream whose reader has not taken an event for this long is closed: its events
+    # pile up in the server otherwise, and it holds a slot.
+    stream_send_timeout_s: float = Field(10.0, gt=0, le=300)
     # Carton and wrapping per drum, added to the net weight for the packing list's gross.
     packaging_kg_per_drum: float = Field(0.0, ge=0, le=1000)
     # One log line per HTTP request. Off by default: dashboards polling the fill send

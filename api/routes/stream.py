@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.types import Send
 
 from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
 from api.live import LiveEvent, LiveState
@@ -122,8 +123,48 @@ async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
     }
 
 
+class BoundedStream(StreamingResponse):
+    """A stream closed when its reader has not taken a frame within ``send_timeout_s``.
+
+    uvicorn's ``send`` waits while the client's socket is full: without a timeout a client
+    that never reads would hold its slot and its queue for as long as it stays connected.
+    """
+
+    def __init__(
+        self, content: AsyncIterator[bytes], send_timeout_s: float, on_drop: Callable[[], None]
+    ) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.send_timeout_s = send_timeout_s
+        self.on_drop = on_drop
+        self._events = content
+
+    async def stream_response(self, send: Send) -> None:
+        """Send the frames, each within the send timeout; give up on a reader that stalls."""
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        try:
+            async for chunk in self._events:
+                try:
+                    async with asyncio.timeout(self.send_timeout_s):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except TimeoutError:
+                    # Returning without the last frame makes uvicorn close the connection.
+                    self.on_drop()
+                    return
+        finally:
+            await self._events.aclose()  # type: ignore[attr-defined]
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 async def _events(
-    request: Request, live: LiveState, settings: Settings, queue: asyncio.Queue[LiveEvent]
+    request: Request,
+    live: LiveState,
+    settings: Settings,
+    queue: asyncio.Queue[LiveEvent],
+    who: str,
 ) -> AsyncIterator[bytes]:
     heartbeat = settings.api.stream_heartbeat_s
     try:
@@ -140,7 +181,7 @@ async def _events(
             for frame in _event_frames(live, settings, ev):
                 yield frame
     finally:
-        live.unsubscribe(queue)
+        live.unsubscribe(queue, who)
 
 
 @router.get(
@@ -152,6 +193,7 @@ async def _events(
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "the event stream",
         },
+        429: {"model": ErrorOut, "description": "this token holds too many open streams"},
         503: {"model": ErrorOut, "description": "too many open streams"},
     },
 )
@@ -169,10 +211,27 @@ async def stream(
     if len(live.subscribers) >= MAX_STREAM_CLIENTS:
         log.warning("refused a stream for %s: %d streams open", who.name, len(live.subscribers))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many open streams")
-    queue = live.subscribe()  # before the snapshot: no change falls between the two
+    most = settings.api.stream_max_per_token
+    if live.streams_of[who.name] >= most:
+        live.counters["stream_refused_per_token"] += 1
+        log.warning("refused a stream for %s: it holds %d already", who.name, most)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"the token {who.name!r} holds {most} open streams already (api.stream_max_per_token)",
+        )
+    queue = live.subscribe(who.name)  # before the snapshot: no change falls between the two
     log.info("stream opened by %s", who.name)
-    return StreamingResponse(
-        _events(request, live, settings, queue),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+
+    def dropped() -> None:
+        live.counters["stream_slow_reader_dropped"] += 1
+        log.warning(
+            "closed a stream of %s: its reader took nothing for %.0fs",
+            who.name,
+            settings.api.stream_send_timeout_s,
+        )
+
+    return BoundedStream(
+        _events(request, live, settings, queue, who.name),
+        settings.api.stream_send_timeout_s,
+        dropped,
     )

@@ -19,16 +19,30 @@ import httpx
 import pytest
 
 from api.guard import MAX_BODY_BYTES
+from gudang.settings import load_settings
+from gudang.wire import (
+    MAX_PAYLOAD_BYTES,
+    DeviceStateV1,
+    StationState,
+    StationStatusV1,
+    Topics,
+    encode,
+)
 from gudang_ops.servers import ServerProcess, free_port
-from tests.api.conftest import TOKENS
+from tests.api.conftest import TOKENS, auth
+from tests.api.test_api_stream import _next, sse_events
 from tests.bridge.station_kit import gudang_command
-from tests.harness import wait_for
+from tests.harness import Probe, make_settings, wait_for
+
+DROPPED = 'gudang_api_live_events{what="stream_slow_reader_dropped"}'
 
 # What the attacker announced (and, before the guard, streamed): 200 MB.
 HOSTILE_BYTES = 200 * 1024 * 1024
 # An answer "at once": before this much of the body is sent. Loopback socket buffers take
 # a few MB before the sender blocks, so this is what the kernel holds, not the API.
 ANSWERED_WITHIN_BYTES = 16 * 1024 * 1024
+# A stream reader that takes nothing for this long is dropped (a short one for the test).
+STREAM_SEND_TIMEOUT_S = 2.0
 # The API's RSS may grow this much over the whole hostile request ("a few MB").
 RSS_GROWTH_MAX = 16 * 1024 * 1024
 
@@ -79,6 +93,7 @@ database = "db_{site}"
 host = "127.0.0.1"
 port = {port}
 stream_heartbeat_s = 1.0
+stream_send_timeout_s = {STREAM_SEND_TIMEOUT_S}
 {tokens}""",
         encoding="utf-8",
     )
@@ -235,3 +250,91 @@ def test_body_past_64_kib_is_refused_413_while_it_streams_even_with_a_token(
     assert r.status_code == 422, r.text
     metrics = httpx.get(f"{api_process.url}/metrics", timeout=15).text
     assert "gudang_api_bodies_refused_total 2.0" in metrics
+
+
+def _open_stream(port: int, token: str) -> tuple[socket.socket, int]:
+    """A stream opened on a raw socket that will never be read past its status line."""
+    sock = socket.socket()
+    # A small receive buffer: the server's side fills sooner when nobody reads.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        f"GET /api/v1/stream?access_token={token} HTTP/1.1\r\nHost: gudang\r\n\r\n".encode()
+    )
+    line = b""
+    while not line.endswith(b"\r\n"):
+        data = sock.recv(1)
+        assert data, "closed before a status line"
+        line += data
+    return sock, int(line.split()[1])
+
+
+def _metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", headers=auth("admin"), timeout=15).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_200_unread_streams_of_one_token_lock_nobody_else_out_and_stalled_readers_are_dropped(
+    api_process: ApiProcess,
+    mosquitto: ServerProcess,
+    influxd: ServerProcess,
+    site: str,
+    tmp_path: Path,
+) -> None:
+    per_token = load_settings(None).api.stream_max_per_token
+    sockets: list[socket.socket] = []
+    try:
+        codes = []
+        for _ in range(200):
+            sock, code = _open_stream(api_process.port, TOKENS["worker"])
+            codes.append(code)
+            if code == 200:
+                sockets.append(sock)
+            else:
+                sock.close()
+        assert codes.count(200) == per_token, codes
+        assert codes.count(429) == 200 - per_token, codes
+        # Another token's dashboard still gets its stream and its snapshot.
+        with sse_events(api_process.url, TOKENS["supervisor"]) as events:
+            assert _next(events, "status")[1] == 200
+            _next(events, "snapshot")
+            # Changes pile up behind the readers that take nothing: fat station statuses
+            # (each well under the payload bound) until the server gives up on them.
+            settings = make_settings(mosquitto, influxd, site, tmp_path)
+            probe = Probe(settings)
+            try:
+                status = StationStatusV1(
+                    site=site,
+                    station="load-9",
+                    state=StationState.ONLINE,
+                    devices=[
+                        DeviceStateV1(name=f"d{i}", role="scale", state="error", detail="x" * 2000)
+                        for i in range(5)
+                    ],
+                )
+                payload = encode(status)
+                assert len(payload) < MAX_PAYLOAD_BYTES
+                topic = Topics(site).status("load-9")
+
+                def dropped() -> bool:
+                    for _ in range(50):
+                        probe.link.publish(topic, payload, qos=0)
+                    return _metric(api_process.url, DROPPED) >= per_token
+
+                wait_for(dropped, 120, "every stalled stream dropped")
+            finally:
+                probe.close()
+            # The reading dashboard kept up and is still there.
+            _next(events, "station")
+            assert _metric(api_process.url, "gudang_api_stream_clients") == 1
+        # The worker's slots are free again.
+        sock, code = _open_stream(api_process.port, TOKENS["worker"])
+        sock.close()
+        assert code == 200
+    finally:
+        for sock in sockets:
+            sock.close()
