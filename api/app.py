@@ -15,7 +15,17 @@ from api.auth import RedactTokens, TokenBook
 from api.guard import BodyGuard
 from api.live import LiveState
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import alerts, containers, health, scans, site, stations, stock, stream
+from api.routes import (
+    alerts,
+    containers,
+    health,
+    scans,
+    site,
+    station_scans,
+    stations,
+    stock,
+    stream,
+)
 from gudang import __version__
 from gudang.influx import AsyncInfluxReader
 from gudang.settings import Settings
@@ -78,7 +88,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.tokens = TokenBook(settings.api)
     if not settings.api.tokens and not settings.api.allow_demo_tokens:
         log.warning("no api.tokens configured: every request but health will get 401")
-    for module in (containers, stock, stations, alerts, scans, stream, site, health):
+    for module in (
+        containers,
+        stock,
+        stations,
+        station_scans,
+        alerts,
+        scans,
+        stream,
+        site,
+        health,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
 

@@ -51,14 +51,18 @@ def new_token() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's name and role."""
+    """Who is calling: the token's name and role.
+
+    ``station``: a phone's token, good for scanning at that station and nothing else.
+    """
 
     name: str
     role: ApiRole
+    station: str | None = None
 
     def allows(self, role: ApiRole) -> bool:
-        """Whether this principal has at least ``role``."""
-        return _RANK[self.role] >= _RANK[role]
+        """Whether this principal has at least ``role`` (a phone's token: never)."""
+        return self.station is None and _RANK[self.role] >= _RANK[role]
 
 
 class TokenBook:
@@ -129,11 +133,23 @@ def require(role: ApiRole, query_token: bool = False) -> Any:
     return Depends(dependency)
 
 
+async def _scanner(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """A worker or better, or a phone's token (its station is checked by the route)."""
+    principal = _principal(request, credentials.credentials if credentials else None)
+    if principal.station is None and not principal.allows("worker"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the worker role")
+    return principal
+
+
 # Typed aliases for the routes.
 Worker = Annotated[Principal, require("worker")]
 Supervisor = Annotated[Principal, require("supervisor")]
 Admin = Annotated[Principal, require("admin")]
 WorkerByQuery = Annotated[Principal, require("worker", query_token=True)]
+Scanner = Annotated[Principal, Depends(_scanner)]
 
 
 _QUERY_TOKEN_RE = re.compile(rf"({TOKEN_QUERY_PARAM}=)[^&\s\"]+")

@@ -21,6 +21,7 @@ from gudang.settings import Settings
 from gudang.wire import (
     QOS_ALERT,
     QOS_COMMAND,
+    QOS_RECEIPT,
     QOS_STATE,
     QOS_STATUS,
     QOS_WEIGHT,
@@ -37,6 +38,7 @@ from gudang.wire import (
     alert_decoder,
     container_state_decoder,
     encode,
+    receipt_decoder,
     reply_decoder,
     station_view_decoder,
     status_decoder,
@@ -96,6 +98,8 @@ class LiveState:
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
+        # Phone scans waiting for the services' receipt, by scan id (api.phone).
+        self._receipts: dict[str, list[asyncio.Future[None]]] = {}
         self.subscribers: set[asyncio.Queue[LiveEvent]] = set()
         self.streams_of: Counter[str] = Counter()  # open streams by token name
         # Messages from paho's thread waiting for the event loop, and whether a turn of
@@ -114,6 +118,8 @@ class LiveState:
                 (self.topics.all_alerts, QOS_ALERT),
                 (self.topics.all_status, QOS_STATUS),
                 (self.topics.all_weights, QOS_WEIGHT),
+                # Receipts tell a phone's scan is stored (POST /stations/{s}/scans).
+                (self.topics.all_receipts, QOS_RECEIPT),
             ],
             on_message=self._on_message,
         )
@@ -210,6 +216,13 @@ class LiveState:
             else:
                 self.station_status[name] = status_decoder.decode(payload)
             return LiveEvent("station", name)
+        if area == "station" and len(parts) == 5 and parts[4] == "receipts":
+            if self._receipts:
+                for scan_id in receipt_decoder.decode(payload).ids:
+                    for waiter in self._receipts.pop(scan_id, ()):
+                        if not waiter.done():
+                            waiter.set_result(None)
+            return None
         if area == "station" and len(parts) == 5 and parts[4] == "weight":
             reading = weight_decoder.decode(payload)
             if reading.station != parts[3]:
@@ -275,6 +288,32 @@ class LiveState:
             self.streams_of[who] -= 1
             if self.streams_of[who] <= 0:
                 del self.streams_of[who]
+
+    async def publish_and_wait_receipt(
+        self, topic: str, payload: bytes, scan_id: str, timeout: float
+    ) -> bool:
+        """Publish a scan (or a station's scan command); True once its receipt came in time."""
+        if self._loop is None:
+            raise CommandFailed("API not started", 503)
+        if not self.link.connected:
+            raise CommandFailed("broker unreachable: scan not sent", 503)
+        # Each request its own future: two requests for one id (a resend while the first
+        # still waits) both hear the receipt, and one giving up does not cancel the other.
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._receipts.setdefault(scan_id, []).append(waiter)
+        try:
+            self.link.publish(topic, payload, qos=QOS_COMMAND)
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            return False
+        finally:
+            waiters = self._receipts.get(scan_id)
+            if waiters is not None:
+                if waiter in waiters:
+                    waiters.remove(waiter)
+                if not waiters:
+                    del self._receipts[scan_id]
+        return True
 
     async def command(self, name: str, args: dict[str, Any], actor: str) -> dict[str, Any]:
         """Send a command to the services and wait for the reply."""

@@ -105,6 +105,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.phone_scans = Counter(
+            "gudang_api_phone_scans",
+            "Phone scans by path (bridge / api) and outcome (stored / pending / refused)",
+            ["via", "outcome"],
+            registry=self.registry,
+        )
+
     def watch(self, live: LiveState) -> None:
         """Add the live-state gauges."""
         self.registry.register(LiveCollector(live))

@@ -461,3 +461,46 @@ class HealthOut(BaseModel):
     broker: bool
     influxdb: bool
     detail: dict[str, str] = {}
+
+
+# -- phone scans -------------------------------------------------------------------------------
+class PhoneScanIn(BaseModel):
+    """One scan made with a phone's camera (or typed) at a station."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="made by the phone, the same in every resend: a scan counts once by it",
+        examples=["3f9c1d2e-8b7a-4c1e-9f00-5a6b7c8d9e0f"],
+    )
+    ts: datetime = Field(description="the phone's time of the scan, with its offset")
+    barcode: str = Field(min_length=1, max_length=MAX_BARCODE_CHARS, examples=["CB-JMB-L-000123"])
+    symbology: str | None = Field(
+        None, pattern=r"^\][A-Za-z][0-9A-Za-z]$", description="AIM identifier, if known (]d2)"
+    )
+
+    @field_validator("ts")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("ts needs its UTC offset (toISOString() gives Z)")
+        return value
+
+
+class PhoneScanOut(BaseModel):
+    """What became of a phone's scan: stored (with its result) or still on its way."""
+
+    id: str
+    station: str
+    via: Literal["bridge", "api"] = Field(
+        description="bridge: the station's bridge weighed it; api: published without a scale"
+    )
+    stored: bool = Field(description="false: not receipted in time; send it again (same id)")
+    result: str | None = Field(None, description="loaded, duplicate, received, ... once stored")
+    reason: str | None = None
+    container_no: str | None = None
+    weight_kg: float | None = None
+    weight_status: str | None = None

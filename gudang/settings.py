@@ -239,6 +239,10 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     command_timeout_s: float = Field(5.0, gt=0)
+    # A phone's scan (POST /stations/{s}/scans) waits this long for the services' receipt
+    # (a bridge first waits up to station.pairing_window_s for a stable weight); no receipt
+    # by then: 202, and the phone sends it again later with the same id.
+    scan_receipt_timeout_s: float = Field(10.0, gt=0, le=120)
     tokens: list[ApiToken] = Field(default_factory=list)
     # The well-known demo-admin / demo-supervisor / demo-worker tokens of `gudang stack`;
     # refused unless the API listens on loopback only.

@@ -90,6 +90,10 @@ class Topics:
     def all_weights(self) -> str:
         return f"{self.base}/station/+/weight"
 
+    @property
+    def all_receipts(self) -> str:
+        return f"{self.base}/station/+/receipts"
+
     # -- the services -------------------------------------------------------------
     def state_container(self, container_no: str) -> str:
         """Live state of one container (retained)."""

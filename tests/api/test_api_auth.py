@@ -36,6 +36,7 @@ REQUIRED = {
     ("GET", "/api/v1/stations"): "worker",
     ("PUT", "/api/v1/stations/{station}/container"): "worker",
     ("PUT", "/api/v1/stations/{station}/mode"): "supervisor",
+    ("POST", "/api/v1/stations/{station}/scans"): "worker",
     ("GET", "/api/v1/alerts"): "worker",
     ("POST", "/api/v1/alerts/{alert_id}/ack"): "supervisor",
     ("GET", "/api/v1/scans"): "worker",

@@ -77,7 +77,7 @@ ACL = [
     ("services", T.command("container/open"), False),
     ("api", T.command("container/open"), True),
     ("api", T.station_command("load-1"), True),
-    ("api", T.scan("load-1"), False),
+    ("api", T.scan("load-1"), True),  # a phone's scan at a station with no bridge
     ("api", T.receipts("load-1"), False),
     ("api", T.state_stock, False),
     ("api", T.alert("x-1"), False),
@@ -157,7 +157,8 @@ def test_station_reads_only_its_own_receipts(deployed: Site, clients: list[Clien
         deployed.user_mqtt("load-1", tls=True), "gudang/+/station/+/receipts"
     ).ready()
     station_b = Client(deployed.user_mqtt("load-2", tls=True)).ready()
-    api = Client(deployed.user_mqtt("api")).ready()
+    # The API reads every station's receipts (a phone's scan is answered once stored).
+    api = Client(deployed.user_mqtt("api"), "gudang/+/station/+/receipts").ready()
     services = Client(deployed.user_mqtt("services")).ready()
     clients.extend([station_a, station_b, api, services])
 
@@ -168,6 +169,11 @@ def test_station_reads_only_its_own_receipts(deployed: Site, clients: list[Clien
 
     got = station_a.wait_message(T.receipts("load-1"))
     assert [(m.topic, m.payload) for m in got] == [(T.receipts("load-1"), b'{"for": "load-1"}')]
+    got = api.wait_message(T.receipts("load-1"))
+    assert [(m.topic, m.payload) for m in got] == [
+        (T.receipts("load-2"), b'{"for": "load-2"}'),
+        (T.receipts("load-1"), b'{"for": "load-1"}'),
+    ]
 
 
 def test_a_station_cannot_take_over_the_services_session(
