@@ -29,9 +29,7 @@ def _command(label: str, sent_at: datetime | None = None) -> StationScanCommandV
 
 def _send(st: Station, cmd: StationScanCommandV1 | bytes) -> None:
     payload = cmd if isinstance(cmd, bytes) else encode(cmd)
-    st.recorder.link.publish_and_wait(
-        st.topics.station_command(STATION), payload, qos=QOS_COMMAND
-    )
+    st.recorder.link.publish_and_wait(st.topics.station_command(STATION), payload, qos=QOS_COMMAND)
 
 
 def test_phone_scan_pairs_with_the_next_stable_weight_once(
