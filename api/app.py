@@ -19,6 +19,7 @@ from api.routes import (
     alerts,
     containers,
     health,
+    papers,
     scans,
     site,
     station_scans,
@@ -78,6 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
             {"name": "alerts", "description": "raised, acknowledged, cleared"},
             {"name": "scans", "description": "stored scans from InfluxDB"},
             {"name": "stream", "description": "live changes (Server-Sent Events)"},
+            {
+                "name": "papers",
+                "description": "export papers: shipment record, invoice, PEB, Form E",
+            },
             {"name": "site", "description": "the site and its configuration"},
             {"name": "health", "description": "open: health, readiness, metrics"},
         ],
@@ -90,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.warning("no api.tokens configured: every request but health will get 401")
     for module in (
         containers,
+        papers,
         stock,
         stations,
         station_scans,

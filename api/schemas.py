@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.settings import ApiRole
 from gudang.wire import (
+    INCOTERMS,
     MAX_BARCODE_CHARS,
     AlertKind,
     AlertState,
@@ -504,3 +506,105 @@ class PhoneScanOut(BaseModel):
     container_no: str | None = None
     weight_kg: float | None = None
     weight_status: str | None = None
+
+
+# -- export papers ---------------------------------------------------------------------------
+
+
+class PartyIn(BaseModel):
+    """A party of the shipment: name, address, country (ISO 3166 alpha-2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=120, examples=["Guangzhou Music Instruments Co., Ltd."])
+    address: str = Field("", max_length=400, examples=["88 Huangpu Road, Guangzhou"])
+    country: str = Field("", pattern=r"^([A-Z]{2})?$", examples=["CN"])
+
+
+Money = Annotated[Decimal, Field(ge=0, le=10**12, max_digits=16, decimal_places=2)]
+
+
+class ShipmentIn(BaseModel):
+    """A container's shipment record, whole (what is left out is not known yet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buyer: PartyIn = Field(default_factory=PartyIn)
+    consignee: PartyIn | None = Field(None, description="null: the buyer")
+    notify_party: PartyIn | None = Field(None, description="null: the consignee")
+    port_of_loading: str = Field("", max_length=100, examples=["IDSUB Tanjung Perak, Surabaya"])
+    port_of_discharge: str = Field("", max_length=100, examples=["CNHUA Huangpu"])
+    vessel: str = Field("", max_length=80, examples=["KMTC JAKARTA"])
+    voyage: str = Field("", max_length=40, examples=["2412N"])
+    departure_date: date | None = None
+    bl_no: str = Field("", max_length=40)
+    incoterm: str = Field("", description=f"one of {', '.join(INCOTERMS)}", examples=["FOB"])
+    currency: str = Field("", pattern=r"^([A-Z]{3})?$", examples=["USD"])
+    freight: Money | None = Field(None, description="in the currency; CFR, CPT, CIF, CIP")
+    insurance: Money | None = Field(None, description="in the currency; CIF, CIP")
+    invoice_no: str = Field("", max_length=40, examples=["INV-2026-031"])
+    invoice_date: date | None = None
+
+    @field_validator("incoterm")
+    @classmethod
+    def _incoterm(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and value not in INCOTERMS:
+            raise ValueError(f"{value!r} is not an Incoterm 2020 ({', '.join(INCOTERMS)})")
+        return value
+
+
+class ShipmentOut(ShipmentIn):
+    """The shipment record as stored, who set it last, and whether it may still change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    container_no: str
+    set_by: str = ""
+    set_at: datetime | None = None
+    editable: bool = Field(description="false once the container shipped: the record is frozen")
+
+
+class PapersItemOut(BaseModel):
+    """One goods item (a SKU) as every document prints it."""
+
+    item_no: int
+    sku: str
+    description: str
+    hs_code: str
+    drums: int
+    net_kg: float
+    gross_kg: float
+    volume_m3: float | None
+    unit_price: str | None
+    amount: str | None
+    fob: str | None
+    marks: list[str]
+
+
+class PapersMissingOut(BaseModel):
+    """Something a document needs before it prints as final."""
+
+    where: str = Field(examples=["shipment.buyer.name"])
+    en: str
+    id: str
+
+
+class PapersDocOut(BaseModel):
+    """One document's readiness."""
+
+    final: bool
+    missing: list[PapersMissingOut]
+
+
+class PapersOut(BaseModel):
+    """A container's export papers: the figures, and what each document still needs."""
+
+    container_no: str
+    status: ContainerStatus
+    seal_no: str | None
+    currency: str | None
+    incoterm: str | None
+    items: list[PapersItemOut]
+    totals: dict[str, Any]
+    documents: dict[str, PapersDocOut]

@@ -10,7 +10,7 @@ retry: a redelivered scan must land on its own point, two scans never on one.
 
 Measurements (all tagged ``site``):
 - ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
-- ``container_event`` (tag ``container_no``): open, seal, ship, unload.
+- ``container_event`` (tag ``container_no``): open, seal, ship, unload, shipment.
 - ``station_event`` (tag ``station``): active container or mode set by a command.
 - ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
 - ``quarantine`` (tag ``station``): scans whose device time cannot be right.
@@ -52,6 +52,11 @@ class Event(StrEnum):
     UNLOAD = "unload"
     SET_CONTAINER = "set_container"
     SET_MODE = "set_mode"
+    SHIPMENT = "shipment"  # the shipment record of the container's trip (export papers)
+
+
+# The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.
+SHIPMENT = "shipment"
 
 
 # -- time -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ command message to ``Commands.run``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,19 +19,21 @@ from gudang.influx import FieldValue
 from gudang.storage import (
     CONTAINER_EVENT,
     EVENT,
+    SHIPMENT,
     STATION_EVENT,
     TAG_CONTAINER_NO,
     TAG_STATION,
     Event,
     ns_to_datetime,
 )
-from gudang.wire import Command, CommandV1, ReplyV1
+from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, encode
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
 from services.records import Stamper, event_line
 
 Result = dict[str, Any] | None
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _arg(cmd: CommandV1, name: str) -> str:
@@ -38,6 +41,26 @@ def _arg(cmd: CommandV1, name: str) -> str:
     if value is None or str(value).strip() == "":
         raise FloorError(f"{name} is required", code=400)
     return str(value).strip()
+
+
+def _shipment(cmd: CommandV1, at: datetime) -> ShipmentV1:
+    """The shipment record of a command, checked, stamped with who set it and when."""
+    given = cmd.args.get("shipment")
+    if not isinstance(given, dict):
+        raise FloorError("shipment is required: an object of the record's fields", code=400)
+    try:
+        shipment = msgspec.convert(given, ShipmentV1)
+    except msgspec.ValidationError as exc:
+        raise FloorError(f"invalid shipment record: {exc}", code=400) from exc
+    if shipment.incoterm and shipment.incoterm not in INCOTERMS:
+        raise FloorError(f"incoterm {shipment.incoterm!r} is not an Incoterm 2020", code=400)
+    if shipment.currency and not _CURRENCY.fullmatch(shipment.currency):
+        raise FloorError(f"currency {shipment.currency!r} is not an ISO 4217 code", code=400)
+    for name in ("freight", "insurance"):
+        value = getattr(shipment, name)
+        if value is not None and (not value.is_finite() or value < 0):
+            raise FloorError(f"{name} must be zero or more, not {value}", code=400)
+    return msgspec.structs.replace(shipment, set_by=cmd.actor, set_at=at)
 
 
 def _view(struct: msgspec.Struct) -> dict[str, Any]:
@@ -61,6 +84,7 @@ class Commands:
             Command.CONTAINER_SEAL.value: self._cmd_seal,
             Command.CONTAINER_SHIP.value: self._cmd_ship,
             Command.CONTAINER_UNLOAD.value: self._cmd_unload,
+            Command.CONTAINER_SHIPMENT.value: self._cmd_shipment,
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
@@ -146,6 +170,18 @@ class Commands:
         self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         rules.on_unload(self.alerts, self.floor.settings, c, key, now)
         return {**_view(c.view(now)), "drum": key}
+
+    def _cmd_shipment(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        number = _arg(cmd, "container_no")
+        ts = self.stamp(now)
+        shipment = _shipment(cmd, ns_to_datetime(ts))
+        c = self.floor.set_shipment(number, shipment)
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.SHIPMENT.value,
+            SHIPMENT: encode(shipment).decode(),
+        }
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
+        return _view(c.view(now))
 
     # -- stations ----------------------------------------------------------------------------
     def _cmd_set_container(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:

@@ -22,6 +22,7 @@ from gudang.wire import (
     QcResult,
     ScanKind,
     ScanV1,
+    ShipmentV1,
     StationViewV1,
     StockV1,
 )
@@ -88,6 +89,7 @@ class Container:
     net_weight_kg: float = 0.0
     # Scan times of the drums loaded within the rate window, in time order.
     recent_loads: deque[datetime] = field(default_factory=deque)
+    shipment: ShipmentV1 | None = None  # a supervisor's record of this trip (export papers)
 
     def note_load(self, at: datetime, newest: datetime, window_s: float) -> None:
         """Remember a load for the rate; forget loads older than the window."""
@@ -147,6 +149,7 @@ class Container:
             drums_by_sku={k: v for k, v in self.sku_counts.items() if v},
             rate_drums_per_h=round(rate, 3) if rate is not None else None,
             forecast_full_at=self.forecast_full_at(rate),
+            shipment=self.shipment,
         )
 
 
@@ -349,6 +352,20 @@ class Floor:
                 f"container {c.container_no} is {c.status.value}: only a sealed container ships"
             )
         c.status = ContainerStatus.SHIPPED
+        self.changes.containers.add(c.container_no)
+        return c
+
+    def set_shipment(
+        self, container_no: str, shipment: ShipmentV1, check: bool = True
+    ) -> Container:
+        """Set the shipment record of a container's trip; frozen once it shipped."""
+        c = self.container(container_no)
+        if check and c.status is ContainerStatus.SHIPPED:
+            raise FloorError(
+                f"container {c.container_no} has shipped: its shipment record is frozen "
+                f"(kontainer sudah dikirim: data pengapalannya tidak dapat diubah)"
+            )
+        c.shipment = shipment
         self.changes.containers.add(c.container_no)
         return c
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from gudang.influx import InfluxClient, quote_ident, quote_str
 from gudang.settings import Settings
 from gudang.storage import (
@@ -23,10 +25,12 @@ from gudang.storage import (
     EVENT,
     QUARANTINE,
     SCAN,
+    SHIPMENT,
     STATION_EVENT,
     Event,
     ns_to_datetime,
 )
+from gudang.wire import shipment_decoder
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
 from services.records import alert_from_row, outcome_from_row
@@ -211,3 +215,9 @@ def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> N
         floor.ship(number, check=False)
     elif event == Event.UNLOAD:
         floor.unload(number, str(row["drum"]), check=False)
+    elif event == Event.SHIPMENT:
+        try:
+            shipment = shipment_decoder.decode(str(row[SHIPMENT]).encode())
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"stored shipment record of {number} is unreadable: {exc}") from exc
+        floor.set_shipment(number, shipment, check=False)
