@@ -80,7 +80,11 @@ class Document(StrEnum):
 
 
 NOT_FINAL: Responses = {
-    409: {"model": ErrorOut, "description": "Not final: the detail names what is missing"}
+    409: {
+        "model": ErrorOut,
+        "description": "Not final: the detail names what is missing (an HTML page for .html)",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
 }
 
 

@@ -32,6 +32,10 @@ REQUIRED = {
     ("GET", "/api/v1/containers/{container_no}/packing-list.csv"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.html"): "worker",
     ("GET", "/api/v1/containers/{container_no}/packing-list.pdf"): "worker",
+    ("GET", "/api/v1/containers/{container_no}/shipment"): "supervisor",
+    ("PUT", "/api/v1/containers/{container_no}/shipment"): "supervisor",
+    ("GET", "/api/v1/containers/{container_no}/papers"): "supervisor",
+    ("GET", "/api/v1/containers/{container_no}/papers/{document}"): "supervisor",
     ("GET", "/api/v1/stock"): "worker",
     ("GET", "/api/v1/stations"): "worker",
     ("PUT", "/api/v1/stations/{station}/container"): "worker",
@@ -55,9 +59,15 @@ QUERY_TOKEN = {
     ("GET", "/api/v1/containers/{container_no}/packing-list.csv"),
     ("GET", "/api/v1/containers/{container_no}/packing-list.html"),
     ("GET", "/api/v1/containers/{container_no}/packing-list.pdf"),
+    ("GET", "/api/v1/containers/{container_no}/papers/{document}"),
 }
 ROLES = ["worker", "supervisor", "admin"]
-PATH_VALUES = {"container_no": CONTAINER, "station": "load-1", "alert_id": "no-such-alert"}
+PATH_VALUES = {
+    "container_no": CONTAINER,
+    "station": "load-1",
+    "alert_id": "no-such-alert",
+    "document": "invoice.pdf",
+}
 
 
 def _operations() -> list[tuple[str, str]]:
