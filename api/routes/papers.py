@@ -31,6 +31,7 @@ from api.schemas import (
     AUTH_ERRORS,
     COMMAND_ERRORS,
     INFLUX_ERRORS,
+    INVALID,
     NOT_FOUND,
     ErrorOut,
     PapersOut,
@@ -106,7 +107,9 @@ def _shipment_out(c: ContainerStateV1) -> ShipmentOut:
     )
 
 
-@router.get("/{container_no}/shipment", response_model=ShipmentOut, responses=NOT_FOUND)
+@router.get(
+    "/{container_no}/shipment", response_model=ShipmentOut, responses={**NOT_FOUND, **INVALID}
+)
 async def get_shipment(who: Supervisor, number: ContainerNoPath, live: LiveDep) -> ShipmentOut:
     """The container's shipment record (empty fields: not known yet)."""
     return _shipment_out(_known(live, number))
