@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from firmware_bridge.hid_device import HidDevice
 from firmware_bridge.pairing import NO_READING, PairedWeight, ScaleWatch
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.protocols.base import (
@@ -28,6 +29,7 @@ from firmware_bridge.protocols.base import (
     ScaleStatus,
 )
 from firmware_bridge.protocols.scanner import ScanFrame, make_scan_splitter, parse_scan
+from firmware_bridge.protocols.stability import StabilityJudge
 from firmware_bridge.sender import SpoolSender
 from firmware_bridge.serial_device import SerialDevice
 from firmware_bridge.spool import Spool, SpoolFull
@@ -90,7 +92,8 @@ class Bridge:
         self.scale_watch = ScaleWatch(min_weight_kg=settings.station.min_weight_kg)
         self._scale_protocol: ScaleProtocol | None = None
         self._scale: SerialDevice | None = None
-        self._devices: dict[str, tuple[DeviceSettings, SerialDevice]] = {}
+        self._stability: StabilityJudge | None = None  # scales whose frames have no stable flag
+        self._devices: dict[str, tuple[DeviceSettings, SerialDevice | HidDevice]] = {}
         self._scans: queue.Queue[QueuedScan] = queue.Queue(SCAN_QUEUE)
         self._command_ids: OrderedDict[str, None] = OrderedDict()  # pairing thread only
         self._next_qc: QcResult | None = None  # a QC card's verdict for the next drum
@@ -108,7 +111,16 @@ class Bridge:
         self._threads: list[threading.Thread] = []
 
         for dev in settings.station.devices:
-            if dev.role == "scanner":
+            device: SerialDevice | HidDevice
+            if dev.role == "scanner" and dev.protocol == "hid":
+                # A USB keyboard scanner: key events decoded to the same frames.
+                device = HidDevice(
+                    dev,
+                    self._on_scan_frame,
+                    self._state_handler(dev),
+                    idle_flush_s=SCANNER_IDLE_FLUSH_S,
+                )
+            elif dev.role == "scanner":
                 device = SerialDevice(
                     dev,
                     make_scan_splitter,
@@ -120,6 +132,8 @@ class Bridge:
                 proto = SCALE_PROTOCOLS[dev.protocol]
                 self._scale_protocol = proto
                 self.scale_watch.polled = not proto.streaming
+                if not proto.flags_stability:
+                    self._stability = StabilityJudge(dev.stable_frames, dev.stable_tolerance_kg)
                 device = SerialDevice(
                     dev, proto.make_splitter, self._on_scale_frame, self._state_handler(dev)
                 )
@@ -248,6 +262,8 @@ class Bridge:
             log.info("device %s (%s): %s %s", dev.name, dev.role, state, detail)
             if dev.role == "scale":
                 self.scale_watch.set_connected(state != "disconnected")  # "error": still open
+                if state == "disconnected" and self._stability is not None:
+                    self._stability.reset()
             self.publish_status()
 
         return handle
@@ -313,8 +329,12 @@ class Bridge:
         except ParseError as exc:
             self.counters["scale_bad_frames"] += 1
             log.warning("scale: dropped frame: %s", exc)
+            if self._stability is not None:
+                self._stability.reset()  # a garbled frame breaks a run of equal ones
             self.scale_watch.feed(None, at)  # still a reply: the poll was answered
             return
+        if self._stability is not None:
+            reading = self._stability.judge(reading)
         self.scale_watch.feed(reading, at)
         self._publish_weight(reading, at)
         if self._scale is not None:

@@ -19,11 +19,13 @@ from pathlib import Path
 
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from firmware_bridge.protocols.hid import encode_events, type_text
 from firmware_bridge.protocols.scanner import encode_scan
 
 log = logging.getLogger(__name__)
 
-# Continuous-output scales send about 7 frames a second (Mettler Toledo's figure).
+# Continuous-output scales send about 7 frames a second (Mettler Toledo's figure); a
+# Yaohua XK3190 sends 7-25 (its baud rate and display rate).
 STREAM_INTERVAL_S = 1 / 7
 # How long a drum put on the scale wobbles before the reading settles.
 SETTLE_S = 0.25
@@ -119,6 +121,65 @@ class ScannerSimulator:
         self.pty.close()
 
 
+class HidScannerSimulator:
+    """A USB keyboard-wedge scanner: a FIFO at ``path`` carrying kernel input event records.
+
+    These machines have no /dev/input (nor /dev/uinput to make one), so the bridge reads the
+    FIFO as it would read ``/dev/input/by-id/...-event-kbd``. Unplugging removes the FIFO
+    and closes it (the bridge reads end of file); replugging makes a new one at the path.
+    """
+
+    def __init__(
+        self, path: Path, layout: str = "us", suffix: str = "\r", alt_codes: bool = True
+    ) -> None:
+        self.path = str(path)
+        self.layout = layout
+        self.suffix = suffix  # "\r" Enter, "\t" Tab, "" none (a pause ends the scan)
+        self.alt_codes = alt_codes  # GS as Alt + 0 2 9 on the number pad, else Ctrl+]
+        self.dropped = 0  # bytes thrown away because nobody read them
+        self._fd: int | None = None
+        self.replug()
+
+    def scan(self, text: str, symbology: str | None = None) -> None:
+        """Type one scanned label, as the scanner does, with its suffix."""
+        events = type_text(
+            (symbology or "") + text,
+            self.layout,
+            start=time.time(),
+            suffix=self.suffix,
+            alt_codes=self.alt_codes,
+        )
+        self.write(encode_events(events))
+
+    def write(self, data: bytes) -> None:
+        """Send raw records (or noise) to whoever reads the device."""
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, data)
+        except BlockingIOError:
+            self.dropped += len(data)
+
+    def unplug(self) -> None:
+        """Pull the scanner: its node disappears and the reader gets end of file."""
+        if self._fd is not None:
+            Path(self.path).unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def replug(self) -> None:
+        """Plug it (back) in: a new node at the same path."""
+        self.unplug()
+        os.mkfifo(self.path)
+        # Read-write: opening never waits for a reader, and the bridge sees end of file only
+        # when this end closes. This end never reads.
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+
+    def close(self) -> None:
+        """Unplug the scanner."""
+        self.unplug()
+
+
 @dataclass(slots=True)
 class _Load:
     weight_kg: float
@@ -132,15 +193,24 @@ class ScaleSimulator:
     continuously. A new load reads as moving for ``settle_s`` before it is stable.
     A fault the protocol has no words for is sent the way such a device behaves: "busy"
     as a moving weight, anything else as silence (counted in ``unsent``).
+    A streaming scale sends a frame every ``interval_s``; ``play()`` scripts its next frames.
     """
 
     def __init__(
-        self, protocol: str = "mt-sics", settle_s: float = SETTLE_S, link: Path | None = None
+        self,
+        protocol: str = "mt-sics",
+        settle_s: float = SETTLE_S,
+        link: Path | None = None,
+        interval_s: float = STREAM_INTERVAL_S,
     ) -> None:
         self.protocol = SCALE_PROTOCOLS[protocol]
         self.link = link
         self.pty = Pty(link)
         self.settle_s = settle_s
+        self.interval_s = interval_s
+        self._script: list[ScaleReading | bytes] = []
+        self._script_lock = threading.Lock()
+        self.played = 0  # scripted frames sent
         self._load = _Load(0.0, time.monotonic() - 10)
         self._fault: ScaleStatus | None = None
         self.unsent = 0  # readings the protocol could not express, so nothing was sent
@@ -161,6 +231,22 @@ class ScaleSimulator:
     def place(self, weight_kg: float) -> None:
         """Put a load on the scale (0 empties it)."""
         self._load = _Load(weight_kg, time.monotonic())
+
+    def play(self, script: list[ScaleReading | bytes]) -> None:
+        """Send these next, one per frame interval, then go on as before (streaming only).
+
+        A reading is sent encoded; bytes are sent as they are (noise, a bad checksum).
+        """
+        if not self.protocol.streaming:
+            raise ValueError(f"{self.protocol.name} answers polls: it has no frames to script")
+        with self._script_lock:
+            self._script.extend(script)
+
+    @property
+    def script_left(self) -> int:
+        """Scripted frames not sent yet."""
+        with self._script_lock:
+            return len(self._script)
 
     def fault(self, status: ScaleStatus | None) -> None:
         """Make the scale report overload, underload, busy or error (None: back to normal)."""
@@ -212,8 +298,16 @@ class ScaleSimulator:
         while not self._stop.is_set():
             pty = self.pty
             if self.protocol.streaming:
-                pty.write(self._device_bytes(self.protocol.encode, self.reading()))
-                self._stop.wait(STREAM_INTERVAL_S)
+                with self._script_lock:
+                    item = self._script.pop(0) if self._script else None
+                if isinstance(item, bytes):
+                    pty.write(item)
+                else:
+                    reading = self.reading() if item is None else item
+                    pty.write(self._device_bytes(self.protocol.encode, reading))
+                if item is not None:
+                    self.played += 1
+                self._stop.wait(self.interval_s)
                 continue
             pending += pty.read(0.05)
             while b"\n" in pending or b"\r" in pending:

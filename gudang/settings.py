@@ -273,7 +273,21 @@ class ApiSettings(_Section):
 
 # The scale protocols the bridge speaks (firmware_bridge.protocols.SCALE_PROTOCOLS; a test
 # keeps the two equal). Named here so a station file is checked without the bridge.
-SCALE_PROTOCOL_NAMES = ("mt-sics", "mt-continuous", "and", "cas", "sma", "ohaus")
+SCALE_PROTOCOL_NAMES = (
+    "mt-sics",
+    "mt-continuous",
+    "and",
+    "cas",
+    "sma",
+    "ohaus",
+    "xk3190-a12",
+    "xk3190-tf0",
+)
+# How a scanner is read: "scanner" on a serial port, "hid" as a USB keyboard (evdev).
+SCANNER_PROTOCOL_NAMES = ("scanner", "hid")
+# Keyboard layouts a "hid" scanner may be set to (firmware_bridge.protocols.hid.LAYOUTS;
+# a test keeps the two equal).
+HID_LAYOUT_NAMES = ("us", "de", "fr")
 # Serial line speeds scanners and scales offer; anything else is a typo.
 BAUDRATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 # pyserial URL schemes a port may use instead of a device path.
@@ -281,16 +295,24 @@ PORT_URL_SCHEMES = ("loop", "socket", "rfc2217", "spy", "alt", "hwgrep")
 
 
 class DeviceSettings(_Section):
-    """One serial device at a station."""
+    """One device at a station: a serial port, or an input device for a "hid" scanner."""
 
     name: str = Field(min_length=1, max_length=32)
     role: Literal["scanner", "scale"]
-    port: str = Field(min_length=1)  # a device path (/dev/serial/by-id/...) or a pyserial URL
+    # A device path (/dev/serial/by-id/..., /dev/input/by-id/...-event-kbd) or a pyserial URL
+    port: str = Field(min_length=1)
     baudrate: int = 9600
     bytesize: Literal[7, 8] = 8
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
-    protocol: str = "scanner"  # scale: mt-sics, mt-continuous, and, cas, sma, ohaus
+    # scanner: scanner (serial) or hid; scale: one of SCALE_PROTOCOL_NAMES
+    protocol: str = "scanner"
+    # A "hid" scanner: the keyboard layout ("keyboard country") the scanner is set to.
+    layout: Literal["us", "de", "fr"] = "us"
+    # Scales whose frames carry no stable flag (xk3190-*): stable after this many
+    # consecutive frames within stable_tolerance_kg of each other.
+    stable_frames: int = Field(5, ge=2, le=100)
+    stable_tolerance_kg: float = Field(0.02, ge=0, le=10)
 
     @field_validator("baudrate")
     @classmethod
@@ -311,8 +333,13 @@ class DeviceSettings(_Section):
 
     @model_validator(mode="after")
     def _protocol(self) -> DeviceSettings:
-        if self.role == "scanner" and self.protocol != "scanner":
-            raise ValueError(f"protocol {self.protocol!r}: a scanner's protocol is 'scanner'")
+        if self.role == "scanner" and self.protocol not in SCANNER_PROTOCOL_NAMES:
+            raise ValueError(
+                f"protocol {self.protocol!r}: a scanner's protocol is 'scanner' (serial) "
+                "or 'hid' (USB keyboard)"
+            )
+        if self.protocol == "hid" and "://" in self.port:
+            raise ValueError(f"port {self.port!r}: a hid scanner is a device path /dev/input/...")
         if self.role == "scale" and self.protocol not in SCALE_PROTOCOL_NAMES:
             names = ", ".join(SCALE_PROTOCOL_NAMES)
             raise ValueError(f"protocol {self.protocol!r}: a scale speaks one of {names}")

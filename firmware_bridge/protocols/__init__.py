@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import and_, cas, mt_continuous, mt_sics, ohaus, sma
+from . import and_, cas, mt_continuous, mt_sics, ohaus, sma, xk3190_a12, xk3190_tf0
 from .base import (
     MAX_BUFFER,
     FrameSplitter,
@@ -24,6 +24,8 @@ SCALE_PROTOCOLS: dict[str, ScaleProtocol] = {
         cas.PROTOCOL,
         sma.PROTOCOL,
         ohaus.PROTOCOL,
+        xk3190_a12.PROTOCOL,
+        xk3190_tf0.PROTOCOL,
     )
 }
 

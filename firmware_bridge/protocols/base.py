@@ -156,6 +156,9 @@ class ScaleProtocol:
     encode: Callable[[ScaleReading], bytes]  # the bytes a device sends, terminator included
     # Device side of a request/response protocol: the reply to a command (b"" for none).
     respond: Callable[[bytes, ScaleReading], bytes] | None = None
+    # False: the frames carry no stable flag (every weight parses as moving) and stability
+    # is judged from equal consecutive frames (protocols.stability.StabilityJudge).
+    flags_stability: bool = True
 
 
 def decode_ascii(frame: bytes, protocol: str, *, within: bytes | None = None, at: int = 0) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from firmware_bridge.bridge import Bridge
-from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
+from firmware_bridge.protocols import SCALE_PROTOCOLS
+from firmware_bridge.simulators import HidScannerSimulator, ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
 from gudang.wire import ScanV1, StationStatusV1, Topics, scan_decoder, status_decoder
@@ -24,6 +25,8 @@ STATION = "load-1"
 # Short windows keep the tests quick; the simulated scales settle in SETTLE_S.
 PAIRING_WINDOW_S = 1.2
 SETTLE_S = 0.3
+# Scales without a stable flag need N equal frames: simulate a 25 Hz indicator (XK3190).
+JUDGED_INTERVAL_S = 1 / 25
 
 
 def broker_settings(broker: ServerProcess, site: str) -> Settings:
@@ -112,7 +115,7 @@ class Station:
     """A bridge on simulated devices, and a recorder on its topics."""
 
     bridge: Bridge
-    scanner: ScannerSimulator
+    scanner: ScannerSimulator | HidScannerSimulator
     scale: ScaleSimulator | None
     recorder: Recorder
     topics: Topics
@@ -142,16 +145,40 @@ def running_station(
     tmp_path: Path,
     protocol: str | None = "mt-sics",
     suffix: bytes = b"\r\n",
+    hid_layout: str | None = None,
     **overrides: Any,
 ) -> Iterator[Station]:
-    """Simulators on ptys behind stable links, a started bridge, a recorder; all stopped after."""
-    scanner = ScannerSimulator(suffix=suffix, link=tmp_path / "ttyScanner")
+    """Simulators on ptys behind stable links, a started bridge, a recorder; all stopped after.
+
+    With ``hid_layout`` the scanner is a USB keyboard set to that layout, on a FIFO of input
+    events (``suffix`` b"" for none, else Enter).
+    """
+    scanner: ScannerSimulator | HidScannerSimulator
+    if hid_layout is None:
+        scanner = ScannerSimulator(suffix=suffix, link=tmp_path / "ttyScanner")
+        scanner_device = DeviceSettings(name="scanner", role="scanner", port=scanner.path)
+    else:
+        scanner = HidScannerSimulator(
+            tmp_path / "event-kbd", hid_layout, suffix="\r" if suffix else ""
+        )
+        scanner_device = DeviceSettings(
+            name="scanner", role="scanner", port=scanner.path, protocol="hid", layout=hid_layout
+        )
     scale = (
-        ScaleSimulator(protocol, settle_s=SETTLE_S, link=tmp_path / "ttyScale")
+        ScaleSimulator(
+            protocol,
+            settle_s=SETTLE_S,
+            link=tmp_path / "ttyScale",
+            **(
+                {}
+                if SCALE_PROTOCOLS[protocol].flags_stability
+                else {"interval_s": JUDGED_INTERVAL_S}
+            ),
+        )
         if protocol
         else None
     )
-    devices = [DeviceSettings(name="scanner", role="scanner", port=scanner.path)]
+    devices = [scanner_device]
     if scale is not None and protocol is not None:
         devices.append(
             DeviceSettings(name="scale", role="scale", port=scale.path, protocol=protocol)

@@ -17,7 +17,7 @@ def _device(status: StationStatusV1, name: str) -> str:
     return next(d.state for d in status.devices if d.name == name)
 
 
-@pytest.mark.parametrize("protocol", ["mt-sics", "cas"])
+@pytest.mark.parametrize("protocol", ["mt-sics", "cas", "xk3190-a12", "xk3190-tf0"])
 def test_scale_unplugged_reports_down_invents_nothing_and_resumes_on_replug(
     protocol: str, settings: Settings, tmp_path: Path
 ) -> None:

@@ -31,6 +31,19 @@ EXPECTED: dict[str, dict[ScaleStatus, ScaleStatus | None]] = {
         ScaleStatus.ERROR: SILENT,
         ScaleStatus.BUSY: ScaleStatus.MOTION,
     },
+    # No stable flag: a load read back frame by frame always reads as moving.
+    "xk3190-a12": {
+        ScaleStatus.OVERLOAD: ScaleStatus.OVERLOAD,
+        ScaleStatus.UNDERLOAD: ScaleStatus.UNDERLOAD,
+        ScaleStatus.ERROR: SILENT,
+        ScaleStatus.BUSY: ScaleStatus.MOTION,
+    },
+    "xk3190-tf0": {
+        ScaleStatus.OVERLOAD: SILENT,
+        ScaleStatus.UNDERLOAD: SILENT,
+        ScaleStatus.ERROR: SILENT,
+        ScaleStatus.BUSY: ScaleStatus.MOTION,
+    },
     "ohaus": {
         ScaleStatus.OVERLOAD: SILENT,
         ScaleStatus.UNDERLOAD: SILENT,
@@ -81,7 +94,8 @@ def test_every_fault_is_sent_or_withheld_and_the_scale_keeps_running(
         port_of[protocol] = port = serial.Serial(sim.path, timeout=0.05)
         sim.place(3.5)
         first = _reading(sim, port)
-        assert first == ScaleReading(ScaleStatus.STABLE, 3.5, first.net if first else None)
+        at_rest = ScaleStatus.STABLE if sim.protocol.flags_stability else ScaleStatus.MOTION
+        assert first == ScaleReading(at_rest, 3.5, first.net if first else None)
         silent = 0
         for fault in FAULTS:
             sim.fault(fault)
@@ -100,7 +114,7 @@ def test_every_fault_is_sent_or_withheld_and_the_scale_keeps_running(
         sim.fault(None)
         back = _reading(sim, port)
         assert back is not None
-        assert (back.status, back.weight_kg) == (ScaleStatus.STABLE, 3.5)
+        assert (back.status, back.weight_kg) == (at_rest, 3.5)
     finally:
         sim.close()
 
@@ -129,3 +143,38 @@ def test_a_scale_nobody_reads_does_not_block(tmp_path: Path) -> None:
         assert sim.alive
     finally:
         sim.close()
+
+
+def test_a_scripted_scale_sends_its_script_then_carries_on(tmp_path: Path) -> None:
+    sim = ScaleSimulator("xk3190-a12", settle_s=0.0, interval_s=0.02)
+    try:
+        sim.place(2.0)
+        with serial.Serial(sim.path, timeout=0.05) as port:
+            protocol = sim.protocol
+            splitter = protocol.make_splitter()
+            script: list[ScaleReading | bytes] = [
+                b"WG004.139kg00\r\n",  # a bad checksum
+                ScaleReading(ScaleStatus.STABLE, 9.5, net=True),
+                ScaleReading(ScaleStatus.OVERLOAD, None),
+            ]
+            port.reset_input_buffer()
+            sim.play(script)
+            frames: list[bytes] = []
+            deadline = time.monotonic() + 10
+            while sim.script_left or len(frames) < 20:
+                assert time.monotonic() < deadline, "the script was not played"
+                frames += splitter.feed(port.read(64))
+            assert sim.played == 3
+            start = frames.index(b"WG004.139kg00")
+            readings = [protocol.parse(f) for f in frames[start + 1 : start + 4]]
+            assert readings[0] == ScaleReading(ScaleStatus.MOTION, 9.5, net=True)
+            assert readings[1].status is ScaleStatus.OVERLOAD
+            assert readings[2] == ScaleReading(ScaleStatus.MOTION, 2.0, net=False)
+    finally:
+        sim.close()
+    polled = ScaleSimulator("mt-sics")
+    try:
+        with pytest.raises(ValueError, match="polls"):
+            polled.play(script)
+    finally:
+        polled.close()

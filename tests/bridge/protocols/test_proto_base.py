@@ -20,7 +20,16 @@ from firmware_bridge.protocols.base import (
 
 
 def test_registry_has_every_protocol_under_its_name() -> None:
-    assert set(SCALE_PROTOCOLS) == {"mt-sics", "mt-continuous", "and", "cas", "sma", "ohaus"}
+    assert set(SCALE_PROTOCOLS) == {
+        "mt-sics",
+        "mt-continuous",
+        "and",
+        "cas",
+        "sma",
+        "ohaus",
+        "xk3190-a12",
+        "xk3190-tf0",
+    }
     for name, protocol in SCALE_PROTOCOLS.items():
         assert protocol.name == name
         # Request/response protocols have a poll and a device-side reply; streaming ones neither.
