@@ -213,6 +213,7 @@ class ScaleSimulator:
         self.played = 0  # scripted frames sent
         self._load = _Load(0.0, time.monotonic() - 10)
         self._fault: ScaleStatus | None = None
+        self._wobble_sign = 1
         self.unsent = 0  # readings the protocol could not express, so nothing was sent
         self.commands = 0  # commands received (request/response scales)
         self._stop = threading.Event()
@@ -258,7 +259,10 @@ class ScaleSimulator:
             return ScaleReading(self._fault, None)
         load = self._load
         if time.monotonic() - load.since < self.settle_s:
-            wobble = load.weight_kg + random.uniform(-0.05, 0.05)
+            # Each reading 50-150 g the other side of the load from the last, so no two in a
+            # row agree: an indicator without a stable flag (XK3190) shows a moving drum too.
+            self._wobble_sign = -self._wobble_sign
+            wobble = load.weight_kg + self._wobble_sign * random.uniform(0.05, 0.15)
             return ScaleReading(ScaleStatus.MOTION, round(max(wobble, 0.0), 3))
         return ScaleReading(ScaleStatus.STABLE, round(load.weight_kg, 3))
 

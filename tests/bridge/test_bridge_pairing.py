@@ -30,6 +30,8 @@ OVERLOAD_STATUS = {
     "cas": WeightStatus.OVERLOAD,
     "sma": WeightStatus.OVERLOAD,
     "ohaus": WeightStatus.ERROR,
+    "xk3190-a12": WeightStatus.OVERLOAD,
+    "xk3190-tf0": WeightStatus.ERROR,  # format 0 has no overload frame
 }
 
 
