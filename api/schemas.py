@@ -294,6 +294,14 @@ class LastScanOut(BaseModel):
     container_no: str | None = None
 
 
+class RefusedScanOut(BaseModel):
+    """A scan the station could not store: its worker must scan it again."""
+
+    at: datetime
+    label: str = Field(description="the barcode as read")
+    reason: str
+
+
 class StationOut(BaseModel):
     """A station: the services' view and its bridge's own status."""
 
@@ -312,6 +320,12 @@ class StationOut(BaseModel):
     spool_depth: int = 0
     spool_capacity: int = 0
     last_scan: LastScanOut | None = None
+    error: str = Field("", description="what is wrong inside the bridge now; empty while it works")
+    errors: int = Field(0, description="unexpected errors in the bridge since it started")
+    scans_refused: int = Field(0, description="scans the bridge could not store since it started")
+    refused: RefusedScanOut | None = Field(
+        None, description="the newest scan the bridge could not store (scan it again)"
+    )
 
     @classmethod
     def build(cls, view: StationViewV1, status: StationStatusV1 | None) -> StationOut:
@@ -335,6 +349,14 @@ class StationOut(BaseModel):
             ],
             spool_depth=status.spool_depth if status else 0,
             spool_capacity=status.spool_capacity if status else 0,
+            error=status.error if status else "",
+            errors=status.errors if status else 0,
+            scans_refused=status.scans_refused if status else 0,
+            refused=(
+                RefusedScanOut(**msgspec.structs.asdict(status.refused))
+                if status and status.refused
+                else None
+            ),
         )
 
 

@@ -43,6 +43,7 @@ from gudang.wire import (
     QOS_WEIGHT,
     DeviceStateV1,
     QcResult,
+    RefusedScanV1,
     ScanKind,
     ScanV1,
     StationState,
@@ -68,6 +69,16 @@ RECENT_COMMAND_IDS = 4096
 # waited in the bridge's MQTT session while the bridge was away: the drum on the scale now
 # is not that scan's, so it is spooled unweighed.
 COMMAND_SCAN_LATE_S = 10.0
+
+# After an unexpected error a bridge thread waits this long before it carries on, doubling
+# while the error repeats, up to THREAD_BACKOFF_MAX_S: a full disk does not clear in a
+# second, and a thread failing in a tight loop would fill the log (and the disk) instead.
+THREAD_BACKOFF_S = 1.0
+THREAD_BACKOFF_MAX_S = 30.0
+# A thread that ran this long since its last error starts its back-off afresh.
+THREAD_HEALTHY_S = 60.0
+# A fault's reason in the status is cut to this many characters (the status stays small).
+FAULT_REASON_MAX = 300
 
 # A scan waiting for pairing: what was read, the wall-clock time, the monotonic time, and
 # the scan's id when it came with one (a scan from the command topic).
@@ -100,6 +111,11 @@ class Bridge:
         self._stop = threading.Event()
         self._nearly_full = False
         self._weight_last: tuple[float, float | None, str] | None = None  # at, kg, status
+        # What is wrong inside the bridge now, by where (a thread, the spool): the status's
+        # ``error``; a part's entry goes once it works again.
+        self._faults: dict[str, str] = {}
+        self._faults_lock = threading.Lock()
+        self._refused: RefusedScanV1 | None = None  # the newest scan that was not spooled
         self.sender = SpoolSender(
             self.spool,
             self.station,
@@ -107,6 +123,7 @@ class Bridge:
             settings.station.receipt_timeout_s,
             self.counters,
             on_deleted=self._check_spool_level,
+            on_cycle=lambda: self._recovered("publish"),
         )
         self._threads: list[threading.Thread] = []
 
@@ -164,7 +181,7 @@ class Bridge:
             (lambda: self.sender.run(self._stop), "publish"),
             (self._heartbeat_loop, "heartbeat"),
         ):
-            t = threading.Thread(target=target, name=name, daemon=True)
+            t = threading.Thread(target=self._guarded(name, target), name=name, daemon=True)
             t.start()
             self._threads.append(t)
         for _dev, device in self._devices.values():
@@ -192,6 +209,66 @@ class Bridge:
         )
         self.sender.settle()  # acknowledgements and receipts that came in while stopping
         self.spool.close()
+
+    # -- faults: nothing inside the bridge fails silently ----------------------------------
+    def _guarded(self, name: str, body: Callable[[], None]) -> Callable[[], None]:
+        """``body`` run until the bridge stops, started again with back-off after an error."""
+
+        def run() -> None:
+            backoff = THREAD_BACKOFF_S
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    body()
+                    return  # the loops return once the bridge stops
+                except Exception as exc:
+                    self._fault(name, f"{name} thread: {type(exc).__name__}: {exc}", exc)
+                if time.monotonic() - started > THREAD_HEALTHY_S:
+                    backoff = THREAD_BACKOFF_S
+                log.warning("%s thread carries on in %.0fs", name, backoff)
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, THREAD_BACKOFF_MAX_S)
+
+        return run
+
+    def _fault(self, where: str, reason: str, exc: BaseException) -> None:
+        """An unexpected error: logged with its traceback, counted, shown in the status."""
+        self.counters["errors"] += 1
+        self.counters[f"errors_{where}"] += 1
+        log.error("%s: %s", where, reason, exc_info=exc)
+        with self._faults_lock:
+            self._faults[where] = reason[:FAULT_REASON_MAX]
+        self._publish_status_safely()
+
+    def _recovered(self, where: str) -> None:
+        """``where`` works again: its fault leaves the status."""
+        if where not in self._faults:  # the common case, without the lock
+            return
+        with self._faults_lock:
+            reason = self._faults.pop(where, None)
+        if reason is not None:
+            log.info("%s works again (it failed with: %s)", where, reason)
+            self._publish_status_safely()
+
+    def _refuse(self, label: str, reason: str) -> None:
+        """A scan that will not be stored: counted, and its worker told on the station screen."""
+        self.counters["scans_refused"] += 1
+        log.error("scan %r NOT SAVED, the worker must scan it again: %s", label, reason)
+        self._refused = RefusedScanV1(at=datetime.now(UTC), label=label, reason=reason)
+        self._publish_status_safely()
+
+    def _publish_status_safely(self) -> None:
+        try:
+            self.publish_status()
+        except Exception:  # reporting a fault must not raise one of its own
+            log.exception("could not publish the station status")
+
+    @property
+    def error(self) -> str:
+        """What is wrong inside the bridge now; empty while it works."""
+        with self._faults_lock:
+            return "; ".join(self._faults.values())
 
     @property
     def scans_waiting(self) -> int:
@@ -229,6 +306,10 @@ class Bridge:
             spool_capacity=self.spool.capacity,
             spool_nearly_full=self.spool_nearly_full,
             spool_unconfirmed=self.sender.unconfirmed,
+            error=self.error,
+            errors=self.counters["errors"],
+            scans_refused=self.counters["scans_refused"],
+            refused=self._refused,
         )
 
     def publish_status(self) -> None:
@@ -276,6 +357,7 @@ class Bridge:
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.station.heartbeat_s):
             self.publish_status()
+            self._recovered("heartbeat")
 
     # -- messages (paho's thread: hand over, never block) ---------------------------------
     def _on_message(self, msg: Message) -> None:
@@ -319,8 +401,7 @@ class Bridge:
         try:
             self._scans.put_nowait((scan, now, at, None))
         except queue.Full:
-            self.counters["scans_refused"] += 1
-            log.error("scan %r refused: %d scans wait for pairing", scan.text, SCAN_QUEUE)
+            self._refuse(scan.text, f"{SCAN_QUEUE} scans wait for pairing")
 
     def _on_scale_frame(self, frame: bytes, at: float) -> None:
         assert self._scale_protocol is not None
@@ -386,7 +467,13 @@ class Bridge:
                 frame, ts, at, scan_id = self._scans.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self._pair(frame, ts, at, scan_id=scan_id)
+            try:
+                self._pair(frame, ts, at, scan_id=scan_id)
+            except Exception as exc:
+                # The scan in hand is lost: its worker hears it now; the guard logs and
+                # counts the error, backs off and carries on with the scans still queued.
+                self._refuse(frame.text, f"the station failed ({type(exc).__name__}: {exc})")
+                raise
 
     def _pair_leftovers(self) -> None:
         """Scans still waiting when the bridge stops: spooled unweighed, never dropped."""
@@ -468,9 +555,16 @@ class Bridge:
         try:
             self.spool.put(self.topics.scan(self.station), encode(scan), scan.id)
         except SpoolFull as exc:
-            self.counters["scans_refused"] += 1
-            log.error("scan %s refused: %s", scan.barcode, exc)
+            self._refuse(scan.barcode, str(exc))
             return
+        except (sqlite3.Error, OSError) as exc:
+            # A full or failing SD card: nothing is stored, so nothing may be acknowledged.
+            self.counters["spool_write_errors"] += 1
+            self._fault("spool", f"cannot write the spool {self.spool.path}: {exc}", exc)
+            self._refuse(scan.barcode, f"the station cannot write its spool: {exc}")
+            return
+        self._recovered("spool")
+        self._recovered("pairing")
         self.counters["scans"] += 1
         self._check_spool_level()
         self.sender.wake()

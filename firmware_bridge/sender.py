@@ -59,6 +59,7 @@ class SpoolSender:
         counters: Counter[str],
         window: int = PUBLISH_WINDOW,
         on_deleted: Callable[[], None] | None = None,
+        on_cycle: Callable[[], None] | None = None,
     ) -> None:
         self.spool = spool
         self.station = station
@@ -67,6 +68,7 @@ class SpoolSender:
         self.counters = counters
         self.window = window
         self._on_deleted = on_deleted
+        self._on_cycle = on_cycle  # after each round that raised nothing (the bridge's guard)
         self.link: MqttLink | None = None  # set before run(): the link calls back into us
         self._wake = threading.Event()
         self._pubacks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
@@ -80,6 +82,8 @@ class SpoolSender:
         self._deadlines: list[tuple[float, int]] = []  # heap of (resend at, seq)
         self._due: list[int] = []  # heap of seqs to publish again, oldest first
         self._due_set: set[int] = set()
+        # Receipted ids whose delete failed (a full disk): deleted on the next round.
+        self._undeleted: list[str] = []
         # After a reconnect, new rows wait until paho's resends are acknowledged, so a new
         # row is never sent ahead of an older one paho still holds.
         self._resending = False
@@ -124,6 +128,8 @@ class SpoolSender:
             self._wake.wait(0.5)
             self._wake.clear()
             self.settle()
+            if self._on_cycle is not None:
+                self._on_cycle()
             if self._reconnected.is_set():
                 self._reconnected.clear()
                 self._after_reconnect()
@@ -218,7 +224,7 @@ class SpoolSender:
             heapq.heappush(self._deadlines, (at, seq))
 
     def _take_receipts(self) -> None:
-        ids: list[str] = []
+        ids, self._undeleted = self._undeleted, []
         while len(ids) < RECEIPT_BATCH_MAX:
             try:
                 payload = self._receipts.get_nowait()
@@ -242,7 +248,11 @@ class SpoolSender:
             return
         if len(ids) >= RECEIPT_BATCH_MAX:
             self._wake.set()  # more may wait
-        removed = self.spool.remove_ids(ids)
+        try:
+            removed = self.spool.remove_ids(ids)
+        except BaseException:
+            self._undeleted = ids  # the receipts stand: delete their rows once the disk takes it
+            raise
         self.counters["receipted"] += len(removed)
         self.counters["receipt_ids_unknown"] += len(ids) - len(removed)
         for seq in removed:

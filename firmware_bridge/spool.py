@@ -78,7 +78,8 @@ class Spool:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite rolls back by itself after an I/O error
+                self._db.execute("ROLLBACK")
             raise
 
     @property
@@ -140,7 +141,8 @@ class Spool:
                     )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back by itself after an I/O error
+                    self._db.execute("ROLLBACK")
                 raise
             self._depth -= len(removed)
         return removed

@@ -233,6 +233,14 @@ class DeviceStateV1(msgspec.Struct, kw_only=True):
     detail: str = ""
 
 
+class RefusedScanV1(msgspec.Struct, kw_only=True):
+    """A scan the bridge could not spool: never stored, so its worker must scan it again."""
+
+    at: AwareDatetime
+    label: str
+    reason: str
+
+
 class StationStatusV1(msgspec.Struct, kw_only=True):
     """Retained station status; the bridge's last will publishes ``state: offline``."""
 
@@ -249,6 +257,13 @@ class StationStatusV1(msgspec.Struct, kw_only=True):
     spool_nearly_full: bool = False
     # Of spool_depth: scans the broker acknowledged, waiting for the services' receipt.
     spool_unconfirmed: int = 0
+    # The bridge's own fault now (a thread's unexpected error, a spool it cannot write);
+    # empty while it works. Unexpected errors since it started, and scans it refused.
+    error: str = ""
+    errors: int = 0
+    scans_refused: int = 0
+    # The newest scan that could not be spooled: what the station's screen tells its worker.
+    refused: RefusedScanV1 | None = None
 
 
 class WeightReadingV1(msgspec.Struct, kw_only=True):
@@ -469,6 +484,7 @@ class AlertKind(StrEnum):
     SCALE_ERROR = "scale_error"
     STATION_OFFLINE = "station_offline"
     SPOOL_NEARLY_FULL = "spool_nearly_full"
+    STATION_ERROR = "station_error"
     STORAGE_UNREACHABLE = "storage_unreachable"
     BROKER_UNREACHABLE = "broker_unreachable"
     CLOCK_SKEW = "clock_skew"

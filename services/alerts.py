@@ -50,6 +50,7 @@ SEVERITY: dict[AlertKind, Severity] = {
     AlertKind.SCALE_ERROR: "warning",
     AlertKind.STATION_OFFLINE: "critical",
     AlertKind.SPOOL_NEARLY_FULL: "warning",
+    AlertKind.STATION_ERROR: "critical",
     AlertKind.STORAGE_UNREACHABLE: "critical",
     AlertKind.BROKER_UNREACHABLE: "critical",
     AlertKind.CLOCK_SKEW: "critical",
@@ -302,7 +303,7 @@ def on_status(
     at: datetime,
     silent_s: float | None = None,
 ) -> None:
-    """Station offline (its last will, a clean stop, a stale status) and spool filling up."""
+    """Station offline (its last will, a clean stop, a stale status), in error, spool filling."""
     station = status.station
     if silent_s is not None:  # a retained "online" older than the heartbeat allows
         book.raise_(
@@ -324,6 +325,17 @@ def on_status(
         )
     else:
         book.clear_condition(AlertKind.STATION_OFFLINE, station, at)
+    if status.error and status.state is StationState.ONLINE:
+        book.raise_(
+            AlertKind.STATION_ERROR,
+            station,
+            at,
+            f"station {station}: {status.error}",
+            station=station,
+            data={"error": status.error, "errors": status.errors},
+        )
+    else:
+        book.clear_condition(AlertKind.STATION_ERROR, station, at)
     if status.spool_capacity > 0:
         ratio = status.spool_depth / status.spool_capacity
         # The station's own threshold (its flag) or the site's, whichever is stricter.

@@ -48,6 +48,7 @@ const WORDS = {
     unloadOk: "Keluarkan", unloaded: "Drum dikeluarkan",
     result: { loaded: "Dimuat", duplicate: "Scan ganda", wrong_container: "Kontainer salah", rejected: "Ditolak",
       received: "Diterima", container_set: "Kontainer dipilih", supplier_set: "Pemasok dipilih" },
+    notSaved: "TIDAK TERSIMPAN — scan lagi", stationError: "Galat stasiun",
     lastScanWord: "Scan terakhir", screenLink: "Layar stasiun", screenBack: "Semua", screenWaiting: "Menunggu scan…",
     outOfRange: "berat di luar rentang SKU", scale: "Timbangan",
     scaleStatus: { stable: "stabil", motion: "bergerak", overload: "kelebihan beban", underload: "di bawah nol",
@@ -70,7 +71,7 @@ const WORDS = {
       container_overweight: "Kontainer kelebihan berat", weight_out_of_range: "Berat di luar batas",
       duplicate_scan: "Scan ganda", wrong_container: "Salah kontainer", unknown_barcode: "Barcode tak dikenal",
       scale_error: "Timbangan bermasalah", station_offline: "Stasiun offline",
-      spool_nearly_full: "Antrean stasiun hampir penuh", storage_unreachable: "Database tak terjangkau",
+      spool_nearly_full: "Antrean stasiun hampir penuh", station_error: "Galat stasiun", storage_unreachable: "Database tak terjangkau",
       broker_unreachable: "Broker tak terjangkau", clock_skew: "Jam perangkat salah",
     },
   },
@@ -104,6 +105,7 @@ const WORDS = {
     unloadOk: "Unload", unloaded: "Drum unloaded",
     result: { loaded: "Loaded", duplicate: "Duplicate scan", wrong_container: "Wrong container", rejected: "Refused",
       received: "Received", container_set: "Container set", supplier_set: "Supplier set" },
+    notSaved: "NOT SAVED — scan again", stationError: "Station error",
     lastScanWord: "Last scan", screenLink: "Station screen", screenBack: "All", screenWaiting: "Waiting for a scan…",
     outOfRange: "weight outside the SKU's range", scale: "Scale",
     scaleStatus: { stable: "stable", motion: "moving", overload: "overload", underload: "underload",
@@ -126,7 +128,7 @@ const WORDS = {
       container_overweight: "Container overweight", weight_out_of_range: "Weight out of range",
       duplicate_scan: "Duplicate scan", wrong_container: "Wrong container", unknown_barcode: "Unknown barcode",
       scale_error: "Scale error", station_offline: "Station offline",
-      spool_nearly_full: "Station spool nearly full", storage_unreachable: "Database unreachable",
+      spool_nearly_full: "Station spool nearly full", station_error: "Station error", storage_unreachable: "Database unreachable",
       broker_unreachable: "Broker unreachable", clock_skew: "Device clock wrong",
     },
   },
@@ -446,6 +448,12 @@ function renderStation(s) {
     parts.push(el("div", { class: "last-scan", "data-tone": scanTone(ls), title: scanDetail(ls) },
       el("b", { text: t("result")[ls.result] || ls.result }), ` ${ls.label}`));
   }
+  if (s.error) parts.push(el("div", { class: "last-scan", "data-tone": "bad", text: `${t("stationError")}: ${s.error}` }));
+  const refused = newerRefusal(s);
+  if (refused) {
+    parts.push(el("div", { class: "last-scan", "data-tone": "bad", title: refused.reason },
+      el("b", { text: t("notSaved") }), ` ${refused.label}`));
+  }
   parts.push(el("a", { class: "screen-link", href: `#station=${encodeURIComponent(s.station)}`, text: t("screenLink") }));
   if (s.spool_capacity) parts.push(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
   const hours = state.hourly.get(s.station);
@@ -460,6 +468,15 @@ function renderStation(s) {
 }
 
 // How a scan's result should look to the worker: fine, look again, or stop.
+// The bridge's newest refused scan (not stored: scan it again), if it came after the last
+// scan the services saw; otherwise the screen shows that scan.
+function newerRefusal(s) {
+  const r = s && s.refused;
+  if (!r) return null;
+  if (s.last_scan && new Date(s.last_scan.at) >= new Date(r.at)) return null;
+  return r;
+}
+
 function scanTone(ls) {
   if (["wrong_container", "rejected"].includes(ls.result)) return "bad";
   if (ls.result === "duplicate" || ls.out_of_range) return "warn";
@@ -497,9 +514,17 @@ function renderScreen() {
   $("screen-fill").textContent = c ? `${fmtNum(c.drums)} / ${fmtNum(c.capacity_drums)} ${t("drumsUnit")} · ${pct(c.fill_ratio)}` : "";
   renderScale();
   const ls = s && s.last_scan;
+  const refused = newerRefusal(s);
+  if (refused) {
+    $("screen-scan").dataset.tone = "bad";
+    $("screen-result").textContent = t("notSaved");
+    $("screen-label").textContent = refused.label;
+    $("screen-detail").textContent = `${refused.reason} · ${fmtTime(refused.at, true)}`;
+    return;
+  }
   $("screen-scan").dataset.tone = ls ? scanTone(ls) : "none";
   $("screen-result").textContent = ls ? (t("result")[ls.result] || ls.result) : t("screenWaiting");
-  $("screen-label").textContent = ls ? ls.label : "";
+  $("screen-label").textContent = ls ? ls.label : (s && s.error ? `${t("stationError")}: ${s.error}` : "");
   $("screen-detail").textContent = ls ? scanDetail(ls) : "";
 }
 
