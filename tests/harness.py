@@ -39,9 +39,9 @@ def running_services(settings: Settings) -> Iterator[Services]:
 
 
 @contextmanager
-def running_api(settings: Settings) -> Iterator[str]:
-    """The API served by uvicorn on a free port; yields its base URL."""
-    port = free_port()
+def running_api(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """The API served by uvicorn on a free port (or ``port``); yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
