@@ -146,10 +146,7 @@ def form_e(papers: Papers, lang: str, timezone: str) -> str:
         v.form_e_rows(),
         [],
     )
-    note = (
-        f"<p>{_e(t['marks'])}: max. {MAX_MARK_RANGES} / item; "
-        f"{_e(t['annex'])}: {_e(t['packing-list'])}.</p>"
-    )
+    note = f"<p>{_e(t['marks_note'].format(n=MAX_MARK_RANGES))}</p>"
     return _page(v, _table(v, table, "goods") + note)
 
 

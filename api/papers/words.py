@@ -77,6 +77,8 @@ WORDS: dict[str, dict[str, str]] = {
         "packages_desc": "Number and kind of packages, description of goods",
         "transport": "Means of transport and route",
         "invoices": "Number and date of invoice",
+        "marks_note": "Box 6 lists up to {n} label ranges per item; all drums are in the "
+        "packing list's annex.",
     },
     "id": {
         "invoice": "Invoice komersial",
@@ -148,6 +150,8 @@ WORDS: dict[str, dict[str, str]] = {
         "packages_desc": "Jumlah dan jenis kemasan, uraian barang",
         "transport": "Alat angkut dan rute",
         "invoices": "Nomor dan tanggal invoice",
+        "marks_note": "Kotak 6 memuat paling banyak {n} rentang label per pos; semua drum ada "
+        "di lampiran packing list.",
     },
 }
 
