@@ -283,3 +283,17 @@ def test_peb_and_form_e_data_carry_the_invoice_figures() -> None:
     rows = list(csv.DictReader(io.StringIO(data.peb_csv(p))))
     assert rows[0]["status"] == "draft"
     assert rows[0]["vessel"] == "MISSING:shipment.vessel"
+
+
+def test_form_e_box_6_lists_a_dozen_ranges_then_points_to_the_annex() -> None:
+    # every other serial: 20 ranges of one drum
+    gappy = [LoadedDrum(f"CB-JMB-L-{2 * n:06d}", "JMB-L", 9.0, T0, "load-1") for n in range(20)]
+    p = compose(container(shipment()), gappy, settings(), now=T0)
+    assert len(p.lines[0].marks) == 20
+    page = html.form_e(p, "en", "UTC")
+    assert "CB-JMB-L-000022" in page  # the 12th range
+    assert "CB-JMB-L-000024" not in page  # the 13th is in the annex, not in box 6
+    assert "(+8: Annex: drum by drum)" in page
+    # the CSV keeps them all: the e-SKA application is filled from it
+    row = next(csv.DictReader(io.StringIO(data.form_e_csv(p))))
+    assert row["box6_marks_and_numbers"].count(";") == 19
