@@ -87,7 +87,7 @@ class Interpreter:
         self.topics = Topics(self.site)
         self.floor = state.floor
         self.alerts = state.alerts
-        self.seen_scans = state.seen_scans  # scan id -> point time (ns)
+        self.seen_scans = state.seen_scans  # (station, scan id) -> point time (ns)
         self.seen_commands = state.seen_commands
         self.scan_points = state.scan_points
         self.stamp = stamp
@@ -125,7 +125,9 @@ class Interpreter:
         batch.receipts.setdefault(station, []).append(scan.id)
         if scan.site != self.site or scan.station != station:
             raise Refused(f"scan for {scan.site}/{scan.station} published on {msg.topic}")
-        if scan.id in self.seen_scans:
+        # A scan is known by (station, id): ids are the stations' own, so another station's
+        # scan with the same id (a simple device's predictable id) is another scan.
+        if (station, scan.id) in self.seen_scans:
             self.counters["redelivered"] += 1
             return
         problem = clock_problem(
@@ -144,7 +146,7 @@ class Interpreter:
         outcome = self.floor.decide(scan)
         # The stored point's time, so that a rebuild from it gives the very same state.
         self.floor.apply(station, ns_to_datetime(ts_ns), outcome, scan)
-        self.seen_scans[scan.id] = ts_ns
+        self.seen_scans[(station, scan.id)] = ts_ns
         batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
         rules.on_scan(self.alerts, self.floor, scan, outcome, now)
         self.counters[f"scan_{outcome.result.value}"] += 1
@@ -164,7 +166,7 @@ class Interpreter:
         self.counters["quarantined"] += 1
         log.warning("scan %s from %s quarantined: %s", scan.id, scan.station, reason)
         ts_ns = self.stamp(now)
-        self.seen_scans[scan.id] = ts_ns
+        self.seen_scans[(scan.station, scan.id)] = ts_ns
         batch.lines.append(
             quarantine_line(
                 self.site,

@@ -70,7 +70,8 @@ class Rebuilt:
 
     floor: Floor
     alerts: AlertBook
-    seen_scans: dict[str, int] = field(default_factory=dict)  # scan id -> point time (ns)
+    # (station, scan id) -> point time (ns): a scan's identity is its station's and its id.
+    seen_scans: dict[tuple[str, str], int] = field(default_factory=dict)
     seen_commands: set[str] = field(default_factory=set)
     # (station, point time) of every stored scan: a new scan never takes a used point.
     scan_points: set[tuple[str, int]] = field(default_factory=set)
@@ -168,11 +169,11 @@ def _last_scans(floor: Floor, influx: InfluxClient, site: str) -> None:
 def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: datetime) -> None:
     floor = out.floor
     if measurement == SCAN:
-        out.seen_scans[str(row["id"])] = ts
+        out.seen_scans[(str(row["station"]), str(row["id"]))] = ts
         out.scan_points.add((str(row["station"]), ts))
         floor.apply(str(row["station"]), at, outcome_from_row(row))
     elif measurement == QUARANTINE:
-        out.seen_scans[str(row["id"])] = ts
+        out.seen_scans[(str(row.get("station") or ""), str(row["id"]))] = ts
     elif measurement == ALERT:
         out.alerts.restore(alert_from_row(row))
     elif measurement == CONTAINER_EVENT:
