@@ -5,6 +5,7 @@
 #   sudo deploy/install-station.sh --site blitar --station load-1 --broker 192.168.1.10 \
 #        [--broker-port 8883] --secrets load-1.env --ca ca.crt \
 #        --scanner /dev/serial/by-id/usb-...-if00 \
+#        [--scanner-protocol hid --scanner-layout us]  # a USB keyboard: /dev/input/by-id/...
 #        [--scale /dev/serial/by-id/usb-...-port0 --scale-protocol mt-sics] [--mode loading]
 #
 # load-1.env and ca.crt come from the server (install.sh --add-station load-1).
@@ -16,11 +17,12 @@ PREFIX=/opt/gudang
 ETC=/etc/gudang
 BROKER_PORT=8883
 SITE="" STATION="" BROKER="" SECRETS="" CA="" SCANNER="" SCALE="" PROTOCOL=mt-sics MODE=loading
+SCANNER_PROTOCOL=scanner SCANNER_LAYOUT=us
 NO_APT=0
 PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: the bridge's user must be able to run it
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -32,6 +34,8 @@ while [ $# -gt 0 ]; do
     --secrets) SECRETS=$2; shift 2 ;;
     --ca) CA=$2; shift 2 ;;
     --scanner) SCANNER=$2; shift 2 ;;
+    --scanner-protocol) SCANNER_PROTOCOL=$2; shift 2 ;;
+    --scanner-layout) SCANNER_LAYOUT=$2; shift 2 ;;
     --scale) SCALE=$2; shift 2 ;;
     --scale-protocol) PROTOCOL=$2; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
@@ -52,15 +56,20 @@ grep -q "^GUDANG_MQTT__USERNAME=$STATION\$" "$SECRETS" || die "$SECRETS is not s
 if [ "$NO_APT" -eq 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  # gcc and the headers: python-evdev (USB keyboard scanners) builds from source.
+  apt-get install -y -qq --no-install-recommends python3 python3-venv \
+    gcc libc6-dev linux-libc-dev python3-dev >/dev/null
 fi
 
 getent group gudang-bridge >/dev/null || groupadd --system gudang-bridge
+# dialout owns the serial ports, input the keyboards (USB HID scanners, /dev/input/event*).
+for group in dialout input; do getent group "$group" >/dev/null || groupadd --system "$group"; done
 id gudang-bridge >/dev/null 2>&1 ||
-  useradd --system --gid gudang-bridge --groups dialout --home-dir /nonexistent \
+  useradd --system --gid gudang-bridge --groups dialout,input --home-dir /nonexistent \
     --no-create-home --shell /usr/sbin/nologin gudang-bridge
+usermod -a -G dialout,input gudang-bridge  # a box installed before HID scanners
 
-say "installing the bridge into $PREFIX (pyserial and paho-mqtt only)"
+say "installing the bridge into $PREFIX (pyserial, python-evdev and paho-mqtt only)"
 mkdir -p "$PREFIX"
 if [ "$SRC_IN" != "$PREFIX/src" ]; then
   rm -rf "$PREFIX/src.new" && mkdir -p "$PREFIX/src.new"
@@ -82,7 +91,11 @@ install -m 0644 "$CA" "$ETC/ca.crt"
 # The station's password: 0600, owned by the bridge's user (systemd reads it as root).
 install -m 0600 -o gudang-bridge -g gudang-bridge "$SECRETS" "$ETC/station.env"
 
-devices=$(printf '\n[[station.devices]]\nname = "scanner"\nrole = "scanner"\nport = "%s"\n' "$SCANNER")
+devices=$(printf '\n[[station.devices]]\nname = "scanner"\nrole = "scanner"\nport = "%s"\nprotocol = "%s"\n' \
+  "$SCANNER" "$SCANNER_PROTOCOL")
+if [ "$SCANNER_PROTOCOL" = hid ]; then
+  devices+=$(printf '\nlayout = "%s"\n' "$SCANNER_LAYOUT")
+fi
 if [ -n "$SCALE" ]; then
   devices+=$(printf '\n\n[[station.devices]]\nname = "scale"\nrole = "scale"\nport = "%s"\nprotocol = "%s"\n' \
     "$SCALE" "$PROTOCOL")
