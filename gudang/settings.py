@@ -203,6 +203,15 @@ class FloorSettings(_Section):
     # A station whose status heartbeat is this far off the services' clock has a wrong
     # clock: its scans are quarantined until it is right again.
     max_station_clock_offset_s: float = Field(300.0, gt=0)
+    # Stations known before they are first seen on MQTT (a scan or a status makes a station
+    # known too). A command for any other station is refused (404): a typo or a hostile
+    # client would otherwise make a stored station, a retained topic and a metrics series.
+    stations: list[str] = Field(default_factory=list)
+
+    @field_validator("stations")
+    @classmethod
+    def _station_names(cls, value: list[str]) -> list[str]:
+        return [check_name("station", name) for name in value]
 
 
 class AlertSettings(_Section):

@@ -184,8 +184,19 @@ class Commands:
         return _view(c.view(now))
 
     # -- stations ----------------------------------------------------------------------------
-    def _cmd_set_container(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+    def _known_station(self, cmd: CommandV1) -> str:
+        """The command's station, if the site knows it (configured, or seen on MQTT)."""
         station = _arg(cmd, "station")
+        if station not in self.floor.stations and station not in self.floor.settings.stations:
+            raise FloorError(
+                f"stasiun {station!r} tidak dikenal / unknown station {station!r}: not in "
+                "floor.stations and never seen on MQTT (no scan, no status)",
+                code=404,
+            )
+        return station
+
+    def _cmd_set_container(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        station = self._known_station(cmd)
         number = cmd.args.get("container_no")
         compact = self.floor.set_active_container(station, str(number) if number else None)
         fields: dict[str, FieldValue | None] = {
@@ -197,7 +208,7 @@ class Commands:
         return _view(self.floor.station(station).view())
 
     def _cmd_set_mode(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
-        station = _arg(cmd, "station")
+        station = self._known_station(cmd)
         supplier = cmd.args.get("supplier")
         st = self.floor.set_mode(
             station, _arg(cmd, "mode"), str(supplier).strip() if supplier is not None else None

@@ -23,6 +23,9 @@ from gudang.settings import DeviceSettings, Settings, StationSettings, load_sett
 from gudang_ops.servers import ServerProcess, free_port
 from services.app import Services
 
+# Stations the test settings configure (floor.stations).
+TEST_STATIONS = ("load-1", "load-2", "load-3", "load-4", "recv-1", "recv-2", "phone-1")
+
 # The API's well-known local token (api.allow_demo_tokens, on in make_settings).
 DEMO_HEADERS = {"Authorization": "Bearer demo-admin"}
 
@@ -105,6 +108,8 @@ def make_settings(
         "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "keepalive_s": 10},
         "influx": {"url": f"http://127.0.0.1:{influxd.port}", "database": f"db_{site}"},
         "ingest": {"linger_ms": 5},
+        # The stations the tests command before they scan (a command for any other is 404).
+        "floor": {"stations": list(TEST_STATIONS)},
         "api": {
             "host": "127.0.0.1",
             "port": 0,
