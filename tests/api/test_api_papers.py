@@ -10,6 +10,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,10 @@ def _weight(i: int, sku: str) -> float:
     return round((9.0 if sku == "JMB-L" else 5.5) + (i % 37) * 0.013, 3)
 
 
-@pytest.fixture
-def papers_stack(
+def papers_settings(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
-) -> Iterator[Stack]:
+) -> Settings:
+    """Test settings with the exporter and a complete, priced catalogue of two SKUs."""
     complete = {"origin_criterion": "WO", "hs_code": "9206.00.00"}
     settings = make_settings(
         mosquitto,
@@ -102,13 +103,26 @@ def papers_stack(
         nib="9120001234567",
     )
     site_settings = settings.site.model_copy(update={"exporter": exporter})
-    settings = settings.model_copy(update={"site": site_settings})
+    return settings.model_copy(update={"site": site_settings})
+
+
+@contextmanager
+def running_papers_stack(settings: Settings) -> Iterator[Stack]:
+    """Services and API with these settings."""
     probe = Probe(settings)
     try:
         with running_services(settings), running_api(settings) as url:
             yield Stack(url, settings, probe)
     finally:
         probe.close()
+
+
+@pytest.fixture
+def papers_stack(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+) -> Iterator[Stack]:
+    with running_papers_stack(papers_settings(mosquitto, influxd, site, tmp_path)) as stack:
+        yield stack
 
 
 def _fill(stack: Stack) -> None:
