@@ -17,7 +17,9 @@ from api.live import LiveState
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
     alerts,
+    audit,
     containers,
+    corrections,
     health,
     papers,
     scans,
@@ -106,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    for router in (corrections.containers, corrections.stock, audit.router):
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
 
     @app.get("/", include_in_schema=False)

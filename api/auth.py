@@ -149,8 +149,8 @@ Worker = Annotated[Principal, require("worker")]
 Supervisor = Annotated[Principal, require("supervisor")]
 Admin = Annotated[Principal, require("admin")]
 WorkerByQuery = Annotated[Principal, require("worker", query_token=True)]
-Scanner = Annotated[Principal, Depends(_scanner)]
 SupervisorByQuery = Annotated[Principal, require("supervisor", query_token=True)]
+Scanner = Annotated[Principal, Depends(_scanner)]
 
 
 _QUERY_TOKEN_RE = re.compile(rf"({TOKEN_QUERY_PARAM}=)[^&\s\"]+")

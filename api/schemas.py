@@ -242,7 +242,8 @@ class StockItem(BaseModel):
     sku: str
     description: str
     location: str = Field(
-        description="'warehouse', a QC hold ('qc-reject', 'qc-rework') or a container number"
+        description="'warehouse' or a warehouse location drums were moved to ('rak-a1'), "
+        "a QC hold ('qc-reject', 'qc-rework') or a container number"
     )
     location_kind: Literal["warehouse", "qc_hold", "container"] = Field(
         description="qc_hold: received, held by QC, not for loading"
@@ -630,3 +631,93 @@ class PapersOut(BaseModel):
     items: list[PapersItemOut]
     totals: dict[str, Any]
     documents: dict[str, PapersDocOut]
+
+
+# -- corrections (issue 14): containers and stock --------------------------------------------
+Reason = Field(min_length=1, max_length=200, examples=["seal broken at customs check"])
+
+
+class ContainerCorrection(BaseModel):
+    """Unseal or cancel a container: why, for the record."""
+
+    reason: str = Reason
+
+
+class SealCorrection(BaseModel):
+    """Correct a sealed container's seal number."""
+
+    seal_no: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 /-]*$",
+        examples=["EMCS123457"],
+    )
+    reason: str = Reason
+
+
+DrumLabel = Field(
+    min_length=1,
+    max_length=MAX_BARCODE_CHARS,
+    description="the drum's label, as scanned (or its key)",
+    examples=["CB-JMB-L-000123"],
+)
+Note = Field(None, max_length=200, description="free text, for the record")
+
+
+class WriteOff(BaseModel):
+    """Write a drum in stock off: it leaves the books."""
+
+    drum: str = DrumLabel
+    reason: Literal["damaged", "lost", "sample"]
+    note: str | None = Note
+
+
+class StockMove(BaseModel):
+    """Move a drum between warehouse locations."""
+
+    drum: str = DrumLabel
+    location: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$",
+        description="the warehouse location it goes to: 'warehouse' or a named one",
+        examples=["rak-a1"],
+    )
+    reason: str = Field(min_length=1, max_length=200, examples=["rak penuh / shelf full"])
+    note: str | None = Note
+
+
+class QcDisposal(BaseModel):
+    """A QC-held drum's disposal: pass after rework, return to the supplier, or scrap."""
+
+    drum: str = DrumLabel
+    action: Literal["pass", "return", "scrap"] = Field(
+        description="pass: a qc-rework drum, reworked, becomes loadable; return / scrap: "
+        "a qc-reject or qc-rework drum leaves the books"
+    )
+    reason: str | None = Field(None, max_length=200, examples=["kulit sobek / torn skin"])
+
+
+class StockCorrectionOut(BaseModel):
+    """What a stock correction did to the drum."""
+
+    drum: str
+    sku: str
+    from_location: str
+    to_location: str = Field(
+        description="a warehouse location, or 'written-off', 'returned-to-supplier', 'scrapped'"
+    )
+    reason: str | None = None
+    note: str | None = None
+    action: str | None = None
+
+
+# -- audit -----------------------------------------------------------------------------------
+class AuditOut(BaseModel):
+    """One accepted command: who, when, what was asked and what came of it."""
+
+    time: datetime
+    command: str = Field(examples=["container/seal"])
+    actor: str
+    request_id: str
+    container_no: str | None = None
+    args: Any = Field(description="the command's arguments")
+    result: Any = Field(description="the services' result (cut past 8,000 characters)")

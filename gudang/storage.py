@@ -10,7 +10,13 @@ retry: a redelivered scan must land on its own point, two scans never on one.
 
 Measurements (all tagged ``site``):
 - ``scan`` (tag ``station``): every scan with its outcome; time = device time + id offset.
-- ``container_event`` (tag ``container_no``): open, seal, ship, unload, shipment.
+- ``container_event`` (tag ``container_no``): open, seal, ship, unload, shipment, unseal,
+  correct_seal, cancel.
+- ``stock_event`` (no tag but ``site``: one series, never one per drum): a drum's stock
+  correction (write_off, move, qc_dispose) with ``drum``, ``sku``, ``from_location``,
+  ``to_location``, ``reason``, ``note``.
+- ``audit`` (tag ``command``): every accepted command with its actor, arguments and
+  result as JSON, and ``container_no`` when it concerns one; read by GET /audit.
 - ``station_event`` (tag ``station``): active container or mode set by a command.
 - ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
 - ``quarantine`` (tag ``station``): scans whose device time cannot be right.
@@ -32,19 +38,22 @@ STATION_EVENT = "station_event"
 DEAD_LETTER = "dead_letter"
 ALERT = "alert"
 QUARANTINE = "quarantine"
+STOCK_EVENT = "stock_event"
+AUDIT = "audit"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
 TAG_STATION = "station"
 TAG_CONTAINER_NO = "container_no"
 TAG_KIND = "kind"
+TAG_COMMAND = "command"
 
 # -- fields shared by writer and readers ------------------------------------------------------
 EVENT = "event"  # the field naming what a container_event / station_event point records
 
 
 class Event(StrEnum):
-    """The ``event`` field of a ``container_event`` or ``station_event`` point."""
+    """The ``event`` field of a ``container_event``, ``station_event`` or ``stock_event``."""
 
     OPEN = "open"
     SEAL = "seal"
@@ -53,6 +62,12 @@ class Event(StrEnum):
     SET_CONTAINER = "set_container"
     SET_MODE = "set_mode"
     SHIPMENT = "shipment"  # the shipment record of the container's trip (export papers)
+    UNSEAL = "unseal"
+    CORRECT_SEAL = "correct_seal"
+    CANCEL = "cancel"
+    WRITE_OFF = "write_off"  # stock_event
+    MOVE = "move"  # stock_event
+    QC_DISPOSE = "qc_dispose"  # stock_event
 
 
 # The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.

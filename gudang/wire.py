@@ -344,13 +344,18 @@ class ReplyV1(msgspec.Struct, kw_only=True):
 
 
 class ContainerStatus(StrEnum):
-    """A container's lifecycle: open -> loading -> full -> sealed -> shipped."""
+    """A container's lifecycle: open -> loading -> full -> sealed -> shipped.
+
+    A sealed container can be unsealed (back to loading or full) before it ships; an
+    opened container with no drums can be cancelled (a mistake: never loaded).
+    """
 
     OPEN = "open"
     LOADING = "loading"
     FULL = "full"
     SEALED = "sealed"
     SHIPPED = "shipped"
+    CANCELLED = "cancelled"
 
 
 # Incoterms 2020. The PEB declares the FOB value: FOB, FCA and FAS prices are it; a C-term's
@@ -464,6 +469,14 @@ class Command(StrEnum):
     CONTAINER_SEAL = "container/seal"  # container_no, seal_no
     CONTAINER_SHIP = "container/ship"  # container_no
     CONTAINER_UNLOAD = "container/unload"  # container_no, drum (label), reason?: a correction
+    CONTAINER_UNSEAL = "container/unseal"  # container_no, reason: sealed -> loading/full
+    CONTAINER_CORRECT_SEAL = "container/correct-seal"  # container_no, seal_no, reason
+    CONTAINER_CANCEL = "container/cancel"  # container_no, reason: opened, never loaded
+    # drum, reason (damaged/lost/sample), note?: the drum leaves the books
+    STOCK_WRITE_OFF = "stock/write-off"
+    STOCK_MOVE = "stock/move"  # drum, location, reason: between warehouse locations
+    # drum, action (pass/return/scrap), reason?: a QC-held drum's disposal
+    STOCK_QC_DISPOSE = "stock/qc-dispose"
     # container_no, shipment (ShipmentV1's fields): refused once the container shipped
     CONTAINER_SHIPMENT = "container/shipment"
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null

@@ -247,10 +247,10 @@ def on_scan(
 def on_container(book: AlertBook, settings: FloorSettings, c: Container, at: datetime) -> None:
     """Fill and weight alerts of a container whose state changed."""
     no = c.container_no
-    if c.status in (ContainerStatus.SEALED, ContainerStatus.SHIPPED):
+    if c.status in (ContainerStatus.SEALED, ContainerStatus.SHIPPED, ContainerStatus.CANCELLED):
         book.clear_condition(AlertKind.CONTAINER_NEARLY_FULL, no, at)
         book.clear_condition(AlertKind.CONTAINER_FULL, no, at)
-        if c.status is ContainerStatus.SHIPPED:
+        if c.status is not ContainerStatus.SEALED:
             book.clear_condition(AlertKind.CONTAINER_OVERWEIGHT, no, at)
         return
     drums = len(c.drums)

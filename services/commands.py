@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.influx import FieldValue
 from gudang.storage import (
     CONTAINER_EVENT,
@@ -30,7 +31,7 @@ from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, enco
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
-from services.records import Stamper, event_line
+from services.records import Stamper, audit_line, event_line, stock_event_line
 
 Result = dict[str, Any] | None
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -63,6 +64,22 @@ def _shipment(cmd: CommandV1, at: datetime) -> ShipmentV1:
     return msgspec.structs.replace(shipment, set_by=cmd.actor, set_at=at)
 
 
+def _opt(cmd: CommandV1, name: str) -> str | None:
+    value = cmd.args.get(name)
+    return str(value).strip() or None if value is not None else None
+
+
+def _container_of(cmd: CommandV1, result: Result) -> str | None:
+    """The compact number of the container a command concerns, for the audit's filter."""
+    for value in (cmd.args.get("container_no"), (result or {}).get("container_no")):
+        if value:
+            try:
+                return ContainerNo.parse(str(value)).value
+            except BarcodeError:
+                continue
+    return None
+
+
 def _view(struct: msgspec.Struct) -> dict[str, Any]:
     out: dict[str, Any] = msgspec.to_builtins(struct)
     return out
@@ -85,6 +102,12 @@ class Commands:
             Command.CONTAINER_SHIP.value: self._cmd_ship,
             Command.CONTAINER_UNLOAD.value: self._cmd_unload,
             Command.CONTAINER_SHIPMENT.value: self._cmd_shipment,
+            Command.CONTAINER_UNSEAL.value: self._cmd_unseal,
+            Command.CONTAINER_CORRECT_SEAL.value: self._cmd_correct_seal,
+            Command.CONTAINER_CANCEL.value: self._cmd_cancel,
+            Command.STOCK_WRITE_OFF.value: self._cmd_write_off,
+            Command.STOCK_MOVE.value: self._cmd_move,
+            Command.STOCK_QC_DISPOSE.value: self._cmd_qc_dispose,
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
@@ -103,6 +126,19 @@ class Commands:
             return ReplyV1(request_id=cmd.request_id, ok=False, code=exc.code, error=str(exc))
         except (ValueError, TypeError, KeyError) as exc:
             return ReplyV1(request_id=cmd.request_id, ok=False, code=400, error=str(exc))
+        # Accepted: its audit row goes with its events, in the same write.
+        lines.append(
+            audit_line(
+                self.site,
+                name,
+                cmd.actor,
+                cmd.request_id,
+                cmd.args,
+                result,
+                _container_of(cmd, result),
+                self.stamp(now),
+            )
+        )
         return ReplyV1(request_id=cmd.request_id, ok=True, result=result)
 
     def _event(
@@ -182,6 +218,103 @@ class Commands:
         }
         self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         return _view(c.view(now))
+
+    def _cmd_unseal(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        reason = _arg(cmd, "reason")
+        number = _arg(cmd, "container_no")
+        was = self.floor.container(number).seal_no
+        c = self.floor.unseal(number)
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.UNSEAL.value,
+            "seal_no": was,
+            "reason": reason,
+        }
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
+        rules.on_container(self.alerts, self.floor.settings, c, now)
+        return _view(c.view(now))
+
+    def _cmd_correct_seal(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        reason = _arg(cmd, "reason")
+        number = _arg(cmd, "container_no")
+        was = self.floor.container(number).seal_no
+        c = self.floor.correct_seal(number, _arg(cmd, "seal_no"))
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.CORRECT_SEAL.value,
+            "seal_no": c.seal_no,
+            "previous_seal_no": was,
+            "reason": reason,
+        }
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
+        return _view(c.view(now))
+
+    def _cmd_cancel(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        reason = _arg(cmd, "reason")
+        c = self.floor.cancel(_arg(cmd, "container_no"))
+        fields: dict[str, FieldValue | None] = {EVENT: Event.CANCEL.value, "reason": reason}
+        ts = self.stamp(now)
+        self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
+        rules.on_container(self.alerts, self.floor.settings, c, now)
+        return _view(c.view(now))
+
+    # -- stock corrections -------------------------------------------------------------------
+    def _stock_event(
+        self,
+        lines: list[str],
+        event: Event,
+        cmd: CommandV1,
+        now: datetime,
+        drum: str,
+        sku: str,
+        was: str,
+        to: str,
+        reason: str | None,
+        action: str | None = None,
+    ) -> Result:
+        fields: dict[str, FieldValue | None] = {
+            EVENT: event.value,
+            "action": action,
+            "drum": drum,
+            "sku": sku,
+            "from_location": was,
+            "to_location": to,
+            "reason": reason,
+            "note": _opt(cmd, "note"),
+            "actor": cmd.actor,
+            "request_id": cmd.request_id,
+        }
+        lines.append(stock_event_line(self.site, fields, self.stamp(now)))
+        return {
+            "drum": drum,
+            "sku": sku,
+            "from_location": was,
+            "to_location": to,
+            "reason": reason,
+            "note": fields["note"],
+        }
+
+    def _cmd_write_off(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        reason = _arg(cmd, "reason")
+        key, sku, was = self.floor.write_off(_arg(cmd, "drum"), reason)
+        return self._stock_event(
+            lines, Event.WRITE_OFF, cmd, now, key, sku, was, self.floor.drum_location[key], reason
+        )
+
+    def _cmd_move(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        reason = _arg(cmd, "reason")
+        key, sku, was = self.floor.move(_arg(cmd, "drum"), _arg(cmd, "location"))
+        return self._stock_event(
+            lines, Event.MOVE, cmd, now, key, sku, was, self.floor.drum_location[key], reason
+        )
+
+    def _cmd_qc_dispose(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        action = _arg(cmd, "action")
+        key, sku, was, to = self.floor.qc_dispose(_arg(cmd, "drum"), action)
+        result = self._stock_event(
+            lines, Event.QC_DISPOSE, cmd, now, key, sku, was, to, _opt(cmd, "reason"), action
+        )
+        return {**(result or {}), "action": action}
 
     # -- stations ----------------------------------------------------------------------------
     def _known_station(self, cmd: CommandV1) -> str:

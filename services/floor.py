@@ -32,6 +32,24 @@ STATION_MODES = ("loading", "receiving")
 # Stock locations of drums held by QC: in stock, but never loaded.
 QC_LOCATIONS = {QcResult.REJECT: "qc-reject", QcResult.REWORK: "qc-rework"}
 QC_HELD = frozenset(QC_LOCATIONS.values())
+# Where a drum goes when it leaves the books without being shipped: no longer stock
+# anywhere. Scanned again, it is refused for loading; a receiving station takes it back.
+WRITTEN_OFF = "written-off"
+RETURNED = "returned-to-supplier"
+SCRAPPED = "scrapped"
+GONE = frozenset({WRITTEN_OFF, RETURNED, SCRAPPED})
+WRITE_OFF_REASONS = ("damaged", "lost", "sample")
+# A QC-held drum's disposal -> (where it may be, where it goes)
+QC_ACTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "pass": (frozenset({QC_LOCATIONS[QcResult.REWORK]}), WAREHOUSE),  # reworked: loadable
+    "return": (QC_HELD, RETURNED),  # back to the supplier
+    "scrap": (QC_HELD, SCRAPPED),
+}
+# A warehouse location's name: lower-case like "warehouse", "rak-a1", "gudang-2".
+LOCATION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+# Containers that can take drums / that are done with and can be opened again.
+LOADABLE = frozenset({ContainerStatus.OPEN, ContainerStatus.LOADING})
+REOPENABLE = frozenset({ContainerStatus.SHIPPED, ContainerStatus.CANCELLED})
 _SECONDS_PER_HOUR = 3600.0
 # The loading rate needs loads spread over this long at least (else it is null): two
 # drums scanned together at two stations would otherwise "forecast" full in seconds.
@@ -304,7 +322,7 @@ class Floor:
         number = ContainerNo.parse(container_no).value
         if number in self.containers:
             existing = self.containers[number]
-            if existing.status is not ContainerStatus.SHIPPED:
+            if existing.status not in REOPENABLE:
                 raise FloorError(f"container {number} is already {existing.status.value}")
         c = Container(
             container_no=number,
@@ -337,6 +355,67 @@ class Floor:
             )
         c.status = ContainerStatus.SEALED
         c.seal_no = seal_no.strip()
+        self.changes.containers.add(c.container_no)
+        for st in self.stations.values():
+            if st.active_container == c.container_no:
+                st.active_container = None
+                self.changes.stations.add(st.name)
+        return c
+
+    def unseal(self, container_no: str, check: bool = True) -> Container:
+        """Break a sealed container's seal before it ships: it can be loaded again."""
+        c = self.container(container_no)
+        if check and c.status is not ContainerStatus.SEALED:
+            raise FloorError(
+                f"container {c.container_no} is {c.status.value}: only a sealed container "
+                "can be unsealed (hanya kontainer tersegel yang dapat dibuka segelnya)"
+            )
+        c.seal_no = None
+        if len(c.drums) >= c.capacity_drums:
+            c.status = ContainerStatus.FULL
+        elif c.drums:
+            c.status = ContainerStatus.LOADING
+        else:
+            c.status = ContainerStatus.OPEN
+        self.changes.containers.add(c.container_no)
+        return c
+
+    def correct_seal(self, container_no: str, seal_no: str, check: bool = True) -> Container:
+        """Correct a sealed container's seal number (mistyped at sealing)."""
+        c = self.container(container_no)
+        seal_no = seal_no.strip()
+        if not seal_no:
+            raise FloorError("seal_no is required", code=400)
+        if check and c.status is not ContainerStatus.SEALED:
+            raise FloorError(
+                f"container {c.container_no} is {c.status.value}: only a sealed container's "
+                "seal number can be corrected (hanya nomor segel kontainer tersegel yang "
+                "dapat dikoreksi)"
+            )
+        if check and seal_no == c.seal_no:
+            raise FloorError(
+                f"container {c.container_no} already has seal {seal_no} "
+                f"(kontainer sudah bersegel {seal_no})"
+            )
+        c.seal_no = seal_no
+        self.changes.containers.add(c.container_no)
+        return c
+
+    def cancel(self, container_no: str, check: bool = True) -> Container:
+        """Cancel a container opened by mistake: only while it holds no drums."""
+        c = self.container(container_no)
+        if check:
+            if c.status not in LOADABLE:
+                raise FloorError(
+                    f"container {c.container_no} is {c.status.value}: only an open container "
+                    "can be cancelled (hanya kontainer terbuka yang dapat dibatalkan)"
+                )
+            if c.drums:
+                raise FloorError(
+                    f"container {c.container_no} holds {len(c.drums)} drums: unload them first "
+                    f"(kontainer berisi {len(c.drums)} drum: bongkar dulu)"
+                )
+        c.status = ContainerStatus.CANCELLED
         self.changes.containers.add(c.container_no)
         for st in self.stations.values():
             if st.active_container == c.container_no:
@@ -411,9 +490,100 @@ class Floor:
         c = self.containers.get(container_no)
         if c is None:
             raise FloorError(f"container {container_no} is not open", code=404)
-        if c.status not in (ContainerStatus.OPEN, ContainerStatus.LOADING):
+        if c.status not in LOADABLE:
             raise FloorError(f"container {container_no} is {c.status.value}")
         return c
+
+    # -- stock corrections -------------------------------------------------------------------
+    def in_storage(self, location: str | None) -> bool:
+        """Whether a drum at ``location`` is counted as stock (a warehouse location or QC)."""
+        return location is not None and location not in GONE and location not in self.containers
+
+    def _stocked_drum(self, drum: str) -> tuple[str, str, str]:
+        """(key, sku, location) of a drum in stock; refused when it is not."""
+        key = self.drum_key(drum)
+        location = self.drum_location.get(key)
+        if location is None:
+            raise FloorError(
+                f"drum {key} is not known: never received (drum tidak dikenal: belum pernah "
+                "diterima)",
+                code=404,
+            )
+        if location in self.containers:
+            raise FloorError(
+                f"drum {key} is in container {location}: unload it first "
+                f"(drum ada di kontainer {location}: bongkar dulu)"
+            )
+        if location in GONE:
+            raise FloorError(f"drum {key} is already {location} (drum sudah {location})")
+        return key, self.drum_sku.get(key, ""), location
+
+    def relocate(self, key: str, to: str) -> tuple[str, str | None]:
+        """Move a known drum to ``to`` (a location or GONE); (sku, where it was)."""
+        sku = self.drum_sku.get(key, "")
+        was = self.drum_location.get(key)
+        if self.in_storage(was):
+            self.stock[(sku, str(was))] -= 1
+        self.drum_location[key] = to
+        if to not in GONE:
+            self.stock[(sku, to)] += 1
+        self.changes.stock = True
+        return sku, was
+
+    def write_off(self, drum: str, reason: str) -> tuple[str, str, str]:
+        """Write a drum in stock off (damaged, lost, sample); (key, sku, where it was)."""
+        if reason not in WRITE_OFF_REASONS:
+            raise FloorError(
+                f"reason {reason!r}: use one of {', '.join(WRITE_OFF_REASONS)} "
+                f"(alasan: salah satu dari {', '.join(WRITE_OFF_REASONS)})",
+                code=400,
+            )
+        key, sku, location = self._stocked_drum(drum)
+        self.relocate(key, WRITTEN_OFF)
+        return key, sku, location
+
+    def move(self, drum: str, to: str) -> tuple[str, str, str]:
+        """Move a drum between warehouse locations; (key, sku, where it was)."""
+        to = to.strip()
+        if not LOCATION_RE.match(to) or to in GONE or to in QC_HELD:
+            raise FloorError(
+                f"location {to!r}: a warehouse location is lower-case letters, digits, "
+                "'-', '.' or '_'; QC holds change by QC disposal (lokasi gudang: huruf "
+                "kecil, angka, '-', '.' atau '_'; drum QC lewat disposisi QC)",
+                code=400,
+            )
+        key, sku, location = self._stocked_drum(drum)
+        if location in QC_HELD:
+            raise FloorError(
+                f"drum {key} is held by QC ({location}): dispose of it by QC "
+                f"(drum ditahan QC ({location}): lewat disposisi QC)"
+            )
+        if location == to:
+            raise FloorError(f"drum {key} is already in {to} (drum sudah di {to})")
+        self.relocate(key, to)
+        return key, sku, location
+
+    def qc_dispose(self, drum: str, action: str) -> tuple[str, str, str, str]:
+        """Pass a reworked drum, or return or scrap a QC-held one; (key, sku, from, to)."""
+        rule = QC_ACTIONS.get(action)
+        if rule is None:
+            raise FloorError(
+                f"action {action!r}: use one of {', '.join(QC_ACTIONS)} "
+                f"(tindakan: salah satu dari {', '.join(QC_ACTIONS)})",
+                code=400,
+            )
+        allowed, to = rule
+        key, sku, location = self._stocked_drum(drum)
+        if location not in allowed:
+            raise FloorError(
+                f"drum {key} is in {location}: {action} is for drums in "
+                + " or ".join(sorted(allowed))
+                + f" ({action} hanya untuk drum di "
+                + " atau ".join(sorted(allowed))
+                + ")"
+            )
+        self.relocate(key, to)
+        return key, sku, location, to
 
     # -- scans -----------------------------------------------------------------------------
     def _sku_of(self, drum_sku: str | None, gtin: str | None) -> str | None:
@@ -493,6 +663,8 @@ class Floor:
             )
             if location in QC_HELD and scan.qc is not None and goes_to != location:
                 return replace(received, from_location=location)  # inspected again
+            if location in GONE:
+                return replace(received, from_location=location)  # found, or taken back
             if location is not None:
                 return outcome(Result.DUPLICATE, reason=f"already received ({location})")
             return received
@@ -501,10 +673,7 @@ class Floor:
             return outcome(Result.REJECTED, reason="no active container: scan the container label")
         target = st.active_container
         container = self.containers.get(target)
-        if container is None or container.status not in (
-            ContainerStatus.OPEN,
-            ContainerStatus.LOADING,
-        ):
+        if container is None or container.status not in LOADABLE:
             state = container.status.value if container else "not open"
             return outcome(
                 Result.REJECTED,
@@ -519,7 +688,13 @@ class Floor:
                 reason=f"drum is held by QC ({location}): not for loading",
                 container_no=target,
             )
-        if location is not None and location != WAREHOUSE:
+        if location in GONE:
+            return outcome(
+                Result.REJECTED,
+                reason=f"drum is {location}: receive it again before loading",
+                container_no=target,
+            )
+        if location is not None and location in self.containers:
             return outcome(
                 Result.WRONG_CONTAINER,
                 reason=f"drum is in {location}, station loads {target}",
@@ -556,7 +731,7 @@ class Floor:
         elif r is Result.RECEIVED and outcome.drum and outcome.sku:
             goes_to = outcome.location or WAREHOUSE
             left = outcome.from_location
-            if left and self.drum_location.get(outcome.drum) == left:
+            if left and self.drum_location.get(outcome.drum) == left and self.in_storage(left):
                 self.stock[(outcome.sku, left)] -= 1
             self.drum_location[outcome.drum] = goes_to
             self.drum_sku[outcome.drum] = outcome.sku
@@ -566,8 +741,10 @@ class Floor:
             c = self.containers.get(outcome.container_no)
             if c is None:  # a replay whose open event is older than the retention
                 c = self.open_container(outcome.container_no)
-            if outcome.from_stock and self.drum_location.get(outcome.drum) == WAREHOUSE:
-                self.stock[(outcome.sku, WAREHOUSE)] -= 1
+            was = self.drum_location.get(outcome.drum)
+            if outcome.from_stock and self.in_storage(was) and was not in QC_HELD:
+                # from whichever warehouse location it was moved to
+                self.stock[(outcome.sku, str(was))] -= 1
                 self.changes.stock = True
             self.drum_location[outcome.drum] = c.container_no
             self.drum_sku[outcome.drum] = outcome.sku

@@ -27,6 +27,7 @@ from gudang.storage import (
     SCAN,
     SHIPMENT,
     STATION_EVENT,
+    STOCK_EVENT,
     Event,
     ns_to_datetime,
 )
@@ -61,7 +62,7 @@ _SCAN_COLUMNS = (
 _COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
 
 # At one instant, events apply in this order: a container opens before a scan loads it.
-_ORDER = (CONTAINER_EVENT, STATION_EVENT, SCAN, QUARANTINE, ALERT)
+_ORDER = (CONTAINER_EVENT, STATION_EVENT, SCAN, STOCK_EVENT, QUARANTINE, ALERT)
 
 
 @dataclass(slots=True)
@@ -178,6 +179,14 @@ def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: dat
         out.alerts.restore(alert_from_row(row))
     elif measurement == CONTAINER_EVENT:
         _apply_container_event(floor, row, at)
+    elif measurement == STOCK_EVENT:
+        # write_off, move, qc_dispose: the drum goes where the correction put it.
+        drum = str(row["drum"])
+        if drum not in floor.drum_location:
+            raise ValueError(f"stock correction of drum {drum} the books never had")
+        if floor.drum_location[drum] in floor.containers:
+            raise ValueError(f"stock correction of drum {drum} while it is in a container")
+        floor.relocate(drum, str(row["to_location"]))
     elif measurement == STATION_EVENT:
         station = str(row["station"])
         event = row.get(EVENT)
@@ -222,3 +231,9 @@ def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> N
         except msgspec.DecodeError as exc:
             raise ValueError(f"stored shipment record of {number} is unreadable: {exc}") from exc
         floor.set_shipment(number, shipment, check=False)
+    elif event == Event.UNSEAL:
+        floor.unseal(number, check=False)
+    elif event == Event.CORRECT_SEAL:
+        floor.correct_seal(number, str(row.get("seal_no") or ""), check=False)
+    elif event == Event.CANCEL:
+        floor.cancel(number, check=False)

@@ -17,9 +17,12 @@ import msgspec
 from gudang.influx import FieldValue, line
 from gudang.storage import (
     ALERT,
+    AUDIT,
     DEAD_LETTER,
     QUARANTINE,
     SCAN,
+    STOCK_EVENT,
+    TAG_COMMAND,
     TAG_KIND,
     TAG_SITE,
     TAG_STATION,
@@ -84,6 +87,44 @@ def event_line(
 ) -> str:
     """A ``container_event`` / ``station_event`` point."""
     return line(measurement, {TAG_SITE: site, key: value}, fields, ts_ns)
+
+
+def stock_event_line(site: str, fields: Mapping[str, FieldValue | None], ts_ns: int) -> str:
+    """A ``stock_event`` point: one series for the site (a tag per drum would be a series each)."""
+    return line(STOCK_EVENT, {TAG_SITE: site}, fields, ts_ns)
+
+
+# An audit row's JSON is kept whole up to this; a bigger one (a container's whole state
+# with many SKUs) is cut, and says so: the stored event is the record, this is for people.
+AUDIT_JSON_CHARS = 8000
+
+
+def _json_text(value: Any) -> str:
+    text = msgspec.json.encode(value).decode()
+    if len(text) > AUDIT_JSON_CHARS:
+        return text[:AUDIT_JSON_CHARS] + "…(cut)"
+    return text
+
+
+def audit_line(
+    site: str,
+    command: str,
+    actor: str,
+    request_id: str,
+    args: Mapping[str, Any],
+    result: Any,
+    container_no: str | None,
+    ts_ns: int,
+) -> str:
+    """An ``audit`` point: one accepted command, its arguments and its result as JSON."""
+    fields: dict[str, FieldValue | None] = {
+        "actor": actor,
+        "request_id": request_id,
+        "args": _json_text(dict(args)),
+        "result": _json_text(result),
+        "container_no": container_no,
+    }
+    return line(AUDIT, {TAG_SITE: site, TAG_COMMAND: command}, fields, ts_ns)
 
 
 def dead_letter_line(site: str, topic: str, reason: str, payload: str, ts_ns: int) -> str:

@@ -18,9 +18,12 @@ router = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
 
 JSON = "application/json"
 WAREHOUSE = "warehouse"  # the services' location of drums not in a container
+QC_HOLDS = frozenset({"qc-reject", "qc-rework"})  # received, held by QC: not for loading
 # Shipped containers have left: their drums are no longer stock anywhere.
 LocationKind = Literal["warehouse", "qc_hold", "container"]
-IN_HOUSE = frozenset(s for s in ContainerStatus if s is not ContainerStatus.SHIPPED)
+IN_HOUSE = frozenset(
+    s for s in ContainerStatus if s not in (ContainerStatus.SHIPPED, ContainerStatus.CANCELLED)
+)
 
 
 @router.get("", response_model=StockOut, responses=INVALID)
@@ -59,7 +62,8 @@ def build_stock(
         # The services' stock: the warehouse, and QC holds of drums received but not passed.
         loc = str(item.get("location", WAREHOUSE))
         counts[(str(item.get("sku", "")), loc)] += int(item.get("drums", 0))
-        kinds[loc] = "warehouse" if loc == WAREHOUSE else "qc_hold"
+        # Any other location is a warehouse location drums were moved to (rak-a1 ...).
+        kinds[loc] = "qc_hold" if loc in QC_HOLDS else "warehouse"
     for c in live.containers.values():
         if c.status in IN_HOUSE:
             kinds[c.container_no] = "container"

@@ -1,0 +1,128 @@
+"""Corrections: unseal, correct the seal number of, or cancel a container; write off,
+move or dispose of (QC) a drum in stock. Supervisors only; each a command, stored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from api.auth import Supervisor
+from api.deps import LiveDep, MetricsDep, container_no_param, send_command
+from api.schemas import (
+    AUTH_ERRORS,
+    COMMAND_ERRORS,
+    ContainerCorrection,
+    ContainerOut,
+    QcDisposal,
+    SealCorrection,
+    StockCorrectionOut,
+    StockMove,
+    WriteOff,
+)
+from gudang.wire import Command, ContainerStateV1
+
+containers = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
+stock = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
+ContainerNoPath = Annotated[str, Depends(container_no_param)]
+
+
+def _container(result: dict[str, Any], live: LiveDep, number: str) -> ContainerOut:
+    # The services answer with the container's new state; fall back on the live copy.
+    try:
+        return ContainerOut.from_state(msgspec.convert(result, ContainerStateV1))
+    except msgspec.ValidationError:
+        c = live.containers.get(number)
+        if c is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"container {number} is not known"
+            ) from None
+        return ContainerOut.from_state(c)
+
+
+@containers.post("/{container_no}/unseal", response_model=ContainerOut, responses=COMMAND_ERRORS)
+async def unseal_container(
+    who: Supervisor,
+    number: ContainerNoPath,
+    body: ContainerCorrection,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Break a sealed container's seal before it ships: it can be loaded and unloaded again."""
+    result = await send_command(
+        live,
+        metrics,
+        Command.CONTAINER_UNSEAL,
+        {"container_no": number, "reason": body.reason},
+        who,
+    )
+    return _container(result, live, number)
+
+
+@containers.post(
+    "/{container_no}/correct-seal", response_model=ContainerOut, responses=COMMAND_ERRORS
+)
+async def correct_seal(
+    who: Supervisor,
+    number: ContainerNoPath,
+    body: SealCorrection,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Correct a sealed container's seal number (the old one stays in the audit trail)."""
+    args = {"container_no": number, "seal_no": body.seal_no, "reason": body.reason}
+    result = await send_command(live, metrics, Command.CONTAINER_CORRECT_SEAL, args, who)
+    return _container(result, live, number)
+
+
+@containers.post("/{container_no}/cancel", response_model=ContainerOut, responses=COMMAND_ERRORS)
+async def cancel_container(
+    who: Supervisor,
+    number: ContainerNoPath,
+    body: ContainerCorrection,
+    live: LiveDep,
+    metrics: MetricsDep,
+) -> ContainerOut:
+    """Cancel a container opened by mistake (no drums in it); its number can be opened again."""
+    result = await send_command(
+        live,
+        metrics,
+        Command.CONTAINER_CANCEL,
+        {"container_no": number, "reason": body.reason},
+        who,
+    )
+    return _container(result, live, number)
+
+
+@stock.post("/write-off", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
+async def write_off(
+    who: Supervisor, body: WriteOff, live: LiveDep, metrics: MetricsDep
+) -> StockCorrectionOut:
+    """Write off a drum in stock (damaged, lost, sample): it leaves the books."""
+    result = await send_command(
+        live, metrics, Command.STOCK_WRITE_OFF, body.model_dump(exclude_none=True), who
+    )
+    return StockCorrectionOut.model_validate(result)
+
+
+@stock.post("/move", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
+async def move_drum(
+    who: Supervisor, body: StockMove, live: LiveDep, metrics: MetricsDep
+) -> StockCorrectionOut:
+    """Move a drum in stock to another warehouse location."""
+    result = await send_command(
+        live, metrics, Command.STOCK_MOVE, body.model_dump(exclude_none=True), who
+    )
+    return StockCorrectionOut.model_validate(result)
+
+
+@stock.post("/qc-disposal", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
+async def qc_disposal(
+    who: Supervisor, body: QcDisposal, live: LiveDep, metrics: MetricsDep
+) -> StockCorrectionOut:
+    """A QC-held drum: pass it after rework (it becomes loadable), return it or scrap it."""
+    result = await send_command(
+        live, metrics, Command.STOCK_QC_DISPOSE, body.model_dump(exclude_none=True), who
+    )
+    return StockCorrectionOut.model_validate(result)
