@@ -56,7 +56,8 @@ grep -q "^GUDANG_MQTT__USERNAME=$STATION\$" "$SECRETS" || die "$SECRETS is not s
 if [ "$NO_APT" -eq 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # gcc and the headers: python-evdev (USB keyboard scanners) builds from source.
+  # A C compiler and the headers: pip builds what has no wheel for this box: python-evdev
+  # (USB keyboard scanners) always, msgspec on 32-bit ARM (docs/station-install.md).
   apt-get install -y -qq --no-install-recommends python3 python3-venv \
     gcc libc6-dev linux-libc-dev python3-dev >/dev/null
 fi
@@ -69,12 +70,12 @@ id gudang-bridge >/dev/null 2>&1 ||
     --no-create-home --shell /usr/sbin/nologin gudang-bridge
 usermod -a -G dialout,input gudang-bridge  # a box installed before HID scanners
 
-say "installing the bridge into $PREFIX (pyserial, python-evdev and paho-mqtt only)"
+say "installing the bridge into $PREFIX (gudang[bridge]: nothing of the server)"
 mkdir -p "$PREFIX"
 if [ "$SRC_IN" != "$PREFIX/src" ]; then
   rm -rf "$PREFIX/src.new" && mkdir -p "$PREFIX/src.new"
   tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
-    --exclude='*.egg-info' --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
+    --exclude='*.egg-info' --exclude=./build --exclude=./dist --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
   rm -rf "$PREFIX/src.old"
   [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
   mv "$PREFIX/src.new" "$PREFIX/src"
@@ -85,6 +86,7 @@ if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ];
   "$PYTHON" -m venv "$PREFIX/venv"
 fi
 "$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[bridge]"
+ln -sfn "$PREFIX/venv/bin/gudang" /usr/local/bin/gudang  # gudang status|restart bridge
 
 mkdir -p "$ETC"
 install -m 0644 "$CA" "$ETC/ca.crt"
@@ -113,5 +115,9 @@ if [ -d /run/systemd/system ]; then
   systemctl restart gudang-bridge
   say "running: systemctl status gudang-bridge; journalctl -u gudang-bridge -f"
 else
-  say "systemd is not running: start it by hand (docs/station-install.md, 'Without systemd')"
+  # The same program, files and user as the unit (gudang_ops/site.py); nothing restarts
+  # it if it dies, nothing starts it at boot.
+  say "systemd is not running: starting the bridge directly (no restart on failure, none at boot)"
+  "$PREFIX/venv/bin/gudang" restart bridge
+  say "running: gudang status bridge (output in /var/log/gudang/bridge.log)"
 fi

@@ -55,8 +55,8 @@ provision() { "$PREFIX/venv/bin/python" -m gudang_ops.provision "$@"; }
 reload_broker() {
   if have_systemd; then
     systemctl reload mosquitto
-  elif [ -f /run/mosquitto/gudang.pid ]; then
-    kill -HUP "$(cat /run/mosquitto/gudang.pid)"
+  elif [ -f /run/gudang/mosquitto.pid ]; then  # started by `gudang start` (no systemd)
+    kill -HUP "$(cat /run/gudang/mosquitto.pid)"
   fi
 }
 
@@ -121,7 +121,7 @@ if [ "$SRC_IN" != "$PREFIX/src" ]; then
   mkdir -p "$PREFIX/src.new"
   # The source, without local state (.venv, var/, caches, rendered compose files).
   tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
-    --exclude='*.egg-info' --exclude=.pytest_cache --exclude=.mypy_cache \
+    --exclude='*.egg-info' --exclude=./build --exclude=./dist --exclude=.pytest_cache --exclude=.mypy_cache \
     --exclude=.ruff_cache --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
   rm -rf "$PREFIX/src.old"
   [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
@@ -133,6 +133,8 @@ if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ];
   "$PYTHON" -m venv "$PREFIX/venv"
 fi
 "$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[server]"
+# `gudang status`, `gudang restart api`, ... on the PATH (docs/operations.md).
+ln -sfn "$PREFIX/venv/bin/gudang" /usr/local/bin/gudang
 DEPLOY=$PREFIX/src/deploy
 
 # 4. Secrets: generated once, 0600, each owned by the process that uses it ----------------------
@@ -220,52 +222,29 @@ if have_systemd; then
   wait_healthy "journalctl -u gudang-api -u gudang-services"
   say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
 else
-  # No systemd (a container, a CI machine): start the same programs with the same files
-  # and users by hand. Not for production: nothing restarts them.
-  say "systemd is not running: starting the servers directly (no restart on failure)"
-  LOGS=/var/log/gudang
-  mkdir -p "$LOGS"
-  stop_pid() {  # a process this script started on an earlier run
-    if [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then
-      kill "$(cat "$1")"
-      for _ in $(seq 1 30); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.5; done
+  # No systemd (a container, a chroot, a CI machine): `gudang start/stop/restart` runs the
+  # same programs with the same files and users as the units, process ids in /run/gudang,
+  # output in /var/log/gudang (gudang_ops/site.py). Not for production: nothing restarts a
+  # process that dies, and nothing starts at boot.
+  say "systemd is not running: starting the servers directly (no restart on failure, none at boot)"
+  # An earlier run's processes (this installer kept their ids in /var/log/gudang before).
+  for old in /var/log/gudang/api.pid /var/log/gudang/services.pid /var/log/gudang/influxd.pid \
+    /run/mosquitto/gudang.pid; do
+    if [ -f "$old" ] && kill -0 "$(cat "$old")" 2>/dev/null; then
+      kill "$(cat "$old")"
+      for _ in $(seq 1 60); do kill -0 "$(cat "$old")" 2>/dev/null || break; sleep 0.5; done
     fi
-    rm -f "$1"
-  }
-  stop_pid "$LOGS/api.pid"
-  stop_pid "$LOGS/services.pid"
-  stop_pid /run/mosquitto/gudang.pid
-  # Started as root, mosquitto drops to its own user by itself.
-  mosquitto -c /etc/mosquitto/mosquitto.conf >>"$LOGS/mosquitto.stderr" 2>&1 &
-  echo $! >/run/mosquitto/gudang.pid
-  sleep 1
-  kill -0 "$(cat /run/mosquitto/gudang.pid)" 2>/dev/null ||
-    die "mosquitto did not start: $(tail -n 3 "$LOGS/mosquitto.stderr")"
-  stop_pid "$LOGS/influxd.pid"
+    rm -f "$old"
+  done
+  "$PREFIX/venv/bin/gudang" stop api services
+  "$PREFIX/venv/bin/gudang" stop influxdb
   if curl -fsS -o /dev/null "http://127.0.0.1:$INFLUX_PORT/ping" 2>/dev/null; then
     die "another InfluxDB already answers on port $INFLUX_PORT: stop it, or set INFLUX_PORT"
-  else
-    setpriv --reuid=influxdb --regid=influxdb --init-groups -- \
-      influxd -config /etc/influxdb/influxdb.conf >>"$LOGS/influxd.log" 2>&1 &
-    echo $! >"$LOGS/influxd.pid"
   fi
-  wait_influx
+  "$PREFIX/venv/bin/gudang" restart mosquitto influxdb
   provision influx --url "http://127.0.0.1:$INFLUX_PORT" --etc "$ETC" --schema "$DEPLOY/influxdb/setup.toml"
-  for part in services api; do
-    (
-      set -a
-      # shellcheck disable=SC1090
-      . "$ETC/$part.env"
-      set +a
-      cd /
-      # setpriv execs in place (runuser would stay as a parent that SIGKILLs 2 s after a
-      # SIGTERM, cutting the clean stop short).
-      exec setpriv --reuid="gudang-$part" --regid=gudang --init-groups -- \
-        "$PREFIX/venv/bin/gudang" --config "$ETC/gudang.toml" "$part" >>"$LOGS/$part.log" 2>&1
-    ) &
-    echo $! >"$LOGS/$part.pid"
-  done
-  wait_healthy "$LOGS/api.log and $LOGS/services.log"
-  say "started; logs in $LOGS, process ids in $LOGS/*.pid"
+  "$PREFIX/venv/bin/gudang" start services api
+  wait_healthy "/var/log/gudang/api.log and /var/log/gudang/services.log"
+  say "running: gudang status (logs in /var/log/gudang; gudang restart|stop [PART])"
 fi
 say "done. Next: an MQTT user per station (sudo $0 --add-station NAME), docs/station-install.md"

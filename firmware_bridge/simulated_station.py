@@ -15,6 +15,8 @@ from gudang.settings import DeviceSettings, Settings, StationSettings
 log = logging.getLogger(__name__)
 
 DEMO_SKUS = ("JMB-L", "JMB-M", "JMB-S")
+# After a bridge set the scanner's line up, how long its open may still flush the input.
+READER_SETTLE_S = 0.5
 # Line noise as a loose connector or a motor nearby makes it: control bytes and high bytes,
 # ended like a frame so the bridge reads it as one (and drops it, counted).
 SCANNER_NOISE = b"\x00\x13\x7f\x11\r\n"
@@ -128,6 +130,16 @@ def run_simulators(
     scale = ScaleSimulator(protocol, link=links / "scale" if links else None)
     print(f"scanner: {scanner.path}\nscale ({protocol}): {scale.path}", flush=True)
     print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
+    # Scanning starts once a bridge has opened the scanner: what is sent before is thrown
+    # away when it opens the port (pyserial flushes its input), the container label with it.
+    while not scanner.pty.configured_by_reader():
+        if stop.wait(0.1):
+            scanner.close()
+            scale.close()
+            return
+    # The flush follows the line set-up at once; the label goes after it.
+    stop.wait(READER_SETTLE_S)
+    print("a bridge opened the scanner: scanning", flush=True)
     worker = SimulatedWorker(scanner, scale, interval_s, container_no, noise=noise)
     worker.start()
     try:

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import select
+import termios
 import threading
 import time
 import tty
@@ -43,6 +44,9 @@ class Pty:
     def __init__(self, link: Path | None = None) -> None:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line discipline: bytes pass as they are
+        # A reader that opens the device sets its line (baud rate, CLOCAL ...): termios is
+        # the tty's, so the change shows on our end too (see ``configured_by_reader``).
+        self._raw_attrs = termios.tcgetattr(self._slave)
         # A device nobody reads must not block its simulator: drop what does not fit.
         os.set_blocking(self.master, False)
         self.tty_path = os.ttyname(self._slave)
@@ -55,6 +59,15 @@ class Pty:
         self.path = str(link) if link is not None else self.tty_path
         self.closed = False
         self.dropped = 0  # bytes thrown away because nobody read them
+
+    def configured_by_reader(self) -> bool:
+        """Whether a reader (a bridge) has opened the device and set its line up."""
+        if self.closed:
+            return False
+        try:
+            return termios.tcgetattr(self._slave) != self._raw_attrs
+        except termios.error:
+            return False
 
     def write(self, data: bytes) -> None:
         """Send bytes to whoever opened the device."""

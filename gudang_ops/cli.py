@@ -5,6 +5,8 @@
     gudang services    the floor services (MQTT -> InfluxDB, live state)
     gudang api         the HTTP API and dashboard (``gudang api new-token``, ``hash-token``)
     gudang simulate    simulated scanner and scale on pseudo-terminals
+    gudang status|start|stop|restart [PART ...]
+                       the installed processes (systemctl, or by hand without systemd)
 
 Imports stay inside the subcommands: a station box has no server packages.
 """
@@ -141,6 +143,17 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_site(settings: Settings, args: argparse.Namespace) -> int:
+    """Status, start, stop or restart the installed processes of this box."""
+    from gudang_ops.site import SiteError, control
+
+    try:
+        return control(args.command, args.parts)
+    except SiteError as exc:
+        print(f"gudang: {exc}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     # -c/-v go before or after the command (``gudang -c F stack`` = ``gudang stack -c F``).
@@ -199,6 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--noise", type=float, default=0.0, help="chance per drum of line noise (0-1, default 0)"
     )
     m.set_defaults(func=cmd_simulate)
+
+    for verb, what in (
+        ("status", "whether each installed process runs, and where its logs are"),
+        ("start", "start the installed processes"),
+        ("stop", "stop them (SIGTERM: each finishes cleanly)"),
+        ("restart", "stop and start them (after a change to /etc/gudang)"),
+    ):
+        v = sub.add_parser(verb, parents=[common], help=what)
+        v.add_argument(
+            "parts",
+            nargs="*",
+            metavar="PART",
+            help="mosquitto, influxdb, services, api, bridge (default: all installed)",
+        )
+        v.set_defaults(func=cmd_site)
     return p
 
 

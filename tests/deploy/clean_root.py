@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,26 +60,21 @@ def wheelhouse(directory: Path) -> Path:
     if stamp.exists() and stamp.read_text() == wanted:
         return directory
     directory.mkdir(parents=True, exist_ok=True)
+    project = tomllib.loads(wanted)["project"]
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *extras["server"], *extras["bridge"]]
     subprocess.run(
+        # The dependencies only (building gudang here would leave build/ in the checkout);
+        # and the build backend pip needs to build gudang itself inside the root.
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "-d",
-            str(directory),
-            f"{REPO}[server,bridge]",
-            # the build backend pip needs to build gudang itself
-            "setuptools>=77",
-            "wheel",
+            *(sys.executable, "-m", "pip", "download", "-q", "-d", str(directory)),
+            *requirements,
+            *("setuptools>=77", "wheel"),
         ],
         check=True,
         capture_output=True,
         timeout=600,
     )
-    for built in directory.glob("gudang-*"):  # the project itself is built from source
-        built.unlink()
     stamp.write_text(wanted)
     return directory
 
@@ -139,5 +135,10 @@ class CleanRoot:
         )
 
     def remove(self) -> None:
-        """Delete the root's files (a venv and two databases: hundreds of MB)."""
-        shutil.rmtree(self.work, ignore_errors=True)
+        """Delete the big part of the root's files (a venv and two databases: hundreds of MB).
+
+        What the scripts saved and logged stays for a failing test's reader, under pytest's
+        temporary folder (which keeps the last few runs only).
+        """
+        for big in ("opt", "var/lib", "usr", "work"):
+            shutil.rmtree(self.upper / big if big != "work" else self.work / big, ignore_errors=True)

@@ -417,3 +417,26 @@ def test_secure_site_settings_give_each_part_its_own_users(
     finally:
         writer.close()
         reader.close()
+
+
+def test_debug_endpoints_profiling_closed_statistics_loopback_only(deployed: Site) -> None:
+    # InfluxDB 1.6 has a switch for the profiling endpoints (pprof-enabled: off here) but
+    # none for /debug/vars and /debug/requests, which answer without credentials. They are
+    # reachable from this machine only (bind-address 127.0.0.1), list user names and client
+    # addresses but no password: what docs/install.md says ("Security, in short").
+    import httpx
+
+    assert 'bind-address = "127.0.0.1:' in (deployed.influxd.config or Path()).read_text()
+    pprof = httpx.get(f"{deployed.influx_url}/debug/pprof/", timeout=10)
+    assert pprof.status_code == 404
+    stats = httpx.get(f"{deployed.influx_url}/debug/vars", timeout=10)
+    assert stats.status_code == 200
+    requests = httpx.get(f"{deployed.influx_url}/debug/requests?seconds=1", timeout=10)
+    assert requests.status_code == 200
+    passwords = [
+        deployed.creds.influx_admin,
+        deployed.creds.influx_services,
+        deployed.creds.influx_api,
+    ]
+    for body in (stats.text, requests.text):
+        assert not [p for p in passwords if p in body]

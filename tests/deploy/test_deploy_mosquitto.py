@@ -240,3 +240,26 @@ def test_site_users_are_refused_on_station_names(user: str, deployed: Site) -> N
 
     with pytest.raises(ProvisionError, match="reserved"):
         add_station(deployed.etc, deployed.password_file, user)
+
+
+def test_the_broker_starts_without_deprecation_notes(deployed: Site) -> None:
+    # Mosquitto 2.0 notes at every start that message_size_limit should be max_packet_size.
+    assert deployed.broker.config is not None
+    assert "max_packet_size 266240" in deployed.broker.config.read_text()
+    stderr = (deployed.broker.data_dir / "mosquitto.stderr").read_text(errors="replace")
+    log = deployed.broker.log_path.read_text(errors="replace")
+    assert "running" in log  # the log the notes would be next to
+    assert "It is recommended to replace" not in stderr + log
+
+
+def test_a_payload_over_the_scan_limit_still_reaches_the_services(
+    deployed: Site, clients: list[Client]
+) -> None:
+    # Up to 256 KiB reaches the services (which dead-letter it with a reason).
+    # (the operator reads what the services read; their own session stays theirs)
+    reader = Client(deployed.user_mqtt("operator"), T.scan("+"), client_id="operator").ready()
+    station = Client(deployed.user_mqtt("load-1", tls=True), client_id="load-1").ready()
+    clients.extend([reader, station])
+    assert station.publish(T.scan("load-1"), b"x" * (200 * 1024))
+    [*_, got] = reader.wait_message(T.scan("load-1"))
+    assert len(got.payload) == 200 * 1024

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pwd
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,19 +39,57 @@ APT_GET = """#!/bin/sh
 } >>/root/apt-get.log 2>&1
 """
 
-# The guide's commands (docs/install.md, sections 3 and 4), then what the test reads back.
+# The guide's commands (docs/install.md sections 3-5, docs/station-install.md with the
+# simulator, docs/operations.md "Without systemd"), then what the test reads back.
 GUIDE = f"""
 rm -f /usr/sbin/policy-rc.d          # a bare Debian has none (this machine's image does)
 cd {REPO}
-deploy/install.sh --site blitar --broker-name 192.168.1.10 > /root/install.out 2>&1 \
+deploy/install.sh --site blitar --broker-name 192.168.1.10 > /root/install.out 2>&1 \\
   || {{ cat /root/install.out; exit 1; }}
 # Right after the installer: the site must already answer healthy.
 curl -s http://127.0.0.1:8000/api/v1/health > /root/health.json
 ps -eo user:20,comm:20,args --no-headers > /root/ps.txt
 . /etc/gudang/operator.env
-mosquitto_sub -h 127.0.0.1 -u "$MQTT_USERNAME" -P "$MQTT_PASSWORD" -C 1 -W 20 \
+mosquitto_sub -h 127.0.0.1 -u "$MQTT_USERNAME" -P "$MQTT_PASSWORD" -C 1 -W 20 \\
   -t 'gudang/blitar/state/#' > /root/sub.txt
 cp /etc/mosquitto/mosquitto.conf /etc/influxdb/influxdb.conf /root/
+gudang status > /root/status-up.txt
+cat /run/gudang/api.pid > /root/api-pid-before
+gudang restart api > /root/restart.out
+cat /run/gudang/api.pid > /root/api-pid-after
+curl -s http://127.0.0.1:8000/api/v1/health > /root/health-after-restart.json
+
+# A station on this same box, its devices simulated (station-install.md).
+deploy/install.sh --add-station load-1 > /root/add-station.out
+cp /etc/gudang/stations/load-1.env /etc/gudang/ca.crt /root/
+deploy/install-station.sh --site blitar --station load-1 \\
+    --broker 127.0.0.1 --secrets /root/load-1.env --ca /root/ca.crt \\
+    --scanner /run/gudang-sim/scanner --scale /run/gudang-sim/scale \\
+    --scale-protocol mt-sics --mode loading > /root/install-station.out 2>&1 \\
+  || {{ cat /root/install-station.out; exit 1; }}
+rm /root/load-1.env
+token=$(cat /etc/gudang/api-admin.token)
+curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \\
+  -d '{{"container_no": "CSQU 305438 3", "container_type": "40HC"}}' \\
+  http://127.0.0.1:8000/api/v1/containers > /root/open.json
+install -d -o gudang-bridge -g gudang-bridge /run/gudang-sim
+setpriv --reuid=gudang-bridge --regid=gudang-bridge --init-groups -- \\
+  gudang simulate --links /run/gudang-sim --interval 0.5 --container 'CSQU 305438 3' \\
+  > /root/simulate.log 2>&1 &
+sim=$!
+for _ in $(seq 1 240); do
+  curl -s -H "Authorization: Bearer $token" \\
+    http://127.0.0.1:8000/api/v1/containers/CSQU3054383 > /root/container.json || true
+  grep -q '"drums": *[1-9]' /root/container.json && break
+  sleep 0.5
+done
+gudang status > /root/status-station.txt
+
+kill "$sim"  # the simulator (started above, not an installed part)
+gudang stop > /root/stop.out
+status=0; gudang status > /root/status-down.txt || status=$?
+echo "$status" > /root/status-down.rc
+ps -eo comm --no-headers > /root/ps-after-stop.txt
 """
 
 
@@ -80,7 +119,8 @@ def _users(root: CleanRoot) -> dict[int, str]:
 
 def test_packages_come_with_the_clients_and_without_starting_daemons(installed: CleanRoot) -> None:
     log = installed.path("/root/apt-get.log").read_text()
-    [install] = [line for line in log.splitlines() if line.startswith("apt-get install")]
+    # the server's install first (the station's comes later in the same root)
+    install, *_ = [line for line in log.splitlines() if line.startswith("apt-get install")]
     assert {"mosquitto", "mosquitto-clients", "influxdb"} <= set(install.split())
     # While the packages install, their daemons may not start (on the defaults: InfluxDB
     # with auth off on every interface).
@@ -150,6 +190,36 @@ def test_secrets_are_private_to_their_process(installed: CleanRoot) -> None:
     for text_file in ("/etc/gudang/gudang.toml", "/root/install.out"):
         text = installed.path(text_file).read_text()
         assert not [s for s in secrets if s in text], text_file
+
+
+def test_gudang_status_restart_and_stop_without_systemd(installed: CleanRoot) -> None:
+    up = installed.path("/root/status-up.txt").read_text()
+    for part in ("mosquitto", "influxdb", "services", "api"):
+        assert re.search(rf"^{part} +running \(pid \d+\)", up, re.MULTILINE), up
+    assert "health 200" in up
+    assert "logs: /var/log/gudang/services.log" in up
+    before = installed.path("/root/api-pid-before").read_text()
+    assert installed.path("/root/api-pid-after").read_text() != before
+    assert "api stopped" in installed.path("/root/restart.out").read_text()
+    assert (
+        json.loads(installed.path("/root/health-after-restart.json").read_text())["status"] == "ok"
+    )
+    with_station = installed.path("/root/status-station.txt").read_text()
+    assert re.search(r"^bridge +running", with_station, re.MULTILINE), with_station
+    stopped = installed.path("/root/stop.out").read_text()
+    for part in ("bridge", "api", "services", "influxdb", "mosquitto"):
+        assert f"{part} stopped" in stopped
+    assert "killed" not in stopped  # each stopped on SIGTERM within its unit's timeout
+    assert installed.path("/root/status-down.rc").read_text().strip() == "3"
+    left = set(installed.path("/root/ps-after-stop.txt").read_text().split())
+    assert not left & {"mosquitto", "influxd", "gudang"}
+
+
+def test_a_simulated_station_counts_drums_through_tls(installed: CleanRoot) -> None:
+    container = json.loads(installed.path("/root/container.json").read_text())
+    assert container["drums"] >= 1, container
+    bridge_log = installed.path("/var/log/gudang/bridge.log").read_text()
+    assert "connected to 127.0.0.1:8883" in bridge_log
 
 
 def test_the_rendered_configuration_is_the_locked_down_one(installed: CleanRoot) -> None:
