@@ -141,4 +141,6 @@ class CleanRoot:
         temporary folder (which keeps the last few runs only).
         """
         for big in ("opt", "var/lib", "usr", "work"):
-            shutil.rmtree(self.upper / big if big != "work" else self.work / big, ignore_errors=True)
+            shutil.rmtree(
+                self.upper / big if big != "work" else self.work / big, ignore_errors=True
+            )
