@@ -45,6 +45,7 @@ class _Source:
     def __init__(self, path: str) -> None:
         self.path = path
         self.device: Any = None  # evdev.InputDevice when a real input device
+        self.caps_lock = False  # its Caps Lock LED: scanners that see it invert Shift
         st = os.stat(path)
         self.fifo = stat.S_ISFIFO(st.st_mode)
         if stat.S_ISCHR(st.st_mode):
@@ -63,6 +64,7 @@ class _Source:
                 raise
             self.fd = self.device.fd
             os.set_blocking(self.fd, False)
+            self.caps_lock = evdev.ecodes.LED_CAPSL in self.device.leds()
         else:
             # O_NONBLOCK: opening a FIFO without a writer must not hang the reader.
             self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -193,8 +195,6 @@ class HidDevice:
             finally:
                 source.close()
                 self._flush(time.monotonic())  # a frame cut by the unplug is still a frame
-                # A new device: no key held, Caps Lock off (the kernel resets its LEDs too).
-                self.decoder = KeyDecoder(self.settings.layout, self._idle_flush_s)
         self._set_state("disconnected", "stopped")
 
     def _failed(self, exc: Exception) -> None:
@@ -206,6 +206,7 @@ class HidDevice:
         """Read until stopped, or raise when the device is lost."""
         reader = EventReader()
         last_data = time.monotonic()
+        self.decoder = KeyDecoder(self.settings.layout, self._idle_flush_s, source.caps_lock)
         self._opened(source)
         while not self._stop.is_set():
             data = source.read(READ_TIMEOUT_S)

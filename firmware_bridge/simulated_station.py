@@ -9,7 +9,12 @@ import threading
 from pathlib import Path
 
 from firmware_bridge.bridge import Bridge
-from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator, drum_weight
+from firmware_bridge.simulators import (
+    HidScannerSimulator,
+    ScaleSimulator,
+    ScannerSimulator,
+    drum_weight,
+)
 from gudang.settings import DeviceSettings, Settings, StationSettings
 
 log = logging.getLogger(__name__)
@@ -17,9 +22,7 @@ log = logging.getLogger(__name__)
 DEMO_SKUS = ("JMB-L", "JMB-M", "JMB-S")
 # After a bridge set the scanner's line up, how long its open may still flush the input.
 READER_SETTLE_S = 0.5
-# Line noise as a loose connector or a motor nearby makes it: control bytes and high bytes,
-# ended like a frame so the bridge reads it as one (and drops it, counted).
-SCANNER_NOISE = b"\x00\x13\x7f\x11\r\n"
+# Line noise as a loose connector or a motor nearby makes it (the scanners make their own).
 SCALE_NOISE = b"\xff\xfe\x00S\x1b\r\n"
 
 
@@ -28,7 +31,7 @@ class SimulatedWorker:
 
     def __init__(
         self,
-        scanner: ScannerSimulator,
+        scanner: ScannerSimulator | HidScannerSimulator,
         scale: ScaleSimulator,
         interval_s: float,
         container_no: str | None,
@@ -67,7 +70,7 @@ class SimulatedWorker:
             serial += 1
             if self.noise and self.rng.random() < self.noise:
                 self.noisy += 1
-                self.scanner.pty.write(SCANNER_NOISE)
+                self.scanner.noise()
                 self.scale.pty.write(SCALE_NOISE)
             self.scanner.scan(f"{self.prefix}-{sku}-{serial:06d}", None)
             self._stop.wait(0.05)
@@ -124,22 +127,37 @@ def run_simulators(
     stop: threading.Event,
     links: Path | None = None,
     noise: float = 0.0,
+    hid_layout: str | None = None,
 ) -> None:
-    """Run a scanner and a scale simulator on ptys for a bridge to open; print their paths."""
-    scanner = ScannerSimulator(link=links / "scanner" if links else None)
+    """Run a scanner and a scale simulator for a bridge to open; print their paths.
+
+    With ``hid_layout`` the scanner is a USB keyboard set to that layout: a FIFO of input
+    events at ``links/scanner-kbd`` (``links`` is required then).
+    """
+    scanner: ScannerSimulator | HidScannerSimulator
+    if hid_layout is not None:
+        if links is None:
+            raise ValueError("a simulated USB keyboard scanner needs a folder for its FIFO")
+        scanner = HidScannerSimulator(links / "scanner-kbd", hid_layout)
+        kind = f' (protocol = "hid", layout = "{hid_layout}")'
+    else:
+        scanner = ScannerSimulator(link=links / "scanner" if links else None)
+        kind = ""
     scale = ScaleSimulator(protocol, link=links / "scale" if links else None)
-    print(f"scanner: {scanner.path}\nscale ({protocol}): {scale.path}", flush=True)
+    print(f"scanner: {scanner.path}{kind}\nscale ({protocol}): {scale.path}", flush=True)
     print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
-    # Scanning starts once a bridge has opened the scanner: what is sent before is thrown
-    # away when it opens the port (pyserial flushes its input), the container label with it.
-    while not scanner.pty.configured_by_reader():
-        if stop.wait(0.1):
-            scanner.close()
-            scale.close()
-            return
-    # The flush follows the line set-up at once; the label goes after it.
-    stop.wait(READER_SETTLE_S)
-    print("a bridge opened the scanner: scanning", flush=True)
+    if isinstance(scanner, ScannerSimulator):
+        # Scanning starts once a bridge has opened the scanner: what is sent before is thrown
+        # away when it opens the port (pyserial flushes its input), the container label with
+        # it. A FIFO keeps what was written until it is read: no wait.
+        while not scanner.pty.configured_by_reader():
+            if stop.wait(0.1):
+                scanner.close()
+                scale.close()
+                return
+        # The flush follows the line set-up at once; the label goes after it.
+        stop.wait(READER_SETTLE_S)
+        print("a bridge opened the scanner: scanning", flush=True)
     worker = SimulatedWorker(scanner, scale, interval_s, container_no, noise=noise)
     worker.start()
     try:

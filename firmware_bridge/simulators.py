@@ -20,14 +20,20 @@ from pathlib import Path
 
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
-from firmware_bridge.protocols.hid import encode_events, type_text
+from firmware_bridge.protocols.hid import InputEvent, encode_events, type_text
 from firmware_bridge.protocols.scanner import encode_scan
 
 log = logging.getLogger(__name__)
 
+# Line noise on a serial scanner: control bytes and high bytes, ended like a frame so the
+# bridge reads it as one (and drops it, counted).
+SCANNER_NOISE = b"\x00\x13\x7f\x11\r\n"
+KEY_F1 = 59
 # Continuous-output scales send about 7 frames a second (Mettler Toledo's figure); a
-# Yaohua XK3190 sends 7-25 (its baud rate and display rate).
+# Yaohua XK3190 sends 7-25 (its baud rate and display rate): simulated at 20, so its N
+# equal frames come in a quarter of a second.
 STREAM_INTERVAL_S = 1 / 7
+JUDGED_INTERVAL_S = 1 / 20
 # How long a drum put on the scale wobbles before the reading settles.
 SETTLE_S = 0.25
 # A polled MT-SICS "S" waits this long for stability before answering "S I".
@@ -120,6 +126,10 @@ class ScannerSimulator:
         """Send one scanned label."""
         self.pty.write(encode_scan(text, symbology, self.suffix))
 
+    def noise(self) -> None:
+        """Line noise, as a loose connector makes it, ended like a frame."""
+        self.pty.write(SCANNER_NOISE)
+
     def unplug(self) -> None:
         """Pull the scanner's cable (the pty closes)."""
         self.pty.close()
@@ -163,6 +173,17 @@ class HidScannerSimulator:
             alt_codes=self.alt_codes,
         )
         self.write(encode_events(events))
+
+    def noise(self) -> None:
+        """A key that types nothing known (F1), then Enter: a scan the bridge refuses.
+
+        Whole records only: the kernel never tears one, and a torn one would shift every
+        record after it.
+        """
+        now = time.time()
+        typed_a = type_text("a", "us", start=now, suffix="")  # one key: its events, as F1
+        f1 = [InputEvent(e.sec, e.usec, e.type, KEY_F1, e.value) for e in typed_a]
+        self.write(encode_events(f1 + list(type_text("", self.layout, start=now + 0.01))))
 
     def write(self, data: bytes) -> None:
         """Send raw records (or noise) to whoever reads the device."""
@@ -214,9 +235,11 @@ class ScaleSimulator:
         protocol: str = "mt-sics",
         settle_s: float = SETTLE_S,
         link: Path | None = None,
-        interval_s: float = STREAM_INTERVAL_S,
+        interval_s: float | None = None,
     ) -> None:
         self.protocol = SCALE_PROTOCOLS[protocol]
+        if interval_s is None:
+            interval_s = STREAM_INTERVAL_S if self.protocol.flags_stability else JUDGED_INTERVAL_S
         self.link = link
         self.pty = Pty(link)
         self.settle_s = settle_s

@@ -124,7 +124,11 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
         links.mkdir(parents=True, exist_ok=True)
     if not 0 <= args.noise <= 1:
         raise ConfigError(f"--noise {args.noise}: a chance per drum, from 0 to 1")
-    run_simulators(args.protocol, args.interval, args.container, _stop_event(), links, args.noise)
+    if args.hid is not None and links is None:
+        raise ConfigError("--hid: needs --links, the folder for the scanner's FIFO")
+    run_simulators(
+        args.protocol, args.interval, args.container, _stop_event(), links, args.noise, args.hid
+    )
     return 0
 
 
@@ -210,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument(
         "--noise", type=float, default=0.0, help="chance per drum of line noise (0-1, default 0)"
+    )
+    m.add_argument(
+        "--hid",
+        default=None,
+        choices=["us", "de", "fr"],
+        help="the scanner is a USB keyboard of this layout: input events on links/scanner-kbd",
     )
     m.set_defaults(func=cmd_simulate)
 

@@ -207,13 +207,15 @@ class EventReader:
 class KeyDecoder:
     """Key events of one scanner -> frames of text, as bytes; see the module docstring."""
 
-    def __init__(self, layout: str = "us", pause_s: float = PAUSE_S) -> None:
+    def __init__(
+        self, layout: str = "us", pause_s: float = PAUSE_S, caps_lock: bool = False
+    ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout {layout!r}: one of {', '.join(LAYOUTS)}")
         self.layout = LAYOUTS[layout]
         self.pause_s = pause_s
         self._held: set[int] = set()
-        self._caps = False
+        self._caps = caps_lock  # the device's Caps Lock LED when it was opened
         self._text: list[str] = []
         self._alt_digits: list[int] | None = None  # Alt held: number-pad digits typed so far
         self._last_key: float | None = None

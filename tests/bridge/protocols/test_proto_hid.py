@@ -243,3 +243,9 @@ def test_reader_never_crashes_on_any_bytes(data: bytes, cut: int) -> None:
     events = reader.feed(data[:cut]) + reader.feed(data[cut:])
     assert len(events) == len(data) // hid.EVENT_SIZE
     assert reader.pending == len(data) % hid.EVENT_SIZE
+
+
+def test_caps_lock_on_at_open_inverts_letters_from_the_start() -> None:
+    decoder = KeyDecoder("us", caps_lock=True)
+    keys = Keys().tap(30).held(LSHIFT, 48).tap(2, ENTER)
+    assert [f for e in keys.events for f in decoder.feed(e)] == [b"Ab1"]
