@@ -29,6 +29,7 @@ from api.routes import (
     stock,
     stream,
 )
+from api.transport import PlainHttpGuard
 from gudang import __version__
 from gudang.influx import AsyncInfluxReader
 from gudang.settings import Settings
@@ -120,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Inside the metrics: a refused body is counted as a request with its 401 or 413.
     app.add_middleware(BodyGuard, tokens=app.state.tokens, metrics=metrics, prefix=API_PREFIX)
     app.add_middleware(MetricsMiddleware, metrics=metrics, prefix=API_PREFIX)
+    # Outermost: plain HTTP from another machine is turned away before anything else.
+    app.add_middleware(PlainHttpGuard, settings=settings, metrics=metrics)
     # Tokens given as ?access_token= must not reach the access log.
     access_log = logging.getLogger("uvicorn.access")
     if _redact not in access_log.filters:

@@ -27,6 +27,7 @@ MQTT_TLS_PORT=${MQTT_TLS_PORT:-8883}
 INFLUX_PORT=${INFLUX_PORT:-8086}
 INFLUX_RPC_PORT=${INFLUX_RPC_PORT:-8088}
 API_PORT=${API_PORT:-8000}
+API_TLS_PORT=${API_TLS_PORT:-8443}
 
 usage() {
   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
@@ -154,6 +155,11 @@ install -m 0644 "$ETC/ca/ca.crt" "$ETC/ca.crt"  # what station boxes trust
 install -d -m 0750 -o mosquitto -g mosquitto "$MQ_ETC/tls"
 install -m 0644 -o mosquitto "$ETC/ca/ca.crt" "$ETC/ca/server.crt" "$MQ_ETC/tls/"
 install -m 0600 -o mosquitto "$ETC/ca/server.key" "$MQ_ETC/tls/"
+# The API's HTTPS (phones: the camera needs it) uses the same certificate: it names this
+# server's LAN addresses. Its own copy of the key, readable by the API's user only.
+install -d -m 0755 "$ETC/tls"
+install -m 0644 "$ETC/ca/server.crt" "$ETC/tls/api.crt"
+install -m 0600 -o gudang-api "$ETC/ca/server.key" "$ETC/tls/api.key"
 
 # 6. Configuration, rendered from deploy/ (the files the tests run) ---------------------------
 [ -f /etc/mosquitto/mosquitto.conf.debian ] ||
@@ -170,7 +176,12 @@ provision render "$DEPLOY/influxdb/influxdb.conf" /etc/influxdb/influxdb.conf \
   data_dir=/var/lib/influxdb http_port="$INFLUX_PORT" rpc_port="$INFLUX_RPC_PORT"
 if [ ! -f "$ETC/gudang.toml" ]; then  # the operator's edits survive upgrades
   provision render "$DEPLOY/gudang/gudang.toml" "$ETC/gudang.toml" site="$SITE" \
-    mqtt_port="$MQTT_PORT" influx_port="$INFLUX_PORT" api_port="$API_PORT"
+    mqtt_port="$MQTT_PORT" influx_port="$INFLUX_PORT" api_port="$API_PORT" \
+    api_tls_port="$API_TLS_PORT"
+elif ! grep -q '^tls_port' "$ETC/gudang.toml"; then
+  # An install from before HTTPS: the same settings a fresh one gets, under [api].
+  sed -i "/^\[api\]\$/a tls_port = $API_TLS_PORT\ntls_certfile = \"$ETC/tls/api.crt\"\ntls_keyfile = \"$ETC/tls/api.key\"" \
+    "$ETC/gudang.toml"
 fi
 # The API's first admin token: the token in $ETC/api-admin.token (root only), its hash
 # appended to gudang.toml. More tokens: gudang api new-token (docs/api.md).

@@ -269,6 +269,34 @@ class ApiSettings(_Section):
     # hundreds of requests a second, and writing each line cost the API ~40 % of its CPU
     # (docs/performance.md); gudang_api_requests counts them by route and status anyway.
     access_log: bool = False
+    # HTTPS (docs/install.md, "HTTPS for phones"): a phone's camera works only on a secure
+    # page, and tokens must not cross the Wi-Fi in clear. With all three set, `gudang api`
+    # also serves HTTPS on tls_port with this certificate (signed by the site's CA, naming
+    # the server's LAN address). In production, plain HTTP on `port` then serves this
+    # machine's own clients only: others are redirected there, and a token is refused.
+    tls_port: int | None = Field(None, ge=1, le=65535)
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> ApiSettings:
+        given = [
+            self.tls_port is not None,
+            self.tls_certfile is not None,
+            self.tls_keyfile is not None,
+        ]
+        if any(given) and not all(given):
+            raise ValueError(
+                "api.tls_port, api.tls_certfile and api.tls_keyfile: set all three or none"
+            )
+        if self.tls_port is not None and self.tls_port == self.port:
+            raise ValueError("api.tls_port: must differ from api.port (the plain HTTP port)")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the API also serves HTTPS."""
+        return self.tls_port is not None
 
     @model_validator(mode="after")
     def _demo_tokens_local_only(self) -> ApiSettings:

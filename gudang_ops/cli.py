@@ -73,18 +73,16 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
         return _hash_token(args.token)
     if args.api_command == "new-token":
         return _new_token(args.name, args.role)
-    import uvicorn
-
     from api.app import create_app
+    from api.transport import serve
 
     settings.require_secrets("mqtt", "influx")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level="info",
-        access_log=settings.api.access_log,
-    )
+    if settings.site.environment == "production" and not settings.api.tls:
+        log.warning(
+            "api.tls_port is not set: phones cannot use their camera, and tokens from other "
+            "machines are refused over plain HTTP (docs/install.md, HTTPS for phones)"
+        )
+    serve(create_app(settings), settings)
     return 0
 
 
@@ -144,6 +142,7 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
         simulate=not args.no_sim,
         interval=args.interval,
         secure=args.secure,
+        tls=args.tls,
     )
 
 
@@ -186,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="broker and InfluxDB from deploy/ (passwords, ACL, TLS), generated secrets",
     )
     s.add_argument("--interval", type=float, default=2.0, help="seconds between simulated drums")
+    s.add_argument(
+        "--tls",
+        action="store_true",
+        help="also serve the API over HTTPS (port + 443) with a site CA under DATA_DIR/tls",
+    )
     s.set_defaults(func=cmd_stack)
 
     sub.add_parser("bridge", parents=[common], help="a station bridge").set_defaults(

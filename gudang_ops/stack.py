@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 from pydantic import ValidationError
 
 from api.app import create_app
+from api.transport import ApiServers
 from firmware_bridge.simulated_station import SimulatedStation
 from gudang.settings import ApiSettings, ConfigError, Settings
 from gudang_ops.servers import (
+    PRODUCTION_MOSQUITTO_DIR,
     ServerProcess,
+    TlsFiles,
     free_port,
     start_influxd,
     start_mosquitto,
@@ -28,6 +31,8 @@ from services.app import Services
 log = logging.getLogger(__name__)
 
 DEMO_CONTAINER = "CSQU3054383"
+# --tls: HTTPS beside the plain port, 8000 -> 8443.
+HTTPS_PORT_OFFSET = 443
 DEMO_STATION = "load-1"
 # The well-known local tokens (api.allow_demo_tokens): the stack listens on loopback only.
 DEMO_ADMIN_TOKEN = "demo-admin"
@@ -71,14 +76,33 @@ def _open_demo_container(api_url: str) -> None:
     raise RuntimeError("the API did not open the demo container")
 
 
+def _api_certificate(tls_dir: Path) -> TlsFiles:
+    """A site CA and a certificate for this machine, as the installer makes them (kept)."""
+    files = TlsFiles.in_dir(tls_dir)
+    if not files.certfile.exists():
+        subprocess.run(
+            [str(PRODUCTION_MOSQUITTO_DIR / "make-certs.sh"), str(tls_dir), socket.gethostname()],
+            check=True,
+            capture_output=True,
+        )
+    return files
+
+
 def run_stack(
-    settings: Settings, data_dir: Path, simulate: bool, interval: float, secure: bool = False
+    settings: Settings,
+    data_dir: Path,
+    simulate: bool,
+    interval: float,
+    secure: bool = False,
+    tls: bool = False,
 ) -> int:
     """Run everything until Ctrl-C; returns the exit code.
 
     ``secure`` runs Mosquitto and InfluxDB from the production configurations in deploy/
     (passwords, ACL, TLS, InfluxDB auth) with credentials generated under ``data_dir``;
     the services, the API and the simulated station each use their own users.
+    ``tls`` also serves the API over HTTPS (the plain port + 443) with a certificate from
+    a site CA made under ``data_dir/tls``.
     """
     data_dir = data_dir.resolve()
     try:  # validated again: demo tokens are refused unless api.host is loopback
@@ -124,14 +148,29 @@ def run_stack(
                     "api": demo_api.model_copy(update={"port": api_port}),
                 }
             )
+        https_line = ""
+        if tls:
+            files = _api_certificate(data_dir / "tls")
+            tls_port = _choose(api_port + HTTPS_PORT_OFFSET, "HTTPS")
+            settings = settings.model_copy(
+                update={
+                    "api": settings.api.model_copy(
+                        update={
+                            "tls_port": tls_port,
+                            "tls_certfile": files.certfile,
+                            "tls_keyfile": files.keyfile,
+                        }
+                    )
+                }
+            )
+            https_line = (
+                f"  HTTPS:      https://{settings.api.host}:{tls_port}/dashboard/   "
+                f"(CA: {files.cafile})\n"
+            )
         services = Services(services_settings or settings)
         services.start()
         api_url = f"http://{settings.api.host}:{api_port}"
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host=settings.api.host, port=api_port, log_level="warning"
-            )
-        )
+        server = ApiServers(create_app(settings), settings, log_level="warning")
 
         def after_start() -> None:
             nonlocal station
@@ -153,6 +192,8 @@ def run_stack(
                 f"  API:        {api_url}/api/v1/containers\n"
                 f"  Container:  {api_url}/api/v1/containers/{DEMO_CONTAINER}\n"
                 f"  API docs:   {api_url}/docs\n"
+                + https_line
+                + f"  Phone page: {api_url}/dashboard/scan.html#station={DEMO_STATION}\n"
                 f"  Tokens:     {DEMO_ADMIN_TOKEN}, {DEMO_SUPERVISOR_TOKEN}, demo-worker "
                 f"(local only), e.g.\n"
                 f"              curl -H 'Authorization: Bearer {DEMO_SUPERVISOR_TOKEN}' "

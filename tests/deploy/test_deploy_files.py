@@ -150,6 +150,7 @@ def test_site_templates_load_as_production_settings(
             mqtt_port=1883,
             influx_port=8086,
             api_port=8000,
+            api_tls_port=8443,
         )
     )
     for key, value in provision.read_env(etc / provision.SERVICES_ENV).items():
@@ -168,6 +169,10 @@ def test_site_templates_load_as_production_settings(
     assert token_file.read_text().strip() not in config.read_text()
     assert (services.mqtt.host, services.mqtt.port) == ("127.0.0.1", 1883)
     assert services.influx.username == provision.INFLUX_SERVICES_USER
+    # HTTPS for the phones, with the installer's certificate (docs/install.md).
+    assert (services.api.port, services.api.tls_port) == (8000, 8443)
+    assert str(services.api.tls_certfile) == "/etc/gudang/tls/api.crt"
+    assert str(services.api.tls_keyfile) == "/etc/gudang/tls/api.key"
 
     station_env = provision.add_station(etc, tmp_path / "passwd", "load-1")
     devices = '\n[[station.devices]]\nname = "scanner"\nrole = "scanner"\nport = "/dev/ttyUSB0"\n'
