@@ -14,6 +14,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -223,6 +224,12 @@ class AlertSettings(_Section):
     webhook_retry_max_s: float = Field(30.0, gt=0)
     # Deliveries waiting at most; past it the oldest wait, new ones are dropped (counted).
     webhook_queue: int = Field(1000, ge=1)
+    # The deliveries waiting, on disk (they survive a restart). Default: systemd's
+    # $STATE_DIRECTORY, else ~/.local/state/gudang/ (services.outbox.default_path).
+    webhook_queue_path: Path | None = None
+    # A station_offline alert clears only once its station stayed online this long: a
+    # station flapping online/offline raises one alert (counting the flaps), not one a flap.
+    flap_settle_s: float = Field(60.0, ge=0)
     # A station is offline after this many missed heartbeats (StationStatusV1.heartbeat_s).
     heartbeat_misses: float = Field(3.0, gt=1)
     spool_nearly_full_ratio: float = Field(0.8, gt=0, le=1)
@@ -550,3 +557,14 @@ def load_settings(
 def secret(value: SecretStr | None) -> str | None:
     """Unwrap a secret at the point of use only."""
     return value.get_secret_value() if value is not None else None
+
+
+def mask_url(url: str) -> str:
+    """A URL fit for logs and screens: scheme and host only (a Telegram bot's token, or a
+    gateway's key, is in the path or the query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    hidden = parts.path not in ("", "/") or parts.query or parts.username or parts.password
+    return f"{parts.scheme}://{host}/***" if hidden else f"{parts.scheme}://{host}/"

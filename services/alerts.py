@@ -90,6 +90,10 @@ class AlertBook:
 
     active: dict[str, AlertV1] = field(default_factory=dict)
     transitions: list[AlertV1] = field(default_factory=list)
+    # Flapping conditions: an alert whose condition ended at this time, cleared only once
+    # it stayed ended for the settle time (settle); its condition back meanwhile is a flap.
+    settling: dict[str, datetime] = field(default_factory=dict)
+    flaps: dict[str, int] = field(default_factory=dict)
 
     def is_active(self, kind: AlertKind, subject: str) -> bool:
         """True while the alert for this condition is raised or acknowledged."""
@@ -109,6 +113,9 @@ class AlertBook:
         """Raise the alert for a condition, unless it is raised already."""
         aid = alert_id(kind, subject)
         if aid in self.active:
+            if self.settling.pop(aid, None) is not None:
+                # Back before its clear settled: one flap more of the same alert, no transition.
+                self.flaps[aid] = self.flaps.get(aid, 0) + 1
             return None
         alert = AlertV1(
             id=aid,
@@ -155,6 +162,42 @@ class AlertBook:
     def clear_condition(self, kind: AlertKind, subject: str, at: datetime) -> AlertV1 | None:
         """Clear the alert of a condition, if raised."""
         return self.clear(alert_id(kind, subject), at)
+
+    def clear_settled(
+        self, kind: AlertKind, subject: str, at: datetime, settle_s: float
+    ) -> AlertV1 | None:
+        """The condition ended: clear its alert once it stays ended ``settle_s`` (``settle``)."""
+        aid = alert_id(kind, subject)
+        if aid not in self.active:
+            return None
+        if settle_s <= 0:
+            return self._clear_counting_flaps(aid, at)
+        self.settling.setdefault(aid, at)
+        return None
+
+    def settle(self, at: datetime, settle_s: float) -> list[AlertV1]:
+        """Clear the alerts whose condition stayed ended for ``settle_s``."""
+        due = [
+            aid for aid, since in self.settling.items() if (at - since).total_seconds() >= settle_s
+        ]
+        cleared = []
+        for aid in due:
+            since = self.settling.pop(aid)
+            alert = self._clear_counting_flaps(aid, since)
+            if alert is not None:
+                cleared.append(alert)
+        return cleared
+
+    def _clear_counting_flaps(self, aid: str, at: datetime) -> AlertV1 | None:
+        flaps = self.flaps.pop(aid, 0)
+        alert = self.active.get(aid)
+        if alert is not None and flaps:
+            data = dict(alert.data)
+            data["flaps"] = flaps
+            self.active[aid] = msgspec.structs.replace(
+                alert, data=data, message=f"{alert.message} (flapped {flaps} times)"
+            )
+        return self.clear(aid, at)
 
     def restore(self, alert: AlertV1) -> None:
         """Replay one stored transition (rebuild)."""
@@ -324,7 +367,8 @@ def on_status(
             data={"cause": "offline status (last will)"},
         )
     else:
-        book.clear_condition(AlertKind.STATION_OFFLINE, station, at)
+        # Cleared once the station stayed online a while: a flapping one raises one alert.
+        book.clear_settled(AlertKind.STATION_OFFLINE, station, at, settings.flap_settle_s)
     if status.error and status.state is StationState.ONLINE:
         book.raise_(
             AlertKind.STATION_ERROR,
@@ -354,7 +398,9 @@ def on_status(
 
 
 def on_heartbeats(book: AlertBook, floor: Floor, settings: AlertSettings, at: datetime) -> None:
-    """Stations whose heartbeat stopped without a last will (a cut cable, a hung box)."""
+    """Stations whose heartbeat stopped without a last will (a cut cable, a hung box);
+    offline alerts whose station stayed back long enough are cleared."""
+    book.settle(at, settings.flap_settle_s)
     for st in floor.stations.values():
         if not st.online or st.heartbeat_s is None or st.last_status_at is None:
             continue

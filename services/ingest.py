@@ -72,7 +72,7 @@ class Ingest:
         self.counters: Counter[str] = Counter()
         self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
-        self.webhooks = WebhookSender(settings.alerts)
+        self.webhooks = WebhookSender(settings.alerts, self.site)
         # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)
         self._adopt(state)

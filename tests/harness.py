@@ -117,6 +117,8 @@ def make_settings(
             "allow_demo_tokens": True,  # DEMO_HEADERS below
         },
         "station": {"spool_path": str(tmp_path / "spool.sqlite3")},
+        # Flaps settle at once unless a test asks (the flap tests do); the outbox per test.
+        "alerts": {"flap_settle_s": 0.0, "webhook_queue_path": str(tmp_path / "webhooks.sqlite3")},
     }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)

@@ -229,7 +229,7 @@ class WebhookReceiver:
     ``fail_first`` requests are answered 500, to see the sender retry.
     """
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, port: int = 0) -> None:
         self.bodies: list[AlertV1] = []
         self.requests = 0
         self._fail_left = fail_first
@@ -250,7 +250,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet test output
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

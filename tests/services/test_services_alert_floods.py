@@ -1,0 +1,97 @@
+"""Alert floods: a flapping station raises one alert; webhook deliveries wait on disk.
+
+A station alternating offline/online on its own status topic used to raise and clear
+``station_offline`` each time, every transition stored, published and queued for the
+webhooks, whose in-memory queue then dropped real alerts; a restart lost what waited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gudang.influx import InfluxClient
+from gudang.wire import StationState, StationStatusV1, encode
+from gudang_ops.servers import ServerProcess, free_port
+from tests.harness import make_settings, running_services, wait_for
+from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
+
+FLAPS = 20
+# Longer than the flapping takes, even on a busy machine; short enough to wait for.
+SETTLE_S = 8.0
+
+
+def test_a_flapping_station_raises_one_alert_with_its_flap_count(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+) -> None:
+    receiver = WebhookReceiver()
+    settings = make_settings(
+        mosquitto,
+        influxd,
+        site,
+        tmp_path,
+        alerts={"webhooks": [receiver.url], "flap_settle_s": SETTLE_S},
+    )
+    influx = InfluxClient(settings.influx)
+    try:
+        with Floorkit(settings) as kit, running_services(settings):
+            topic = kit.topics.status("load-1")
+            for state in [StationState.OFFLINE, StationState.ONLINE] * FLAPS:
+                status = StationStatusV1(site=site, station="load-1", state=state)
+                kit.link.publish_and_wait(topic, encode(status), retain=True)
+            wait_for(lambda: (s := kit.station("load-1")) and s.online, what="online at the end")
+            cleared = kit.wait_alert("station_offline", "cleared", timeout=SETTLE_S + 20)
+            assert cleared.data["flaps"] == FLAPS - 1
+            assert f"flapped {FLAPS - 1} times" in cleared.message
+            wait_for(lambda: receiver.of("station_offline", "cleared"), what="cleared, webhook")
+        stored = rows(influx, "alert", site, "kind = 'station_offline'")
+        assert [r["state"] for r in stored] == ["raised", "cleared"]
+        assert len(receiver.of("station_offline")) == 1
+        assert len([a for a in kit.alert_log if a.kind == "station_offline"]) == 2
+    finally:
+        influx.close()
+        receiver.close()
+
+
+def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_container_full(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"  # nobody listens yet: a gateway that is down
+    settings = make_settings(
+        mosquitto,
+        influxd,
+        site,
+        tmp_path,
+        alerts={
+            "webhooks": [url],
+            "webhook_queue": 5,
+            "webhook_max_attempts": 1000,
+            "webhook_retry_max_s": 0.5,
+        },
+    )
+    with Floorkit(settings) as kit:
+        with running_services(settings) as services:
+            kit.ok("container/open", container_no=CONTAINER, capacity_drums=12)
+            kit.point_at("load-1", CONTAINER)
+            for n in range(1, 11):  # ten drums, each scanned twice: ten minor alerts
+                kit.scan("load-1", drum(n))
+                kit.scan("load-1", drum(n))
+            wait_for(lambda: len(kit.alerts_of("duplicate_scan")) == 10, what="the flood")
+            for n in (11, 12):
+                kit.scan("load-1", drum(n))
+            full = kit.wait_alert("container_full")
+            webhooks = services.ingest.webhooks
+            wait_for(lambda: webhooks.counters["dropped"] >= 6, what="minor deliveries dropped")
+            assert webhooks.pending == 5
+        # The gateway comes back while the services are down; they start again.
+        receiver = WebhookReceiver(port=port)
+        try:
+            with running_services(settings):
+                got = wait_for(
+                    lambda: receiver.of("container_full"), timeout=30, what="container_full"
+                )
+                assert got[0].id == full.id
+                wait_for(lambda: len(receiver.bodies) >= 5, timeout=30, what="all that waited")
+            assert len(receiver.of("duplicate_scan")) <= 4  # the flood's share, bounded
+        finally:
+            receiver.close()
