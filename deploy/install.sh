@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (or upgrade) Gudang on the warehouse server: a Debian 12 mini PC.
 #
-#   sudo deploy/install.sh --site blitar [--broker-name gudang.local] [--broker-name 192.168.1.10]
+#   sudo deploy/install.sh --site blitar [--broker-name 192.168.1.10] [--broker-name NAME]
 #   sudo deploy/install.sh --add-station load-1      # an MQTT user for one station box
 #
 # Run from a checkout of the version to install. Idempotent: running it again (an

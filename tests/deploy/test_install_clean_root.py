@@ -229,3 +229,31 @@ def test_the_rendered_configuration_is_the_locked_down_one(installed: CleanRoot)
     influx = installed.path("/root/influxdb.conf").read_text()
     assert 'bind-address = "127.0.0.1:8086"' in influx
     assert "auth-enabled = true" in influx
+
+
+# Lines of the guides that the script above runs as they are written there.
+GUIDE_LINES = {
+    "docs/install.md": [
+        "deploy/install.sh --site blitar --broker-name 192.168.1.10",
+        'mosquitto_sub -h 127.0.0.1 -u "$MQTT_USERNAME" -P "$MQTT_PASSWORD"',
+        "curl -s http://127.0.0.1:8000/api/v1/health",
+        "gudang status",
+        "deploy/install.sh --add-station load-1",
+    ],
+    "docs/station-install.md": [
+        "--scanner /run/gudang-sim/scanner --scale /run/gudang-sim/scale",
+        "install -d -o gudang-bridge -g gudang-bridge /run/gudang-sim",
+        "setpriv --reuid=gudang-bridge --regid=gudang-bridge --init-groups --",
+        "gudang simulate --links /run/gudang-sim",
+        "rm /root/load-1.env",
+    ],
+}
+
+
+@pytest.mark.parametrize("doc", sorted(GUIDE_LINES))
+def test_the_script_runs_the_guides_commands(doc: str) -> None:
+    text = (REPO / doc).read_text()
+    script = " ".join(GUIDE.replace("\\\n", " ").split())
+    for line in GUIDE_LINES[doc]:
+        assert line in text, (doc, line)
+        assert line in script, line
