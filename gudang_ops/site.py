@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -52,6 +53,7 @@ class Part:
     stop_timeout_s: float = 15.0  # the unit's TimeoutStopSec
     ready: Callable[[Part, int], bool] = field(default=lambda part, offset: True, compare=False)
     own_log: str | None = None  # where the program logs besides its output
+    state_dir: Path | None = None  # the unit's StateDirectory=, handed over the same way
 
     @property
     def pid_file(self) -> Path:
@@ -135,6 +137,7 @@ SERVER_PARTS = (
         user="gudang-services",
         group="gudang",
         env_file=ETC / "services.env",
+        state_dir=Path("/var/lib/gudang-services"),
         stop_timeout_s=30.0,
         ready=_logged_since("services running for site"),
     ),
@@ -155,6 +158,7 @@ BRIDGE = Part(
     user="gudang-bridge",
     group="gudang-bridge",
     env_file=ETC / "station.env",
+    state_dir=Path("/var/lib/gudang-bridge"),
     ready=_logged_since("started with"),  # connected or not: it spools
 )
 ALL_PARTS = {p.name: p for p in (*SERVER_PARTS, BRIDGE)}
@@ -214,6 +218,11 @@ def start(part: Part, timeout_s: float = START_TIMEOUT_S) -> int:
     env["LANG"] = os.environ.get("LANG", "C.UTF-8")
     if part.env_file is not None:
         env.update(read_env(part.env_file))
+    if part.state_dir is not None and part.user is not None:
+        # As systemd makes a StateDirectory: owned by the part's user, 0700.
+        part.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.chown(part.state_dir, part.user, part.group or part.user)
+        env["STATE_DIRECTORY"] = str(part.state_dir)
     argv = list(part.argv)
     if part.user is not None:
         # setpriv execs in place, so the pid is the program's and SIGTERM reaches it.

@@ -275,3 +275,18 @@ def test_the_installer_installs_every_unit() -> None:
     station = (DEPLOY_DIR / "install-station.sh").read_text()
     for path in (DEPLOY_DIR / "systemd").iterdir():
         assert path.name in install or path.name in station, path.name
+
+
+def test_units_and_gudang_start_give_the_same_state_directory() -> None:
+    from gudang_ops import site
+
+    for part in (*site.SERVER_PARTS, site.BRIDGE):
+        if part.unit.startswith("gudang-"):
+            service = _unit(f"{part.unit}.service")["Service"]
+            # What systemd makes writable (ProtectSystem=strict), gudang start makes too.
+            expected = service.get("StateDirectory")
+            got = part.state_dir.name if part.state_dir else None
+            assert got == expected, part.name
+            assert service["User"] == part.user
+            assert service["EnvironmentFile"] == str(part.env_file)
+            assert shlex.split(service["ExecStart"]) == list(part.argv)
