@@ -18,6 +18,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
     alerts,
     audit,
+    catalogue,
     containers,
     corrections,
     health,
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for router in (corrections.containers, corrections.stock, audit.router):
+    for router in (corrections.containers, corrections.stock, audit.router, catalogue.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
 

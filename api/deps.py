@@ -21,8 +21,8 @@ PASSED_ON_CODES = frozenset({400, 404, 409, 503, 504})
 # The dependencies are ``async def`` although they never wait: FastAPI runs a plain ``def``
 # dependency in a worker thread, a thread hop per dependency per request (docs/performance.md).
 async def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    settings: Settings = request.app.state.settings
+    """The settings in force: as the app was built, with the services' live catalogue."""
+    settings: Settings = request.app.state.live.settings
     return settings
 
 

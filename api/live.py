@@ -12,12 +12,14 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
+from pydantic import ValidationError
 
 from gudang.mqtt import Message, MqttLink
-from gudang.settings import Settings
+from gudang.settings import Settings, SkuSettings
 from gudang.wire import (
     QOS_ALERT,
     QOS_COMMAND,
@@ -26,6 +28,7 @@ from gudang.wire import (
     QOS_STATUS,
     QOS_WEIGHT,
     AlertV1,
+    CatalogueV1,
     CommandV1,
     ContainerStateV1,
     ReplyV1,
@@ -36,6 +39,7 @@ from gudang.wire import (
     Topics,
     WeightReadingV1,
     alert_decoder,
+    catalogue_decoder,
     container_state_decoder,
     encode,
     receipt_decoder,
@@ -60,6 +64,7 @@ STALE_BODIES: dict[str, tuple[str, ...]] = {
     "station": ("stations",),
     "stock": ("stock",),
     "alert": ("alerts",),
+    "catalogue": ("stock", "catalogue"),  # the stock's descriptions are the catalogue's
 }
 
 
@@ -95,6 +100,7 @@ class LiveState:
         self.weights: dict[str, WeightReadingV1] = {}  # each scale's latest live reading
         self.alerts: dict[str, AlertV1] = {}
         self.stock: StockV1 = StockV1()
+        self.catalogue_at: datetime | None = None  # when the services' catalogue came
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
@@ -246,10 +252,25 @@ class LiveState:
             s = station_view_decoder.decode(payload)
             self.stations[s.station] = s
             return LiveEvent("station", s.station)
+        if kind == "catalogue" and len(parts) == 4:
+            if payload:
+                self._take_catalogue(catalogue_decoder.decode(payload))
+                return LiveEvent("catalogue", "catalogue")
+            return None
         if kind == "stock" and len(parts) == 4:
             self.stock = stock_decoder.decode(payload) if payload else StockV1()
             return LiveEvent("stock", "stock")
         return None
+
+    def _take_catalogue(self, catalogue: CatalogueV1) -> None:
+        """The services' catalogue replaces the configured one in the settings routes see."""
+        try:
+            skus = {k: SkuSettings.model_validate(v) for k, v in catalogue.skus.items()}
+        except ValidationError as exc:
+            raise msgspec.ValidationError(f"catalogue: {exc}") from exc
+        floor = self.settings.floor.model_copy(update={"skus": skus})
+        self.settings = self.settings.model_copy(update={"floor": floor})
+        self.catalogue_at = catalogue.updated_at
 
     def station_views(self) -> dict[str, StationViewV1]:
         """Every station, from the services' view or, if not seen there, its own status."""

@@ -10,7 +10,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.settings import ApiRole
+from gudang.settings import ApiRole, SkuSettings
 from gudang.wire import (
     INCOTERMS,
     MAX_BARCODE_CHARS,
@@ -88,8 +88,16 @@ class ContainerOpen(BaseModel):
         description="ISO 6346 number, spaces or hyphens allowed", examples=["CSQU 305438 3"]
     )
     container_type: ContainerType = "40HC"
-    capacity_drums: int | None = Field(None, gt=0, le=100_000)
+    capacity_drums: int | None = Field(
+        None, gt=0, le=100_000, description="none: the SKU's drums per container, or the default"
+    )
     max_payload_kg: float | None = Field(None, gt=0, le=100_000)
+    sku: str | None = Field(
+        None,
+        max_length=32,
+        description="the SKU it is packed with: its capacity is that SKU's drums per container",
+        examples=["JMB-L"],
+    )
 
     @field_validator("container_no")
     @classmethod
@@ -721,3 +729,10 @@ class AuditOut(BaseModel):
     container_no: str | None = None
     args: Any = Field(description="the command's arguments")
     result: Any = Field(description="the services' result (cut past 8,000 characters)")
+
+
+# -- the SKU catalogue -----------------------------------------------------------------------
+class CatalogueSkuOut(SkuSettings):
+    """One SKU of the catalogue in force, retired ones too."""
+
+    sku: str = Field(examples=["JMB-L"])

@@ -151,7 +151,9 @@ class SkuSettings(_Section):
     max_kg: float = Field(1000.0, gt=0)
     hs_code: str = Field("9206.00", pattern=r"^\d{4}(\.?\d{2}){1,3}$")
     gtin: str | None = None  # GS1 labels map to the SKU by GTIN
-    capacity_drums: int = Field(2600, gt=0)
+    # Drums of this SKU a container holds: a container opened for this SKU gets it as
+    # its capacity (None: floor.default_capacity_drums).
+    capacity_drums: int | None = Field(None, gt=0, le=100_000)
     # What the export papers need of the SKU (docs/papers.md). Prices by ISO 4217
     # currency: an invoice in a currency the SKU has no price in says so, never converts.
     unit_prices: dict[str, Decimal] = Field(default_factory=dict)
@@ -163,6 +165,9 @@ class SkuSettings(_Section):
     # ASEAN-China origin criterion (Form E box 8: WO, RVC 40%, CTH, PE ...): the
     # exporter's declaration; empty until configured, and the Form E says it is missing.
     origin_criterion: str = ""
+    # Retired (by the admin, or here): kept for the drums already counted, but a new
+    # scan of it is refused.
+    retired: bool = False
 
     @field_validator("unit_prices")
     @classmethod

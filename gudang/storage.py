@@ -15,6 +15,8 @@ Measurements (all tagged ``site``):
 - ``stock_event`` (no tag but ``site``: one series, never one per drum): a drum's stock
   correction (write_off, move, qc_dispose) with ``drum``, ``sku``, ``from_location``,
   ``to_location``, ``reason``, ``note``.
+- ``catalogue_event`` (tag ``sku``): a SKU set or retired by the admin, the whole
+  definition in ``spec`` (SkuSettings as JSON); applied over the configured catalogue.
 - ``audit`` (tag ``command``): every accepted command with its actor, arguments and
   result as JSON, and ``container_no`` when it concerns one; read by GET /audit.
 - ``station_event`` (tag ``station``): active container or mode set by a command.
@@ -40,6 +42,7 @@ ALERT = "alert"
 QUARANTINE = "quarantine"
 STOCK_EVENT = "stock_event"
 AUDIT = "audit"
+CATALOGUE_EVENT = "catalogue_event"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
@@ -47,6 +50,7 @@ TAG_STATION = "station"
 TAG_CONTAINER_NO = "container_no"
 TAG_KIND = "kind"
 TAG_COMMAND = "command"
+TAG_SKU = "sku"
 
 # -- fields shared by writer and readers ------------------------------------------------------
 EVENT = "event"  # the field naming what a container_event / station_event point records
@@ -68,10 +72,14 @@ class Event(StrEnum):
     WRITE_OFF = "write_off"  # stock_event
     MOVE = "move"  # stock_event
     QC_DISPOSE = "qc_dispose"  # stock_event
+    SET_SKU = "set_sku"  # catalogue_event
+    RETIRE_SKU = "retire_sku"  # catalogue_event
 
 
 # The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.
 SHIPMENT = "shipment"
+# The field of a ``catalogue_event``: the SKU's whole definition, SkuSettings as JSON.
+SKU_SPEC = "spec"
 
 
 # -- time -------------------------------------------------------------------------------------

@@ -109,6 +109,11 @@ class Topics:
         return f"{self.base}/state/stock"
 
     @property
+    def state_catalogue(self) -> str:
+        """The SKU catalogue in force (retained)."""
+        return f"{self.base}/state/catalogue"
+
+    @property
     def all_state(self) -> str:
         return f"{self.base}/state/#"
 
@@ -461,6 +466,18 @@ class StockV1(msgspec.Struct, kw_only=True):
     items: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
+class CatalogueV1(msgspec.Struct, kw_only=True):
+    """The SKU catalogue in force, retained on ``state/catalogue``: retired SKUs too.
+
+    Each SKU as ``gudang.settings.SkuSettings`` in JSON (prices as decimal strings): the
+    configuration seeds it, the admin's ``catalogue/*`` commands change it live.
+    """
+
+    v: Literal[1] = 1
+    updated_at: AwareDatetime | None = None
+    skus: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+
 class Command(StrEnum):
     """Names of the commands the services take on ``command/<name>``."""
 
@@ -477,6 +494,9 @@ class Command(StrEnum):
     STOCK_MOVE = "stock/move"  # drum, location, reason: between warehouse locations
     # drum, action (pass/return/scrap), reason?: a QC-held drum's disposal
     STOCK_QC_DISPOSE = "stock/qc-dispose"
+    # sku, spec (SkuSettings' fields, whole): add a SKU or replace its definition (admin)
+    CATALOGUE_SET_SKU = "catalogue/set-sku"
+    CATALOGUE_RETIRE_SKU = "catalogue/retire-sku"  # sku: new scans of it are refused
     # container_no, shipment (ShipmentV1's fields): refused once the container shipped
     CONTAINER_SHIPMENT = "container/shipment"
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
@@ -552,6 +572,7 @@ container_state_decoder = msgspec.json.Decoder(ContainerStateV1)
 shipment_decoder = msgspec.json.Decoder(ShipmentV1)
 station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
+catalogue_decoder = msgspec.json.Decoder(CatalogueV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)
 weight_decoder = msgspec.json.Decoder(WeightReadingV1)
 # Every command a station takes on Topics.station_command (tagged by "command").

@@ -14,15 +14,20 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from pydantic import ValidationError
 
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.influx import FieldValue
+from gudang.settings import SkuSettings
 from gudang.storage import (
+    CATALOGUE_EVENT,
     CONTAINER_EVENT,
     EVENT,
     SHIPMENT,
+    SKU_SPEC,
     STATION_EVENT,
     TAG_CONTAINER_NO,
+    TAG_SKU,
     TAG_STATION,
     Event,
     ns_to_datetime,
@@ -34,6 +39,8 @@ from services.floor import Floor, FloorError
 from services.records import Stamper, audit_line, event_line, stock_event_line
 
 Result = dict[str, Any] | None
+# A SKU key of the catalogue (what drum labels carry: JMB-L).
+SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -108,6 +115,8 @@ class Commands:
             Command.STOCK_WRITE_OFF.value: self._cmd_write_off,
             Command.STOCK_MOVE.value: self._cmd_move,
             Command.STOCK_QC_DISPOSE.value: self._cmd_qc_dispose,
+            Command.CATALOGUE_SET_SKU.value: self._cmd_set_sku,
+            Command.CATALOGUE_RETIRE_SKU.value: self._cmd_retire_sku,
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
@@ -165,12 +174,14 @@ class Commands:
             capacity_drums=int(a["capacity_drums"]) if a.get("capacity_drums") else None,
             max_payload_kg=float(a["max_payload_kg"]) if a.get("max_payload_kg") else None,
             at=ns_to_datetime(ts),
+            sku=_opt(cmd, "sku"),
         )
         fields: dict[str, FieldValue | None] = {
             EVENT: Event.OPEN.value,
             "container_type": c.container_type,
             "capacity_drums": c.capacity_drums,
             "max_payload_kg": float(c.max_payload_kg),
+            "sku": _opt(cmd, "sku"),  # the SKU it was opened for (its capacity came from it)
         }
         self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
         return _view(c.view(now))
@@ -315,6 +326,47 @@ class Commands:
             lines, Event.QC_DISPOSE, cmd, now, key, sku, was, to, _opt(cmd, "reason"), action
         )
         return {**(result or {}), "action": action}
+
+    # -- the SKU catalogue ------------------------------------------------------------------
+    def _catalogue_event(
+        self,
+        lines: list[str],
+        event: Event,
+        sku: str,
+        spec: SkuSettings,
+        cmd: CommandV1,
+        now: datetime,
+    ) -> Result:
+        fields: dict[str, FieldValue | None] = {
+            EVENT: event.value,
+            SKU_SPEC: msgspec.json.encode(spec.model_dump(mode="json")).decode(),
+        }
+        self._event(lines, CATALOGUE_EVENT, TAG_SKU, sku, fields, cmd, self.stamp(now))
+        return {"sku": sku, **spec.model_dump(mode="json")}
+
+    def _cmd_set_sku(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        sku = _arg(cmd, "sku")
+        if not SKU_RE.match(sku):
+            raise FloorError(
+                f"SKU {sku!r}: upper-case letters, digits, '-', '.' or '_' (huruf besar, angka)",
+                code=400,
+            )
+        given = cmd.args.get("spec")
+        if not isinstance(given, dict):
+            raise FloorError("spec is required: the SKU's fields", code=400)
+        try:
+            spec = SkuSettings.model_validate(given)
+        except ValidationError as exc:
+            raise FloorError(f"invalid SKU {sku}: {exc}", code=400) from exc
+        if spec.min_kg > spec.max_kg:
+            raise FloorError(f"SKU {sku}: min_kg above max_kg (berat min di atas maks)", code=400)
+        self.floor.set_sku(sku, spec)
+        return self._catalogue_event(lines, Event.SET_SKU, sku, spec, cmd, now)
+
+    def _cmd_retire_sku(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        sku = _arg(cmd, "sku")
+        spec = self.floor.retire_sku(sku)
+        return self._catalogue_event(lines, Event.RETIRE_SKU, sku, spec, cmd, now)
 
     # -- stations ----------------------------------------------------------------------------
     def _known_station(self, cmd: CommandV1) -> str:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
-from gudang.settings import FloorSettings
+from gudang.settings import FloorSettings, SkuSettings
 from gudang.wire import (
+    CatalogueV1,
     ContainerStateV1,
     ContainerStatus,
     LastScanV1,
@@ -247,12 +248,14 @@ class Changes:
     containers: set[str] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
     stock: bool = False
+    catalogue: bool = False
 
     def clear(self) -> None:
         """Forget everything published."""
         self.containers.clear()
         self.stations.clear()
         self.stock = False
+        self.catalogue = False
 
 
 class Floor:
@@ -261,13 +264,54 @@ class Floor:
     def __init__(self, settings: FloorSettings) -> None:
         self.settings = settings
         self._drum_re = re.compile(settings.drum_pattern)
-        self._sku_by_gtin = {s.gtin: k for k, s in settings.skus.items() if s.gtin}
+        self._sku_by_gtin = self._gtins(settings.skus)
         self.containers: dict[str, Container] = {}
         self.stations: dict[str, Station] = {}
         self.drum_location: dict[str, str] = {}  # drum key -> WAREHOUSE or container number
         self.drum_sku: dict[str, str] = {}
         self.stock: Counter[tuple[str, str]] = Counter()  # (sku, location) -> drums
         self.changes = Changes()
+
+    # -- the SKU catalogue ------------------------------------------------------------------
+    @staticmethod
+    def _gtins(skus: dict[str, SkuSettings]) -> dict[str, str]:
+        return {s.gtin: k for k, s in skus.items() if s.gtin}
+
+    def set_sku(self, sku: str, spec: SkuSettings, check: bool = True) -> SkuSettings:
+        """Add a SKU to the catalogue or replace its definition, live (no restart).
+
+        The floor's settings are replaced by a copy with the new catalogue: whatever reads
+        ``floor.settings.skus`` (scans, alerts) sees it from the next scan on.
+        """
+        skus = dict(self.settings.skus)
+        if check and spec.gtin:
+            other = self._sku_by_gtin.get(spec.gtin)
+            if other is not None and other != sku:
+                raise FloorError(
+                    f"GTIN {spec.gtin} is SKU {other}'s (GTIN {spec.gtin} sudah milik SKU {other})"
+                )
+        skus[sku] = spec
+        self.settings = self.settings.model_copy(update={"skus": skus})
+        self._sku_by_gtin = self._gtins(skus)
+        self.changes.catalogue = True
+        self.changes.stock = True  # the stock's descriptions come from the catalogue
+        return spec
+
+    def retire_sku(self, sku: str, check: bool = True) -> SkuSettings:
+        """Retire a SKU: its drums stay counted, a new scan of it is refused."""
+        spec = self.settings.skus.get(sku)
+        if spec is None:
+            raise FloorError(f"SKU {sku} is not in the catalogue (SKU tidak ada)", code=404)
+        if check and spec.retired:
+            raise FloorError(f"SKU {sku} is already retired (SKU sudah tidak dipakai)")
+        return self.set_sku(sku, spec.model_copy(update={"retired": True}), check=False)
+
+    def catalogue_view(self, now: datetime | None = None) -> CatalogueV1:
+        """The catalogue in force, retired SKUs too."""
+        return CatalogueV1(
+            updated_at=now or datetime.now(UTC),
+            skus={k: s.model_dump(mode="json") for k, s in sorted(self.settings.skus.items())},
+        )
 
     # -- stations --------------------------------------------------------------------------
     def station(self, name: str) -> Station:
@@ -317,9 +361,21 @@ class Floor:
         capacity_drums: int | None = None,
         max_payload_kg: float | None = None,
         at: datetime | None = None,
+        sku: str | None = None,
     ) -> Container:
-        """Open a container for loading."""
+        """Open a container for loading.
+
+        Its capacity: ``capacity_drums`` if given, else the drums per container of the SKU
+        it is opened for (``sku``) if the catalogue gives it, else the floor's default.
+        """
         number = ContainerNo.parse(container_no).value
+        if sku is not None:
+            spec = self.settings.skus.get(sku)
+            if spec is None:
+                raise FloorError(f"SKU {sku} is not in the catalogue (SKU tidak ada)", code=404)
+            if spec.retired:
+                raise FloorError(f"SKU {sku} is retired (SKU sudah tidak dipakai)")
+            capacity_drums = capacity_drums or spec.capacity_drums
         if number in self.containers:
             existing = self.containers[number]
             if existing.status not in REOPENABLE:
@@ -622,6 +678,11 @@ class Floor:
             )
         weight = scan.weight_kg
         spec = self.settings.skus[sku]
+        if spec.retired and label.key not in self.drum_location:
+            # Drums already counted stay loadable; a new one of a retired SKU is refused.
+            return ScanOutcome(
+                Result.REJECTED, reason=f"SKU {sku} is retired", drum=label.key, sku=sku
+            )
         out_of_range = weight is not None and not (spec.min_kg <= weight <= spec.max_kg)
 
         def outcome(
@@ -790,6 +851,7 @@ class Floor:
         self.changes.containers.update(self.containers)
         self.changes.stations.update(self.stations)
         self.changes.stock = True
+        self.changes.catalogue = True
 
     # -- views -----------------------------------------------------------------------------
     def stock_view(self, now: datetime | None = None) -> StockV1:

@@ -418,6 +418,13 @@ class Ingest:
                 self.link.publish(
                     self.topics.state_station(name), encode(st.view()), qos=QOS_STATE, retain=True
                 )
+        if ch.catalogue:
+            self.link.publish(
+                self.topics.state_catalogue,
+                encode(self.floor.catalogue_view(now)),
+                qos=QOS_STATE,
+                retain=True,
+            )
         if ch.stock:
             self.link.publish(
                 self.topics.state_stock,

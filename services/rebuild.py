@@ -18,14 +18,16 @@ from typing import Any
 import msgspec
 
 from gudang.influx import InfluxClient, quote_ident, quote_str
-from gudang.settings import Settings
+from gudang.settings import Settings, SkuSettings
 from gudang.storage import (
     ALERT,
+    CATALOGUE_EVENT,
     CONTAINER_EVENT,
     EVENT,
     QUARANTINE,
     SCAN,
     SHIPMENT,
+    SKU_SPEC,
     STATION_EVENT,
     STOCK_EVENT,
     Event,
@@ -62,7 +64,8 @@ _SCAN_COLUMNS = (
 _COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
 
 # At one instant, events apply in this order: a container opens before a scan loads it.
-_ORDER = (CONTAINER_EVENT, STATION_EVENT, SCAN, STOCK_EVENT, QUARANTINE, ALERT)
+# The catalogue first: a SKU added is known to the scans of the same instant.
+_ORDER = (CATALOGUE_EVENT, CONTAINER_EVENT, STATION_EVENT, SCAN, STOCK_EVENT, QUARANTINE, ALERT)
 
 
 @dataclass(slots=True)
@@ -179,6 +182,10 @@ def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: dat
         out.alerts.restore(alert_from_row(row))
     elif measurement == CONTAINER_EVENT:
         _apply_container_event(floor, row, at)
+    elif measurement == CATALOGUE_EVENT:
+        # set_sku, retire_sku: the whole definition, over the configured one.
+        spec = SkuSettings.model_validate_json(str(row[SKU_SPEC]))
+        floor.set_sku(str(row["sku"]), spec, check=False)
     elif measurement == STOCK_EVENT:
         # write_off, move, qc_dispose: the drum goes where the correction put it.
         drum = str(row["drum"])

@@ -69,6 +69,7 @@ def _json(model: BaseModel) -> bytes:
 
 def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[bytes]:
     """The SSE frames of one change; bodies rendered once per change for every stream."""
+    settings = live.settings  # the catalogue in force now, not when the stream began
     key = f"{ev.kind}/{ev.key}"
     if ev.kind == "container":
         c = live.containers.get(ev.key)
@@ -207,7 +208,7 @@ async def stream(
 ) -> StreamingResponse:
     """Live changes of containers, stock, stations and alerts, as Server-Sent Events."""
     live: LiveState = request.app.state.live
-    settings: Settings = request.app.state.settings
+    settings: Settings = live.settings  # with the live catalogue
     if len(live.subscribers) >= MAX_STREAM_CLIENTS:
         log.warning("refused a stream for %s: %d streams open", who.name, len(live.subscribers))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many open streams")

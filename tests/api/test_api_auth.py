@@ -48,6 +48,9 @@ REQUIRED = {
     ("GET", "/api/v1/audit"): "supervisor",
     ("GET", "/api/v1/audit.csv"): "supervisor",
     ("GET", "/api/v1/audit/alerts"): "worker",
+    ("GET", "/api/v1/catalogue"): "worker",
+    ("PUT", "/api/v1/catalogue/{sku}"): "admin",
+    ("POST", "/api/v1/catalogue/{sku}/retire"): "admin",
     ("GET", "/api/v1/stations"): "worker",
     ("PUT", "/api/v1/stations/{station}/container"): "worker",
     ("PUT", "/api/v1/stations/{station}/mode"): "supervisor",
@@ -77,6 +80,7 @@ QUERY_TOKEN = {
 }
 ROLES = ["worker", "supervisor", "admin"]
 PATH_VALUES = {
+    "sku": "JMB-L",
     "container_no": CONTAINER,
     "station": "load-1",
     "alert_id": "no-such-alert",
