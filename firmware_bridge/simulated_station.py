@@ -91,14 +91,28 @@ class SimulatedStation:
         interval_s: float = 2.0,
         container_no: str | None = None,
         protocol: str = "mt-sics",
+        hid_layout: str | None = None,
     ) -> None:
-        self.scanner = ScannerSimulator()
+        self.scanner: ScannerSimulator | HidScannerSimulator
+        if hid_layout is None:
+            self.scanner = ScannerSimulator()
+            scanner = DeviceSettings(name="scanner", role="scanner", port=self.scanner.path)
+        else:  # a USB keyboard scanner: input events on a FIFO beside the spool
+            spool_dir.mkdir(parents=True, exist_ok=True)
+            self.scanner = HidScannerSimulator(spool_dir / f"{station}-event-kbd", hid_layout)
+            scanner = DeviceSettings(
+                name="scanner",
+                role="scanner",
+                port=self.scanner.path,
+                protocol="hid",
+                layout=hid_layout,
+            )
         self.scale = ScaleSimulator(protocol)
         station_settings = StationSettings(
             name=station,
             mode="loading",
             devices=[
-                DeviceSettings(name="scanner", role="scanner", port=self.scanner.path),
+                scanner,
                 DeviceSettings(name="scale", role="scale", port=self.scale.path, protocol=protocol),
             ],
             spool_path=spool_dir / f"{station}.spool.sqlite3",

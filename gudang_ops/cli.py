@@ -21,7 +21,13 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from gudang.settings import ConfigError, Settings, load_settings
+from gudang.settings import (
+    HID_LAYOUT_NAMES,
+    SCALE_PROTOCOL_NAMES,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 
 log = logging.getLogger("gudang")
 
@@ -143,6 +149,8 @@ def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
         interval=args.interval,
         secure=args.secure,
         tls=args.tls,
+        scale_protocol=args.scale,
+        hid_layout=args.hid,
     )
 
 
@@ -189,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls",
         action="store_true",
         help="also serve the API over HTTPS (port + 443) with a site CA under DATA_DIR/tls",
+    )
+    s.add_argument(
+        "--scale",
+        default="mt-sics",
+        choices=SCALE_PROTOCOL_NAMES,
+        help="the simulated station's scale protocol (default mt-sics)",
+    )
+    s.add_argument(
+        "--hid",
+        default=None,
+        choices=HID_LAYOUT_NAMES,
+        help="the simulated station's scanner is a USB keyboard of this layout",
     )
     s.set_defaults(func=cmd_stack)
 

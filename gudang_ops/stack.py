@@ -95,8 +95,13 @@ def run_stack(
     interval: float,
     secure: bool = False,
     tls: bool = False,
+    scale_protocol: str = "mt-sics",
+    hid_layout: str | None = None,
 ) -> int:
     """Run everything until Ctrl-C; returns the exit code.
+
+    The simulated station's scale speaks ``scale_protocol``; with ``hid_layout`` its
+    scanner is a USB keyboard of that layout (input events on a FIFO).
 
     ``secure`` runs Mosquitto and InfluxDB from the production configurations in deploy/
     (passwords, ACL, TLS, InfluxDB auth) with credentials generated under ``data_dir``;
@@ -184,6 +189,8 @@ def run_stack(
                     data_dir / "spool",
                     interval_s=interval,
                     container_no=DEMO_CONTAINER,
+                    protocol=scale_protocol,
+                    hid_layout=hid_layout,
                 )
                 station.start()
             print(

@@ -193,3 +193,41 @@ def test_secure_stack_runs_on_the_deploy_configuration(tmp_path: Path, stacks: l
     r = httpx.get(f"http://127.0.0.1:{influx_port}/query", params={"q": "SHOW DATABASES"})
     assert r.status_code == 401
     assert stack.ctrl_c() == 0, stack.output
+
+
+def test_stack_with_a_keyboard_scanner_and_an_xk3190(tmp_path: Path, stacks: list[Stack]) -> None:
+    env, api_port = _env(tmp_path)
+    stack = Stack(
+        [
+            str(ROOT / ".venv" / "bin" / "gudang"),
+            "stack",
+            "--data-dir",
+            str(tmp_path / "stack"),
+            "--interval",
+            "1",
+            "--scale",
+            "xk3190-tf0",
+            "--hid",
+            "fr",
+        ],
+        env,
+        api_port,
+    )
+    stacks.append(stack)
+    stack.wait_up()
+    wait_for(lambda: stack.drums() >= 2, timeout=60, what="drums typed on AZERTY, weighed on tF0")
+    r = httpx.get(f"{stack.api}/api/v1/stations", headers=HEADERS)
+    [station] = r.json()
+    assert {d["name"]: d["state"] for d in station["devices"]} == {
+        "scanner": "connected",
+        "scale": "connected",
+    }
+
+    def weighed() -> bool:
+        loaded = httpx.get(
+            f"{stack.api}/api/v1/scans", params={"result": "loaded"}, headers=HEADERS
+        )
+        return any(s["weight_kg"] is not None for s in loaded.json())
+
+    wait_for(weighed, timeout=60, what="a drum loaded with the XK3190's stable weight")
+    assert stack.ctrl_c() == 0, stack.output
