@@ -110,6 +110,17 @@ def _principal(request: Request, token: str | None) -> Principal:
     return principal
 
 
+async def metrics_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Admit /metrics: any known token, or a caller from ``api.metrics_open_from``."""
+    client = request.client.host if request.client else ""
+    if client in request.app.state.settings.api.metrics_open_from:
+        return
+    _principal(request, credentials.credentials if credentials is not None else None)
+
+
 def require(role: ApiRole, query_token: bool = False) -> Any:
     """A dependency admitting callers with at least ``role``; 401 without a token, 403 below."""
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings, SkuSettings
 from gudang.wire import (
+    MAX_PAYLOAD_BYTES,
     QOS_ALERT,
     QOS_COMMAND,
     QOS_RECEIPT,
@@ -54,6 +55,13 @@ log = logging.getLogger(__name__)
 
 # Change notifications waiting for a slow stream reader, at most; older ones are dropped.
 SUBSCRIBER_QUEUE = 256
+# Messages waiting for the event loop, at most: past it (a flood of weight readings, or a
+# loop stalled) messages are dropped and counted rather than piling up in memory.
+INBOX_MAX = 10_000
+# What a station publishes (status, weight) is bounded as the services bound it; the
+# services' own state messages get more room (a stock of many SKUs), still a bound.
+STATE_MAX_BYTES = 1024 * 1024
+
 # Messages applied per turn of the event loop: a burst of state messages must not hold
 # requests up for long (a message takes ~10 µs to apply).
 APPLY_PER_TURN = 200
@@ -144,6 +152,12 @@ class LiveState:
         loop = self._loop
         if loop is None:
             return
+        if len(self._inbox) >= INBOX_MAX:
+            # Counters are a Counter: += from paho's thread is fine for a figure.
+            self.counters["inbox_dropped"] += 1
+            if self.counters["inbox_dropped"] % INBOX_MAX == 1:
+                log.warning("live inbox full (%d): dropping %s", INBOX_MAX, msg.topic)
+            return
         self._inbox.append(msg)
         if not self._drain_scheduled:
             # The flag is cleared by the loop before it takes messages, so a message put
@@ -184,6 +198,17 @@ class LiveState:
 
     def _apply(self, msg: Message) -> None:
         parts = msg.topic.split("/")
+        from_station = len(parts) == 5 and parts[2] == "station"
+        bound = MAX_PAYLOAD_BYTES if from_station else STATE_MAX_BYTES
+        if len(msg.payload) > bound:
+            self.counters["bad_state_messages"] += 1
+            log.warning(
+                "ignoring a message of %d bytes on %s (at most %d)",
+                len(msg.payload),
+                msg.topic,
+                bound,
+            )
+            return
         try:
             event = self._decode(parts, msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -220,7 +245,12 @@ class LiveState:
             if not payload:
                 self.station_status.pop(name, None)
             else:
-                self.station_status[name] = status_decoder.decode(payload)
+                status = status_decoder.decode(payload)
+                if status.station != name or status.site != self.settings.site.name:
+                    raise msgspec.ValidationError(
+                        f"status of {status.site}/{status.station} on {name}'s topic"
+                    )
+                self.station_status[name] = status
             return LiveEvent("station", name)
         if area == "station" and len(parts) == 5 and parts[4] == "receipts":
             if self._receipts:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from api import csvsafe
 from api.queries import drums_in_container
 from api.schemas import PackingLine, PackingListOut, PackingSkuTotal
 from gudang.barcodes import ContainerNo
@@ -83,7 +83,8 @@ def kg(value: float) -> str:
 def to_csv(pl: PackingListOut) -> str:
     """CSV: a header block, one row per drum, then totals (spreadsheets open it as is)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    # Labels and catalogue texts are anyone's input: no cell may run as a formula.
+    w = csvsafe.writer(buf)
     w.writerow(["container_no", pl.container_no_formatted])
     w.writerow(["container_type", pl.container_type])
     w.writerow(["seal_no", pl.seal_no or ""])

@@ -275,6 +275,9 @@ class ApiSettings(_Section):
     # A stream whose reader has not taken an event for this long is closed: its events
     # pile up in the server otherwise, and it holds a slot.
     stream_send_timeout_s: float = Field(10.0, gt=0, le=300)
+    # /metrics names every container and station: it needs a bearer token (any role),
+    # except from these client addresses (a Prometheus on this machine: ["127.0.0.1"]).
+    metrics_open_from: list[str] = Field(default_factory=list)
     # Carton and wrapping per drum, added to the net weight for the packing list's gross.
     packaging_kg_per_drum: float = Field(0.0, ge=0, le=1000)
     # One log line per HTTP request. Off by default: dashboards polling the fill send

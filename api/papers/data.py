@@ -12,6 +12,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from api import csvsafe
 from api.papers.model import Doc, GoodsLine, Papers
 from api.papers.render import amount, day, kg
 
@@ -90,7 +91,7 @@ def _csv(rows: list[dict[str, str]]) -> str:
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: csvsafe.cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
 
 

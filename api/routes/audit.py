@@ -15,6 +15,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse, Response
 
+from api import csvsafe
 from api.auth import Supervisor, SupervisorByQuery, Worker, WorkerByQuery
 from api.deps import InfluxDep, LiveDep, SettingsDep
 from api.queries import run
@@ -159,7 +160,8 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) ->
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
-    w.writerows(["" if v is None else v for v in row] for row in rows)
+    # Barcodes and reasons are anyone's input: no cell may run as a formula.
+    w.writerows(csvsafe.row("" if v is None else v for v in row) for row in rows)
     return PlainTextResponse(
         buf.getvalue(),
         media_type=CSV,

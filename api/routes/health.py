@@ -1,12 +1,13 @@
-"""Health, readiness and Prometheus metrics: open, for load balancers and scrapers."""
+"""Health and readiness (open, for load balancers) and Prometheus metrics (a token)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.auth import metrics_access
 from api.deps import InfluxDep, LiveDep
-from api.schemas import HealthOut, Responses
+from api.schemas import AUTH_ERRORS, HealthOut, Responses
 from gudang.influx import InfluxError
 
 router = APIRouter(tags=["health"])
@@ -51,9 +52,16 @@ async def ready(live: LiveDep, influx: InfluxDep, response: Response) -> HealthO
 @metrics_router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"},
+        **AUTH_ERRORS,
+    },
+    dependencies=[Depends(metrics_access)],
 )
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests, fill per container, stations online, alerts."""
+    """Prometheus metrics: requests, fill per container, stations online, alerts.
+
+    Needs a bearer token (any role) unless the caller's address is in
+    ``api.metrics_open_from``: the series name every container and station."""
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

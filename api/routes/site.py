@@ -10,6 +10,7 @@ from api.auth import Admin, Worker
 from api.deps import SettingsDep
 from api.schemas import AUTH_ERRORS, SiteOut, SkuOut, WhoAmI
 from gudang import __version__
+from gudang.settings import mask_url
 
 router = APIRouter(tags=["site"], responses=AUTH_ERRORS)
 
@@ -42,4 +43,6 @@ async def get_settings(who: Admin, settings: SettingsDep) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
     # Hashes are not secrets, but they are nobody's business either.
     data["api"]["tokens"] = [{"name": t.name, "role": t.role} for t in settings.api.tokens]
+    # A webhook's URL carries its secret (a Telegram bot's token is in its path).
+    data["alerts"]["webhooks"] = [mask_url(u) for u in settings.alerts.webhooks]
     return data

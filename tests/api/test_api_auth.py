@@ -64,7 +64,7 @@ REQUIRED = {
     ("GET", "/api/v1/admin/settings"): "admin",
     ("GET", "/api/v1/health"): OPEN,
     ("GET", "/api/v1/ready"): OPEN,
-    ("GET", "/metrics"): OPEN,
+    ("GET", "/metrics"): "worker",
 }
 # Operations that also take the token as ?access_token= (EventSource, links).
 QUERY_TOKEN = {
@@ -195,7 +195,7 @@ def test_tokens_are_configured_hashed_and_never_logged(
             f"{url}/api/v1/admin/settings", headers={"Authorization": f"Bearer {secret}"}
         )
         assert admin.status_code == 403
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {secret}"}).text
     assert 'gudang_api_auth_failures_total{reason="unknown_token"}' in metrics
     assert 'gudang_api_auth_failures_total{reason="forbidden"}' in metrics
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("api", "uvicorn", "gudang")]

@@ -248,7 +248,7 @@ def test_body_past_64_kib_is_refused_413_while_it_streams_even_with_a_token(
         timeout=15,
     )
     assert r.status_code == 422, r.text
-    metrics = httpx.get(f"{api_process.url}/metrics", timeout=15).text
+    metrics = httpx.get(f"{api_process.url}/metrics", headers=auth("worker"), timeout=15).text
     assert "gudang_api_bodies_refused_total 2.0" in metrics
 
 

@@ -43,7 +43,7 @@ def test_influxdb_down_history_503_live_state_served(
             assert pl.headers["content-type"] == "application/json"
             # What the services published is still there.
             assert stack.container()["drums"] == 1
-            metrics = httpx.get(f"{url}/metrics").text
+            metrics = stack.get("/metrics").text
             assert f'gudang_container_drums{{container_no="{CONTAINER}"}} 1.0' in metrics
             assert (
                 'gudang_api_requests_total{method="GET",route="/api/v1/scans",status="503"} 1.0'

@@ -132,5 +132,5 @@ def test_scale_readings_reach_the_stream_and_a_stranger_is_ignored(stack: Stack)
     with sse_events(stack.url, TOKENS["worker"]) as events:
         _, snapshot = _next(events, "snapshot")
         assert [(w["station"], w["weight_kg"]) for w in snapshot["weights"]] == [("load-1", 9.4)]
-    metrics = httpx.get(f"{stack.url}/metrics").text
+    metrics = stack.get("/metrics").text
     assert 'gudang_api_live_events{what="bad_state_messages"} 1.0' in metrics
