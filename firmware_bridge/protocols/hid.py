@@ -15,7 +15,8 @@ serial scanner would send them) for `protocols.scanner.parse_scan`:
 - Alt + number-pad digits type the character of that code (Alt 0 2 9 -> GS, 0x1D), and so
   does Ctrl + a key in @..._ (Ctrl+] -> GS), the two ways scanners type GS1's separator;
 - a key that types nothing we know becomes SUB (0x1A), so the frame is refused with a
-  reason by parse_scan instead of reaching the floor silently changed.
+  reason by parse_scan instead of reaching the floor silently changed;
+- a CR or LF typed as a control character (Ctrl+M, Alt 0 1 3) ends a frame like Enter.
 Dead keys (´ ` ^ on de and fr) are not composed: they type their own character.
 """
 
@@ -238,7 +239,7 @@ class KeyDecoder:
         if not pressed:
             self._held.discard(code)
             if code == KEY_LEFTALT or (code == KEY_RIGHTALT and not self.layout.altgr):
-                self._alt_released()
+                frames += self._alt_released()
             return frames
         if code in self._held:
             return frames  # a second press without release: a lost event, not a new key
@@ -257,12 +258,11 @@ class KeyDecoder:
             if code in KEYPAD_DIGITS:
                 self._alt_digits.append(KEYPAD_DIGITS[code])
             else:
-                self._type(SUB)  # Alt + a key is a shortcut, not text
+                frames += self._type(SUB)  # Alt + a key is a shortcut, not text
             return frames
         if code in FRAME_ENDS:
             return frames + self._end()
-        self._type(self._char(code))
-        return frames
+        return frames + self._type(self._char(code))
 
     def flush(self) -> bytes | None:
         """Hand back and forget the pending text (no key for a pause, in real time)."""
@@ -298,10 +298,10 @@ class KeyDecoder:
             return SUB
         return char
 
-    def _alt_released(self) -> None:
+    def _alt_released(self) -> list[bytes]:
         digits, self._alt_digits = self._alt_digits, None
         if not digits:
-            return
+            return []
         number = int("".join(map(str, digits))) % 256
         if digits[0] == 0 and number >= 0x80:
             char = bytes([number]).decode("cp1252", errors="replace")  # Alt+0nnn: Windows ANSI
@@ -309,12 +309,16 @@ class KeyDecoder:
             char = bytes([number]).decode("cp437")  # Alt+nnn: the DOS code page
         else:
             char = chr(number)
-        self._type(char)
+        return self._type(char)
 
-    def _type(self, char: str) -> None:
+    def _type(self, char: str) -> list[bytes]:
+        """Add a character; a CR or LF (Ctrl+M, Alt 0 1 3) ends the frame instead."""
+        if char in ("\r", "\n"):
+            return self._end()
         if char == SUB:
             self.unknown += 1
         self._text.append(char)
+        return []
 
     def _end(self) -> list[bytes]:
         text, self._text = "".join(self._text), []

@@ -249,3 +249,12 @@ def test_caps_lock_on_at_open_inverts_letters_from_the_start() -> None:
     decoder = KeyDecoder("us", caps_lock=True)
     keys = Keys().tap(30).held(LSHIFT, 48).tap(2, ENTER)
     assert [f for e in keys.events for f in decoder.feed(e)] == [b"Ab1"]
+
+
+def test_cr_or_lf_typed_as_control_characters_end_the_frame() -> None:
+    ctrl_m = Keys().tap(30).ev(29, PRESS).tap(50).ev(29, RELEASE).tap(48)  # a, Ctrl+M, b
+    frames, decoder = _decode(ctrl_m)
+    assert frames == [b"a"]
+    assert decoder.flush() == b"b"
+    alt_13 = Keys().tap(30).ev(LALT, PRESS).tap(82, 79, 81).ev(LALT, RELEASE)  # a, Alt 0 1 3
+    assert _decode(alt_13)[0] == [b"a"]
