@@ -20,7 +20,7 @@ const ZONE_NAMES = { "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makas
 const WORDS = {
   id: {
     offline: "Terputus", live: "Langsung", connecting: "Menyambung…",
-    signOut: "Keluar", signIn: "Masuk", tokenLabel: "Token akses",
+    signOut: "Keluar", signIn: "Masuk", tokenLabel: "Token akses", opsLink: "Operasional",
     tokenHint: "Minta token ke admin. Token disimpan di peramban ini.",
     badToken: "Token tidak dikenal.", unreachable: "Server tidak terjangkau.",
     containers: "Kontainer", alerts: "Peringatan", stock: "Stok per SKU", stations: "Stasiun",
@@ -77,7 +77,7 @@ const WORDS = {
   },
   en: {
     offline: "Offline", live: "Live", connecting: "Connecting…",
-    signOut: "Sign out", signIn: "Sign in", tokenLabel: "Access token",
+    signOut: "Sign out", signIn: "Sign in", tokenLabel: "Access token", opsLink: "Operations",
     tokenHint: "Ask an admin for a token. It is kept in this browser.",
     badToken: "Unknown token.", unreachable: "Server unreachable.",
     containers: "Containers", alerts: "Alerts", stock: "Stock by SKU", stations: "Stations",

@@ -1,0 +1,370 @@
+/* Gudang operations page: corrections, the audit trail, alert history, the SKU catalogue
+ * and CSV exports. Plain JavaScript, no build step; the dashboard's token and language.
+ */
+"use strict";
+
+const API = "/api/v1";
+const TOKEN_KEY = "gudang.token";
+const LANG_KEY = "gudang.lang";
+const RANK = { worker: 0, supervisor: 1, admin: 2 };
+const COMMANDS = [
+  "container/open", "container/seal", "container/ship", "container/unload", "container/unseal",
+  "container/correct-seal", "container/cancel", "container/shipment", "stock/write-off",
+  "stock/move", "stock/qc-dispose", "catalogue/set-sku", "catalogue/retire-sku",
+  "station/set-container", "station/set-mode", "alert/ack",
+];
+
+const WORDS = {
+  id: {
+    back: "← Dasbor", signInFirst: "Masuk dulu di dasbor.", tabStock: "Koreksi stok",
+    tabContainer: "Koreksi kontainer", tabAudit: "Jejak audit", tabAlerts: "Riwayat peringatan",
+    tabCatalogue: "Katalog SKU", tabExport: "Ekspor CSV", drumLabel: "Label drum",
+    correction: "Koreksi", writeOff: "Hapus buku", move: "Pindah lokasi", qcDisposal: "Disposisi QC",
+    reason: "Alasan", damaged: "Rusak", lost: "Hilang", sample: "Sampel", toLocation: "Ke lokasi",
+    qcAction: "Tindakan", qcPass: "Lulus setelah perbaikan", qcReturn: "Kembalikan ke pemasok",
+    qcScrap: "Buang", note: "Catatan", apply: "Terapkan", stockByLocation: "Stok per lokasi",
+    sku: "SKU", location: "Lokasi", drums: "Drum", container: "Kontainer", unseal: "Buka segel",
+    correctSeal: "Koreksi nomor segel", cancelContainer: "Batalkan kontainer", sealNo: "Nomor segel",
+    actor: "Pelaku", kind: "Jenis", since: "Sejak", until: "Sampai", show: "Tampilkan", csv: "CSV",
+    time: "Waktu", args: "Argumen", resultCol: "Hasil", nothing: "Tidak ada.",
+    ackBy: "Dikonfirmasi oleh", raisedAt: "Muncul", state: "Status", message: "Pesan",
+    clearedAt: "Selesai", name: "Nama", size: "Ukuran", weightRange: "Berat (kg)",
+    hsCode: "Kode HS", perContainer: "Drum/kontainer", unitPrices: "Harga satuan",
+    packagingKg: "Kemasan (kg)", volume: "Volume (m³)", skuForm: "Tambah atau ubah SKU",
+    minKg: "Berat min (kg)", maxKg: "Berat maks (kg)", origin: "Kriteria asal", clear: "Kosongkan",
+    save: "Simpan", csvScans: "Scan (CSV)", csvStock: "Stok (CSV)", csvAudit: "Jejak audit (CSV)",
+    edit: "Ubah", retire: "Pensiunkan", retired: "tidak dipakai", active: "aktif",
+    saved: "Tersimpan", done: "Selesai", unreachable: "API tidak terjangkau",
+    raised: "aktif", acknowledged: "dikonfirmasi", cleared: "selesai",
+    confirmRetire: "Pensiunkan SKU ini? Drum yang sudah tercatat tetap ada.",
+  },
+  en: {
+    back: "← Dashboard", signInFirst: "Sign in on the dashboard first.", tabStock: "Stock corrections",
+    tabContainer: "Container corrections", tabAudit: "Audit trail", tabAlerts: "Alert history",
+    tabCatalogue: "SKU catalogue", tabExport: "CSV export", drumLabel: "Drum label",
+    correction: "Correction", writeOff: "Write off", move: "Move", qcDisposal: "QC disposal",
+    reason: "Reason", damaged: "Damaged", lost: "Lost", sample: "Sample", toLocation: "To location",
+    qcAction: "Action", qcPass: "Passed after rework", qcReturn: "Return to supplier",
+    qcScrap: "Scrap", note: "Note", apply: "Apply", stockByLocation: "Stock by location",
+    sku: "SKU", location: "Location", drums: "Drums", container: "Container", unseal: "Unseal",
+    correctSeal: "Correct the seal number", cancelContainer: "Cancel the container", sealNo: "Seal number",
+    actor: "Actor", kind: "Kind", since: "Since", until: "Until", show: "Show", csv: "CSV",
+    time: "Time", args: "Arguments", resultCol: "Result", nothing: "Nothing.",
+    ackBy: "Acknowledged by", raisedAt: "Raised", state: "State", message: "Message",
+    clearedAt: "Cleared", name: "Name", size: "Size", weightRange: "Weight (kg)",
+    hsCode: "HS code", perContainer: "Drums/container", unitPrices: "Unit prices",
+    packagingKg: "Packaging (kg)", volume: "Volume (m³)", skuForm: "Add or edit a SKU",
+    minKg: "Min weight (kg)", maxKg: "Max weight (kg)", origin: "Origin criterion", clear: "Clear",
+    save: "Save", csvScans: "Scans (CSV)", csvStock: "Stock (CSV)", csvAudit: "Audit trail (CSV)",
+    edit: "Edit", retire: "Retire", retired: "retired", active: "active",
+    saved: "Saved", done: "Done", unreachable: "The API cannot be reached",
+    raised: "raised", acknowledged: "acknowledged", cleared: "cleared",
+    confirmRetire: "Retire this SKU? Drums already counted stay.",
+  },
+};
+
+const state = {
+  token: localStorage.getItem(TOKEN_KEY) || "",
+  lang: localStorage.getItem(LANG_KEY) || "id",
+  site: null,
+  skus: [],
+};
+const $ = (id) => document.getElementById(id);
+const t = (key) => WORDS[state.lang][key] ?? WORDS.en[key] ?? key;
+const allowed = (role) => state.site && RANK[state.site.me.role] >= RANK[role];
+
+function el(tag, attrs = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") n.textContent = v;
+    else n.setAttribute(k, v);
+  }
+  n.append(...children);
+  return n;
+}
+
+function toast(text, bad = false) {
+  const n = $("toast");
+  n.textContent = text;
+  n.classList.toggle("bad", bad);
+  n.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { n.hidden = true; }, bad ? 8000 : 4000);
+}
+
+async function call(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let r;
+  try {
+    r = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new Error(t("unreachable"));
+  }
+  let data = null;
+  try { data = await r.json(); } catch { /* not JSON */ }
+  if (!r.ok) {
+    const d = data && data.detail;
+    const said = Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(-1)[0]}: ${x.msg}`).join("; ") : String(d || "");
+    throw new Error(`${said} (${r.status})`);
+  }
+  return data;
+}
+
+function when(iso) {
+  if (!iso) return "";
+  return new Intl.DateTimeFormat(state.lang === "id" ? "id-ID" : "en-GB", {
+    dateStyle: "short", timeStyle: "medium", timeZone: state.site.timezone,
+  }).format(new Date(iso));
+}
+
+// Filters of a form as a query string; datetime-local values are the site's time (the API
+// reads a time without a zone as the site's).
+function query(form, extra = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) if (String(v).trim()) q.append(k, String(v).trim());
+  for (const [k, v] of Object.entries(extra)) q.append(k, v);
+  return q.toString();
+}
+
+function translate() {
+  document.documentElement.lang = state.lang;
+  for (const n of document.querySelectorAll("[data-i18n]")) n.textContent = t(n.dataset.i18n);
+  for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
+}
+
+// -- tabs -----------------------------------------------------------------------------------
+const LOADERS = {};
+function currentTab() {
+  const m = location.hash.match(/tab=([a-z]+)/);
+  const tabs = [...document.querySelectorAll("#tabs [data-tab]")].filter((b) => !b.hidden);
+  const wanted = m && tabs.find((b) => b.dataset.tab === m[1]);
+  return (wanted || tabs[0]).dataset.tab;
+}
+function showTab() {
+  const tab = currentTab();
+  for (const b of document.querySelectorAll("#tabs [data-tab]")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== `tab-${tab}`;
+  (LOADERS[tab] || (() => {}))();
+}
+
+// -- stock corrections ----------------------------------------------------------------------
+async function loadStock() {
+  const stock = await call("GET", "/stock");
+  $("stock-rows").replaceChildren(...stock.items
+    .filter((i) => i.location_kind !== "container")
+    .map((i) => el("tr", { "data-sku": i.sku, "data-location": i.location },
+      el("td", { text: i.sku }), el("td", { text: i.location }), el("td", { class: "n", text: String(i.drums) }))));
+}
+LOADERS.stock = () => loadStock().catch((e) => toast(e.message, true));
+
+function showFieldsFor(form, kind) {
+  for (const f of form.querySelectorAll("[data-for]")) f.hidden = f.dataset.for !== kind;
+}
+
+async function submitStock(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const kind = f.kind.value;
+  const body = { drum: f.drum.value.trim() };
+  const note = f.note.value.trim();
+  if (kind === "write-off") Object.assign(body, { reason: f.reason.value }, note ? { note } : {});
+  if (kind === "move") Object.assign(body, { location: f.location.value.trim(), reason: f.move_reason.value.trim() }, note ? { note } : {});
+  if (kind === "qc-disposal") Object.assign(body, { action: f.action.value }, note ? { reason: note } : {});
+  $("stock-error").textContent = "";
+  try {
+    const r = await call("POST", `/stock/${kind}`, body);
+    $("stock-result").textContent = `${r.drum}: ${r.from_location} → ${r.to_location}`;
+    toast(t("done"));
+    f.drum.value = "";
+    await loadStock();
+  } catch (e) {
+    $("stock-error").textContent = e.message;
+  }
+}
+
+// -- container corrections ------------------------------------------------------------------
+async function loadContainers() {
+  const list = await call("GET", "/containers");
+  const choices = list.filter((c) => !["shipped", "cancelled"].includes(c.status));
+  const sel = $("cc-no");
+  const had = sel.value;
+  sel.replaceChildren(...choices.map((c) => el("option", { value: c.container_no, text: `${c.container_no_formatted} · ${c.status}` })));
+  if (choices.some((c) => c.container_no === had)) sel.value = had;
+}
+LOADERS.container = () => loadContainers().catch((e) => toast(e.message, true));
+
+async function submitContainer(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const kind = f.kind.value;
+  const body = { reason: f.reason.value.trim() };
+  if (kind === "correct-seal") body.seal_no = f.seal_no.value.trim();
+  $("container-error").textContent = "";
+  try {
+    const c = await call("POST", `/containers/${f.container_no.value}/${kind}`, body);
+    $("container-result").textContent = `${c.container_no_formatted}: ${c.status}${c.seal_no ? ` · ${c.seal_no}` : ""}`;
+    toast(t("done"));
+    f.reason.value = "";
+    await loadContainers();
+  } catch (e) {
+    $("container-error").textContent = e.message;
+  }
+}
+
+// -- audit and alert history ----------------------------------------------------------------
+const short = (v) => (v === null || v === undefined ? "" : JSON.stringify(v));
+
+async function loadAudit() {
+  const form = $("audit-form");
+  const rows = await call("GET", `/audit?${query(form)}`);
+  $("audit-rows").replaceChildren(...rows.map((a) => el("tr", { "data-command": a.command },
+    el("td", { text: when(a.time) }), el("td", { class: "actor", text: a.actor }), el("td", { text: a.command }),
+    el("td", { text: a.container_no || "" }), el("td", { class: "json", text: short(a.args) }),
+    el("td", { class: "json", text: short(a.result) }))));
+  $("audit-empty").hidden = rows.length > 0;
+  $("audit-csv").href = `${API}/audit.csv?${query(form, { access_token: state.token })}`;
+}
+LOADERS.audit = () => loadAudit().catch((e) => toast(e.message, true));
+
+async function loadAlerts() {
+  const rows = await call("GET", `/audit/alerts?${query($("alerts-form"))}`);
+  $("alert-rows").replaceChildren(...rows.map((a) => el("tr", { "data-alert": a.id, "data-state": a.state },
+    el("td", { text: when(a.raised_at) }), el("td", { text: a.kind }), el("td", { class: "state", text: t(a.state) }),
+    el("td", { text: a.message }), el("td", { text: a.acknowledged_by || "" }), el("td", { text: when(a.cleared_at) }))));
+  $("alerts-empty").hidden = rows.length > 0;
+}
+LOADERS.alerts = () => loadAlerts().catch((e) => toast(e.message, true));
+
+// -- the SKU catalogue ----------------------------------------------------------------------
+const prices = (p) => Object.entries(p || {}).map(([c, v]) => `${c}=${v}`).join(" ");
+
+async function loadCatalogue() {
+  state.skus = await call("GET", "/catalogue");
+  const admin = allowed("admin");
+  $("sku-rows").replaceChildren(...state.skus.map((s) => {
+    const tools = el("td");
+    if (admin) {
+      const edit = el("button", { type: "button", class: "edit", text: t("edit") });
+      edit.addEventListener("click", () => fillSku(s));
+      tools.append(edit);
+      if (!s.retired) {
+        const retire = el("button", { type: "button", class: "retire", text: t("retire") });
+        retire.addEventListener("click", () => retireSku(s.sku));
+        tools.append(retire);
+      }
+    }
+    return el("tr", { "data-sku": s.sku, class: s.retired ? "retired" : "" },
+      el("td", { text: s.sku }), el("td", { text: s.name }), el("td", { text: s.size }),
+      el("td", { class: "n", text: `${s.min_kg}–${s.max_kg}` }), el("td", { text: s.hs_code }),
+      el("td", { text: s.gtin || "" }), el("td", { class: "n", text: s.capacity_drums ?? "" }),
+      el("td", { text: prices(s.unit_prices) }), el("td", { class: "n", text: s.packaging_kg ?? "" }),
+      el("td", { class: "n", text: s.volume_m3 ?? "" }), el("td", { text: t(s.retired ? "retired" : "active") }), tools);
+  }));
+}
+LOADERS.catalogue = () => loadCatalogue().catch((e) => toast(e.message, true));
+
+function fillSku(s) {
+  const f = $("sku-form");
+  for (const k of ["sku", "name", "size", "min_kg", "max_kg", "hs_code", "gtin", "capacity_drums", "packaging_kg", "volume_m3", "origin_criterion"]) {
+    f[k].value = s[k] ?? "";
+  }
+  f.unit_prices.value = prices(s.unit_prices);
+  f.name.focus();
+}
+
+async function submitSku(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const key = f.sku.value.trim();
+  // The SKU whole: fields the form does not show (package kind, unit code ...) kept as they are.
+  const had = state.skus.find((s) => s.sku === key) || {};
+  const spec = { ...had };
+  delete spec.sku;
+  const num = (v) => (String(v).trim() === "" ? null : Number(v));
+  Object.assign(spec, {
+    name: f.name.value.trim(), size: f.size.value.trim(), min_kg: num(f.min_kg.value), max_kg: num(f.max_kg.value),
+    hs_code: f.hs_code.value.trim(), gtin: f.gtin.value.trim() || null, capacity_drums: num(f.capacity_drums.value),
+    packaging_kg: num(f.packaging_kg.value), volume_m3: num(f.volume_m3.value),
+    origin_criterion: f.origin_criterion.value.trim(), retired: false,
+    unit_prices: Object.fromEntries(f.unit_prices.value.split(/[\s,;]+/).filter(Boolean).map((p) => p.split("="))),
+  });
+  $("sku-error").textContent = "";
+  try {
+    await call("PUT", `/catalogue/${encodeURIComponent(key)}`, spec);
+    toast(`${t("saved")}: ${key}`);
+    f.reset();
+    await loadCatalogue();
+  } catch (e) {
+    $("sku-error").textContent = e.message;
+  }
+}
+
+async function retireSku(key) {
+  if (!confirm(t("confirmRetire"))) return;
+  try {
+    await call("POST", `/catalogue/${encodeURIComponent(key)}/retire`);
+    toast(`${t("retired")}: ${key}`);
+    await loadCatalogue();
+  } catch (e) {
+    toast(e.message, true);
+  }
+}
+
+// -- exports --------------------------------------------------------------------------------
+LOADERS.export = () => {
+  const q = `access_token=${encodeURIComponent(state.token)}`;
+  $("csv-scans").href = `${API}/scans.csv?${q}`;
+  $("csv-stock").href = `${API}/stock.csv?${q}`;
+  $("csv-audit").href = `${API}/audit.csv?${q}`;
+};
+
+// -- start ----------------------------------------------------------------------------------
+async function start() {
+  translate();
+  for (const b of document.querySelectorAll(".lang button")) {
+    b.addEventListener("click", () => {
+      state.lang = b.dataset.lang;
+      localStorage.setItem(LANG_KEY, state.lang);
+      translate();
+      showTab();
+    });
+  }
+  if (!state.token) { $("signin").hidden = false; return; }
+  try {
+    state.site = await call("GET", "/site");
+  } catch (e) {
+    $("signin").hidden = false;
+    toast(e.message, true);
+    return;
+  }
+  $("site-name").textContent = state.site.site;
+  $("who").textContent = `${state.site.me.name} · ${state.site.me.role}`;
+  // What the role may not do is not shown (the API refuses it anyway).
+  for (const n of document.querySelectorAll("[data-role]")) {
+    if (!allowed(n.dataset.role)) { n.hidden = true; n.dataset.denied = "1"; }
+  }
+  for (const n of document.querySelectorAll("[data-role]:not([data-denied])")) {
+    if (n.tagName !== "SECTION") n.hidden = false;
+  }
+  $("audit-kind").append(...COMMANDS.map((c) => el("option", { value: c, text: c })));
+  for (const b of document.querySelectorAll("#tabs [data-tab]")) {
+    b.addEventListener("click", () => { location.hash = `tab=${b.dataset.tab}`; });
+  }
+  window.addEventListener("hashchange", showTab);
+  const sf = $("stock-form");
+  sf.kind.addEventListener("change", () => showFieldsFor(sf, sf.kind.value));
+  showFieldsFor(sf, sf.kind.value);
+  sf.addEventListener("submit", submitStock);
+  const cf = $("container-form");
+  cf.kind.addEventListener("change", () => showFieldsFor(cf, cf.kind.value));
+  showFieldsFor(cf, cf.kind.value);
+  cf.addEventListener("submit", submitContainer);
+  $("audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.audit(); });
+  $("alerts-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.alerts(); });
+  $("sku-form").addEventListener("submit", submitSku);
+  $("ops").hidden = false;
+  showTab();
+}
+
+start();

@@ -1,0 +1,170 @@
+"""The operations page (dashboard/ops.html) in headless Chromium: a stock correction, a
+container unsealed, the audit trail and the alert history, a SKU added by the admin and
+used by the next scan without a restart, and what a worker does not see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from gudang.wire import QcResult
+from tests.api.conftest import CONTAINER, TOKENS, Stack
+from tests.api.test_api_dashboard import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
+from tests.harness import wait_for
+
+RECEIVING = "recv-1"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _ops(browser: Browser, url: str, role: str, tab: str) -> Page:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000}, timezone_id="UTC")
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{url}/dashboard/")
+    page.fill("#token", TOKENS[role])
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+    page.click("#ops-link")
+    expect(page.locator("#ops")).to_be_visible()
+    page.click(f'#tabs [data-tab="{tab}"]')
+    return page
+
+
+def _drum(n: int, sku: str = "JMB-L") -> str:
+    return f"CB-{sku}-{n:06d}"
+
+
+def test_supervisor_corrects_stock_and_a_container_and_reads_the_audit(
+    stack: Stack, browser: Browser
+) -> None:
+    r = stack.put(f"/api/v1/stations/{RECEIVING}/mode", {"mode": "receiving", "supplier": "CV"})
+    assert r.status_code == 200, r.text
+    for n in (1, 2, 3):
+        stack.scan(_drum(n), station=RECEIVING)
+    stack.scan(_drum(4), station=RECEIVING, qc=QcResult.REWORK)
+    r = stack.post("/api/v1/containers", {"container_no": CONTAINER, "capacity_drums": 1})
+    assert r.status_code == 201, r.text
+    r = stack.put("/api/v1/stations/load-1/container", {"container_no": CONTAINER})
+    assert r.status_code == 200, r.text
+    stack.scan(_drum(3))
+    stack.wait_drums(1)  # full: container_full raised
+    assert stack.post(f"/api/v1/containers/{CONTAINER}/seal", {"seal_no": "S1"}).status_code == 200
+
+    page = _ops(browser, stack.url, "supervisor", "stock")
+    try:
+        warehouse = page.locator('#stock-rows tr[data-location="warehouse"] td.n')
+        expect(warehouse).to_have_text("2")
+        page.fill("#sc-drum", _drum(1))
+        page.select_option("#sc-reason", "damaged")
+        page.fill("#sc-note", "jatuh")
+        page.click("#stock-form button[type=submit]")
+        expect(page.locator("#stock-result")).to_have_text(f"{_drum(1)}: warehouse → written-off")
+        expect(warehouse).to_have_text("1")  # in stock at once
+
+        page.select_option("#sc-kind", "move")
+        page.fill("#sc-drum", _drum(2))
+        page.fill("#sc-location", "rak-c3")
+        page.fill("#sc-move-reason", "rak penuh")
+        page.click("#stock-form button[type=submit]")
+        expect(page.locator('#stock-rows tr[data-location="rak-c3"] td.n')).to_have_text("1")
+
+        page.select_option("#sc-kind", "qc-disposal")
+        page.fill("#sc-drum", _drum(4))
+        page.select_option("#sc-action", "pass")
+        page.click("#stock-form button[type=submit]")
+        expect(page.locator("#stock-result")).to_have_text(f"{_drum(4)}: qc-rework → warehouse")
+        # A refusal in the API's words (Indonesian too) stays on the form.
+        page.fill("#sc-drum", _drum(1))
+        page.select_option("#sc-kind", "write-off")
+        page.click("#stock-form button[type=submit]")
+        expect(page.locator("#stock-error")).to_contain_text("drum sudah written-off")
+
+        page.click('#tabs [data-tab="container"]')
+        page.select_option("#cc-no", CONTAINER)
+        page.select_option("#cc-kind", "unseal")
+        page.fill("#cc-reason", "bea cukai")
+        page.click("#container-form button[type=submit]")
+        expect(page.locator("#container-result")).to_have_text("CSQU 305438 3: full")
+        wait_for(lambda: stack.container()["status"] == "full", what="unsealed in the API")
+
+        page.click('#tabs [data-tab="audit"]')
+        page.click("#audit-form button[type=submit]")
+        row = page.locator('#audit-rows tr[data-command="stock/write-off"]')
+        expect(row).to_have_count(1)
+        expect(row.locator(".actor")).to_have_text("supervisor-1")
+        expect(row.locator("td.json").first).to_contain_text('"reason":"damaged"')
+        page.select_option("#audit-kind", "container/unseal")
+        page.click("#audit-form button[type=submit]")
+        expect(page.locator("#audit-rows tr")).to_have_count(1)
+        href = page.locator("#audit-csv").get_attribute("href") or ""
+        assert "kind=container%2Funseal" in href
+
+        page.click('#tabs [data-tab="alerts"]')
+        page.fill('#alerts-form [name="kind"]', "container_nearly_full")
+        page.click("#alerts-form button[type=submit]")
+        # Nearly full, cleared by the seal, raised again by the unseal: its latest state.
+        expect(page.locator("#alert-rows tr")).to_have_count(1)
+        page.fill('#alerts-form [name="kind"]', "")
+        page.fill('#alerts-form [name="container_no"]', CONTAINER)
+        page.click("#alerts-form button[type=submit]")
+        expect(page.locator("#alert-rows tr").first).to_be_visible()
+
+        page.click('.lang button[data-lang="en"]')
+        expect(page.locator('#tabs [data-tab="stock"]')).to_have_text("Stock corrections")
+        page.click('.lang button[data-lang="id"]')
+        expect(page.locator('#tabs [data-tab="stock"]')).to_have_text("Koreksi stok")
+    finally:
+        page.close()
+
+
+def test_admin_adds_a_sku_the_next_scan_uses_and_a_worker_sees_no_actions(
+    stack: Stack, browser: Browser
+) -> None:
+    stack.open_and_point()
+    page = _ops(browser, stack.url, "admin", "catalogue")
+    try:
+        expect(page.locator('#sku-rows tr[data-sku="JMB-L"]')).to_have_count(1)
+        page.fill("#sk-sku", "JMB-XL")
+        page.fill("#sk-name", "Djembe extra besar")
+        page.fill("#sk-size", "XL")
+        page.fill("#sk-min", "10")
+        page.fill("#sk-max", "16")
+        page.fill("#sk-cap", "1300")
+        page.fill("#sk-prices", "USD=31.50")
+        page.fill("#sk-pack", "1.2")
+        page.fill("#sk-vol", "0.21")
+        page.click("#sku-form button[type=submit]")
+        row = page.locator('#sku-rows tr[data-sku="JMB-XL"]')
+        expect(row).to_contain_text("Djembe extra besar")
+        expect(row).to_contain_text("USD=31.50")
+        # The next scan of the new SKU is loaded: no restart of anything.
+        stack.scan(_drum(1, "JMB-XL"), weight=12.0)
+        c = stack.wait_drums(1)
+        assert c["drums_by_sku"] == {"JMB-XL": 1}
+        page.once("dialog", lambda d: d.accept())
+        row.locator("button.retire").click()
+        expect(row).to_have_class("retired")
+    finally:
+        page.close()
+
+    page = _ops(browser, stack.url, "worker", "alerts")
+    try:
+        for tab in ("stock", "container", "audit"):
+            expect(page.locator(f'#tabs [data-tab="{tab}"]')).to_be_hidden()
+        expect(page.locator('#tabs [data-tab="catalogue"]')).to_be_visible()
+        page.click('#tabs [data-tab="catalogue"]')
+        expect(page.locator('#sku-rows tr[data-sku="JMB-XL"]')).to_have_count(1)
+        expect(page.locator("#sku-form")).to_be_hidden()
+        expect(page.locator("#sku-rows button")).to_have_count(0)
+        page.goto(f"{stack.url}/dashboard/ops.html#tab=stock")  # asked for by hand
+        expect(page.locator("#tab-stock")).to_be_hidden()
+    finally:
+        page.close()
