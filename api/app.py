@@ -23,6 +23,7 @@ from api.routes import (
     corrections,
     health,
     papers,
+    phone_tokens,
     scans,
     site,
     station_scans,
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.live = live
     app.state.metrics = metrics
-    app.state.tokens = TokenBook(settings.api)
+    app.state.tokens = TokenBook(settings.api, phones=live.phone_principal)
     if not settings.api.tokens and not settings.api.allow_demo_tokens:
         log.warning("no api.tokens configured: every request but health will get 401")
     for module in (
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         stock,
         stations,
         station_scans,
+        phone_tokens,
         alerts,
         scans,
         stream,

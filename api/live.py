@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from pydantic import ValidationError
 
+from api.auth import Principal
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings, SkuSettings
 from gudang.wire import (
@@ -32,6 +33,7 @@ from gudang.wire import (
     CatalogueV1,
     CommandV1,
     ContainerStateV1,
+    PhoneTokenV1,
     ReplyV1,
     StationState,
     StationStatusV1,
@@ -43,6 +45,7 @@ from gudang.wire import (
     catalogue_decoder,
     container_state_decoder,
     encode,
+    phone_tokens_decoder,
     receipt_decoder,
     reply_decoder,
     station_view_decoder,
@@ -73,6 +76,7 @@ STALE_BODIES: dict[str, tuple[str, ...]] = {
     "stock": ("stock",),
     "alert": ("alerts",),
     "catalogue": ("stock", "catalogue"),  # the stock's descriptions are the catalogue's
+    "phone_tokens": ("phone_tokens",),
 }
 
 
@@ -109,6 +113,7 @@ class LiveState:
         self.alerts: dict[str, AlertV1] = {}
         self.stock: StockV1 = StockV1()
         self.catalogue_at: datetime | None = None  # when the services' catalogue came
+        self.phone_tokens: dict[str, PhoneTokenV1] = {}  # by sha256 (state/phone-tokens)
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
@@ -287,6 +292,10 @@ class LiveState:
                 self._take_catalogue(catalogue_decoder.decode(payload))
                 return LiveEvent("catalogue", "catalogue")
             return None
+        if kind == "phone-tokens" and len(parts) == 4:
+            tokens = phone_tokens_decoder.decode(payload).tokens if payload else []
+            self.phone_tokens = {t.sha256: t for t in tokens}
+            return LiveEvent("phone_tokens", "phone_tokens")
         if kind == "stock" and len(parts) == 4:
             self.stock = stock_decoder.decode(payload) if payload else StockV1()
             return LiveEvent("stock", "stock")
@@ -301,6 +310,13 @@ class LiveState:
         floor = self.settings.floor.model_copy(update={"skus": skus})
         self.settings = self.settings.model_copy(update={"floor": floor})
         self.catalogue_at = catalogue.updated_at
+
+    def phone_principal(self, sha256: str) -> Principal | None:
+        """Who a phone's token is (a worker at one station), or None: unknown or revoked."""
+        token = self.phone_tokens.get(sha256)
+        if token is None:
+            return None
+        return Principal(token.name, "worker", station=token.station)
 
     def station_views(self) -> dict[str, StationViewV1]:
         """Every station, from the services' view or, if not seen there, its own status."""

@@ -74,6 +74,8 @@ class Event(StrEnum):
     QC_DISPOSE = "qc_dispose"  # stock_event
     SET_SKU = "set_sku"  # catalogue_event
     RETIRE_SKU = "retire_sku"  # catalogue_event
+    PHONE_TOKEN_ISSUE = "phone_token_issue"  # station_event: name, sha256
+    PHONE_TOKEN_REVOKE = "phone_token_revoke"  # station_event: name
 
 
 # The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.

@@ -114,6 +114,11 @@ class Topics:
         return f"{self.base}/state/catalogue"
 
     @property
+    def state_phone_tokens(self) -> str:
+        """The phones signed in to scan at a station, by token hash (retained)."""
+        return f"{self.base}/state/phone-tokens"
+
+    @property
     def all_state(self) -> str:
         return f"{self.base}/state/#"
 
@@ -458,6 +463,23 @@ class StationViewV1(msgspec.Struct, kw_only=True):
     last_scan: LastScanV1 | None = None
 
 
+class PhoneTokenV1(msgspec.Struct, kw_only=True):
+    """A phone's token: it scans at one station, nothing else; ``sha256`` of the token."""
+
+    name: str
+    station: Name
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    issued_at: AwareDatetime
+    issued_by: str
+
+
+class PhoneTokensV1(msgspec.Struct, kw_only=True):
+    """Every phone token not revoked, retained on ``state/phone-tokens``."""
+
+    v: Literal[1] = 1
+    tokens: list[PhoneTokenV1] = msgspec.field(default_factory=list)
+
+
 class StockV1(msgspec.Struct, kw_only=True):
     """Stock by SKU and location, retained on ``state/stock``."""
 
@@ -502,6 +524,9 @@ class Command(StrEnum):
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
+    # station, name, sha256: a phone signed in (by a supervisor's QR code) to scan there
+    PHONE_TOKEN_ISSUE = "phone-token/issue"
+    PHONE_TOKEN_REVOKE = "phone-token/revoke"  # name
 
 
 class AlertKind(StrEnum):
@@ -573,6 +598,7 @@ shipment_decoder = msgspec.json.Decoder(ShipmentV1)
 station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
 catalogue_decoder = msgspec.json.Decoder(CatalogueV1)
+phone_tokens_decoder = msgspec.json.Decoder(PhoneTokensV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)
 weight_decoder = msgspec.json.Decoder(WeightReadingV1)
 # Every command a station takes on Topics.station_command (tagged by "command").

@@ -32,7 +32,7 @@ from gudang.storage import (
     Event,
     ns_to_datetime,
 )
-from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, encode
+from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, check_name, encode
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
@@ -42,6 +42,7 @@ Result = dict[str, Any] | None
 # A SKU key of the catalogue (what drum labels carry: JMB-L).
 SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _arg(cmd: CommandV1, name: str) -> str:
@@ -120,6 +121,8 @@ class Commands:
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
+            Command.PHONE_TOKEN_ISSUE.value: self._cmd_phone_token_issue,
+            Command.PHONE_TOKEN_REVOKE.value: self._cmd_phone_token_revoke,
         }
 
     def run(self, name: str, cmd: CommandV1, now: datetime, lines: list[str]) -> ReplyV1:
@@ -406,6 +409,34 @@ class Commands:
         ts = self.stamp(now)
         self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
         return _view(st.view())
+
+    # -- phones ------------------------------------------------------------------------------
+    def _cmd_phone_token_issue(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        # Any valid station: a phone may be the only scanner of a station not seen yet.
+        station = check_name("station", _arg(cmd, "station"))
+        sha256 = _arg(cmd, "sha256")
+        if not _SHA256.match(sha256):
+            raise ValueError("sha256: the token's hex SHA-256 (64 characters 0-9 a-f)")
+        ts = self.stamp(now)
+        token = self.floor.issue_phone_token(
+            station, _arg(cmd, "name"), sha256, ns_to_datetime(ts), cmd.actor
+        )
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.PHONE_TOKEN_ISSUE.value,
+            "name": token.name,
+            "sha256": token.sha256,
+        }
+        self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
+        return _view(token)
+
+    def _cmd_phone_token_revoke(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        token = self.floor.revoke_phone_token(_arg(cmd, "name"))
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.PHONE_TOKEN_REVOKE.value,
+            "name": token.name,
+        }
+        self._event(lines, STATION_EVENT, TAG_STATION, token.station, fields, cmd, self.stamp(now))
+        return _view(token)
 
     # -- alerts ------------------------------------------------------------------------------
     def _cmd_alert_ack(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:

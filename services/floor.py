@@ -20,6 +20,8 @@ from gudang.wire import (
     ContainerStateV1,
     ContainerStatus,
     LastScanV1,
+    PhoneTokensV1,
+    PhoneTokenV1,
     QcResult,
     ScanKind,
     ScanV1,
@@ -249,6 +251,7 @@ class Changes:
     stations: set[str] = field(default_factory=set)
     stock: bool = False
     catalogue: bool = False
+    phone_tokens: bool = False
 
     def clear(self) -> None:
         """Forget everything published."""
@@ -256,6 +259,7 @@ class Changes:
         self.stations.clear()
         self.stock = False
         self.catalogue = False
+        self.phone_tokens = False
 
 
 class Floor:
@@ -270,6 +274,7 @@ class Floor:
         self.drum_location: dict[str, str] = {}  # drum key -> WAREHOUSE or container number
         self.drum_sku: dict[str, str] = {}
         self.stock: Counter[tuple[str, str]] = Counter()  # (sku, location) -> drums
+        self.phone_tokens: dict[str, PhoneTokenV1] = {}  # by name: phones signed in to scan
         self.changes = Changes()
 
     # -- the SKU catalogue ------------------------------------------------------------------
@@ -352,6 +357,33 @@ class Floor:
             st.supplier = supplier or None
         self.changes.stations.add(station)
         return st
+
+    # -- phones (a token that scans at one station) ---------------------------------------
+    def issue_phone_token(
+        self, station: str, name: str, sha256: str, at: datetime, by: str
+    ) -> PhoneTokenV1:
+        """Let a phone's token scan at ``station`` (the token itself is never here)."""
+        if name in self.phone_tokens:
+            raise FloorError(f"phone token {name!r} exists already", code=409)
+        if any(t.sha256 == sha256 for t in self.phone_tokens.values()):
+            raise FloorError("that token is issued already", code=409)
+        self.station(station)  # a phone may be a station's only scanner: the station exists
+        token = PhoneTokenV1(name=name, station=station, sha256=sha256, issued_at=at, issued_by=by)
+        self.phone_tokens[name] = token
+        self.changes.phone_tokens = True
+        return token
+
+    def revoke_phone_token(self, name: str) -> PhoneTokenV1:
+        """Stop a phone's token: its next request is refused."""
+        token = self.phone_tokens.pop(name, None)
+        if token is None:
+            raise FloorError(f"phone token {name!r} is not known (or revoked already)", code=404)
+        self.changes.phone_tokens = True
+        return token
+
+    def phone_tokens_view(self) -> PhoneTokensV1:
+        """Every phone token not revoked, oldest first."""
+        return PhoneTokensV1(tokens=sorted(self.phone_tokens.values(), key=lambda t: t.issued_at))
 
     # -- containers ------------------------------------------------------------------------
     def open_container(
@@ -852,6 +884,7 @@ class Floor:
         self.changes.stations.update(self.stations)
         self.changes.stock = True
         self.changes.catalogue = True
+        self.changes.phone_tokens = True
 
     # -- views -----------------------------------------------------------------------------
     def stock_view(self, now: datetime | None = None) -> StockV1:

@@ -432,4 +432,11 @@ class Ingest:
                 qos=QOS_STATE,
                 retain=True,
             )
+        if ch.phone_tokens:
+            self.link.publish(
+                self.topics.state_phone_tokens,
+                encode(self.floor.phone_tokens_view()),
+                qos=QOS_STATE,
+                retain=True,
+            )
         ch.clear()

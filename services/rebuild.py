@@ -202,6 +202,12 @@ def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: dat
         elif event == Event.SET_MODE:
             supplier = row.get("supplier")
             floor.set_mode(station, str(row["mode"]), str(supplier) if supplier else "")
+        elif event == Event.PHONE_TOKEN_ISSUE:
+            floor.issue_phone_token(
+                station, str(row["name"]), str(row["sha256"]), at, str(row.get("actor") or "")
+            )
+        elif event == Event.PHONE_TOKEN_REVOKE:
+            floor.revoke_phone_token(str(row["name"]))
 
 
 def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:

@@ -55,6 +55,9 @@ REQUIRED = {
     ("PUT", "/api/v1/stations/{station}/container"): "worker",
     ("PUT", "/api/v1/stations/{station}/mode"): "supervisor",
     ("POST", "/api/v1/stations/{station}/scans"): "worker",
+    ("POST", "/api/v1/stations/{station}/phone-tokens"): "supervisor",
+    ("GET", "/api/v1/phone-tokens"): "supervisor",
+    ("DELETE", "/api/v1/phone-tokens/{name}"): "supervisor",
     ("GET", "/api/v1/alerts"): "worker",
     ("POST", "/api/v1/alerts/{alert_id}/ack"): "supervisor",
     ("GET", "/api/v1/scans"): "worker",
@@ -85,6 +88,7 @@ PATH_VALUES = {
     "station": "load-1",
     "alert_id": "no-such-alert",
     "document": "invoice.pdf",
+    "name": "phone-load-1-abc123",
 }
 
 

@@ -1,0 +1,131 @@
+"""Phones signed in by a supervisor's QR code: a token that scans at one station only.
+
+The token is made here and shown once, inside the QR code's link; the services store its
+hash as a station event (``phone_token_issue``, ``phone_token_revoke``) and publish every
+token not revoked on ``state/phone-tokens``, which the API follows to admit it.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+import msgspec
+import qrcode
+import qrcode.image.svg
+from fastapi import APIRouter, Path, Request, status
+from pydantic import BaseModel, Field
+
+from api.auth import Supervisor, hash_token, new_token
+from api.deps import LiveDep, MetricsDep, SettingsDep, send_command
+from api.schemas import AUTH_ERRORS, COMMAND_ERRORS
+from gudang.settings import Settings
+from gudang.wire import NAME_PATTERN, Command, PhoneTokenV1
+
+router = APIRouter(tags=["stations"], responses=AUTH_ERRORS)
+
+StationName = Annotated[
+    str, Path(pattern=NAME_PATTERN, description="station name", examples=["load-1"])
+]
+TokenName = Annotated[str, Path(pattern=r"^phone-[a-z0-9_-]{1,32}-[0-9a-f]{6}$")]
+# A QR code's module in the SVG: big enough to scan off a laptop screen at arm's length.
+QR_BOX = 8
+
+
+class PhoneTokenOut(BaseModel):
+    """A phone's token as listed: never the token itself."""
+
+    name: str
+    station: str
+    issued_at: datetime
+    issued_by: str
+
+
+class PhoneSignIn(PhoneTokenOut):
+    """A new phone token: shown once, as a link and as the QR code of that link."""
+
+    token: str = Field(description="shown this once; only its hash is kept")
+    url: str = Field(description="the scanning page, signed in: what the QR code holds")
+    qr_svg: str = Field(description="the QR code of url, as SVG")
+
+
+def _out(token: PhoneTokenV1) -> PhoneTokenOut:
+    return PhoneTokenOut(
+        name=token.name,
+        station=token.station,
+        issued_at=token.issued_at,
+        issued_by=token.issued_by,
+    )
+
+
+def _base_url(request: Request, settings: Settings) -> str:
+    """Where a phone reaches this API: over HTTPS when it is served (the camera needs it)."""
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    if settings.api.tls_port is None:
+        return f"{request.url.scheme}://{host}"
+    name = host if host.endswith("]") or host.count(":") != 1 else host.rsplit(":", 1)[0]
+    if host.startswith("[") and "]:" in host:
+        name = host[: host.index("]") + 1]
+    return f"https://{name}:{settings.api.tls_port}"
+
+
+def _qr_svg(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=QR_BOX)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue().decode()
+
+
+@router.post(
+    "/stations/{station}/phone-tokens",
+    response_model=PhoneSignIn,
+    status_code=status.HTTP_201_CREATED,
+    responses=COMMAND_ERRORS,
+)
+async def issue_phone_token(
+    who: Supervisor,
+    station: StationName,
+    request: Request,
+    live: LiveDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+) -> PhoneSignIn:
+    """A token for one phone to scan at this station, and its sign-in QR code."""
+    token = new_token()
+    name = f"phone-{station}-{secrets.token_hex(3)}"
+    result = await send_command(
+        live,
+        metrics,
+        Command.PHONE_TOKEN_ISSUE,
+        {"station": station, "name": name, "sha256": hash_token(token)},
+        who,
+    )
+    issued = msgspec.convert(result, PhoneTokenV1)
+    # Admitted at once: the services' retained list follows, with it in.
+    live.phone_tokens[issued.sha256] = issued
+    url = (
+        f"{_base_url(request, settings)}/dashboard/scan.html"
+        f"#station={quote(station)}&token={quote(token)}"
+    )
+    return PhoneSignIn(**_out(issued).model_dump(), token=token, url=url, qr_svg=_qr_svg(url))
+
+
+@router.get("/phone-tokens", response_model=list[PhoneTokenOut])
+async def list_phone_tokens(who: Supervisor, live: LiveDep) -> list[PhoneTokenOut]:
+    """The phones signed in to scan, oldest first (revoked ones are gone)."""
+    tokens = sorted(live.phone_tokens.values(), key=lambda t: t.issued_at)
+    return [_out(t) for t in tokens]
+
+
+@router.delete("/phone-tokens/{name}", response_model=PhoneTokenOut, responses=COMMAND_ERRORS)
+async def revoke_phone_token(
+    who: Supervisor, name: TokenName, live: LiveDep, metrics: MetricsDep
+) -> PhoneTokenOut:
+    """Revoke a phone's token: its next request is refused (401)."""
+    result = await send_command(live, metrics, Command.PHONE_TOKEN_REVOKE, {"name": name}, who)
+    revoked = msgspec.convert(result, PhoneTokenV1)
+    live.phone_tokens.pop(revoked.sha256, None)  # refused from now, not from the next state
+    return _out(revoked)

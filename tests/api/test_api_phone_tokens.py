@@ -1,0 +1,183 @@
+"""A supervisor signs a phone in by QR code: a token that scans at one station, revocable.
+
+Stored as station events in InfluxDB and rebuilt from them; against real servers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from gudang.influx import InfluxClient, quote_str
+from gudang.wire import phone_tokens_decoder
+from tests.api.conftest import TOKENS, Stack
+from tests.api.test_api_scan_page import blank_browser  # noqa: F401 (a fixture)
+from tests.harness import Probe, running_services, wait_for
+
+PHONE_STATION = "phone-9"
+
+
+def _scan(stack: Stack, token: str, station: str, label: str) -> httpx.Response:
+    body = {"id": str(uuid.uuid4()), "ts": datetime.now(UTC).isoformat(), "barcode": label}
+    return httpx.post(
+        f"{stack.url}/api/v1/stations/{station}/scans",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=15,
+    )
+
+
+def _as(stack: Stack, token: str, method: str, path: str) -> httpx.Response:
+    return httpx.request(
+        method, f"{stack.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+
+
+def _events(stack: Stack) -> list[dict[str, Any]]:
+    influx = InfluxClient(stack.settings.influx)
+    try:
+        return influx.query(
+            f"SELECT * FROM station_event WHERE site = {quote_str(stack.site)} "
+            f"AND station = '{PHONE_STATION}'"
+        )
+    finally:
+        influx.close()
+
+
+def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> None:
+    # A station with no bridge: its first phone makes it known to the services.
+    r = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens")
+    assert r.status_code == 201, r.text
+    signin = r.json()
+    stack.open_and_point(station=PHONE_STATION)
+    token = signin["token"]
+    assert signin["station"] == PHONE_STATION
+    assert signin["issued_by"] == "supervisor-1"
+    assert signin["name"].startswith(f"phone-{PHONE_STATION}-")
+    assert signin["url"] == (
+        f"{stack.url}/dashboard/scan.html#station={PHONE_STATION}&token={token}"
+    )
+    assert signin["qr_svg"].lstrip().startswith("<?xml")
+    assert "<path" in signin["qr_svg"]
+
+    # It scans at its station...
+    r = _scan(stack, token, PHONE_STATION, "CB-JMB-L-000101")
+    assert r.status_code == 200, r.text
+    assert r.json()["result"] == "loaded"
+    # ... and nothing else: another station, reading, commands.
+    r = _scan(stack, token, "load-1", "CB-JMB-L-000102")
+    assert r.status_code == 403
+    assert f"scans at station {PHONE_STATION} only" in r.json()["detail"]
+    for method, path in (
+        ("GET", "/api/v1/stations"),
+        ("GET", "/api/v1/containers"),
+        ("GET", "/api/v1/phone-tokens"),
+        ("POST", f"/api/v1/stations/{PHONE_STATION}/phone-tokens"),
+    ):
+        assert _as(stack, token, method, path).status_code == 403, (method, path)
+
+    # Listed for supervisors (never the token), not for workers.
+    listed = stack.get("/api/v1/phone-tokens").json()
+    assert [t["name"] for t in listed] == [signin["name"]]
+    assert token not in str(listed)
+    assert stack.get("/api/v1/phone-tokens", role="worker").status_code == 403
+
+    # Stored as a station event: the hash, never the token.
+    issued = wait_for(
+        lambda: [e for e in _events(stack) if e["event"] == "phone_token_issue"],
+        what="the issue event stored",
+    )
+    assert issued[0]["name"] == signin["name"]
+    assert token not in str(_events(stack))
+
+    r = httpx.delete(
+        f"{stack.url}/api/v1/phone-tokens/{signin['name']}",
+        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
+        timeout=15,
+    )
+    assert r.status_code == 200, r.text
+    r = _scan(stack, token, PHONE_STATION, "CB-JMB-L-000103")
+    assert r.status_code == 401
+    assert stack.get("/api/v1/phone-tokens").json() == []
+    wait_for(
+        lambda: any(e["event"] == "phone_token_revoke" for e in _events(stack)),
+        what="the revoke event stored",
+    )
+    again = httpx.delete(
+        f"{stack.url}/api/v1/phone-tokens/{signin['name']}",
+        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
+        timeout=15,
+    )
+    assert again.status_code == 404
+    assert stack.post("/api/v1/stations/Bad%20Name/phone-tokens").status_code == 422
+
+
+def test_phone_tokens_are_rebuilt_from_their_events(stack: Stack) -> None:
+    first = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
+    second = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
+    r = httpx.delete(
+        f"{stack.url}/api/v1/phone-tokens/{first['name']}",
+        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
+        timeout=15,
+    )
+    assert r.status_code == 200, r.text
+    wait_for(
+        lambda: any(e["event"] == "phone_token_revoke" for e in _events(stack)),
+        what="the revoke event stored",
+    )
+    # Forget the retained list, then start a second services instance from InfluxDB:
+    # what it publishes can only come from the stored events.
+    topic = stack.topics.state_phone_tokens
+    stack.probe.publish(topic, b"", retain=True)
+    probe = Probe(stack.settings, topic)
+    try:
+        with running_services(stack.settings):
+            names = wait_for(
+                lambda: next(
+                    (
+                        [t.name for t in phone_tokens_decoder.decode(m.payload).tokens]
+                        for m in _drain(probe)
+                        if m.payload
+                    ),
+                    None,
+                ),
+                20,
+                "the rebuilt phone tokens published",
+            )
+    finally:
+        probe.close()
+    assert names == [second["name"]]
+
+
+def _drain(probe: Probe) -> list[Any]:
+    out = []
+    while not probe.messages.empty():
+        out.append(probe.messages.get_nowait())
+    return out
+
+
+def test_the_qr_link_signs_the_scanning_page_in(
+    stack: Stack,
+    blank_browser: Browser,  # noqa: F811
+) -> None:
+    signin = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
+    stack.open_and_point(station=PHONE_STATION)
+    context = blank_browser.new_context(permissions=["camera"])
+    page = context.new_page()
+    try:
+        page.goto(signin["url"])  # what the phone's camera app opens from the QR code
+        # The token leaves the address bar at once, and stays on the phone.
+        expect(page).to_have_url(f"{stack.url}/dashboard/scan.html#station={PHONE_STATION}")
+        assert page.evaluate("localStorage.getItem('gudang.scanToken')") == signin["token"]
+        page.fill("#manual-code", "CB-JMB-L-000201")
+        page.click("#manual-go")
+        expect(page.locator('#recent li[data-label="CB-JMB-L-000201"]')).to_have_attribute(
+            "data-result", "loaded", timeout=20_000
+        )
+        assert stack.container()["drums"] == 1
+    finally:
+        context.close()
