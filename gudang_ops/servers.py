@@ -7,6 +7,8 @@ deployment tests start as they are, with only paths and ports filled in.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -16,9 +18,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import IO
 
 from pydantic import SecretStr
 
@@ -35,6 +39,98 @@ START_TIMEOUT_S = 30.0
 
 class ServerError(Exception):
     """A server would not start."""
+
+
+# The servers' binaries, as their processes show them in /proc (stale ones are found so).
+SERVER_BINARIES = ("mosquitto", "influxd")
+# How long a stale server gets to stop on SIGTERM before SIGKILL.
+STALE_STOP_S = 15.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGTERM when the process that started it dies
+    (even by SIGKILL), so ``gudang stack`` leaves no server behind after a crash."""
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here: the child only calls it
+
+    def preexec() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _launch(argv: list[str], out: IO[bytes], die_with_parent: bool) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C at the terminal reaches the stack, which stops the
+    # servers in order (the broker saves its store); PDEATHSIG covers a stack that crashed.
+    # (PDEATHSIG follows the thread that forks: the stack starts its servers from its
+    # main thread, which lives as long as the process.)
+    return subprocess.Popen(
+        argv,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(os.getpid()) if die_with_parent else None,  # noqa: PLW1509
+    )
+
+
+def stale_servers(data_dir: Path) -> list[int]:
+    """Pids of Mosquitto or InfluxDB processes whose configuration lies under ``data_dir``:
+    left by a stack that did not stop them (killed, or an older version)."""
+    prefix = str(data_dir.resolve()) + os.sep
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        args = [a.decode(errors="replace") for a in argv if a]
+        if not args or Path(args[0]).name not in SERVER_BINARIES:
+            continue
+        if any(a.startswith(prefix) for a in args[1:]):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_stale_servers(data_dir: Path) -> list[int]:
+    """Stop the servers a previous stack left running on ``data_dir``; their pids."""
+    pids = stale_servers(data_dir)
+    for pid in pids:
+        log.warning("stopping a server left running on %s (pid %d)", data_dir, pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STALE_STOP_S
+    for pid in pids:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has stopped; its parent (gone) just did not reap it
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now. With SO_REUSEADDR, as the servers
+    bind: a port whose last connections linger in TIME_WAIT after a crash is free."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
@@ -108,21 +204,27 @@ def mosquitto_config(data_dir: Path, port: int, extra: str = "") -> Path:
     return conf
 
 
-def start_mosquitto(data_dir: Path, port: int | None = None, extra: str = "") -> ServerProcess:
-    """Start Mosquitto on ``port`` (default: a free one) and wait until it listens."""
+def start_mosquitto(
+    data_dir: Path, port: int | None = None, extra: str = "", die_with_parent: bool = False
+) -> ServerProcess:
+    """Start Mosquitto on ``port`` (default: a free one) and wait until it listens;
+    ``die_with_parent``: it stops when this process dies, however it dies."""
     port = port or free_port()
     conf = mosquitto_config(data_dir, port, extra)
-    return _launch_mosquitto(conf, data_dir, port)
+    return _launch_mosquitto(conf, data_dir, port, die_with_parent=die_with_parent)
 
 
 def _launch_mosquitto(
-    conf: Path, data_dir: Path, port: int, tls_port: int | None = None, production: bool = False
+    conf: Path,
+    data_dir: Path,
+    port: int,
+    tls_port: int | None = None,
+    production: bool = False,
+    die_with_parent: bool = False,
 ) -> ServerProcess:
     binary = find_binary("mosquitto", "apt-get install mosquitto")
     with (data_dir / "mosquitto.stderr").open("ab") as out:
-        proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
-        )
+        proc = _launch([binary, "-c", str(conf)], out, die_with_parent)
     server = ServerProcess(
         "mosquitto",
         proc,
@@ -194,12 +296,15 @@ def start_production_mosquitto(
     tls: TlsFiles,
     port: int | None = None,
     tls_port: int | None = None,
+    die_with_parent: bool = False,
 ) -> ServerProcess:
     """Start Mosquitto from the production configuration (auth, ACL, TLS) on free ports."""
     port = port or free_port()
     tls_port = tls_port or free_port()
     conf = production_mosquitto_config(data_dir, port, tls_port, password_file, tls)
-    return _launch_mosquitto(conf, data_dir, port, tls_port, production=True)
+    return _launch_mosquitto(
+        conf, data_dir, port, tls_port, production=True, die_with_parent=die_with_parent
+    )
 
 
 def influx_config(data_dir: Path, http_port: int, rpc_port: int, auth: bool = False) -> Path:
@@ -228,13 +333,17 @@ def ping_influx(url: str, timeout: float = 1.0) -> str | None:
 
 
 def start_influxd(
-    data_dir: Path, http_port: int | None = None, rpc_port: int | None = None, auth: bool = False
+    data_dir: Path,
+    http_port: int | None = None,
+    rpc_port: int | None = None,
+    auth: bool = False,
+    die_with_parent: bool = False,
 ) -> ServerProcess:
     """Start influxd on free ports and wait until /ping answers."""
     http_port = http_port or free_port()
     rpc_port = rpc_port or free_port()
     conf = influx_config(data_dir, http_port, rpc_port, auth)
-    return _launch_influxd(conf, data_dir, http_port)
+    return _launch_influxd(conf, data_dir, http_port, die_with_parent=die_with_parent)
 
 
 def production_influx_config(data_dir: Path, http_port: int, rpc_port: int) -> Path:
@@ -254,24 +363,31 @@ def production_influx_config(data_dir: Path, http_port: int, rpc_port: int) -> P
 
 
 def start_production_influxd(
-    data_dir: Path, http_port: int | None = None, rpc_port: int | None = None
+    data_dir: Path,
+    http_port: int | None = None,
+    rpc_port: int | None = None,
+    die_with_parent: bool = False,
 ) -> ServerProcess:
     """Start influxd from the production configuration (auth on) on free ports."""
     http_port = http_port or free_port()
     rpc_port = rpc_port or free_port()
     conf = production_influx_config(data_dir, http_port, rpc_port)
-    return _launch_influxd(conf, data_dir, http_port, production=True)
+    return _launch_influxd(
+        conf, data_dir, http_port, production=True, die_with_parent=die_with_parent
+    )
 
 
 def _launch_influxd(
-    conf: Path, data_dir: Path, http_port: int, production: bool = False
+    conf: Path,
+    data_dir: Path,
+    http_port: int,
+    production: bool = False,
+    die_with_parent: bool = False,
 ) -> ServerProcess:
     binary = find_binary("influxd", "apt-get install influxdb")
     log_path = data_dir / "influxd.log"
     with log_path.open("ab") as out:
-        proc = subprocess.Popen(
-            [binary, "-config", str(conf)], stdout=out, stderr=out, start_new_session=True
-        )
+        proc = _launch([binary, "-config", str(conf)], out, die_with_parent)
     server = ServerProcess(
         "influxd", proc, http_port, data_dir, log_path, config=conf if production else None
     )
@@ -375,6 +491,7 @@ def start_secure_site(
     stations: tuple[str, ...] = ("load-1",),
     mqtt_port: int | None = None,
     influx_port: int | None = None,
+    die_with_parent: bool = False,
 ) -> SecureSite:
     """Generate credentials and certificates (kept if present), start and set up both servers."""
     from gudang_ops import provision
@@ -393,9 +510,13 @@ def start_secure_site(
     provision.write_mosquitto_users(password_file, creds)
     for station in stations:
         provision.add_station(etc, password_file, station)
-    broker = start_production_mosquitto(root / "mosquitto", password_file, tls, port=mqtt_port)
+    broker = start_production_mosquitto(
+        root / "mosquitto", password_file, tls, port=mqtt_port, die_with_parent=die_with_parent
+    )
     try:
-        influxd = start_production_influxd(root / "influxdb", http_port=influx_port)
+        influxd = start_production_influxd(
+            root / "influxdb", http_port=influx_port, die_with_parent=die_with_parent
+        )
     except ServerError:
         broker.stop()
         raise

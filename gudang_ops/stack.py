@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -22,9 +23,11 @@ from gudang_ops.servers import (
     ServerProcess,
     TlsFiles,
     free_port,
+    port_free,
     start_influxd,
     start_mosquitto,
     start_secure_site,
+    stop_stale_servers,
 )
 from services.app import Services
 
@@ -39,17 +42,10 @@ DEMO_ADMIN_TOKEN = "demo-admin"
 DEMO_SUPERVISOR_TOKEN = "demo-supervisor"
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _choose(port: int, what: str) -> int:
-    if _port_free(port):
+    # port_free binds with SO_REUSEADDR: after a crash, connections in TIME_WAIT do not
+    # make the port look taken (stations configured for 1883 would lose their broker).
+    if port_free(port):
         return port
     other = free_port()
     log.warning("port %d (%s) is taken; using %d", port, what, other)
@@ -120,14 +116,21 @@ def run_stack(
     station: SimulatedStation | None = None
     services: Services | None = None
     try:
+        # A stack killed before it could stop its servers (or an older one) left them on
+        # this data folder: stop them, rather than start a second pair over the same data.
+        stop_stale_servers(data_dir)
         mqtt_port = _choose(settings.mqtt.port, "MQTT")
-        influx_port = _choose(8086, "InfluxDB")
+        influx_port = _choose(urlsplit(settings.influx.url).port or 8086, "InfluxDB")
         api_port = _choose(settings.api.port, "API")
         station_settings = services_settings = None
         if secure:
             log.info("starting Mosquitto and InfluxDB from deploy/ (auth, ACL, TLS)")
             site = start_secure_site(
-                data_dir / "secure", (DEMO_STATION,), mqtt_port=mqtt_port, influx_port=influx_port
+                data_dir / "secure",
+                (DEMO_STATION,),
+                mqtt_port=mqtt_port,
+                influx_port=influx_port,
+                die_with_parent=True,  # nothing outlives the stack, even killed
             )
             servers.extend([site.broker, site.influxd])
             base = settings.model_copy(
@@ -139,9 +142,9 @@ def run_stack(
             log.info("stations' TLS listener on %s; secrets in %s", site.broker.tls_port, site.etc)
         else:
             log.info("starting Mosquitto on %d (data in %s)", mqtt_port, data_dir / "mosquitto")
-            servers.append(start_mosquitto(data_dir / "mosquitto", mqtt_port))
+            servers.append(start_mosquitto(data_dir / "mosquitto", mqtt_port, die_with_parent=True))
             log.info("starting InfluxDB on %d (data in %s)", influx_port, data_dir / "influxdb")
-            servers.append(start_influxd(data_dir / "influxdb", influx_port))
+            servers.append(start_influxd(data_dir / "influxdb", influx_port, die_with_parent=True))
             settings = settings.model_copy(
                 update={
                     "mqtt": settings.mqtt.model_copy(
