@@ -24,6 +24,7 @@ from gudang.wire import scan_decoder
 from gudang_ops.servers import free_port
 from tests.api.conftest import STATION, TOKENS, Stack
 from tests.api.test_api_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.bridge.station_kit import running_station
 from tests.harness import Probe, running_api, running_services, wait_for
 
 CODE128 = "CB-JMB-L-000001"
@@ -233,3 +234,36 @@ def test_scan_page_words_switch_and_manual_refusal(stack: Stack, blank_browser: 
     expect(page.locator("#waiting")).to_have_attribute("data-count", "0")
     wait_for(lambda: page.locator("#result").get_attribute("data-sound") == "bad:1", what="buzz")
     page.context.close()
+
+
+def test_typed_scan_at_a_station_with_bridge_carries_the_scales_weight(
+    stack: Stack, blank_browser: Browser, tmp_path: Path
+) -> None:
+    stack.open_and_point()
+    with running_station(stack.settings, tmp_path, "mt-sics") as st:
+        scale = st.scale
+        assert scale is not None
+        assert st.bridge.link.wait_subscribed(10)
+        wait_for(
+            lambda: _has_scale(stack),
+            what="the API sees the bridge's scale",
+        )
+        scale.place(9.25)
+        wait_for(lambda: scale.reading().stable, what="drum settled")
+        page = _scan_page(blank_browser, stack.url, TOKENS["worker"])
+        _type(page, "CB-JMB-L-000301")
+        item = page.locator('#recent li[data-label="CB-JMB-L-000301"]')
+        expect(item).to_have_attribute("data-result", "loaded")
+        expect(item).to_contain_text("9,25 kg")  # id-ID: the scale's stable weight
+        (scan,) = st.recorder.wait_scans(1)
+        assert (scan.weight_kg, scan.weight_stable) == (9.25, True)
+        assert scan.id == item.get_attribute("data-id")
+        page.context.close()
+
+
+def _has_scale(stack: Stack) -> bool:
+    stations = stack.get("/api/v1/stations").json()
+    return any(
+        s["station"] == STATION and s["online"] and any(d["role"] == "scale" for d in s["devices"])
+        for s in stations
+    )
