@@ -61,7 +61,7 @@ def _out(token: PhoneTokenV1) -> PhoneTokenOut:
     )
 
 
-def _base_url(request: Request, settings: Settings) -> str:
+def phone_base_url(request: Request, settings: Settings) -> str:
     """Where a phone reaches this API: over HTTPS when it is served (the camera needs it)."""
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
     if settings.api.tls_port is None:
@@ -107,7 +107,7 @@ async def issue_phone_token(
     # Admitted at once: the services' retained list follows, with it in.
     live.phone_tokens[issued.sha256] = issued
     url = (
-        f"{_base_url(request, settings)}/dashboard/scan.html"
+        f"{phone_base_url(request, settings)}/dashboard/scan.html"
         f"#station={quote(station)}&token={quote(token)}"
     )
     return PhoneSignIn(**_out(issued).model_dump(), token=token, url=url, qr_svg=_qr_svg(url))

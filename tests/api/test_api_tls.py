@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from api.app import create_app
 from api.auth import hash_token
+from api.routes.phone_tokens import phone_base_url
 from api.transport import ApiServers
 from gudang.settings import ConfigError, Settings
 from gudang_ops.servers import ServerProcess, free_port
@@ -180,3 +182,20 @@ def test_tls_settings_come_together(
 ) -> None:
     with pytest.raises(ConfigError, match="set all three or none"):
         make_settings(mosquitto, influxd, site, tmp_path, api={"tls_port": 8443})
+
+
+def test_the_phone_sign_in_link_goes_to_https(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path, site_ca: Path
+) -> None:
+    settings = _settings(mosquitto, influxd, site, tmp_path, site_ca, "production")
+    tls = settings.api.tls_port
+
+    def base(host: str, scheme: str = "http") -> str:
+        scope = {"type": "http", "scheme": scheme, "headers": [(b"host", host.encode())]}
+        return phone_base_url(Request(scope), settings)
+
+    # Whichever way the supervisor's screen reached the API, the phone goes to HTTPS.
+    assert base("192.168.1.10:8000") == f"https://192.168.1.10:{tls}"
+    assert base(f"gudang.local:{tls}", "https") == f"https://gudang.local:{tls}"
+    assert base("[fd00::10]:8000") == f"https://[fd00::10]:{tls}"
+    assert base("gudang.local") == f"https://gudang.local:{tls}"
