@@ -12,8 +12,10 @@ thread names show them masked.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import Counter
+from pathlib import Path
 
 import httpx
 
@@ -106,7 +108,18 @@ class WebhookSender:
         if not self.settings.webhooks:
             return
         path = self.settings.webhook_queue_path or default_path(self.site)
-        self._outbox = Outbox(path)
+        try:
+            self._outbox = Outbox(path)
+        except (sqlite3.Error, OSError) as exc:
+            # The alerts are stored and on MQTT anyway: deliver them, if not durably.
+            self.counters["outbox_unavailable"] += 1
+            log.error(
+                "cannot open the webhook outbox %s (%s): deliveries wait in memory only, "
+                "a restart loses them; set alerts.webhook_queue_path to a writable file",
+                path,
+                exc,
+            )
+            self._outbox = Outbox(Path(":memory:"))
         forgotten = self._outbox.forget_others(self.settings.webhooks)
         if forgotten:
             log.warning("%d deliveries for webhooks no longer configured dropped", forgotten)

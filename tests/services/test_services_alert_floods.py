@@ -95,3 +95,28 @@ def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_conta
             assert len(receiver.of("duplicate_scan")) <= 4  # the flood's share, bounded
         finally:
             receiver.close()
+
+
+def test_an_outbox_that_cannot_be_opened_still_delivers_from_memory(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+) -> None:
+    receiver = WebhookReceiver()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the outbox's folder should be")
+    settings = make_settings(
+        mosquitto,
+        influxd,
+        site,
+        tmp_path,
+        alerts={"webhooks": [receiver.url], "webhook_queue_path": str(blocked / "w.sqlite3")},
+    )
+    try:
+        with Floorkit(settings) as kit, running_services(settings) as services:
+            assert services.ingest.webhooks.counters["outbox_unavailable"] == 1
+            kit.ok("container/open", container_no=CONTAINER)
+            kit.point_at("load-1", CONTAINER)
+            kit.scan("load-1", drum(1))
+            kit.scan("load-1", drum(1))
+            wait_for(lambda: receiver.of("duplicate_scan"), timeout=20, what="delivered anyway")
+    finally:
+        receiver.close()
