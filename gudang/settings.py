@@ -140,6 +140,11 @@ class IngestSettings(_Section):
     # It bounds the ingest's memory while InfluxDB is down.
     max_inflight: int = Field(5000, ge=1, le=65535)
     retry_max_s: float = Field(5.0, gt=0)
+    # The live state is checkpointed in InfluxDB when a container ships and at this
+    # interval (when anything came in); a start reads the newest plus what followed.
+    checkpoint_interval_s: float = Field(3600.0, gt=0)
+    # A checkpoint older than this is not used: the start rebuilds from all history.
+    checkpoint_max_age_s: float = Field(30 * 24 * 3600.0, gt=0)
 
 
 class SkuSettings(_Section):

@@ -23,6 +23,11 @@ Measurements (all tagged ``site``):
 - ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
 - ``quarantine`` (tag ``station``): scans whose device time cannot be right.
 - ``dead_letter``: refused inputs with the reason.
+- ``shipped_drum`` (tag ``bucket``): one point per drum of a container when it ships (drum,
+  container, ship time), so a drum long gone from memory is still found by one small query:
+  the bucket (``drum_bucket``) keeps each series a thousandth of the history.
+- ``checkpoint`` (tag ``part``): the services' live state at one instant, in parts
+  (``services/checkpoint.py``); a start reads the newest valid one plus what came after.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ QUARANTINE = "quarantine"
 STOCK_EVENT = "stock_event"
 AUDIT = "audit"
 CATALOGUE_EVENT = "catalogue_event"
+SHIPPED_DRUM = "shipped_drum"
+CHECKPOINT = "checkpoint"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
@@ -51,6 +58,12 @@ TAG_CONTAINER_NO = "container_no"
 TAG_KIND = "kind"
 TAG_COMMAND = "command"
 TAG_SKU = "sku"
+TAG_BUCKET = "bucket"
+TAG_PART = "part"
+
+# ``shipped_drum`` series per site: a drum's lookup reads one of them (a few thousand rows
+# after ten years), while the tag's cardinality stays small for InfluxDB's index.
+SHIPPED_BUCKETS = 1024
 
 # -- fields shared by writer and readers ------------------------------------------------------
 EVENT = "event"  # the field naming what a container_event / station_event point records
@@ -82,6 +95,11 @@ class Event(StrEnum):
 SHIPMENT = "shipment"
 # The field of a ``catalogue_event``: the SKU's whole definition, SkuSettings as JSON.
 SKU_SPEC = "spec"
+
+
+def drum_bucket(drum: str) -> str:
+    """The ``bucket`` tag of a drum's ``shipped_drum`` point."""
+    return f"{zlib.crc32(drum.encode()) % SHIPPED_BUCKETS:03x}"
 
 
 # -- time -------------------------------------------------------------------------------------

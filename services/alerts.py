@@ -19,7 +19,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -87,6 +87,10 @@ def alert_id(kind: AlertKind, subject: str) -> str:
 @dataclass(slots=True)
 class AlertBook:
     """The alerts not yet cleared, and the transitions still to be stored and sent."""
+
+    # Live only, never stored: a rebuild cannot know them, so a checkpoint leaves them out
+    # too (services/checkpoint.py); after a restart the fresh statuses decide again.
+    transient: ClassVar[frozenset[str]] = frozenset({"settling", "flaps"})
 
     active: dict[str, AlertV1] = field(default_factory=dict)
     transitions: list[AlertV1] = field(default_factory=list)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from gudang.influx import InfluxClient, InfluxUnavailable
 from gudang.settings import Settings
+from services.checkpoint import load_state
 from services.ingest import Ingest
-from services.rebuild import rebuild
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,11 @@ class Services:
             "InfluxDB %s at %s, database %s", version, settings.influx.url, settings.influx.database
         )
         self.influx.ensure_database()
-        self.ingest = Ingest(settings, self.influx, rebuild(settings, self.influx))
+        state = load_state(settings, self.influx)
+        self.ingest = Ingest(settings, self.influx, state)
+        if state.road == "full":
+            # All history was read: a checkpoint now, so the next start need not.
+            self.ingest.checkpoint("after a full rebuild")
 
     def start(self) -> None:
         """Start consuming; publishes the rebuilt state once connected."""

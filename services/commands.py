@@ -36,7 +36,13 @@ from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, chec
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
-from services.records import Stamper, audit_line, event_line, stock_event_line
+from services.records import (
+    Stamper,
+    audit_line,
+    event_line,
+    shipped_drum_lines,
+    stock_event_line,
+)
 
 Result = dict[str, Any] | None
 # A SKU key of the catalogue (what drum labels carry: JMB-L).
@@ -198,10 +204,14 @@ class Commands:
         return _view(c.view(now))
 
     def _cmd_ship(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
-        c = self.floor.ship(_arg(cmd, "container_no"))
+        c = self.floor.container(_arg(cmd, "container_no"))
+        # Its drums leave memory as it ships: where they went is stored with the event.
+        drums = {d: self.floor.drum_sku.get(d, "") for d in c.drums}
+        c = self.floor.ship(c.container_no)
         fields: dict[str, FieldValue | None] = {EVENT: Event.SHIP.value}
         ts = self.stamp(now)
         self._event(lines, CONTAINER_EVENT, TAG_CONTAINER_NO, c.container_no, fields, cmd, ts)
+        lines.extend(shipped_drum_lines(self.site, c.container_no, drums, ts))
         rules.on_container(self.alerts, self.floor.settings, c, now)
         return _view(c.view(now))
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
 from gudang.settings import FloorSettings, SkuSettings
@@ -29,6 +31,7 @@ from gudang.wire import (
     StationViewV1,
     StockV1,
 )
+from services.shipped import ShippedDrum, ShippedFilter
 
 WAREHOUSE = "warehouse"  # the stock location of drums not in a container
 STATION_MODES = ("loading", "receiving")
@@ -111,6 +114,13 @@ class Container:
     # Scan times of the drums loaded within the rate window, in time order.
     recent_loads: deque[datetime] = field(default_factory=deque)
     shipment: ShipmentV1 | None = None  # a supervisor's record of this trip (export papers)
+    # Drums that left memory when it shipped (``drums`` is then empty): still counted.
+    shipped_drums: int = 0
+
+    @property
+    def drum_count(self) -> int:
+        """Drums in the container, shipped ones included."""
+        return len(self.drums) + self.shipped_drums
 
     def note_load(self, at: datetime, newest: datetime, window_s: float) -> None:
         """Remember a load for the rate; forget loads older than the window."""
@@ -151,7 +161,7 @@ class Container:
 
     def view(self, now: datetime) -> ContainerStateV1:
         """The retained state payload."""
-        n = len(self.drums)
+        n = self.drum_count
         rate = self.rate_per_h()
         return ContainerStateV1(
             container_no=self.container_no,
@@ -177,6 +187,11 @@ class Container:
 @dataclass(slots=True)
 class Station:
     """A packing station as the services see it."""
+
+    # Not in a checkpoint (nor in a rebuild): they come back with the retained status.
+    transient: ClassVar[frozenset[str]] = frozenset(
+        {"online", "last_status_at", "heartbeat_s", "clock_offset_s"}
+    )
 
     name: str
     mode: str = "loading"
@@ -265,6 +280,11 @@ class Changes:
 class Floor:
     """Stock, containers and stations of one site."""
 
+    # Attributes that are configuration or wiring, not state: never in a checkpoint.
+    not_state: ClassVar[frozenset[str]] = frozenset(
+        {"settings", "_drum_re", "_sku_by_gtin", "changes", "shipped_lookup"}
+    )
+
     def __init__(self, settings: FloorSettings) -> None:
         self.settings = settings
         self._drum_re = re.compile(settings.drum_pattern)
@@ -275,6 +295,12 @@ class Floor:
         self.drum_sku: dict[str, str] = {}
         self.stock: Counter[tuple[str, str]] = Counter()  # (sku, location) -> drums
         self.phone_tokens: dict[str, PhoneTokenV1] = {}  # by name: phones signed in to scan
+        # The SKUs set live (catalogue events) over the configured catalogue: state, while
+        # ``settings`` is the configuration (a checkpoint keeps these, applied over it).
+        self.sku_overrides: dict[str, SkuSettings] = {}
+        self.shipped = ShippedFilter()  # every drum shipped (they are not in drum_location)
+        # Where a drum not in memory shipped (the services query InfluxDB); None: never asked.
+        self.shipped_lookup: Callable[[str], ShippedDrum | None] | None = None
         self.changes = Changes()
 
     # -- the SKU catalogue ------------------------------------------------------------------
@@ -296,11 +322,17 @@ class Floor:
                     f"GTIN {spec.gtin} is SKU {other}'s (GTIN {spec.gtin} sudah milik SKU {other})"
                 )
         skus[sku] = spec
+        self.sku_overrides[sku] = spec
         self.settings = self.settings.model_copy(update={"skus": skus})
         self._sku_by_gtin = self._gtins(skus)
         self.changes.catalogue = True
         self.changes.stock = True  # the stock's descriptions come from the catalogue
         return spec
+
+    def after_checkpoint(self) -> None:
+        """Restored from a checkpoint: the live catalogue again, over the configured one."""
+        for sku, spec in list(self.sku_overrides.items()):
+            self.set_sku(sku, spec, check=False)
 
     def retire_sku(self, sku: str, check: bool = True) -> SkuSettings:
         """Retire a SKU: its drums stay counted, a new scan of it is refused."""
@@ -519,6 +551,16 @@ class Floor:
                 f"container {c.container_no} is {c.status.value}: only a sealed container ships"
             )
         c.status = ContainerStatus.SHIPPED
+        # Its drums leave memory (the store keeps them: shipped_drum points, looked up when
+        # one is scanned again); the container stays, as a summary of counts and weights.
+        for drum in c.drums:
+            if self.drum_location.get(drum) == c.container_no:
+                del self.drum_location[drum]
+                self.drum_sku.pop(drum, None)
+            self.shipped.add(drum)
+        c.shipped_drums += len(c.drums)
+        c.drums = {}
+        c.recent_loads.clear()
         self.changes.containers.add(c.container_no)
         return c
 
@@ -535,6 +577,12 @@ class Floor:
         c.shipment = shipment
         self.changes.containers.add(c.container_no)
         return c
+
+    def shipped_before(self, drum: str) -> ShippedDrum | None:
+        """Where and when a drum not in memory shipped, if it did (asks the store)."""
+        if self.shipped_lookup is None or not self.shipped.may_contain(drum):
+            return None
+        return self.shipped_lookup(drum)
 
     def drum_key(self, label: str) -> str:
         """The identity key of a drum label (or of a key given as it is)."""
@@ -745,6 +793,17 @@ class Floor:
             )
 
         location = self.drum_location.get(label.key)
+        gone = self.shipped_before(label.key) if location is None else None
+        if gone is not None:
+            day = gone.shipped_at.date().isoformat()
+            where = f"already shipped in {gone.container_no} on {day}"
+            if mode == "receiving":
+                return outcome(Result.DUPLICATE, reason=where)
+            return outcome(
+                Result.WRONG_CONTAINER,
+                reason=f"drum {where}",
+                container_no=st.active_container if st else None,
+            )
         if mode == "receiving":
             goes_to = QC_LOCATIONS.get(scan.qc, WAREHOUSE) if scan.qc else WAREHOUSE
             received = outcome(

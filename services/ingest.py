@@ -44,13 +44,16 @@ from gudang.wire import (
     encode,
 )
 from services import alerts as rules
+from services.checkpoint import load_state, write_checkpoint
 from services.interpret import DEADLETTER_PAYLOAD_CHARS, Batch, Interpreter, Refused
-from services.rebuild import Rebuilt, rebuild
+from services.rebuild import Rebuilt
+from services.recent import window_start_ns
 from services.records import (
     Stamper,
     alert_line,
     dead_letter_line,
 )
+from services.shipped import ShippedLookup
 from services.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ log = logging.getLogger(__name__)
 RETRY_MIN_S = 0.2
 # How often the ingest thread looks at heartbeats and its own broker link.
 TICK_S = 1.0
+# How often the duplicate window forgets what it has left behind (services/recent.py).
+PRUNE_S = 600.0
 
 
 class Ingest:
@@ -75,9 +80,14 @@ class Ingest:
         self.webhooks = WebhookSender(settings.alerts, self.site)
         # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)
+        self._stop = threading.Event()
+        self.shipped_lookup = ShippedLookup(influx, self.site, self._stop)
         self._adopt(state)
         self.max_queued = 0  # the most messages ever waiting in the queue at once
-        self._stop = threading.Event()
+        self._next_prune = time.monotonic() + PRUNE_S
+        self._checkpoint_due = time.monotonic() + settings.ingest.checkpoint_interval_s
+        self._received_at_checkpoint = 0
+        self._shipped_at_checkpoint = state.floor.shipped.count
         self._state_lock = threading.Lock()  # the floor is changed and published under it
         self._thread: threading.Thread | None = None
         self._storage_down_since: float | None = None
@@ -107,8 +117,11 @@ class Ingest:
 
     def _adopt(self, state: Rebuilt) -> None:
         """Take over a rebuilt state: the interpreter (and its commands) work on it."""
+        self.state = state
         self.floor = state.floor
         self.alerts = state.alerts
+        # A drum the floor does not know may have shipped long ago: InfluxDB knows.
+        self.floor.shipped_lookup = self.shipped_lookup
         self.interpreter = Interpreter(
             self.settings, state, self.stamp, self.counters, self._queue.qsize
         )
@@ -204,10 +217,52 @@ class Ingest:
         with self._state_lock:
             self._process(messages)
 
+    def checkpoint(self, why: str) -> bool:
+        """Store a checkpoint of the live state now; False (logged) when it could not be."""
+        with self._state_lock:
+            return self._checkpoint(datetime.now(UTC), why)
+
+    def _checkpoint(self, now: datetime, why: str) -> bool:
+        started = time.monotonic()
+        try:
+            header = write_checkpoint(self.influx, self.settings, self.state, self.stamp, now)
+        except (InfluxUnavailable, InfluxRejected) as exc:
+            # Only the next start's speed depends on it: try again at the next interval.
+            log.error("checkpoint (%s) not stored: %s", why, exc)
+            self.counters["checkpoint_errors"] += 1
+            return False
+        finally:
+            self._checkpoint_due = time.monotonic() + self.settings.ingest.checkpoint_interval_s
+        self._received_at_checkpoint = self.counters["received"]
+        self._shipped_at_checkpoint = self.floor.shipped.count
+        self.counters["checkpoints"] += 1
+        log.info(
+            "checkpoint (%s) stored: %d parts in %.2f s",
+            why,
+            header.parts,
+            time.monotonic() - started,
+        )
+        return True
+
+    def _housekeeping(self, now: datetime) -> None:
+        """The window forgets old ids; a checkpoint when one is due."""
+        mono = time.monotonic()
+        if mono >= self._next_prune:
+            self._next_prune = mono + PRUNE_S
+            start = window_start_ns(now, self.settings.floor)
+            gone = self.state.seen_scans.prune(start) + self.state.scan_points.prune(start)
+            self.counters["window_pruned"] += gone
+        if (
+            mono >= self._checkpoint_due
+            and self.counters["received"] != self._received_at_checkpoint
+        ):
+            self._checkpoint(now, "interval")
+
     def tick(self) -> None:
         """Time-driven alerts: heartbeats that stopped, the services' own broker link."""
         with self._state_lock:
             now = datetime.now(UTC)
+            self._housekeeping(now)
             rules.on_heartbeats(self.alerts, self.floor, self.settings.alerts, now)
             if self._republish and self.link.ready:
                 self._republish = False
@@ -255,6 +310,9 @@ class Ingest:
         self._publish_batch(batch, now)
         self.link.ack_all(messages)
         self.counters["acked"] += len(messages)
+        if self.floor.shipped.count != self._shipped_at_checkpoint:
+            # A container shipped: its drums left memory; the next start need not read them.
+            self._checkpoint(now, "shipped")
 
     def _store_alerts(self, batch: Batch, now: datetime) -> None:
         for alert in self.alerts.take():
@@ -383,7 +441,7 @@ class Ingest:
                 encode(DeadLetterV1(ts=now, topic="influxdb", reason=reason, payload=text))
             )
         # The floor state counted points that are not stored: rebuild it from the record.
-        self._adopt(rebuild(self.settings, self.influx))
+        self._adopt(load_state(self.settings, self.influx))
 
     def publish_active_alerts(self) -> None:
         """Publish (retained) every alert not cleared: the broker may have lost them."""

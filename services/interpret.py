@@ -38,7 +38,7 @@ from gudang.wire import (
 from services import alerts as rules
 from services.commands import Commands
 from services.floor import clock_problem, clock_skewed, heartbeat_stale
-from services.rebuild import Rebuilt
+from services.rebuild import Rebuilt, quarantine_key_ns
 from services.records import Stamper, dead_letter_line, quarantine_line, scan_line
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ class Interpreter:
         self.counters["quarantined"] += 1
         log.warning("scan %s from %s quarantined: %s", scan.id, scan.station, reason)
         ts_ns = self.stamp(now)
-        self.seen_scans[(scan.station, scan.id)] = ts_ns
+        # Kept while the scan could still come with a time that is right (one 10 min
+        # ahead is right in 10 min): a replay then is recognised, not counted.
+        self.seen_scans[(scan.station, scan.id)] = quarantine_key_ns(ts_ns, scan.ts)
         batch.lines.append(
             quarantine_line(
                 self.site,

@@ -4,6 +4,12 @@ Runs at start and after InfluxDB refused points of a batch: the state is whateve
 stored facts say, so a restart, or a second instance, agrees with the first. Each
 measurement is read in time order, a chunk of rows per query (a year of scans is about
 150,000 rows: never one giant response), and the streams are merged by time.
+
+``rebuild`` reads all history (the full road); ``services/checkpoint.py`` starts from a
+stored checkpoint and replays only what came after it (``replay`` with lower bounds).
+Either way, what the window of duplicate detection has left behind (scan ids and points
+older than ``floor.max_scan_age_s``) is not kept, and drums of shipped containers leave
+memory when their container ships.
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ import heapq
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -31,11 +37,13 @@ from gudang.storage import (
     STATION_EVENT,
     STOCK_EVENT,
     Event,
+    datetime_to_ns,
     ns_to_datetime,
 )
 from gudang.wire import shipment_decoder
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
+from services.recent import RecentIds, RecentPoints, window_start_ns
 from services.records import alert_from_row, outcome_from_row
 
 log = logging.getLogger(__name__)
@@ -72,15 +80,30 @@ _ORDER = (CATALOGUE_EVENT, CONTAINER_EVENT, STATION_EVENT, SCAN, STOCK_EVENT, QU
 class Rebuilt:
     """Everything the services know, as the stored facts say."""
 
+    # How it was read, not state: never in a checkpoint, nor compared.
+    not_state: ClassVar[frozenset[str]] = frozenset({"last_ns", "events", "road"})
+
     floor: Floor
     alerts: AlertBook
-    # (station, scan id) -> point time (ns): a scan's identity is its station's and its id.
-    seen_scans: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (station, scan id) -> point time (ns), inside the window (services/recent.py): a
+    # scan's identity is its station's and its id.
+    seen_scans: RecentIds[tuple[str, str]] = field(default_factory=RecentIds)
     seen_commands: set[str] = field(default_factory=set)
-    # (station, point time) of every stored scan: a new scan never takes a used point.
-    scan_points: set[tuple[str, int]] = field(default_factory=set)
+    # (station, point time) of the stored scans in the window: a new one never takes a used point.
+    scan_points: RecentPoints = field(default_factory=RecentPoints)
     last_ns: int = 0  # the latest stored point: the services stamp their events after it
     events: int = 0
+    road: str = "full"  # "full": all history read; "checkpoint": a checkpoint and its tail
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What a replay reads and keeps."""
+
+    scans_from: int = 0  # scan rows at or after this point time (ns)
+    stamped_from: int = 0  # rows of the services' own time (events, alerts, quarantine)
+    keep_from: int = 0  # ids and points older than this are not remembered (the window)
+    skip_seen: bool = False  # scans whose id is known are applied already (a checkpoint's)
 
 
 def _row_key(row: dict[str, Any]) -> frozenset[tuple[str, Any]]:
@@ -88,10 +111,10 @@ def _row_key(row: dict[str, Any]) -> frozenset[tuple[str, Any]]:
 
 
 def stream_rows(
-    influx: InfluxClient, measurement: str, site: str, chunk: int = CHUNK_ROWS
+    influx: InfluxClient, measurement: str, site: str, chunk: int = CHUNK_ROWS, start_ns: int = 0
 ) -> Iterator[dict[str, Any]]:
-    """Every row of a measurement for a site, in time order, ``chunk`` rows per query."""
-    cursor = 0
+    """Every row of a measurement for a site from ``start_ns``, in time order, in chunks."""
+    cursor = max(start_ns, 0)
     at_cursor: set[frozenset[tuple[str, Any]]] = set()  # rows at ``cursor`` already given
     limit = chunk
     columns = _COLUMNS.get(measurement, "*")
@@ -116,18 +139,37 @@ def stream_rows(
 
 
 def _tagged(
-    influx: InfluxClient, measurement: str, site: str, chunk: int
+    influx: InfluxClient, measurement: str, site: str, chunk: int, start_ns: int
 ) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
     order = _ORDER.index(measurement)
-    for row in stream_rows(influx, measurement, site, chunk):
+    for row in stream_rows(influx, measurement, site, chunk, start_ns):
         yield int(row["time"]), order, measurement, row
 
 
-def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -> Rebuilt:
+def rebuild(
+    settings: Settings,
+    influx: InfluxClient,
+    chunk: int = CHUNK_ROWS,
+    now: datetime | None = None,
+) -> Rebuilt:
     """The floor, alerts and seen ids from every stored event of the site, in time order."""
-    site = settings.site.name
+    now = now or datetime.now(UTC)
     out = Rebuilt(floor=Floor(settings.floor), alerts=AlertBook())
-    streams = [_tagged(influx, m, site, chunk) for m in _ORDER]
+    bounds = Bounds(keep_from=window_start_ns(now, settings.floor))
+    replay(out, settings, influx, bounds, chunk)
+    finish(out, settings, influx, now)
+    return out
+
+
+def replay(
+    out: Rebuilt, settings: Settings, influx: InfluxClient, bounds: Bounds, chunk: int = CHUNK_ROWS
+) -> None:
+    """Apply the stored events within ``bounds`` to ``out``, in time order."""
+    site = settings.site.name
+    streams = [
+        _tagged(influx, m, site, chunk, bounds.scans_from if m == SCAN else bounds.stamped_from)
+        for m in _ORDER
+    ]
     for ts, _order, measurement, row in heapq.merge(*streams, key=lambda e: (e[0], e[1])):
         out.events += 1
         out.last_ns = max(out.last_ns, ts)
@@ -135,24 +177,37 @@ def rebuild(settings: Settings, influx: InfluxClient, chunk: int = CHUNK_ROWS) -
         if row.get("request_id"):
             out.seen_commands.add(str(row["request_id"]))
         try:
-            _apply(out, measurement, row, ts, at)
+            _apply(out, measurement, row, ts, at, bounds)
         except (FloorError, ValueError, KeyError) as exc:
             # A stored fact the state cannot take (written by an older version, say):
             # skip it, loudly, rather than refuse to start.
             log.warning("stored %s at %d skipped in rebuild: %s", measurement, ts, exc)
+
+
+def finish(out: Rebuilt, settings: Settings, influx: InfluxClient, now: datetime) -> None:
+    """After a replay: the window as of ``now``, each station's last scan, all to publish."""
+    start = window_start_ns(now, settings.floor)
+    out.seen_scans.prune(start)
+    out.scan_points.prune(start)
     floor = out.floor
-    _last_scans(floor, influx, site)
+    _last_scans(floor, influx, settings.site.name)
     floor.mark_all_changed()
     log.info(
-        "state rebuilt from %d stored events: %d containers, %d stations, %d scans, "
-        "%d active alerts",
+        "state rebuilt (%s) from %d stored events: %d containers, %d stations, %d scan ids "
+        "in the window, %d drums in memory, %d active alerts",
+        out.road,
         out.events,
         len(floor.containers),
         len(floor.stations),
         len(out.seen_scans),
+        len(floor.drum_location),
         len(out.alerts.active),
     )
-    return out
+
+
+def quarantine_key_ns(row_ns: int, device_ts: datetime) -> int:
+    """How long a quarantined scan's id is kept: while its own device time may still arrive."""
+    return max(row_ns, datetime_to_ns(device_ts) + 999)
 
 
 def _last_scans(floor: Floor, influx: InfluxClient, site: str) -> None:
@@ -170,14 +225,33 @@ def _last_scans(floor: Floor, influx: InfluxClient, site: str) -> None:
             floor.note_last_scan(station, ns_to_datetime(ts), outcome, label, outcome.weight_kg)
 
 
-def _apply(out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: datetime) -> None:
+def apply_row(out: Rebuilt, measurement: str, row: dict[str, Any], bounds: Bounds) -> None:
+    """Apply one stored row (as a query returns it) to ``out``: what a replay does with it."""
+    ts = int(row["time"])
+    out.events += 1
+    out.last_ns = max(out.last_ns, ts)
+    if row.get("request_id"):
+        out.seen_commands.add(str(row["request_id"]))
+    _apply(out, measurement, row, ts, ns_to_datetime(ts), bounds)
+
+
+def _apply(
+    out: Rebuilt, measurement: str, row: dict[str, Any], ts: int, at: datetime, bounds: Bounds
+) -> None:
     floor = out.floor
     if measurement == SCAN:
-        out.seen_scans[(str(row["station"]), str(row["id"]))] = ts
-        out.scan_points.add((str(row["station"]), ts))
+        key = (str(row["station"]), str(row["id"]))
+        if bounds.skip_seen and key in out.seen_scans:
+            return  # applied in the checkpoint already
+        if ts >= bounds.keep_from:
+            out.seen_scans[key] = ts
+            out.scan_points.add((str(row["station"]), ts))
         floor.apply(str(row["station"]), at, outcome_from_row(row))
     elif measurement == QUARANTINE:
-        out.seen_scans[(str(row.get("station") or ""), str(row["id"]))] = ts
+        device = row.get("device_ts")
+        until = quarantine_key_ns(ts, datetime.fromisoformat(device)) if device else ts
+        if until >= bounds.keep_from:
+            out.seen_scans[(str(row.get("station") or ""), str(row["id"]))] = until
     elif measurement == ALERT:
         out.alerts.restore(alert_from_row(row))
     elif measurement == CONTAINER_EVENT:

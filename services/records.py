@@ -21,12 +21,15 @@ from gudang.storage import (
     DEAD_LETTER,
     QUARANTINE,
     SCAN,
+    SHIPPED_DRUM,
     STOCK_EVENT,
+    TAG_BUCKET,
     TAG_COMMAND,
     TAG_KIND,
     TAG_SITE,
     TAG_STATION,
     datetime_to_ns,
+    drum_bucket,
 )
 from gudang.wire import AlertV1, ScanV1, alert_decoder, encode
 from services.floor import Result, ScanOutcome
@@ -125,6 +128,24 @@ def audit_line(
         "container_no": container_no,
     }
     return line(AUDIT, {TAG_SITE: site, TAG_COMMAND: command}, fields, ts_ns)
+
+
+def shipped_drum_lines(
+    site: str, container_no: str, drums: Mapping[str, str], ts_ns: int
+) -> list[str]:
+    """The ``shipped_drum`` points of a container that ships: ``drums`` is drum -> SKU.
+
+    The i-th drum's point is at ``ts_ns + i``: two drums of one bucket never share a point.
+    """
+    return [
+        line(
+            SHIPPED_DRUM,
+            {TAG_SITE: site, TAG_BUCKET: drum_bucket(drum)},
+            {"drum": drum, "sku": sku, "container_no": container_no},
+            ts_ns + i,
+        )
+        for i, (drum, sku) in enumerate(sorted(drums.items()))
+    ]
 
 
 def dead_letter_line(site: str, topic: str, reason: str, payload: str, ts_ns: int) -> str:
