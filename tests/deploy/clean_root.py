@@ -31,7 +31,15 @@ mount -t proc proc "$W/root/proc"
 mount --rbind /dev "$W/root/dev"
 mount --rbind /sys "$W/root/sys"
 mount -t tmpfs -o mode=0755 tmpfs "$W/root/run"
+# A checkout under /tmp (CI clones there) stays visible through the root's own /tmp: its
+# overlay view (copy-on-write, the checkout itself is never written) is bound back in.
+case "$REPO/" in
+  /tmp/*) mkdir -p "$W/repo"; mount --bind "$W/root$REPO" "$W/repo" ;;
+esac
 mount -t tmpfs -o mode=1777 tmpfs "$W/root/tmp"
+case "$REPO/" in
+  /tmp/*) mkdir -p "$W/root$REPO"; mount --bind "$W/repo" "$W/root$REPO" ;;
+esac
 mkdir -p "$W/root$WHEELS_IN_ROOT"
 mount --bind -o ro "$WHEELS" "$W/root$WHEELS_IN_ROOT"
 ip link set lo up
@@ -112,6 +120,7 @@ class CleanRoot:
             "WHEELS_IN_ROOT": WHEELS_IN_ROOT,
             "CHROOT_PATH": CHROOT_PATH,
             "SCRIPT": script,
+            "REPO": str(REPO),
         }
         return subprocess.run(
             # --kill-child: if this test is stopped, the namespace's first process and with
