@@ -45,6 +45,8 @@ from gudang.wire import (
     catalogue_decoder,
     container_state_decoder,
     encode,
+    parse_station_topic,
+    parse_topic,
     phone_tokens_decoder,
     receipt_decoder,
     reply_decoder,
@@ -202,8 +204,7 @@ class LiveState:
             bodies.pop(key, None)
 
     def _apply(self, msg: Message) -> None:
-        parts = msg.topic.split("/")
-        from_station = len(parts) == 5 and parts[2] == "station"
+        from_station = parse_station_topic(msg.topic) is not None
         bound = MAX_PAYLOAD_BYTES if from_station else STATE_MAX_BYTES
         if len(msg.payload) > bound:
             self.counters["bad_state_messages"] += 1
@@ -215,7 +216,7 @@ class LiveState:
             )
             return
         try:
-            event = self._decode(parts, msg.payload)
+            event = self._decode(msg.topic, msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.counters["bad_state_messages"] += 1
             log.warning("ignoring undecodable message on %s: %s", msg.topic, exc)
@@ -225,80 +226,76 @@ class LiveState:
             self._stale(event)
             self._notify(event)
 
-    def _decode(self, parts: list[str], payload: bytes) -> LiveEvent | None:
-        # gudang/<site>/<area>/...
-        area = parts[2] if len(parts) >= 3 else ""
-        if area == "reply" and len(parts) == 4:
-            reply = reply_decoder.decode(payload)
-            fut = self._pending.pop(reply.request_id, None)
-            if fut is not None and not fut.done():
-                fut.set_result(reply)
-            return None
-        if area == "alert" and len(parts) == 4:
-            alert_id = parts[3]
-            if not payload:  # cleared alerts are emptied
-                return (
-                    LiveEvent("alert", alert_id, removed=True)
-                    if self.alerts.pop(alert_id, None)
-                    else None
-                )
-            alert = alert_decoder.decode(payload)
-            self.alerts[alert.id] = alert
-            return LiveEvent("alert", alert.id)
-        if area == "station" and len(parts) == 5 and parts[4] == "status":
-            name = parts[3]
-            if not payload:
-                self.station_status.pop(name, None)
-            else:
-                status = status_decoder.decode(payload)
-                if status.station != name or status.site != self.settings.site.name:
-                    raise msgspec.ValidationError(
-                        f"status of {status.site}/{status.station} on {name}'s topic"
+    def _decode(self, topic: str, payload: bytes) -> LiveEvent | None:
+        parsed = parse_topic(topic)  # gudang/<site>/<level>/...
+        levels = parsed[1] if parsed is not None else []
+        match levels:
+            case ["reply", _]:
+                reply = reply_decoder.decode(payload)
+                fut = self._pending.pop(reply.request_id, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(reply)
+                return None
+            case ["alert", alert_id]:
+                if not payload:  # cleared alerts are emptied
+                    return (
+                        LiveEvent("alert", alert_id, removed=True)
+                        if self.alerts.pop(alert_id, None)
+                        else None
                     )
-                self.station_status[name] = status
-            return LiveEvent("station", name)
-        if area == "station" and len(parts) == 5 and parts[4] == "receipts":
-            if self._receipts:
-                for scan_id in receipt_decoder.decode(payload).ids:
-                    for waiter in self._receipts.pop(scan_id, ()):
-                        if not waiter.done():
-                            waiter.set_result(None)
-            return None
-        if area == "station" and len(parts) == 5 and parts[4] == "weight":
-            reading = weight_decoder.decode(payload)
-            if reading.station != parts[3]:
-                raise msgspec.ValidationError(f"weight of {reading.station} on {parts[3]}'s topic")
-            self.weights[parts[3]] = reading
-            return LiveEvent("weight", parts[3])
-        if area != "state" or len(parts) < 4:
-            return None
-        kind = parts[3]
-        if kind == "container" and len(parts) == 5:
-            if not payload:
-                self.containers.pop(parts[4], None)
-                return LiveEvent("container", parts[4], removed=True)
-            c = container_state_decoder.decode(payload)
-            self.containers[c.container_no] = c
-            return LiveEvent("container", c.container_no)
-        if kind == "station" and len(parts) == 5:
-            if not payload:
-                self.stations.pop(parts[4], None)
-                return LiveEvent("station", parts[4])
-            s = station_view_decoder.decode(payload)
-            self.stations[s.station] = s
-            return LiveEvent("station", s.station)
-        if kind == "catalogue" and len(parts) == 4:
-            if payload:
-                self._take_catalogue(catalogue_decoder.decode(payload))
-                return LiveEvent("catalogue", "catalogue")
-            return None
-        if kind == "phone-tokens" and len(parts) == 4:
-            tokens = phone_tokens_decoder.decode(payload).tokens if payload else []
-            self.phone_tokens = {t.sha256: t for t in tokens}
-            return LiveEvent("phone_tokens", "phone_tokens")
-        if kind == "stock" and len(parts) == 4:
-            self.stock = stock_decoder.decode(payload) if payload else StockV1()
-            return LiveEvent("stock", "stock")
+                alert = alert_decoder.decode(payload)
+                self.alerts[alert.id] = alert
+                return LiveEvent("alert", alert.id)
+            case ["station", name, "status"]:
+                if not payload:
+                    self.station_status.pop(name, None)
+                else:
+                    status = status_decoder.decode(payload)
+                    if status.station != name or status.site != self.settings.site.name:
+                        raise msgspec.ValidationError(
+                            f"status of {status.site}/{status.station} on {name}'s topic"
+                        )
+                    self.station_status[name] = status
+                return LiveEvent("station", name)
+            case ["station", _, "receipts"]:
+                if self._receipts:
+                    for scan_id in receipt_decoder.decode(payload).ids:
+                        for waiter in self._receipts.pop(scan_id, ()):
+                            if not waiter.done():
+                                waiter.set_result(None)
+                return None
+            case ["station", name, "weight"]:
+                reading = weight_decoder.decode(payload)
+                if reading.station != name:
+                    raise msgspec.ValidationError(f"weight of {reading.station} on {name}'s topic")
+                self.weights[name] = reading
+                return LiveEvent("weight", name)
+            case ["state", "container", number]:
+                if not payload:
+                    self.containers.pop(number, None)
+                    return LiveEvent("container", number, removed=True)
+                c = container_state_decoder.decode(payload)
+                self.containers[c.container_no] = c
+                return LiveEvent("container", c.container_no)
+            case ["state", "station", name]:
+                if not payload:
+                    self.stations.pop(name, None)
+                    return LiveEvent("station", name)
+                s = station_view_decoder.decode(payload)
+                self.stations[s.station] = s
+                return LiveEvent("station", s.station)
+            case ["state", "catalogue"]:
+                if payload:
+                    self._take_catalogue(catalogue_decoder.decode(payload))
+                    return LiveEvent("catalogue", "catalogue")
+                return None
+            case ["state", "phone-tokens"]:
+                tokens = phone_tokens_decoder.decode(payload).tokens if payload else []
+                self.phone_tokens = {t.sha256: t for t in tokens}
+                return LiveEvent("phone_tokens", "phone_tokens")
+            case ["state", "stock"]:
+                self.stock = stock_decoder.decode(payload) if payload else StockV1()
+                return LiveEvent("stock", "stock")
         return None
 
     def _take_catalogue(self, catalogue: CatalogueV1) -> None:

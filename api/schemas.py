@@ -1,13 +1,18 @@
-"""Request and response models of the API, apart from the routes."""
+"""Request and response models of the API, apart from the routes.
+
+Pydantic models give the OpenAPI schema; msgspec structs stay the wire. A response model
+that shows a wire struct is built from it by field name (``from_wire``), so the fields are
+listed once each, here, with their descriptions; ``api/views.py`` builds them.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.settings import ApiRole, SkuSettings
@@ -16,9 +21,8 @@ from gudang.wire import (
     MAX_BARCODE_CHARS,
     AlertKind,
     AlertState,
-    AlertV1,
-    ContainerStateV1,
     ContainerStatus,
+    ScanResult,
     StationStatusV1,
     StationViewV1,
 )
@@ -48,6 +52,15 @@ class InvalidOut(BaseModel):
     """The request is invalid: a sentence, or one issue per invalid part."""
 
     detail: str | list[ValidationIssue]
+
+
+class WireModel(BaseModel):
+    """A response model read from a wire struct's attributes of the same names."""
+
+    @classmethod
+    def from_wire(cls, struct: msgspec.Struct) -> Self:
+        """The model of a wire struct (fields it does not show are left out)."""
+        return cls.model_validate(struct, from_attributes=True)
 
 
 def _error(description: str, model: type[BaseModel] = ErrorOut) -> dict[str, Any]:
@@ -128,11 +141,10 @@ class ContainerUnload(BaseModel):
     reason: str | None = Field(None, max_length=200, examples=["scanned into the wrong container"])
 
 
-class ContainerOut(BaseModel):
+class ContainerOut(WireModel):
     """A container's live fill, by count and by weight, with its loading forecast."""
 
     container_no: str = Field(examples=["CSQU3054383"])
-    container_no_formatted: str = Field(examples=["CSQU 305438 3"])
     container_type: str
     status: ContainerStatus
     drums: int
@@ -153,30 +165,11 @@ class ContainerOut(BaseModel):
     updated_at: datetime | None = None
     drums_by_sku: dict[str, int] = {}
 
-    @classmethod
-    def from_state(cls, c: ContainerStateV1) -> ContainerOut:
-        """Build from the services' retained state."""
-        rate = getattr(c, "rate_drums_per_h", None)
-        forecast = getattr(c, "forecast_full_at", None)
-        return cls(
-            container_no=c.container_no,
-            container_no_formatted=ContainerNo.parse(c.container_no).formatted,
-            container_type=c.container_type,
-            status=c.status,
-            drums=c.drums,
-            capacity_drums=c.capacity_drums,
-            fill_ratio=c.fill_ratio,
-            net_weight_kg=c.net_weight_kg,
-            max_payload_kg=c.max_payload_kg,
-            weight_ratio=c.weight_ratio,
-            rate_drums_per_h=float(rate) if rate is not None else None,
-            forecast_full_at=forecast if isinstance(forecast, datetime) else None,
-            seal_no=c.seal_no,
-            opened_at=c.opened_at,
-            last_scan_at=c.last_scan_at,
-            updated_at=c.updated_at,
-            drums_by_sku=c.drums_by_sku,
-        )
+    @computed_field(examples=["CSQU 305438 3"])  # type: ignore[prop-decorator]
+    @property
+    def container_no_formatted(self) -> str:
+        """The number as printed on the container, e.g. ``CSQU 305438 3``."""
+        return ContainerNo.parse(self.container_no).formatted
 
 
 class PackingLine(BaseModel):
@@ -279,7 +272,7 @@ class StockOut(BaseModel):
 
 
 # -- stations --------------------------------------------------------------------------------
-class DeviceOut(BaseModel):
+class DeviceOut(WireModel):
     """A serial device of a station, as its bridge reports it."""
 
     name: str
@@ -288,22 +281,19 @@ class DeviceOut(BaseModel):
     detail: str = ""
 
 
-class LastScanOut(BaseModel):
+class LastScanOut(WireModel):
     """A station's newest scan and what it meant: what its worker is told."""
 
     at: datetime
     label: str = Field(description="the barcode as read")
-    result: str = Field(
-        description="loaded, duplicate, wrong_container, rejected, received, container_set, "
-        "supplier_set"
-    )
+    result: ScanResult
     reason: str = ""
     weight_kg: float | None = None
     out_of_range: bool = False
     container_no: str | None = None
 
 
-class RefusedScanOut(BaseModel):
+class RefusedScanOut(WireModel):
     """A scan the station could not store: its worker must scan it again."""
 
     at: datetime
@@ -338,35 +328,19 @@ class StationOut(BaseModel):
 
     @classmethod
     def build(cls, view: StationViewV1, status: StationStatusV1 | None) -> StationOut:
-        """Combine the services' view with the bridge's retained status."""
-        return cls(
-            station=view.station,
-            mode=view.mode,
-            active_container=view.active_container,
-            supplier=view.supplier,
-            last_scan=(
-                LastScanOut(**msgspec.structs.asdict(view.last_scan)) if view.last_scan else None
-            ),
-            online=view.online,
-            last_scan_at=view.last_scan_at,
-            scans=view.scans,
-            status_at=status.ts if status else None,
-            heartbeat_s=status.heartbeat_s if status else None,
-            devices=[
-                DeviceOut(name=d.name, role=d.role, state=d.state, detail=d.detail)
-                for d in (status.devices if status else [])
-            ],
-            spool_depth=status.spool_depth if status else 0,
-            spool_capacity=status.spool_capacity if status else 0,
-            error=status.error if status else "",
-            errors=status.errors if status else 0,
-            scans_refused=status.scans_refused if status else 0,
-            refused=(
-                RefusedScanOut(**msgspec.structs.asdict(status.refused))
-                if status and status.refused
-                else None
-            ),
-        )
+        """Combine the services' view with the bridge's retained status (its own names)."""
+        out = cls.model_validate(view, from_attributes=True)
+        if status is not None:
+            out.status_at = status.ts
+            out.heartbeat_s = status.heartbeat_s
+            out.devices = [DeviceOut.from_wire(d) for d in status.devices]
+            out.spool_depth = status.spool_depth
+            out.spool_capacity = status.spool_capacity
+            out.error = status.error
+            out.errors = status.errors
+            out.scans_refused = status.scans_refused
+            out.refused = RefusedScanOut.from_wire(status.refused) if status.refused else None
+        return out
 
 
 class StationContainerSet(BaseModel):
@@ -390,7 +364,7 @@ class StationModeSet(BaseModel):
 
 
 # -- alerts ----------------------------------------------------------------------------------
-class AlertOut(BaseModel):
+class AlertOut(WireModel):
     """One alert and where it is in its lifecycle."""
 
     id: str = Field(examples=["container_full-CSQU3054383"])
@@ -407,25 +381,6 @@ class AlertOut(BaseModel):
     cleared_at: datetime | None
     data: dict[str, Any] = {}
 
-    @classmethod
-    def from_wire(cls, a: AlertV1) -> AlertOut:
-        """Build from the retained alert payload."""
-        return cls(
-            id=a.id,
-            kind=a.kind,
-            severity=a.severity,
-            state=a.state,
-            subject=a.subject,
-            station=a.station,
-            container_no=a.container_no,
-            message=a.message,
-            raised_at=a.raised_at,
-            acknowledged_at=a.acknowledged_at,
-            acknowledged_by=a.acknowledged_by,
-            cleared_at=a.cleared_at,
-            data=a.data,
-        )
-
 
 # -- scans -----------------------------------------------------------------------------------
 class ScanOut(BaseModel):
@@ -436,9 +391,7 @@ class ScanOut(BaseModel):
     id: str
     barcode: str
     kind: str
-    result: str = Field(
-        description="loaded, received, duplicate, wrong_container, rejected, container_set ..."
-    )
+    result: ScanResult
     reason: str | None = None
     drum: str | None = None
     sku: str | None = None

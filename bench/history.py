@@ -61,6 +61,7 @@ from gudang.wire import (
     AlertV1,
     QcResult,
     ScanKind,
+    ScanResult,
     ScanV1,
     WeightStatus,
     encode,
@@ -68,7 +69,7 @@ from gudang.wire import (
 from gudang_ops.servers import start_influxd, start_mosquitto
 from services.alerts import SEVERITY, AlertBook, alert_id
 from services.checkpoint import write_checkpoint
-from services.floor import Floor, Result, ScanOutcome
+from services.floor import Floor, ScanOutcome
 from services.rebuild import Bounds, Rebuilt, apply_row
 from services.recent import window_start_ns
 from services.records import Stamper, alert_line, event_line, scan_line, shipped_drum_lines
@@ -149,7 +150,7 @@ class History:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
 
     def _scan(self, station: str, label: str, at: datetime, outcome: ScanOutcome) -> str:
-        kind = ScanKind.CONTAINER if outcome.result is Result.CONTAINER_SET else ScanKind.DRUM
+        kind = ScanKind.CONTAINER if outcome.result is ScanResult.CONTAINER_SET else ScanKind.DRUM
         weight = outcome.weight_kg if kind is ScanKind.DRUM else None
         scan = ScanV1(
             id=self._id(),
@@ -239,7 +240,7 @@ class History:
                 label,
                 t0 + step * i,
                 ScanOutcome(
-                    Result.RECEIVED,
+                    ScanResult.RECEIVED,
                     drum=label,
                     sku="JMB-L",
                     weight_kg=weight,
@@ -265,7 +266,7 @@ class History:
             LOADING,
             number,
             loading + timedelta(seconds=1),
-            ScanOutcome(Result.CONTAINER_SET, container_no=number),
+            ScanOutcome(ScanResult.CONTAINER_SET, container_no=number),
         )
         to_load = CAPACITY // 2 if last else CAPACITY
         dup_every = CAPACITY // (DUPLICATES_PER_CONTAINER + 1)
@@ -274,7 +275,7 @@ class History:
         for i, (label, weight) in enumerate(drums[:to_load]):
             at = loading + timedelta(seconds=2) + step * i
             loaded = ScanOutcome(
-                Result.LOADED, drum=label, sku="JMB-L", container_no=number, weight_kg=weight
+                ScanResult.LOADED, drum=label, sku="JMB-L", container_no=number, weight_kg=weight
             )
             yield self._scan(LOADING, label, at, loaded)
             if i and i % dup_every == 0 and i // dup_every <= DUPLICATES_PER_CONTAINER:
@@ -284,7 +285,7 @@ class History:
                     label,
                     again,
                     ScanOutcome(
-                        Result.DUPLICATE,
+                        ScanResult.DUPLICATE,
                         reason=f"already in {number}",
                         drum=label,
                         sku="JMB-L",

@@ -20,8 +20,8 @@ if __package__ in (None, ""):  # `python bench/micro.py`
 from bench.loadgen import drum_label, drum_scan
 from gudang.influx import line
 from gudang.storage import scan_time_ns
-from gudang.wire import encode, scan_decoder
-from services.floor import Result, ScanOutcome
+from gudang.wire import ScanResult, encode, scan_decoder
+from services.floor import ScanOutcome
 from services.records import scan_line
 
 ROUNDS = 5
@@ -38,7 +38,7 @@ def main() -> int:
     scan = drum_scan("blitar", "load-1", uuid.uuid4().hex, drum_label(1, 0, 123))
     payload = encode(scan)
     outcome = ScanOutcome(
-        Result.LOADED, drum="CB-JMB-L-1000000123", sku="JMB-L", container_no="CSQU3054383",
+        ScanResult.LOADED, drum="CB-JMB-L-1000000123", sku="JMB-L", container_no="CSQU3054383",
         weight_kg=9.5,
     )  # fmt: skip
     ts = scan_time_ns(scan)

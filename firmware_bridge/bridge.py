@@ -441,7 +441,7 @@ class Bridge:
             station=self.station,
             weight_kg=reading.weight_kg,
             stable=reading.stable,
-            status=reading.status.value,
+            status=reading.status,
         )
         self.link.publish(self.topics.weight(self.station), encode(payload), qos=QOS_WEIGHT)
         self.counters["weights_published"] += 1

@@ -153,6 +153,14 @@ class Topics:
         return f"{self.base}/reply/+"
 
 
+def parse_topic(topic: str) -> tuple[str, list[str]] | None:
+    """Split ``gudang/<site>/<level>/...`` into (site, the levels after the site)."""
+    parts = topic.split("/")
+    if len(parts) < 3 or parts[0] != ROOT:
+        return None
+    return parts[1], parts[2:]
+
+
 def parse_station_topic(topic: str) -> tuple[str, str, str] | None:
     """Split ``gudang/<site>/station/<station>/<kind>`` into (site, station, kind)."""
     parts = topic.split("/")
@@ -187,6 +195,29 @@ class ScanKind(StrEnum):
     DRUM = "drum"  # an item label: GS1 or the internal drum code
     CONTAINER = "container"  # an ISO 6346 container number label: sets the active container
     SUPPLIER = "supplier"  # a supplier card at a receiving station
+
+
+class ScaleStatus(StrEnum):
+    """What a scale says about the weight it reports (``WeightReadingV1.status``)."""
+
+    STABLE = "stable"
+    MOTION = "motion"
+    OVERLOAD = "overload"
+    UNDERLOAD = "underload"
+    ERROR = "error"
+    BUSY = "busy"  # the scale answered "no stable weight in time" (MT-SICS "S I", SMA dashes)
+
+
+class ScanResult(StrEnum):
+    """What became of a scan: stored with every scan, shown to the worker at the station."""
+
+    LOADED = "loaded"  # stock -1, container +1
+    RECEIVED = "received"  # stock +1 (receiving station)
+    DUPLICATE = "duplicate"  # already in this container: no change
+    WRONG_CONTAINER = "wrong_container"  # in another container: no change
+    REJECTED = "rejected"  # refused, reason says why
+    CONTAINER_SET = "container_set"  # a container label set the station's container
+    SUPPLIER_SET = "supplier_set"
 
 
 class WeightStatus(StrEnum):
@@ -284,7 +315,7 @@ class WeightReadingV1(msgspec.Struct, kw_only=True):
     station: Name
     weight_kg: Kg | None
     stable: bool
-    status: str = "stable"
+    status: ScaleStatus = ScaleStatus.STABLE
 
 
 class DeadLetterV1(msgspec.Struct, kw_only=True):
@@ -442,7 +473,7 @@ class LastScanV1(msgspec.Struct, kw_only=True):
 
     at: AwareDatetime
     label: str  # the barcode as read
-    result: str  # loaded, duplicate, wrong_container, rejected, received, container_set, ...
+    result: ScanResult
     reason: str = ""
     weight_kg: float | None = None
     out_of_range: bool = False

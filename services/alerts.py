@@ -30,12 +30,13 @@ from gudang.wire import (
     AlertV1,
     ContainerStatus,
     ScanKind,
+    ScanResult,
     ScanV1,
     StationState,
     StationStatusV1,
     WeightStatus,
 )
-from services.floor import Container, Floor, FloorError, Result, ScanOutcome, heartbeat_stale
+from services.floor import Container, Floor, FloorError, ScanOutcome, heartbeat_stale
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -224,7 +225,7 @@ def on_scan(
     station = scan.station
     drum = outcome.drum or scan.barcode
     r = outcome.result
-    if r is Result.DUPLICATE:
+    if r is ScanResult.DUPLICATE:
         book.raise_(
             AlertKind.DUPLICATE_SCAN,
             drum,
@@ -234,7 +235,7 @@ def on_scan(
             container_no=outcome.container_no,
             data={"drum": drum, "scan_id": scan.id},
         )
-    elif r is Result.WRONG_CONTAINER:
+    elif r is ScanResult.WRONG_CONTAINER:
         where = floor.drum_location.get(drum)
         book.raise_(
             AlertKind.WRONG_CONTAINER,
@@ -245,7 +246,7 @@ def on_scan(
             container_no=outcome.container_no,
             data={"drum": drum, "in_container": where, "scan_id": scan.id},
         )
-    elif r is Result.REJECTED and outcome.unknown_label:
+    elif r is ScanResult.REJECTED and outcome.unknown_label:
         book.raise_(
             AlertKind.UNKNOWN_BARCODE,
             station,
@@ -254,7 +255,7 @@ def on_scan(
             station=station,
             data={"barcode": scan.barcode, "scan_id": scan.id},
         )
-    if outcome.out_of_range and r in (Result.LOADED, Result.RECEIVED) and outcome.sku:
+    if outcome.out_of_range and r in (ScanResult.LOADED, ScanResult.RECEIVED) and outcome.sku:
         spec = floor.settings.skus[outcome.sku]
         book.raise_(
             AlertKind.WEIGHT_OUT_OF_RANGE,
@@ -285,7 +286,7 @@ def on_scan(
         elif scan.weight_status is WeightStatus.STABLE:
             book.clear_condition(AlertKind.SCALE_ERROR, station, at)
     book.clear_condition(AlertKind.CLOCK_SKEW, station, at)
-    if r is Result.LOADED and outcome.container_no:
+    if r is ScanResult.LOADED and outcome.container_no:
         container = floor.containers.get(outcome.container_no)
         if container is not None:
             on_container(book, floor.settings, container, at)

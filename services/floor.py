@@ -12,7 +12,6 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import ClassVar
 
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
@@ -26,6 +25,7 @@ from gudang.wire import (
     PhoneTokenV1,
     QcResult,
     ScanKind,
+    ScanResult,
     ScanV1,
     ShipmentV1,
     StationViewV1,
@@ -62,26 +62,14 @@ _SECONDS_PER_HOUR = 3600.0
 MIN_RATE_SPAN_S = 60.0
 
 
-class Result(StrEnum):
-    """What became of a scan; stored with every scan."""
-
-    LOADED = "loaded"  # stock -1, container +1
-    RECEIVED = "received"  # stock +1 (receiving station)
-    DUPLICATE = "duplicate"  # already in this container: no change
-    WRONG_CONTAINER = "wrong_container"  # in another container: no change
-    REJECTED = "rejected"  # refused, reason says why
-    CONTAINER_SET = "container_set"  # a container label set the station's container
-    SUPPLIER_SET = "supplier_set"
-
-
-COUNTING = frozenset({Result.LOADED, Result.RECEIVED})
+COUNTING = frozenset({ScanResult.LOADED, ScanResult.RECEIVED})
 
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     """The decision on one scan, as stored in InfluxDB."""
 
-    result: Result
+    result: ScanResult
     reason: str = ""
     drum: str | None = None  # the drum's identity key
     sku: str | None = None
@@ -738,20 +726,20 @@ class Floor:
                 number = ContainerNo.parse(scan.barcode).value
                 self._loadable(number)
             except (BarcodeError, FloorError) as exc:
-                return ScanOutcome(Result.REJECTED, reason=str(exc))
-            return ScanOutcome(Result.CONTAINER_SET, container_no=number)
+                return ScanOutcome(ScanResult.REJECTED, reason=str(exc))
+            return ScanOutcome(ScanResult.CONTAINER_SET, container_no=number)
         if scan.kind is ScanKind.SUPPLIER:
-            return ScanOutcome(Result.SUPPLIER_SET, supplier=scan.barcode.strip())
+            return ScanOutcome(ScanResult.SUPPLIER_SET, supplier=scan.barcode.strip())
         try:
             label = parse_drum_label(scan.barcode, scan.symbology, self.settings.drum_pattern)
         except BarcodeError as exc:
             return ScanOutcome(
-                Result.REJECTED, reason=f"unknown barcode: {exc}", unknown_label=True
+                ScanResult.REJECTED, reason=f"unknown barcode: {exc}", unknown_label=True
             )
         sku = self._sku_of(label.sku, label.gtin)
         if sku is None or sku not in self.settings.skus:
             return ScanOutcome(
-                Result.REJECTED,
+                ScanResult.REJECTED,
                 reason=f"unknown SKU for {label.key}",
                 drum=label.key,
                 unknown_label=True,
@@ -761,12 +749,12 @@ class Floor:
         if spec.retired and label.key not in self.drum_location:
             # Drums already counted stay loadable; a new one of a retired SKU is refused.
             return ScanOutcome(
-                Result.REJECTED, reason=f"SKU {sku} is retired", drum=label.key, sku=sku
+                ScanResult.REJECTED, reason=f"SKU {sku} is retired", drum=label.key, sku=sku
             )
         out_of_range = weight is not None and not (spec.min_kg <= weight <= spec.max_kg)
 
         def outcome(
-            result: Result,
+            result: ScanResult,
             reason: str = "",
             container_no: str | None = None,
             from_stock: bool = True,
@@ -798,16 +786,16 @@ class Floor:
             day = gone.shipped_at.date().isoformat()
             where = f"already shipped in {gone.container_no} on {day}"
             if mode == "receiving":
-                return outcome(Result.DUPLICATE, reason=where)
+                return outcome(ScanResult.DUPLICATE, reason=where)
             return outcome(
-                Result.WRONG_CONTAINER,
+                ScanResult.WRONG_CONTAINER,
                 reason=f"drum {where}",
                 container_no=st.active_container if st else None,
             )
         if mode == "receiving":
             goes_to = QC_LOCATIONS.get(scan.qc, WAREHOUSE) if scan.qc else WAREHOUSE
             received = outcome(
-                Result.RECEIVED,
+                ScanResult.RECEIVED,
                 container_no=None,
                 supplier=st.supplier if st else None,
                 qc=scan.qc.value if scan.qc else None,
@@ -818,48 +806,50 @@ class Floor:
             if location in GONE:
                 return replace(received, from_location=location)  # found, or taken back
             if location is not None:
-                return outcome(Result.DUPLICATE, reason=f"already received ({location})")
+                return outcome(ScanResult.DUPLICATE, reason=f"already received ({location})")
             return received
         # loading station
         if st is None or st.active_container is None:
-            return outcome(Result.REJECTED, reason="no active container: scan the container label")
+            return outcome(
+                ScanResult.REJECTED, reason="no active container: scan the container label"
+            )
         target = st.active_container
         container = self.containers.get(target)
         if container is None or container.status not in LOADABLE:
             state = container.status.value if container else "not open"
             return outcome(
-                Result.REJECTED,
+                ScanResult.REJECTED,
                 reason=f"container {target} is {state}",
                 container_no=target,
             )
         if location == target:
-            return outcome(Result.DUPLICATE, reason=f"already in {target}", container_no=target)
+            return outcome(ScanResult.DUPLICATE, reason=f"already in {target}", container_no=target)
         if location in QC_HELD:
             return outcome(
-                Result.REJECTED,
+                ScanResult.REJECTED,
                 reason=f"drum is held by QC ({location}): not for loading",
                 container_no=target,
             )
         if location in GONE:
             return outcome(
-                Result.REJECTED,
+                ScanResult.REJECTED,
                 reason=f"drum is {location}: receive it again before loading",
                 container_no=target,
             )
         if location is not None and location in self.containers:
             return outcome(
-                Result.WRONG_CONTAINER,
+                ScanResult.WRONG_CONTAINER,
                 reason=f"drum is in {location}, station loads {target}",
                 container_no=target,
             )
         if location is None and self.settings.unknown_drum == "reject":
             return outcome(
-                Result.REJECTED,
+                ScanResult.REJECTED,
                 reason="unknown drum: never received",
                 container_no=target,
                 unknown_label=True,
             )
-        return outcome(Result.LOADED, container_no=target, from_stock=location is not None)
+        return outcome(ScanResult.LOADED, container_no=target, from_stock=location is not None)
 
     def apply(
         self, station: str, at: datetime, outcome: ScanOutcome, scan: ScanV1 | None = None
@@ -876,11 +866,11 @@ class Floor:
         st.last_scan_at = at if st.last_scan_at is None else max(st.last_scan_at, at)
         self.changes.stations.add(station)
         r = outcome.result
-        if r is Result.CONTAINER_SET:
+        if r is ScanResult.CONTAINER_SET:
             st.active_container = outcome.container_no
-        elif r is Result.SUPPLIER_SET:
+        elif r is ScanResult.SUPPLIER_SET:
             st.supplier = outcome.supplier
-        elif r is Result.RECEIVED and outcome.drum and outcome.sku:
+        elif r is ScanResult.RECEIVED and outcome.drum and outcome.sku:
             goes_to = outcome.location or WAREHOUSE
             left = outcome.from_location
             if left and self.drum_location.get(outcome.drum) == left and self.in_storage(left):
@@ -889,7 +879,7 @@ class Floor:
             self.drum_sku[outcome.drum] = outcome.sku
             self.stock[(outcome.sku, goes_to)] += 1
             self.changes.stock = True
-        elif r is Result.LOADED and outcome.drum and outcome.sku and outcome.container_no:
+        elif r is ScanResult.LOADED and outcome.drum and outcome.sku and outcome.container_no:
             c = self.containers.get(outcome.container_no)
             if c is None:  # a replay whose open event is older than the retention
                 c = self.open_container(outcome.container_no)
@@ -929,7 +919,7 @@ class Floor:
         st.last_scan = LastScanV1(
             at=at,
             label=label,
-            result=outcome.result.value,
+            result=outcome.result,
             reason=outcome.reason,
             weight_kg=weight_kg,
             out_of_range=outcome.out_of_range,

@@ -31,8 +31,8 @@ from gudang.storage import (
     datetime_to_ns,
     drum_bucket,
 )
-from gudang.wire import AlertV1, ScanV1, alert_decoder, encode
-from services.floor import Result, ScanOutcome
+from gudang.wire import AlertV1, ScanResult, ScanV1, alert_decoder, encode
+from services.floor import ScanOutcome
 
 
 def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
@@ -65,7 +65,7 @@ def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
     """The outcome recorded in a ``scan`` row."""
     weight = row.get("weight_kg")
     return ScanOutcome(
-        result=Result(row["result"]),
+        result=ScanResult(row["result"]),
         reason=row.get("reason") or "",
         drum=row.get("drum"),
         sku=row.get("sku"),

@@ -20,8 +20,8 @@ from api.auth import Supervisor, SupervisorByQuery, Worker, WorkerByQuery
 from api.deps import InfluxDep, LiveDep, SettingsDep
 from api.queries import run
 from api.routes.scans import ContainerQuery, StationQuery, recent_scans
-from api.routes.stock import build_stock
 from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, AlertOut, AuditOut
+from api.views import build_stock
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.influx import quote_ident, quote_str
 from gudang.settings import Settings

@@ -38,6 +38,7 @@ from api.schemas import (
     FillTimelineOut,
     PackingListOut,
 )
+from api.views import container_body
 from gudang.wire import Command, ContainerStateV1
 
 router = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
@@ -64,24 +65,19 @@ def _known(live: LiveState, number: str) -> ContainerStateV1:
 def _out(result: dict[str, object], live: LiveState, number: str) -> ContainerOut:
     # The services answer with the container's new state; fall back on the live copy.
     try:
-        return ContainerOut.from_state(msgspec.convert(result, ContainerStateV1))
+        return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
     except msgspec.ValidationError:
-        return ContainerOut.from_state(_known(live, number))
+        return ContainerOut.from_wire(_known(live, number))
 
 
 _container_list = TypeAdapter(list[ContainerOut])
-
-
-def container_body(c: ContainerStateV1) -> bytes:
-    """A container's JSON as GET /containers/{no} sends it."""
-    return ContainerOut.__pydantic_serializer__.to_json(ContainerOut.from_state(c))
 
 
 def _containers(live: LiveState, statuses: list[str] | None) -> bytes:
     items = sorted(live.containers.values(), key=lambda c: c.opened_at or EPOCH, reverse=True)
     if statuses:
         items = [c for c in items if c.status.value in statuses]
-    return _container_list.dump_json([ContainerOut.from_state(c) for c in items])
+    return _container_list.dump_json([ContainerOut.from_wire(c) for c in items])
 
 
 # The GETs of live state answer with bodies rendered once per change of that state

@@ -31,14 +31,14 @@ ContainerNoPath = Annotated[str, Depends(container_no_param)]
 def _container(result: dict[str, Any], live: LiveDep, number: str) -> ContainerOut:
     # The services answer with the container's new state; fall back on the live copy.
     try:
-        return ContainerOut.from_state(msgspec.convert(result, ContainerStateV1))
+        return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
     except msgspec.ValidationError:
         c = live.containers.get(number)
         if c is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"container {number} is not known"
             ) from None
-        return ContainerOut.from_state(c)
+        return ContainerOut.from_wire(c)
 
 
 @containers.post("/{container_no}/unseal", response_model=ContainerOut, responses=COMMAND_ERRORS)

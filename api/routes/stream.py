@@ -10,16 +10,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 from starlette.types import Send
 
 from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
 from api.live import LiveEvent, LiveState
-from api.routes.containers import container_body
-from api.routes.stock import build_stock, stock_body
 from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
+from api.views import (
+    alert_body,
+    build_stock,
+    container_body,
+    station_body,
+    stock_body,
+    weight_view,
+)
 from gudang.settings import Settings
-from gudang.wire import WeightReadingV1
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +67,6 @@ def _stock(live: LiveState, settings: Settings) -> dict[str, Any]:
     return build_stock(live, settings).model_dump(mode="json")
 
 
-def _json(model: BaseModel) -> bytes:
-    return model.__pydantic_serializer__.to_json(model)
-
-
 def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[bytes]:
     """The SSE frames of one change; bodies rendered once per change for every stream."""
     settings = live.settings  # the catalogue in force now, not when the stream began
@@ -84,35 +84,25 @@ def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[by
         if view is None:
             return []
         status = live.station_status.get(ev.key)
-        body = live.body(key, lambda: _json(StationOut.build(view, status)))
+        body = live.body(key, lambda: station_body(view, status))
         return [_sse_body("station", body)]
     if ev.kind == "alert":
         a = live.alerts.get(ev.key)
         if a is None:
             return [_sse("alert", {"id": ev.key, "removed": True})]
-        return [_sse_body("alert", live.body(key, lambda: _json(AlertOut.from_wire(a))))]
+        return [_sse_body("alert", live.body(key, lambda: alert_body(a)))]
     if ev.kind == "stock":
         return [_sse_body("stock", live.body("stock", lambda: stock_body(live, settings)))]
     if ev.kind == "weight":
         w = live.weights.get(ev.key)
-        return [_sse("weight", _weight(w))] if w is not None else []
+        return [_sse("weight", weight_view(w))] if w is not None else []
     return []
-
-
-def _weight(w: WeightReadingV1) -> dict[str, Any]:
-    return {
-        "station": w.station,
-        "ts": w.ts.isoformat(),
-        "weight_kg": w.weight_kg,
-        "stable": w.stable,
-        "status": w.status,
-    }
 
 
 async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
     return {
         "containers": [
-            ContainerOut.from_state(c).model_dump(mode="json") for c in live.containers.values()
+            ContainerOut.from_wire(c).model_dump(mode="json") for c in live.containers.values()
         ],
         "stations": [
             StationOut.build(v, live.station_status.get(n)).model_dump(mode="json")
@@ -120,7 +110,7 @@ async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
         ],
         "alerts": [AlertOut.from_wire(a).model_dump(mode="json") for a in live.alerts.values()],
         "stock": _stock(live, settings),
-        "weights": [_weight(w) for w in live.weights.values()],
+        "weights": [weight_view(w) for w in live.weights.values()],
     }
 
 

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 from typing import Protocol
+
+from gudang.wire import ScaleStatus
 
 MAX_BUFFER = 4096  # bytes kept while waiting for a terminator; a real frame is under 100
 CR = 0x0D
@@ -35,17 +36,6 @@ _KG_QUANTUM = Decimal(1).scaleb(-WEIGHT_DECIMALS)
 # A weight as scales print it: optional sign, at most 10 integer digits, a point. Checked with
 # a strict pattern because float() and Decimal() also accept "nan", "1e9" and "1_000".
 _NUMBER = re.compile(r"([+-]?) *((?:[0-9]{1,10}(?:\.[0-9]{0,7})?)|(?:\.[0-9]{1,7}))", re.ASCII)
-
-
-class ScaleStatus(StrEnum):
-    """What the scale says about the weight it reports."""
-
-    STABLE = "stable"
-    MOTION = "motion"
-    OVERLOAD = "overload"
-    UNDERLOAD = "underload"
-    ERROR = "error"
-    BUSY = "busy"  # the scale answered "no stable weight in time" (MT-SICS "S I", SMA dashes)
 
 
 WEIGHED = frozenset({ScaleStatus.STABLE, ScaleStatus.MOTION})  # the statuses that carry a weight

@@ -13,8 +13,8 @@ from stdnum import iso6346
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
 from gudang.storage import CONTAINER_EVENT, datetime_to_ns
-from gudang.wire import ContainerStatus, ScanV1, WeightStatus
-from services.floor import Result, ScanOutcome
+from gudang.wire import ContainerStatus, ScanResult, ScanV1, WeightStatus
+from services.floor import ScanOutcome
 from services.rebuild import rebuild, stream_rows
 from services.records import event_line, scan_line
 from tests.services.kit import drum
@@ -51,7 +51,7 @@ def _scan_line(site: str, station: str, label: str, container: str, at: datetime
         weight_status=WeightStatus.STABLE,
     )
     outcome = ScanOutcome(
-        Result.LOADED,
+        ScanResult.LOADED,
         drum=label,
         sku="JMB-L",
         container_no=container,

@@ -1,0 +1,122 @@
+"""Response bodies built from the live state: shared by the REST routes and the stream.
+
+Routes stay routes: what more than one of them renders (a container, the stock, a
+station, an alert) is built here, once, from the wire structs the live state holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from api.live import LiveState
+from api.schemas import AlertOut, ContainerOut, StationOut, StockItem, StockOut, StockTotal
+from gudang.settings import Settings
+from gudang.wire import (
+    AlertV1,
+    ContainerStateV1,
+    ContainerStatus,
+    StationStatusV1,
+    StationViewV1,
+    WeightReadingV1,
+)
+
+WAREHOUSE = "warehouse"  # the services' location of drums not in a container
+QC_HOLDS = frozenset({"qc-reject", "qc-rework"})  # received, held by QC: not for loading
+LocationKind = Literal["warehouse", "qc_hold", "container"]
+# Shipped containers have left: their drums are no longer stock anywhere.
+IN_HOUSE = frozenset(
+    s for s in ContainerStatus if s not in (ContainerStatus.SHIPPED, ContainerStatus.CANCELLED)
+)
+
+
+def to_json(model: BaseModel) -> bytes:
+    """A response model's JSON, as FastAPI would send it."""
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def container_body(c: ContainerStateV1) -> bytes:
+    """A container's JSON as GET /containers/{no} sends it."""
+    return to_json(ContainerOut.from_wire(c))
+
+
+def station_body(view: StationViewV1, status: StationStatusV1 | None) -> bytes:
+    """A station's JSON as GET /stations sends each."""
+    return to_json(StationOut.build(view, status))
+
+
+def alert_body(a: AlertV1) -> bytes:
+    """An alert's JSON as GET /alerts sends each."""
+    return to_json(AlertOut.from_wire(a))
+
+
+def weight_view(w: WeightReadingV1) -> dict[str, Any]:
+    """A scale's live reading as the stream sends it."""
+    return {
+        "station": w.station,
+        "ts": w.ts.isoformat(),
+        "weight_kg": w.weight_kg,
+        "stable": w.stable,
+        "status": w.status.value,
+    }
+
+
+def stock_body(
+    live: LiveState, settings: Settings, sku: str | None = None, location: str | None = None
+) -> bytes:
+    """The stock's JSON as GET /stock sends it."""
+    return to_json(build_stock(live, settings, sku, location))
+
+
+def build_stock(
+    live: LiveState, settings: Settings, sku: str | None = None, location: str | None = None
+) -> StockOut:
+    """Stock from the services' warehouse stock and the live containers."""
+    catalogue = settings.floor.skus
+    counts: Counter[tuple[str, str]] = Counter()
+    kinds: dict[str, LocationKind] = {}
+    for item in live.stock.items:
+        # The services' stock: the warehouse, and QC holds of drums received but not passed.
+        loc = str(item.get("location", WAREHOUSE))
+        counts[(str(item.get("sku", "")), loc)] += int(item.get("drums", 0))
+        # Any other location is a warehouse location drums were moved to (rak-a1 ...).
+        kinds[loc] = "qc_hold" if loc in QC_HOLDS else "warehouse"
+    for c in live.containers.values():
+        if c.status in IN_HOUSE:
+            kinds[c.container_no] = "container"
+            for s, n in c.drums_by_sku.items():
+                counts[(s, c.container_no)] += n
+    items = [
+        StockItem(
+            sku=s,
+            description=catalogue[s].name if s in catalogue else s,
+            location=loc,
+            location_kind=kinds[loc],
+            drums=n,
+        )
+        for (s, loc), n in sorted(counts.items())
+        if n and (sku is None or s == sku) and (location is None or loc == location)
+    ]
+    totals: dict[str, StockTotal] = {}
+    for it in items:
+        t = totals.setdefault(
+            it.sku,
+            StockTotal(
+                sku=it.sku,
+                description=it.description,
+                drums=0,
+                in_warehouse=0,
+                held_qc=0,
+                in_containers=0,
+            ),
+        )
+        t.drums += it.drums
+        if it.location_kind == "warehouse":
+            t.in_warehouse += it.drums
+        elif it.location_kind == "qc_hold":
+            t.held_qc += it.drums
+        else:
+            t.in_containers += it.drums
+    return StockOut(updated_at=live.stock.updated_at, items=items, totals=list(totals.values()))
