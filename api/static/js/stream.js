@@ -1,0 +1,59 @@
+/* The live stream (/api/v1/stream): a snapshot, then one event per change. */
+import { refreshPointForms } from "./actions.js";
+import { start } from "./app.js";
+import { renderAlerts, renderAll, renderContainers, renderStations, renderStock } from "./render.js";
+import { renderScale, screenStation } from "./screen.js";
+import { $, API, state, t } from "./state.js";
+
+// -- live stream ----------------------------------------------------------------------------
+export function setLive(s) {
+  $("live").dataset.state = s;
+  $("live-text").textContent = t(s === "on" ? "live" : s === "wait" ? "connecting" : "offline");
+}
+
+export function connect() {
+  if (state.source) state.source.close();
+  setLive("wait");
+  const es = new EventSource(`${API}/stream?access_token=${encodeURIComponent(state.token)}`);
+  state.source = es;
+  es.addEventListener("open", () => setLive("on"));
+  es.addEventListener("error", () => {
+    setLive(es.readyState === EventSource.CLOSED ? "off" : "wait");
+    if (es.readyState === EventSource.CLOSED) setTimeout(() => start(), 5000); // token revoked? ask again
+  });
+  es.addEventListener("snapshot", (e) => {
+    const s = JSON.parse(e.data);
+    state.containers = new Map(s.containers.map((c) => [c.container_no, c]));
+    state.stations = new Map(s.stations.map((x) => [x.station, x]));
+    state.alerts = new Map(s.alerts.map((a) => [a.id, a]));
+    state.stock = s.stock;
+    state.weights = new Map((s.weights || []).map((w) => [w.station, w]));
+    setLive("on");
+    renderAll();
+  });
+  es.addEventListener("container", (e) => {
+    const c = JSON.parse(e.data);
+    if (c.removed) state.containers.delete(c.container_no); else state.containers.set(c.container_no, c);
+    renderContainers();
+    refreshPointForms(); // the containers a station may be pointed at
+  });
+  es.addEventListener("station", (e) => {
+    const s = JSON.parse(e.data);
+    state.stations.set(s.station, s);
+    renderStations();
+  });
+  es.addEventListener("alert", (e) => {
+    const a = JSON.parse(e.data);
+    if (a.removed || a.state === "cleared") state.alerts.delete(a.id); else state.alerts.set(a.id, a);
+    renderAlerts();
+  });
+  es.addEventListener("stock", (e) => {
+    state.stock = JSON.parse(e.data);
+    renderStock();
+  });
+  es.addEventListener("weight", (e) => {
+    const w = JSON.parse(e.data);
+    state.weights.set(w.station, w);
+    if (screenStation() === w.station) renderScale();
+  });
+}
