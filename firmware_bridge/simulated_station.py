@@ -142,8 +142,11 @@ def run_simulators(
     links: Path | None = None,
     noise: float = 0.0,
     hid_layout: str | None = None,
+    drift_kg_per_min: float = 0.0,
 ) -> None:
     """Run a scanner and a scale simulator for a bridge to open; print their paths.
+
+    With ``drift_kg_per_min`` the scale's zero wanders at that rate (scale_drift alerts).
 
     With ``hid_layout`` the scanner is a USB keyboard set to that layout: a FIFO of input
     events at ``links/scanner-kbd`` (``links`` is required then).
@@ -158,6 +161,7 @@ def run_simulators(
         scanner = ScannerSimulator(link=links / "scanner" if links else None)
         kind = ""
     scale = ScaleSimulator(protocol, link=links / "scale" if links else None)
+    scale.drift(drift_kg_per_min / 60)
     print(f"scanner: {scanner.path}{kind}\nscale ({protocol}): {scale.path}", flush=True)
     print("point a bridge's station.devices at these ports; Ctrl-C stops", flush=True)
     if isinstance(scanner, ScannerSimulator):

@@ -250,6 +250,9 @@ class ScaleSimulator:
         self._load = _Load(0.0, time.monotonic() - 10)
         self._fault: ScaleStatus | None = None
         self._wobble_sign = 1
+        self._drift = (0.0, time.monotonic())  # kg/s its zero wanders by, since when
+        self._zero_kg = 0.0  # where its zero had wandered to then
+        self._unsettled = False
         self.unsent = 0  # readings the protocol could not express, so nothing was sent
         self.commands = 0  # commands received (request/response scales)
         self._stop = threading.Event()
@@ -285,6 +288,26 @@ class ScaleSimulator:
         with self._script_lock:
             return len(self._script)
 
+    def drift(self, kg_per_s: float) -> None:
+        """Let the zero wander from where it is now at this rate (0 stops it there)."""
+        now = time.monotonic()
+        self._zero_kg = self.zero_kg(now)
+        self._drift = (kg_per_s, now)
+
+    def rezero(self) -> None:
+        """Zero the scale (the worker's "zero" key): back to 0, the drift stopped."""
+        self._zero_kg = 0.0
+        self._drift = (0.0, time.monotonic())
+
+    def zero_kg(self, now: float | None = None) -> float:
+        """What the empty platter reads now."""
+        rate, since = self._drift
+        return self._zero_kg + rate * ((time.monotonic() if now is None else now) - since)
+
+    def unsettle(self, on: bool = True) -> None:
+        """Never settle (a draught, a vibrating floor): every reading moving until undone."""
+        self._unsettled = on
+
     def fault(self, status: ScaleStatus | None) -> None:
         """Make the scale report overload, underload, busy or error (None: back to normal)."""
         self._fault = status
@@ -294,13 +317,15 @@ class ScaleSimulator:
         if self._fault is not None:
             return ScaleReading(self._fault, None)
         load = self._load
-        if time.monotonic() - load.since < self.settle_s:
+        now = time.monotonic()
+        shown = load.weight_kg + self.zero_kg(now)
+        if self._unsettled or now - load.since < self.settle_s:
             # Each reading 50-150 g the other side of the load from the last, so no two in a
             # row agree: an indicator without a stable flag (XK3190) shows a moving drum too.
             self._wobble_sign = -self._wobble_sign
-            wobble = load.weight_kg + self._wobble_sign * random.uniform(0.05, 0.15)
+            wobble = shown + self._wobble_sign * random.uniform(0.05, 0.15)
             return ScaleReading(ScaleStatus.MOTION, round(max(wobble, 0.0), 3))
-        return ScaleReading(ScaleStatus.STABLE, round(load.weight_kg, 3))
+        return ScaleReading(ScaleStatus.STABLE, round(shown, 3))
 
     def unplug(self) -> None:
         """Pull the scale's cable (the pty closes); the scale itself keeps running."""

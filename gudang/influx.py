@@ -191,17 +191,31 @@ class InfluxClient(_Base):
         return str(r.headers.get("X-Influxdb-Version", "unknown"))
 
     def ensure_database(self) -> None:
-        """CREATE DATABASE if the settings ask for it (idempotent)."""
+        """CREATE DATABASE if the settings ask for it (idempotent), with the retention
+        policy of the scales' readings (as deploy/influxdb/setup.toml makes them)."""
         if self.settings.create_database:
-            self.query(f"CREATE DATABASE {quote_ident(self.settings.database)}", db=False)
+            db = quote_ident(self.settings.database)
+            self.query(f"CREATE DATABASE {db}", db=False)
+            rp = self.settings.weight_retention_policy
+            existing = {row.get("name") for row in self.query(f"SHOW RETENTION POLICIES ON {db}")}
+            if rp not in existing:
+                self.query(
+                    f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db} "
+                    "DURATION 30d REPLICATION 1 SHARD DURATION 1d",
+                    db=False,
+                )
 
-    def write(self, lines: Sequence[str]) -> None:
-        """Write points; InfluxUnavailable means retry, InfluxRejected means never."""
+    def write(self, lines: Sequence[str], rp: str | None = None) -> None:
+        """Write points (into retention policy ``rp``, default the settings');
+        InfluxUnavailable means retry, InfluxRejected means never."""
         if not lines:
             return
         body = "\n".join(lines).encode()
+        params = self._write_params()
+        if rp is not None:
+            params["rp"] = rp
         try:
-            r = self._http.post("/write", params=self._write_params(), content=body)
+            r = self._http.post("/write", params=params, content=body)
         except httpx.HTTPError as exc:
             raise InfluxUnavailable(f"write to {self.settings.url}: {exc}") from exc
         self._check(r, "write")

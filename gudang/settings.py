@@ -124,6 +124,8 @@ class InfluxSettings(_Section):
     url: str = "http://127.0.0.1:8086"
     database: str = "gudang"
     retention_policy: str | None = None
+    # Where the scales' live readings go (short-lived: deploy/influxdb/setup.toml, 30 days).
+    weight_retention_policy: str = Field("weight_raw", min_length=1)
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = None  # InfluxDB 2.x/3.x compatibility API
@@ -237,6 +239,14 @@ class AlertSettings(_Section):
     # The deliveries waiting, on disk (they survive a restart). Default: systemd's
     # $STATE_DIRECTORY, else ~/.local/state/gudang/ (services.outbox.default_path).
     webhook_queue_path: Path | None = None
+    # The scales between drums (services/scales.py). A stable reading under
+    # scale_empty_below_kg is the empty platter; further than scale_zero_kg from zero for
+    # scale_drift_s, it raises scale_drift. Readings, none of them stable, for
+    # scale_unstable_s raise scale_unstable.
+    scale_empty_below_kg: float = Field(1.0, gt=0)
+    scale_zero_kg: float = Field(0.05, gt=0)
+    scale_drift_s: float = Field(60.0, ge=0)
+    scale_unstable_s: float = Field(120.0, gt=0)
     # A station_offline alert clears only once its station stayed online this long: a
     # station flapping online/offline raises one alert (counting the flaps), not one a flap.
     flap_settle_s: float = Field(60.0, ge=0)

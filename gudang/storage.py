@@ -28,6 +28,9 @@ Measurements (all tagged ``site``):
   the bucket (``drum_bucket``) keeps each series a thousandth of the history.
 - ``checkpoint`` (tag ``part``): the services' live state at one instant, in parts
   (``services/checkpoint.py``); a start reads the newest valid one plus what came after.
+- ``weight`` (tag ``station``; retention policy ``weight_raw``, 30 days): the scales' live
+  readings as the bridges publish them (``services/scales.py``); ``weight_1m`` (in the
+  default policy) is its per-minute summary, made by a continuous query.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ AUDIT = "audit"
 CATALOGUE_EVENT = "catalogue_event"
 SHIPPED_DRUM = "shipped_drum"
 CHECKPOINT = "checkpoint"
+WEIGHT = "weight"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"

@@ -571,6 +571,8 @@ class AlertKind(StrEnum):
     WRONG_CONTAINER = "wrong_container"
     UNKNOWN_BARCODE = "unknown_barcode"
     SCALE_ERROR = "scale_error"
+    SCALE_DRIFT = "scale_drift"
+    SCALE_UNSTABLE = "scale_unstable"
     STATION_OFFLINE = "station_offline"
     SPOOL_NEARLY_FULL = "spool_nearly_full"
     STATION_ERROR = "station_error"

@@ -131,7 +131,14 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     if args.hid is not None and links is None:
         raise ConfigError("--hid: needs --links, the folder for the scanner's FIFO")
     run_simulators(
-        args.protocol, args.interval, args.container, _stop_event(), links, args.noise, args.hid
+        args.protocol,
+        args.interval,
+        args.container,
+        _stop_event(),
+        links,
+        args.noise,
+        args.hid,
+        args.drift,
     )
     return 0
 
@@ -238,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument(
         "--noise", type=float, default=0.0, help="chance per drum of line noise (0-1, default 0)"
+    )
+    m.add_argument(
+        "--drift",
+        type=float,
+        default=0.0,
+        metavar="KG_PER_MIN",
+        help="the scale's zero wanders at this rate (try scale_drift alerts; default 0)",
     )
     m.add_argument(
         "--hid",

@@ -49,6 +49,8 @@ SEVERITY: dict[AlertKind, Severity] = {
     AlertKind.WRONG_CONTAINER: "critical",
     AlertKind.UNKNOWN_BARCODE: "warning",
     AlertKind.SCALE_ERROR: "warning",
+    AlertKind.SCALE_DRIFT: "warning",
+    AlertKind.SCALE_UNSTABLE: "warning",
     AlertKind.STATION_OFFLINE: "critical",
     AlertKind.SPOOL_NEARLY_FULL: "warning",
     AlertKind.STATION_ERROR: "critical",

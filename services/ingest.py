@@ -35,6 +35,7 @@ from gudang.wire import (
     QOS_SCAN,
     QOS_STATE,
     QOS_STATUS,
+    QOS_WEIGHT,
     AlertKind,
     AlertState,
     AlertV1,
@@ -53,6 +54,7 @@ from services.records import (
     alert_line,
     dead_letter_line,
 )
+from services.scales import ScaleWatch
 from services.shipped import ShippedLookup
 from services.webhooks import WebhookSender
 
@@ -78,6 +80,7 @@ class Ingest:
         self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
         self.webhooks = WebhookSender(settings.alerts, self.site)
+        self.scales = ScaleWatch(self.site, settings.alerts, self.counters)
         # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)
         self._stop = threading.Event()
@@ -102,6 +105,8 @@ class Ingest:
                 (self.topics.all_scans, QOS_SCAN),
                 (self.topics.all_status, QOS_STATUS),
                 (self.topics.all_commands, QOS_COMMAND),
+                # QoS 0: live readings, never queued for us by the broker while we are away.
+                (self.topics.all_weights, QOS_WEIGHT),
             ],
             on_message=self._enqueue,
             on_connection=self._connection_changed,
@@ -155,6 +160,11 @@ class Ingest:
             self._broker_down_since = time.monotonic()
 
     def _enqueue(self, message: Message) -> None:
+        parts = message.topic.split("/")
+        if len(parts) == 5 and parts[2] == "station" and parts[4] == "weight":
+            # Not a batch item: nothing to acknowledge, stored apart (services/scales.py).
+            self.scales.take(parts[3], message.payload, datetime.now(UTC))
+            return
         try:
             self._queue.put_nowait(message)
         except queue.Full:
@@ -264,6 +274,9 @@ class Ingest:
             now = datetime.now(UTC)
             self._housekeeping(now)
             rules.on_heartbeats(self.alerts, self.floor, self.settings.alerts, now)
+            if self.influx_ok:  # while it is down, the readings wait (bounded)
+                self.scales.write(self.influx)
+            self.scales.evaluate(self.alerts, now)
             if self._republish and self.link.ready:
                 self._republish = False
                 self.counters["republished"] += 1

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gudang.influx import InfluxClient, quote_str
+from gudang.settings import Settings
 from gudang.wire import (
     DeviceStateV1,
     ScanKind,
@@ -20,7 +21,7 @@ from gudang.wire import (
     encode,
 )
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
-from tests.harness import wait_for
+from tests.harness import Probe, running_api, running_services, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -373,3 +374,42 @@ def test_dashboard_refuses_unknown_token_and_hides_ack_from_workers(
         expect(station.locator("button.act-mode")).to_be_hidden()  # the mode: supervisors'
     finally:
         page.close()
+
+
+def test_a_drifting_scale_shows_on_its_station_card(
+    api_settings: Settings, browser: Browser
+) -> None:
+    # scale_drift after 1 s off zero (60 s in production) so the test need not wait.
+    alerts = api_settings.alerts.model_copy(update={"scale_drift_s": 1.0})
+    settings = api_settings.model_copy(update={"alerts": alerts})
+    probe = Probe(settings)
+    try:
+        with running_services(settings), running_api(settings) as url:
+            stack = Stack(url, settings, probe)
+            _station_status(stack, "load-1")
+            page = browser.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            try:
+                _sign_in(page, url, TOKENS["worker"])
+                card = page.locator('[data-station="load-1"]')
+                expect(card).to_be_visible()
+                expect(card.locator(".scale-alert")).to_have_count(0)
+
+                def weight(kg: float) -> None:
+                    reading = WeightReadingV1(
+                        ts=datetime.now(UTC), station="load-1", weight_kg=kg, stable=True
+                    )
+                    probe.publish(stack.topics.weight("load-1"), encode(reading), qos=0)
+
+                weight(0.0)
+                weight(0.32)  # the empty platter, 320 g off zero
+                drift = card.locator('.scale-alert[data-alert^="scale_drift-"]')
+                expect(drift).to_have_count(1)
+                expect(drift.locator("b")).to_have_text("Nol timbangan bergeser")
+                expect(drift).to_contain_text("0.320 kg")
+                weight(0.0)  # zeroed: the card clears
+                expect(card.locator(".scale-alert")).to_have_count(0)
+            finally:
+                page.close()
+    finally:
+        probe.close()

@@ -276,6 +276,10 @@ function renderStation(s) {
       el("b", { text: t("result")[ls.result] || ls.result }), ` ${ls.label}`));
   }
   if (s.error) parts.push(el("div", { class: "last-scan", "data-tone": "bad", text: `${t("stationError")}: ${s.error}` }));
+  for (const a of scaleAlerts(s.station)) {
+    parts.push(el("div", { class: "last-scan scale-alert", "data-tone": "warn", "data-alert": a.id, title: a.message },
+      el("b", { text: t("kinds")[a.kind] || a.kind }), ` ${a.message}`));
+  }
   const refused = newerRefusal(s);
   if (refused) {
     parts.push(el("div", { class: "last-scan", "data-tone": "bad", title: refused.reason },
@@ -294,6 +298,13 @@ function renderStation(s) {
   return node.li;
 }
 
+// The station's open scale alerts (its zero drifting, never settling, in error): fixed at
+// the station itself, so its card says so, not only the alert list.
+const SCALE_ALERTS = new Set(["scale_drift", "scale_unstable", "scale_error"]);
+function scaleAlerts(station) {
+  return [...state.alerts.values()].filter((a) =>
+    a.station === station && SCALE_ALERTS.has(a.kind) && a.state !== "cleared");
+}
 
 function sparkline(hours) {
   const max = Math.max(1, ...hours.map((h) => h.scans));

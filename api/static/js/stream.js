@@ -46,6 +46,7 @@ export function connect() {
     const a = JSON.parse(e.data);
     if (a.removed || a.state === "cleared") state.alerts.delete(a.id); else state.alerts.set(a.id, a);
     renderAlerts();
+    renderStations(); // a station's card shows its scale alerts
   });
   es.addEventListener("stock", (e) => {
     state.stock = JSON.parse(e.data);
