@@ -106,6 +106,12 @@ if [ "$NO_APT" -eq 0 ]; then
   fi
 fi
 
+# Installed (and running on Debian's defaults) before this installer first ran? Stopped
+# until step 7 starts them on the configuration of step 6 (a first run keeps *.debian).
+if have_systemd && [ ! -f /etc/influxdb/influxdb.conf.debian ]; then
+  systemctl stop influxdb mosquitto 2>/dev/null || true
+fi
+
 # 2. System users: one per process, so one cannot read the other's secrets -------------------
 getent group gudang >/dev/null || groupadd --system gudang
 for user in gudang-services gudang-api; do
@@ -231,7 +237,7 @@ if have_systemd; then
   systemctl enable -q --now gudang-backup.timer
   systemctl restart gudang-services gudang-api
   wait_healthy "journalctl -u gudang-api -u gudang-services"
-  say "running: systemctl status gudang-services gudang-api mosquitto influxdb"
+  say "running: gudang status (systemctl status gudang-services gudang-api mosquitto influxdb)"
 else
   # No systemd (a container, a chroot, a CI machine): `gudang start/stop/restart` runs the
   # same programs with the same files and users as the units, process ids in /run/gudang,
