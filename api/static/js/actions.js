@@ -53,7 +53,7 @@ export function updatePointForm(f, s) {
 
 
 // -- actions --------------------------------------------------------------------------------
-function toast(text, bad = false) {
+export function toast(text, bad = false) {
   const n = $("toast");
   n.textContent = text;
   n.classList.toggle("bad", bad);
@@ -74,7 +74,7 @@ function refusal(code, detail) {
 
 // Call the API with the page's token; resolves to the JSON answer, rejects with a message
 // fit to show.
-async function call(method, path, body) {
+export async function call(method, path, body) {
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let r;
@@ -151,7 +151,7 @@ export async function openContainer() {
 // -- the dialog: seal, ship, unload -----------------------------------------------------------
 // ask({title, text, fields: [{name, label, required, maxlength}], ok, danger, run}): run gets
 // the fields' values; the dialog stays open with the API's message when it is refused.
-function ask({ title, text, fields = [], ok, danger = false, run }) {
+export function ask({ title, text, fields = [], ok, danger = false, run }) {
   const dlg = $("dlg");
   $("dlg-title").textContent = title;
   $("dlg-text").textContent = text;
@@ -164,7 +164,7 @@ function ask({ title, text, fields = [], ok, danger = false, run }) {
     const input = f.options
       ? el("select", { id: `dlg-${f.name}`, name: f.name },
         ...f.options.map(([value, text]) => el("option", { value, text })))
-      : el("input", { id: `dlg-${f.name}`, name: f.name, spellcheck: "false", autocomplete: "off" });
+      : el("input", { id: `dlg-${f.name}`, name: f.name, type: f.type || "text", spellcheck: "false", autocomplete: "off" });
     if (f.required) input.required = true;
     if (f.maxlength) input.maxLength = f.maxlength;
     if (f.value !== undefined) input.value = f.value;

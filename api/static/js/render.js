@@ -1,6 +1,7 @@
 /* Rendering the dashboard from the state: container cards, alerts, stock, stations. */
 import { acknowledge, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
 import { el, fmtNum, fmtRelative, fmtTime, pct } from "./format.js";
+import { renderPapers } from "./papers.js";
 import { newerRefusal, renderScreen, scanDetail, scanTone } from "./screen.js";
 import { $, API, canSupervise, state, t } from "./state.js";
 import { setLive } from "./stream.js";
@@ -74,6 +75,7 @@ function renderContainer(c) {
   card.querySelector(".pl-pdf").href = `${API}/containers/${c.container_no}/packing-list.pdf?lang=${state.lang}&${q}`;
   card.querySelector(".pl-csv").href = `${API}/containers/${c.container_no}/packing-list.csv?${q}`;
   renderActions(card, c);
+  renderPapers(card, c);
   const tl = state.timelines.get(c.container_no);
   if (tl && tl.body) drawTimeline(card, tl.body);
   if (c.status !== "shipped") loadTimeline(c);
