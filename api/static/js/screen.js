@@ -1,4 +1,6 @@
-/* A station's own screen (#station=load-1): the last scan's result in large letters, the scale. */
+/* A station's own screen (#station=load-1): the last scan's result in large letters, heard
+ * and flashed (cues.js), the scale, and plain words when the station cannot store scans. */
+import { cue, kindOf, updateSoundNote } from "./cues.js";
 import { fmtNum, fmtTime, pct } from "./format.js";
 import { $, state, t } from "./state.js";
 
@@ -48,8 +50,10 @@ export function renderScreen() {
     : `${t("activeContainer")}: ${c ? c.container_no_formatted : t("none")}`;
   $("screen-fill").textContent = c ? `${fmtNum(c.drums)} / ${fmtNum(c.capacity_drums)} ${t("drumsUnit")} · ${pct(c.fill_ratio)}` : "";
   renderScale();
+  renderAlarm(s);
   const ls = s && s.last_scan;
   const refused = newerRefusal(s);
+  cueResult(name, s, ls, refused);
   if (refused) {
     $("screen-scan").dataset.tone = "bad";
     $("screen-result").textContent = t("notSaved");
@@ -60,7 +64,39 @@ export function renderScreen() {
   $("screen-scan").dataset.tone = ls ? scanTone(ls) : "none";
   $("screen-result").textContent = ls ? (t("result")[ls.result] || ls.result) : t("screenWaiting");
   $("screen-label").textContent = ls ? ls.label : (s && s.error ? `${t("stationError")}: ${s.error}` : "");
-  $("screen-detail").textContent = ls ? scanDetail(ls) : "";
+  const noWeight = kindOf(ls, hasScale(s)) === "no_weight";
+  $("screen-detail").textContent = ls ? (noWeight ? `${t("noWeight")} · ` : "") + scanDetail(ls) : "";
+}
+
+function hasScale(s) {
+  return Boolean(s && (s.devices || []).some((d) => d.role === "scale"));
+}
+
+// The worker hears and sees each new result once: the one on screen when it opens is not
+// played again, nor is a result re-rendered by another update.
+function cueResult(name, s, ls, refused) {
+  if (!s) return;
+  const now = {
+    scan: ls ? `${ls.at}|${ls.label}|${ls.result}` : "",
+    refused: refused ? `${refused.at}|${refused.label}` : "",
+  };
+  const heard = state.cued.get(name);
+  state.cued.set(name, now);
+  if (heard === undefined) return; // the screen just opened on these
+  if (now.refused && now.refused !== heard.refused) cue("not_saved", $("screen-scan"));
+  else if (now.scan && now.scan !== heard.scan) cue(kindOf(ls, hasScale(s)), $("screen-scan"));
+}
+
+// Plain words when the station cannot store scans: the bridge's own fault (its spool
+// failing), a scan it refused, or a full spool.
+function renderAlarm(s) {
+  const full = s && s.spool_capacity > 0 && s.spool_depth >= s.spool_capacity;
+  const refused = newerRefusal(s);
+  const why = s ? s.error || (refused && refused.reason) || (full ? t("spoolFull") : "") : "";
+  $("screen-alarm").hidden = !why;
+  $("screen-alarm-words").textContent = why ? t("cannotStore") : "";
+  $("screen-alarm-detail").textContent = why;
+  updateSoundNote();
 }
 
 // What the station's scale shows now, on its screen (live readings, at most a few a second).

@@ -20,6 +20,7 @@ export const state = {
   stationNodes: new Map(), // station -> its card and pointing form, kept across updates
   timelines: new Map(), // container -> {at, pending, body}: GET /containers/{no}/timeline
   weights: new Map(), // station -> its scale's latest live reading (the "weight" events)
+  cued: new Map(), // station -> the result its screen last sounded (cues.js)
   source: null,
 };
 
