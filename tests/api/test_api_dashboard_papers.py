@@ -79,6 +79,9 @@ def test_dashboard_offers_the_papers_of_a_sealed_container_in_both_languages(
             "buyer_name": "Guangzhou Music Co.",
             "buyer_address": "88 Huangpu Rd, Guangzhou",
             "buyer_country": "cn",
+            "notify_name": "Huangpu Forwarding",
+            "notify_address": "1 Port Rd, Guangzhou",
+            "notify_country": "CN",
             "port_of_loading": "IDSUB Tanjung Perak",
             "port_of_discharge": "CNHUA Huangpu",
             "vessel": "KMTC JAKARTA",
@@ -91,6 +94,11 @@ def test_dashboard_offers_the_papers_of_a_sealed_container_in_both_languages(
         for name, value in fields.items():
             page.fill(f"#dlg-{name}", value)
         page.select_option("#dlg-incoterm", "FOB")
+        page.fill("#dlg-currency", "us")  # not an ISO 4217 code: refused, the dialog stays
+        page.click("#dlg-ok")
+        expect(page.locator("#dlg-error")).to_contain_text("(422)")
+        expect(page.locator("#dlg")).to_be_visible()
+        page.fill("#dlg-currency", "usd")
         page.click("#dlg-ok")
         expect(page.locator("#dlg")).to_be_hidden()
         expect(papers.locator(".missing")).to_have_count(0)
@@ -100,6 +108,8 @@ def test_dashboard_offers_the_papers_of_a_sealed_container_in_both_languages(
         record = stack.get(f"/api/v1/containers/{CONTAINER}/shipment").json()
         assert (record["buyer"]["country"], record["currency"]) == ("CN", "USD")
         assert (record["set_by"], record["departure_date"]) == ("supervisor-1", "2026-12-05")
+        assert record["consignee"] is None  # left empty: the buyer
+        assert record["notify_party"]["name"] == "Huangpu Forwarding"
 
         # The links open the documents, final and in the page's language.
         href = papers.locator("a.doc-invoice-html").get_attribute("href") or ""
@@ -109,6 +119,8 @@ def test_dashboard_offers_the_papers_of_a_sealed_container_in_both_languages(
             doc.goto(f"{stack.url}{href}")
             expect(doc.locator("h1")).to_have_text("Invoice komersial")
             expect(doc.locator("body")).to_have_attribute("data-final", "true")
+            expect(doc.locator("dl")).to_contain_text("Huangpu Forwarding")
+            expect(doc.locator("dl")).to_contain_text("sama dengan pembeli")  # the consignee
             total = f"{2 * 42.50 + 27.25:.2f}"
             expect(doc.locator("#goods tr.total")).to_contain_text(total)
             pdf = doc.request.get(

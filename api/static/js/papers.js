@@ -91,6 +91,14 @@ function draw(box, c) {
   box.replaceChildren(...parts);
 }
 
+function party(values, prefix) {
+  return {
+    name: values[`${prefix}_name`],
+    address: values[`${prefix}_address`],
+    country: values[`${prefix}_country`].toUpperCase(),
+  };
+}
+
 async function askShipment(c) {
   let s;
   try {
@@ -108,6 +116,12 @@ async function askShipment(c) {
       text("buyer_name", "buyerName", s.buyer.name, 120),
       text("buyer_address", "buyerAddress", s.buyer.address, 400),
       text("buyer_country", "buyerCountry", s.buyer.country, 2),
+      text("consignee_name", "consigneeName", s.consignee && s.consignee.name, 120),
+      text("consignee_address", "consigneeAddress", s.consignee && s.consignee.address, 400),
+      text("consignee_country", "consigneeCountry", s.consignee && s.consignee.country, 2),
+      text("notify_name", "notifyName", s.notify_party && s.notify_party.name, 120),
+      text("notify_address", "notifyAddress", s.notify_party && s.notify_party.address, 400),
+      text("notify_country", "notifyCountry", s.notify_party && s.notify_party.country, 2),
       text("port_of_loading", "portOfLoading", s.port_of_loading),
       text("port_of_discharge", "portOfDischarge", s.port_of_discharge),
       text("vessel", "vessel", s.vessel, 80),
@@ -124,10 +138,10 @@ async function askShipment(c) {
     ok: t("shipmentOk"),
     run: async (v) => {
       const body = {
-        // The record is set whole: the parts this form does not show are kept as they were.
-        consignee: s.consignee,
-        notify_party: s.notify_party,
-        buyer: { name: v.buyer_name, address: v.buyer_address, country: v.buyer_country.toUpperCase() },
+        buyer: party(v, "buyer"),
+        // Left empty: the buyer is the consignee, and the consignee is notified.
+        consignee: v.consignee_name ? party(v, "consignee") : null,
+        notify_party: v.notify_name ? party(v, "notify") : null,
         port_of_loading: v.port_of_loading,
         port_of_discharge: v.port_of_discharge,
         vessel: v.vessel,
