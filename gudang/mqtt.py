@@ -23,9 +23,10 @@ from gudang.settings import MqttSettings, secret
 
 log = logging.getLogger(__name__)
 
-# Reconnect back-off: quick first retry, capped so a returning broker is found soon.
-RECONNECT_MIN_S = 0.2
-RECONNECT_MAX_S = 5.0
+# Reconnect back-off (paho counts whole seconds): quick first retry, capped so a returning
+# broker is found soon.
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 5
 # A PUBACK packet: its type byte, remaining length 2, the message id (MQTT 5, 3.4.2.1:
 # reason code and properties may be left out when the reason is success).
 PUBACK_HEADER = 0x40
@@ -189,7 +190,7 @@ class MqttLink:
             )
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-        client.reconnect_delay_set(min_delay=1, max_delay=int(RECONNECT_MAX_S))
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         # paho's own queue of outgoing messages is unbounded by default; callers that
         # must not lose a message keep their own durable copy (the bridge's spool).
         client.max_inflight_messages_set(1000)

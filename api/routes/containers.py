@@ -207,12 +207,7 @@ async def container_timeline(
     )
 
 
-@router.get(
-    "/{container_no}/packing-list",
-    response_model=PackingListOut,
-    responses={**NOT_FOUND, **INFLUX_ERRORS},
-)
-async def packing_list(
+async def _packing_list(
     who: WorkerByQuery,
     number: ContainerNoPath,
     live: LiveDep,
@@ -220,8 +215,22 @@ async def packing_list(
     settings: SettingsDep,
     access_token: QueryToken = None,
 ) -> PackingListOut:
-    """The container's packing list: every drum with SKU and weight, totals, HS codes."""
+    """The container's packing list, from its stored scans (a worker's token, header or query)."""
     return await packing.build(_known(live, number), influx, settings)
+
+
+PackingList = Annotated[PackingListOut, Depends(_packing_list)]
+Lang = Annotated[str, Query(pattern="^(id|en)$", description="id or en")]
+
+
+@router.get(
+    "/{container_no}/packing-list",
+    response_model=PackingListOut,
+    responses={**NOT_FOUND, **INFLUX_ERRORS},
+)
+async def packing_list(pl: PackingList) -> PackingListOut:
+    """The container's packing list: every drum with SKU and weight, totals, HS codes."""
+    return pl
 
 
 @router.get(
@@ -236,16 +245,8 @@ async def packing_list(
         **INFLUX_ERRORS,
     },
 )
-async def packing_list_csv(
-    who: WorkerByQuery,
-    number: ContainerNoPath,
-    live: LiveDep,
-    influx: InfluxDep,
-    settings: SettingsDep,
-    access_token: QueryToken = None,
-) -> PlainTextResponse:
+async def packing_list_csv(pl: PackingList, number: ContainerNoPath) -> PlainTextResponse:
     """The packing list as CSV (UTF-8), one drum a line, totals at the end."""
-    pl = await packing.build(_known(live, number), influx, settings)
     return PlainTextResponse(
         packing.to_csv(pl),
         media_type="text/csv; charset=utf-8",
@@ -266,16 +267,9 @@ async def packing_list_csv(
     },
 )
 async def packing_list_pdf(
-    who: WorkerByQuery,
-    number: ContainerNoPath,
-    live: LiveDep,
-    influx: InfluxDep,
-    settings: SettingsDep,
-    access_token: QueryToken = None,
-    lang: Annotated[str, Query(pattern="^(id|en)$", description="id or en")] = "en",
+    pl: PackingList, number: ContainerNoPath, settings: SettingsDep, lang: Lang = "en"
 ) -> Response:
     """The packing list as an A4 PDF: every drum, totals per SKU, net and gross, HS codes."""
-    pl = await packing.build(_known(live, number), influx, settings)
     # 2,600 rows take a moment to lay out: off the event loop, so streams keep flowing.
     body = await run_in_threadpool(to_pdf, pl, settings.site.timezone, lang)
     return Response(
@@ -298,14 +292,7 @@ async def packing_list_pdf(
     },
 )
 async def packing_list_html(
-    who: WorkerByQuery,
-    number: ContainerNoPath,
-    live: LiveDep,
-    influx: InfluxDep,
-    settings: SettingsDep,
-    access_token: QueryToken = None,
-    lang: Annotated[str, Query(pattern="^(id|en)$", description="id or en")] = "en",
+    pl: PackingList, settings: SettingsDep, lang: Lang = "en"
 ) -> HTMLResponse:
     """The packing list as a print-ready page (A4, print it or save it as PDF)."""
-    pl = await packing.build(_known(live, number), influx, settings)
     return HTMLResponse(packing.to_html(pl, settings.site.timezone, lang))

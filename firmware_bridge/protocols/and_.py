@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from .base import (
-    FrameSplitter,
     ParseError,
     ScaleProtocol,
     ScaleReading,
@@ -154,16 +153,11 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
     return b"EC,E01" + TERMINATOR  # undefined command
 
 
-def make_splitter() -> FrameSplitter:
-    """A splitter for A&D frames (CR LF or CR)."""
-    return FrameSplitter()
-
-
+# A&D frames end at CR LF or CR: the default splitter.
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=False,
     poll_command=POLL_COMMAND,
-    make_splitter=make_splitter,
     parse=parse,
     encode=encode,
     respond=respond,

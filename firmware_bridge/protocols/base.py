@@ -141,11 +141,12 @@ class ScaleProtocol:
     name: str
     streaming: bool  # True: the device talks continuously and the bridge only reads
     poll_command: bytes | None  # what the bridge sends to ask for a weight; None when streaming
-    make_splitter: Callable[[], Splitter]
     parse: Callable[[bytes], ScaleReading]  # raises ParseError and nothing else
     encode: Callable[[ScaleReading], bytes]  # the bytes a device sends, terminator included
     # Device side of a request/response protocol: the reply to a command (b"" for none).
     respond: Callable[[bytes, ScaleReading], bytes] | None = None
+    # Frames end at CR LF, CR or LF unless the protocol says otherwise.
+    make_splitter: Callable[[], Splitter] = FrameSplitter
     # False: the frames carry no stable flag (every weight parses as moving) and stability
     # is judged from equal consecutive frames (protocols.stability.StabilityJudge).
     flags_stability: bool = True

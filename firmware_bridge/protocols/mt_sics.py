@@ -8,7 +8,6 @@ whitespace.
 from __future__ import annotations
 
 from .base import (
-    FrameSplitter,
     ParseError,
     ScaleProtocol,
     ScaleReading,
@@ -113,16 +112,11 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
     return b"ES" + TERMINATOR
 
 
-def make_splitter() -> FrameSplitter:
-    """A splitter for MT-SICS replies (CR LF, but a lone CR or LF is accepted too)."""
-    return FrameSplitter()
-
-
+# MT-SICS replies end at CR LF (a lone CR or LF is accepted too): the default splitter.
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=False,
     poll_command=POLL_COMMAND,
-    make_splitter=make_splitter,
     parse=parse,
     encode=encode,
     respond=respond,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from .base import (
-    FrameSplitter,
     ParseError,
     ScaleProtocol,
     ScaleReading,
@@ -89,16 +88,11 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
     return UNKNOWN_COMMAND_REPLY
 
 
-def make_splitter() -> FrameSplitter:
-    """A splitter for Ohaus lines (CR LF, or a lone CR or LF)."""
-    return FrameSplitter()
-
-
+# Ohaus lines end at CR LF, or a lone CR or LF: the default splitter.
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=False,
     poll_command=POLL_COMMAND,
-    make_splitter=make_splitter,
     parse=parse,
     encode=encode,
     respond=respond,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 
 from .base import (
-    FrameSplitter,
     ParseError,
     ScaleProtocol,
     ScaleReading,
@@ -152,16 +151,11 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
     return UNKNOWN_COMMAND_REPLY
 
 
-def make_splitter() -> FrameSplitter:
-    """A splitter for SMA replies: LF starts one, CR ends it, both are dropped."""
-    return FrameSplitter()
-
-
+# SMA replies: LF starts one, CR ends it, both dropped: the default splitter.
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=False,
     poll_command=POLL_COMMAND,
-    make_splitter=make_splitter,
     parse=parse,
     encode=encode,
     respond=respond,

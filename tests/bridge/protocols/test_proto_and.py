@@ -66,7 +66,7 @@ def test_parse_rejects(frame: bytes, message: str) -> None:
 
 
 def test_splitter_partial_frames_cr_only_and_noise() -> None:
-    splitter = and_.make_splitter()
+    splitter = and_.PROTOCOL.make_splitter()
     assert splitter.feed(b"ST,+0001") == []
     assert splitter.feed(b"2.34 kg\r") == [b"ST,+00012.34 kg"]  # CR-only terminator
     frames = splitter.feed(b"\xfe\xfe\r\nUS,+00001.00 kg\r\n")
@@ -119,7 +119,7 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 )
 def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool | None) -> None:
     reading = ScaleReading(status, grams / 1000, net)
-    frames = and_.make_splitter().feed(and_.encode(reading))
+    frames = and_.PROTOCOL.make_splitter().feed(and_.encode(reading))
     assert len(frames) == 1
     assert and_.parse(frames[0]) == reading
 

@@ -63,7 +63,7 @@ def test_parse_rejects(frame: bytes, message: str) -> None:
 
 
 def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
-    splitter = mt_sics.make_splitter()
+    splitter = mt_sics.PROTOCOL.make_splitter()
     assert splitter.feed(b"S S      1") == []
     assert splitter.feed(b"2.34 kg\r") == [b"S S      12.34 kg"]
     frames = splitter.feed(b"\n\x00\xff#\r\nS D       1.00 kg\r\n")
@@ -112,7 +112,7 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 )
 def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus) -> None:
     reading = ScaleReading(status, grams / 1000)
-    frames = mt_sics.make_splitter().feed(mt_sics.encode(reading))
+    frames = mt_sics.PROTOCOL.make_splitter().feed(mt_sics.encode(reading))
     assert len(frames) == 1
     assert mt_sics.parse(frames[0]) == reading
 

@@ -56,7 +56,7 @@ def test_parse_rejects(frame: bytes, message: str) -> None:
 
 
 def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
-    splitter = ohaus.make_splitter()
+    splitter = ohaus.PROTOCOL.make_splitter()
     assert splitter.feed(b"     19") == []
     assert splitter.feed(b"2.21 g\r\n\x7f\x7f\r\n       0.01 g ?\r\n") == [
         b"     192.21 g",
@@ -100,7 +100,7 @@ def test_round_trip_error() -> None:
 )
 def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool | None) -> None:
     reading = ScaleReading(status, grams / 1000, net)
-    frames = ohaus.make_splitter().feed(ohaus.encode(reading))
+    frames = ohaus.PROTOCOL.make_splitter().feed(ohaus.encode(reading))
     assert len(frames) == 1
     assert ohaus.parse(frames[0]) == reading
 

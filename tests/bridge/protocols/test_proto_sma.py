@@ -72,7 +72,7 @@ def test_parse_rejects(frame: bytes, message: str) -> None:
 
 
 def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
-    splitter = sma.make_splitter()
+    splitter = sma.PROTOCOL.make_splitter()
     assert splitter.feed(b"\n 1G    ") == []
     assert splitter.feed(b"   5.025lb \r") == [b" 1G       5.025lb "]
     frames = splitter.feed(b"\x00\x80junk\n 1GM      1.000kg \r")
@@ -121,7 +121,7 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 )
 def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool) -> None:
     reading = ScaleReading(status, grams / 1000, net)
-    frames = sma.make_splitter().feed(sma.encode(reading))
+    frames = sma.PROTOCOL.make_splitter().feed(sma.encode(reading))
     assert len(frames) == 1
     assert sma.parse(frames[0]) == reading
 
