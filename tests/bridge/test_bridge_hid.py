@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.bridge import Bridge
+from firmware_bridge.hid_device import HidDevice
 from firmware_bridge.protocols.hid import InputEvent, encode_events, type_text
 from firmware_bridge.simulators import HidScannerSimulator
 from gudang.settings import DeviceSettings, Settings
@@ -113,3 +114,24 @@ def test_station_file_checks_hid_scanners() -> None:
         DeviceSettings(name="s", role="scanner", port="/dev/ttyACM0", protocol="mt-sics")
     with pytest.raises(ValueError, match="a scale speaks one of"):
         DeviceSettings(name="s", role="scale", port="/dev/ttyUSB0", protocol="hid")
+
+
+def test_a_character_device_that_is_no_input_device_is_down_with_the_reason() -> None:
+    # /dev/null is a character device, as /dev/input/event* are: the bridge opens it with
+    # python-evdev, whose evdev ioctls fail there; the scanner is down, retried, no crash.
+    states: list[tuple[str, str]] = []
+    device = HidDevice(
+        DeviceSettings(name="scanner", role="scanner", port="/dev/null", protocol="hid"),
+        lambda frame, at: None,
+        lambda state, detail: states.append((state, detail)),
+        idle_flush_s=0.3,
+    )
+    device.start()
+    try:
+        wait_for(lambda: device.detail.startswith("cannot open /dev/null"), 10, "the reason")
+        assert device.state == "disconnected"
+        assert "ioctl" in device.detail
+        assert device.errors == 0  # an expected failure, not a bug
+    finally:
+        device.stop()
+    assert states[-1] == ("disconnected", "stopped")
