@@ -25,42 +25,12 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 8_000;
 const RECENT = 8; // stored scans listed under the result, newest first
 
-const WORDS = {
-  id: {
-    title: "Pindai", noStation: "Buka halaman ini dari dasbor: tautan “Pindai dengan ponsel” pada stasiun.",
-    online: "Tersambung", offline: "Server tidak terjangkau — scan disimpan", waiting: "menunggu",
-    tokenLabel: "Token akses", signIn: "Masuk",
-    tokenHint: "Pindai kode QR dari supervisor, atau tempel token dari admin.",
-    badToken: "Token ditolak. Minta kode QR baru ke supervisor.",
-    manualLabel: "Label rusak? Ketik kodenya:", manualGo: "Kirim",
-    ready: "Siap memindai", sent: "Terkirim, menunggu konfirmasi", refusedScan: "Ditolak",
-    camera: "Arahkan kamera ke label.", noCamera: "Kamera tidak bisa dibuka: ",
-    needHttps: "Kamera hanya bisa dipakai lewat HTTPS (sertifikat situs harus dipercaya ponsel ini). Ketik kode di bawah.",
-    noDetector: "Peramban ini tidak bisa membaca barcode. Ketik kode di bawah.",
-    quarantined: "Disisihkan (jam ponsel salah?)", stored: "Tersimpan",
-    result: { loaded: "Dimuat", duplicate: "Scan ganda", wrong_container: "Kontainer salah", rejected: "Ditolak",
-      received: "Diterima", container_set: "Kontainer dipilih", supplier_set: "Pemasok dipilih" },
-  },
-  en: {
-    title: "Scan", noStation: "Open this page from the dashboard: a station's “Scan with a phone” link.",
-    online: "Connected", offline: "Server unreachable — scans kept", waiting: "waiting",
-    tokenLabel: "Access token", signIn: "Sign in",
-    tokenHint: "Scan the QR code a supervisor shows, or paste a token from an admin.",
-    badToken: "Token refused. Ask a supervisor for a new QR code.",
-    manualLabel: "Damaged label? Type its code:", manualGo: "Send",
-    ready: "Ready to scan", sent: "Sent, waiting for confirmation", refusedScan: "Refused",
-    camera: "Point the camera at the label.", noCamera: "The camera could not be opened: ",
-    needHttps: "The camera works over HTTPS only (this phone must trust the site's certificate). Type the code below.",
-    noDetector: "This browser cannot read barcodes. Type the code below.",
-    quarantined: "Kept aside (phone clock wrong?)", stored: "Stored",
-    result: { loaded: "Loaded", duplicate: "Duplicate scan", wrong_container: "Wrong container", rejected: "Refused",
-      received: "Received", container_set: "Container set", supplier_set: "Supplier set" },
-  },
-};
+// The dashboard's words (data: js/words.json): the phone says what the station screen says.
+const WORDS = await (await fetch(new URL("js/words.json", import.meta.url))).json();
 
 const $ = (id) => document.getElementById(id);
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
-const t = (key) => WORDS[lang][key];
+const t = (key) => WORDS[lang][key] ?? WORDS.en[key] ?? key;
 
 const page = {
   station: null,
@@ -121,14 +91,14 @@ async function showWaiting() {
   const w = $("waiting");
   w.dataset.count = String(n);
   w.hidden = n === 0;
-  w.textContent = `${n} ${t("waiting")}`;
+  w.textContent = `${n} ${t("scanWaiting")}`;
 }
 
 // A scan is kept before anything else happens to it: a phone locked or out of range loses nothing.
 async function scan(barcode, symbology = null) {
   const entry = { id: newId(), ts: new Date().toISOString(), station: page.station, barcode, symbology };
   await queue.add(entry);
-  show({ tone: "wait", word: t("sent"), label: barcode, detail: "" });
+  show({ tone: "wait", word: t("scanSent"), label: barcode, detail: "" });
   await showWaiting();
   pump();
 }
@@ -190,7 +160,7 @@ async function pump() {
         // Never storable as it is: said to the worker, not resent forever.
         await queue.remove(entry.seq);
         await showWaiting();
-        const view = { tone: "bad", word: t("refusedScan"), label: entry.barcode, detail: detailOf(r.data) };
+        const view = { tone: "bad", word: t("scanRefusedScan"), label: entry.barcode, detail: detailOf(r.data) };
         show(view, "bad");
         remember({ ...view, result: "refused", id: entry.id });
       } else {
@@ -214,7 +184,7 @@ function detailOf(data) {
 function setNet(state) {
   const net = $("net");
   net.dataset.state = state;
-  $("net-text").textContent = state === "off" ? t("offline") : state === "on" ? t("online") : "";
+  $("net-text").textContent = state === "off" ? t("scanOffline") : state === "on" ? t("scanOnline") : "";
 }
 
 // -- what the worker sees and hears ---------------------------------------------------------------
@@ -230,7 +200,7 @@ function showStored(entry, out) {
   if (out && out.weight_kg != null) bits.push(`${out.weight_kg.toLocaleString(lang === "id" ? "id-ID" : "en-GB")} kg`);
   if (out && out.reason) bits.push(out.reason);
   if (out && out.container_no && result === "loaded") bits.push(`→ ${out.container_no}`);
-  const word = result === "quarantined" ? t("quarantined") : (t("result")[result] || result || t("stored"));
+  const word = result === "quarantined" ? t("scanQuarantined") : (t("result")[result] || result || t("scanStored"));
   const tone = toneOf(result);
   show({ tone, word, label: entry.barcode, detail: bits.join(" · "), result }, tone);
   remember({ tone, word, label: entry.barcode, detail: bits.join(" · "), result: result || "", id: entry.id });
@@ -333,14 +303,14 @@ function cameraNote(text) {
 
 async function startCamera() {
   if (!window.isSecureContext || !navigator.mediaDevices) {
-    cameraNote(t("needHttps"));
+    cameraNote(t("scanNeedHttps"));
     return;
   }
   let detector;
   try {
     detector = await makeDetector();
   } catch (err) {
-    cameraNote(`${t("noDetector")} (${err.message})`);
+    cameraNote(`${t("scanNoDetector")} (${err.message})`);
     return;
   }
   const video = $("camera");
@@ -351,7 +321,7 @@ async function startCamera() {
     });
     await video.play();
   } catch (err) {
-    cameraNote(t("noCamera") + err.message);
+    cameraNote(t("scanNoCamera") + err.message);
     return;
   }
   cameraNote("");
@@ -384,15 +354,15 @@ async function startCamera() {
 // -- words, sign-in, start -----------------------------------------------------------------------------
 function applyWords() {
   document.documentElement.lang = lang;
-  document.title = `Gudang · ${t("title")} · ${page.station || ""}`;
-  $("scan-token-label").textContent = t("tokenLabel");
-  $("scan-login-go").textContent = t("signIn");
-  $("scan-login-hint").textContent = t("tokenHint");
-  $("manual-label").textContent = t("manualLabel");
-  $("manual-go").textContent = t("manualGo");
+  document.title = `Gudang · ${t("scanTitle")} · ${page.station || ""}`;
+  $("scan-token-label").textContent = t("scanTokenLabel");
+  $("scan-login-go").textContent = t("scanSignIn");
+  $("scan-login-hint").textContent = t("scanTokenHint");
+  $("manual-label").textContent = t("scanManualLabel");
+  $("manual-go").textContent = t("scanManualGo");
   for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
   setNet($("net").dataset.state);
-  if (!page.shown) show({ tone: "none", word: page.station ? t("ready") : "", label: "", detail: page.station ? t("camera") : t("noStation") });
+  if (!page.shown) show({ tone: "none", word: page.station ? t("scanReady") : "", label: "", detail: page.station ? t("scanCamera") : t("scanNoStation") });
   showWaiting();
 }
 
@@ -400,7 +370,7 @@ function signedOut(detail) {
   localStorage.removeItem(SCAN_TOKEN_KEY);
   page.token = null;
   $("scan-login").hidden = false;
-  show({ tone: "bad", word: t("badToken"), label: "", detail: detail || "" }, "bad");
+  show({ tone: "bad", word: t("scanBadToken"), label: "", detail: detail || "" }, "bad");
 }
 
 function readHash() {

@@ -5,16 +5,20 @@ Stored as station events in InfluxDB and rebuilt from them; against real servers
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import Browser, expect
 
 from gudang.influx import InfluxClient, quote_str
 from gudang.wire import phone_tokens_decoder
 from tests.api.conftest import TOKENS, Stack
+from tests.api.test_api_dashboard import ARTIFACTS, _sign_in, browser  # noqa: F401 (a fixture)
 from tests.api.test_api_scan_page import blank_browser  # noqa: F401 (a fixture)
 from tests.harness import Probe, running_services, wait_for
 
@@ -181,3 +185,61 @@ def test_the_qr_link_signs_the_scanning_page_in(
         assert stack.container()["drums"] == 1
     finally:
         context.close()
+
+
+def test_supervisor_shows_a_phone_qr_code_on_the_dashboard_and_revokes_it(
+    stack: Stack,
+    browser: Browser,  # noqa: F811
+) -> None:
+    signin_station(stack)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        _sign_in(page, stack.url, TOKENS["supervisor"])
+        card = page.locator(f'[data-station="{PHONE_STATION}"]')
+        link = card.locator(f'[data-phone-link="{PHONE_STATION}"]')
+        expect(link).to_have_attribute("href", f"scan.html#station={PHONE_STATION}")
+        card.locator(f'[data-phone-qr="{PHONE_STATION}"]').click()
+        code = page.locator("#phone-qr-code img")
+        expect(code).to_be_visible()
+        expect(page.locator("#phone-list li[data-phone]")).to_have_count(1)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "phone-qr.png"))
+        # The QR code, read off the screen as a phone's camera would, is the signed-in link.
+        shot = Image.open(io.BytesIO(code.screenshot()))
+        read = zxingcpp.read_barcode(shot)
+        assert read is not None
+        assert read.text.startswith(
+            f"{stack.url}/dashboard/scan.html#station={PHONE_STATION}&token="
+        )
+        token = read.text.rsplit("token=", 1)[1]
+        assert _scan(stack, token, PHONE_STATION, "CB-JMB-L-000401").status_code == 200
+        phones = page.locator("#phone-list li[data-phone]")
+        expect(phones).to_have_count(1)
+        phones.first.locator("button").click()
+        expect(page.locator("#phone-list li[data-phone]")).to_have_count(0)
+        assert stack.get("/api/v1/phone-tokens").json() == []
+        assert _scan(stack, token, PHONE_STATION, "CB-JMB-L-000402").status_code == 401
+    finally:
+        page.close()
+
+    # A worker gets the scanning page's link, not the QR code.
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        _sign_in(page, stack.url, TOKENS["worker"])
+        card = page.locator(f'[data-station="{PHONE_STATION}"]')
+        expect(card.locator(f'[data-phone-link="{PHONE_STATION}"]')).to_be_visible()
+        expect(card.locator(f'[data-phone-qr="{PHONE_STATION}"]')).to_have_count(0)
+    finally:
+        page.close()
+
+
+def signin_station(stack: Stack) -> None:
+    """Make the phone station known (its first phone) and point it at a container."""
+    first = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
+    r = httpx.delete(
+        f"{stack.url}/api/v1/phone-tokens/{first['name']}",
+        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
+        timeout=15,
+    )
+    assert r.status_code == 200, r.text
+    stack.open_and_point(station=PHONE_STATION)

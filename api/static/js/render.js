@@ -2,6 +2,7 @@
 import { acknowledge, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
 import { el, fmtNum, fmtRelative, fmtTime, pct } from "./format.js";
 import { renderPapers } from "./papers.js";
+import { phoneLinks } from "./phones.js";
 import { newerRefusal, renderScreen, scanDetail, scanTone } from "./screen.js";
 import { $, API, canSupervise, state, t } from "./state.js";
 import { setLive } from "./stream.js";
@@ -288,6 +289,7 @@ function renderStation(s) {
       el("b", { text: t("notSaved") }), ` ${refused.label}`));
   }
   parts.push(el("a", { class: "screen-link", href: `#station=${encodeURIComponent(s.station)}`, text: t("screenLink") }));
+  parts.push(el("div", { class: "line phones" }, ...phoneLinks(s.station, canSupervise())));
   if (s.spool_capacity) parts.push(el("div", { class: "line", text: `${t("spool")}: ${fmtNum(s.spool_depth)} / ${fmtNum(s.spool_capacity)}` }));
   const hours = state.hourly.get(s.station);
   if (hours && hours.some((h) => h.scans)) parts.push(sparkline(hours));
