@@ -62,19 +62,33 @@ def _shipment(cmd: CommandV1, at: datetime) -> ShipmentV1:
     """The shipment record of a command, checked, stamped with who set it and when."""
     given = cmd.args.get("shipment")
     if not isinstance(given, dict):
-        raise FloorError("shipment is required: an object of the record's fields", code=400)
+        raise FloorError(
+            "shipment is required: an object of the record's fields (data pengapalan wajib diisi)",
+            code=400,
+        )
     try:
         shipment = msgspec.convert(given, ShipmentV1)
     except msgspec.ValidationError as exc:
-        raise FloorError(f"invalid shipment record: {exc}", code=400) from exc
+        raise FloorError(
+            f"invalid shipment record (data pengapalan tidak sah): {exc}", code=400
+        ) from exc
     if shipment.incoterm and shipment.incoterm not in INCOTERMS:
-        raise FloorError(f"incoterm {shipment.incoterm!r} is not an Incoterm 2020", code=400)
+        raise FloorError(
+            f"incoterm {shipment.incoterm!r} is not an Incoterm 2020 (bukan Incoterm 2020)",
+            code=400,
+        )
     if shipment.currency and not _CURRENCY.fullmatch(shipment.currency):
-        raise FloorError(f"currency {shipment.currency!r} is not an ISO 4217 code", code=400)
+        raise FloorError(
+            f"currency {shipment.currency!r} is not an ISO 4217 code (bukan kode mata uang "
+            "ISO 4217)",
+            code=400,
+        )
     for name in ("freight", "insurance"):
         value = getattr(shipment, name)
         if value is not None and (not value.is_finite() or value < 0):
-            raise FloorError(f"{name} must be zero or more, not {value}", code=400)
+            raise FloorError(
+                f"{name} must be zero or more, not {value} (tidak boleh negatif)", code=400
+            )
     return msgspec.structs.replace(shipment, set_by=cmd.actor, set_at=at)
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from api.papers import data, html, pdf
@@ -297,3 +299,23 @@ def test_form_e_box_6_lists_a_dozen_ranges_then_points_to_the_annex() -> None:
     # the CSV keeps them all: the e-SKA application is filled from it
     row = next(csv.DictReader(io.StringIO(data.form_e_csv(p))))
     assert row["box6_marks_and_numbers"].count(";") == 19
+
+
+@given(
+    st.sets(
+        st.tuples(st.sampled_from(["CB-JMB-L-", "CB-JMB-M-", "X", ""]), st.integers(0, 60)),
+        max_size=80,
+    ),
+    st.sampled_from([1, 4, 6]),
+)
+def test_label_ranges_cover_every_label_once(pairs: set[tuple[str, int]], width: int) -> None:
+    labels = {f"{prefix}{n:0{width}d}" for prefix, n in pairs}
+    ranges = label_ranges(labels)
+    assert sum(r.count for r in ranges) == len(labels)
+    covered: list[str] = []
+    for r in ranges:
+        head = r.first.rstrip("0123456789")
+        first, last = int(r.first[len(head) :]), int(r.last[len(head) :])
+        assert last - first + 1 == r.count
+        covered += [f"{head}{n:0{len(r.first) - len(head)}d}" for n in range(first, last + 1)]
+    assert sorted(covered) == sorted(labels)
