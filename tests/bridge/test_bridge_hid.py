@@ -16,7 +16,7 @@ from firmware_bridge.hid_device import HidDevice
 from firmware_bridge.protocols.hid import InputEvent, encode_events, type_text
 from firmware_bridge.simulators import HidScannerSimulator
 from gudang.settings import DeviceSettings, Settings
-from gudang.wire import StationStatusV1, Topics, WeightStatus
+from gudang.wire import QcResult, ScanKind, StationStatusV1, Topics, WeightStatus
 from tests.bridge.station_kit import STATION, Recorder, running_station, station_settings
 from tests.harness import wait_for
 
@@ -135,3 +135,25 @@ def test_a_character_device_that_is_no_input_device_is_down_with_the_reason() ->
     finally:
         device.stop()
     assert states[-1] == ("disconnected", "stopped")
+
+
+@pytest.mark.parametrize("layout", ["us", "fr"])
+def test_container_labels_and_station_cards_typed_by_a_keyboard_scanner(
+    layout: str, settings: Settings, tmp_path: Path
+) -> None:
+    # The same frame rules as a serial scanner: ISO 6346, supplier and QC cards.
+    with running_station(settings, tmp_path, "xk3190-tf0", hid_layout=layout) as st:
+        assert st.scale is not None
+        st.scanner.scan("CSQU 305438 3")
+        st.scanner.scan("SUP:CV-JAYA")  # ':' is Shift+; on us, a plain key on fr
+        st.scanner.scan("QC:REJECT")
+        st.scale.place(7.5)
+        st.scanner.scan("CB-JMB-L-000641")
+        scans = st.recorder.wait_scans(3)
+        assert [(s.kind, s.barcode) for s in scans] == [
+            (ScanKind.CONTAINER, "CSQU 305438 3"),
+            (ScanKind.SUPPLIER, "CV-JAYA"),
+            (ScanKind.DRUM, "CB-JMB-L-000641"),
+        ]
+        assert scans[2].qc is QcResult.REJECT
+        assert scans[2].weight_kg == 7.5
