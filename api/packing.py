@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from api import csvsafe
+from api.papers.model import packaging_kg
 from api.queries import drums_in_container
 from api.schemas import PackingLine, PackingListOut, PackingSkuTotal
 from gudang.barcodes import ContainerNo
@@ -57,7 +58,10 @@ async def build(
         for sku, weights in sorted(per_sku.items())
     ]
     net = round(sum(d.weight_kg for d in drums), WEIGHT_DECIMALS)
-    gross = round(net + len(drums) * settings.api.packaging_kg_per_drum, WEIGHT_DECIMALS)
+    # The same gross as the export papers': each SKU's packaging (api/papers/model.py).
+    default = settings.api.packaging_kg_per_drum
+    packaging = sum(len(w) * packaging_kg(skus.get(sku), default) for sku, w in per_sku.items())
+    gross = round(net + packaging, WEIGHT_DECIMALS)
     return PackingListOut(
         container_no=container.container_no,
         container_no_formatted=ContainerNo.parse(container.container_no).formatted,

@@ -161,6 +161,13 @@ def container_size(container_type: str) -> str:
     return container_type[:2] if container_type[:2].isdigit() else container_type
 
 
+def packaging_kg(spec: SkuSettings | None, default: float) -> float:
+    """One drum's packaging weight: its SKU's, else api.packaging_kg_per_drum."""
+    if spec is not None and spec.packaging_kg is not None:
+        return spec.packaging_kg
+    return default
+
+
 def _allocate(amounts: list[Decimal], total: Decimal) -> list[Decimal]:
     """``total`` shared in proportion to ``amounts``, to the cent, adding up exactly."""
     base = sum(amounts, Decimal(0))
@@ -307,9 +314,7 @@ def _line(
             f"SKU {sku} di katalog (uraian, kode HS, harga)",
         )
     net = round(sum(d.weight_kg for d in drums), WEIGHT_DECIMALS)
-    packaging = default_packaging
-    if spec is not None and spec.packaging_kg is not None:
-        packaging = spec.packaging_kg
+    packaging = packaging_kg(spec, default_packaging)
     volume = spec.volume_m3 if spec is not None else None
     if spec is not None and volume is None:
         n.add(

@@ -215,6 +215,10 @@ def test_papers_of_a_full_container_reconcile_with_influxdb_and_each_other(
         "CB-JMB-L-001001 - CB-JMB-L-001800",
     ]
     assert Decimal(summary["totals"]["amount"]) == total
+    # the per-drum packing list (the annex on its own) has the same totals
+    annex = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list").json()
+    assert annex["net_weight_kg"] == pytest.approx(sum(net.values()), abs=1e-6)
+    assert annex["gross_weight_kg"] == pytest.approx(sum(gross.values()), abs=1e-6)
     assert Decimal(summary["totals"]["fob"]) == fob_total
 
     # PEB goods data (CSV and JSON): the same figures, FOB shared out to the cent
