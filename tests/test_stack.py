@@ -13,9 +13,12 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -230,4 +233,49 @@ def test_stack_with_a_keyboard_scanner_and_an_xk3190(tmp_path: Path, stacks: lis
         return any(s["weight_kg"] is not None for s in loaded.json())
 
     wait_for(weighed, timeout=60, what="a drum loaded with the XK3190's stable weight")
+    assert stack.ctrl_c() == 0, stack.output
+
+
+def test_stack_with_tls_serves_https_and_takes_a_phone_scan(
+    tmp_path: Path, stacks: list[Stack]
+) -> None:
+    env, api_port = _env(tmp_path)
+    stack = Stack(
+        [
+            str(ROOT / ".venv" / "bin" / "gudang"),
+            "stack",
+            "--tls",
+            "--data-dir",
+            str(tmp_path / "stack"),
+            "--interval",
+            "0.5",
+        ],
+        env,
+        api_port,
+    )
+    stacks.append(stack)
+    stack.wait_up()
+    found = re.search(r"HTTPS:\s+(https://\S+?)/dashboard/\s+\(CA: (\S+)\)", stack.output)
+    assert found, stack.output
+    https, ca = found.group(1), found.group(2)
+    verify = ssl.create_default_context(cafile=ca)
+    wait_for(lambda: stack.drums() >= 1, timeout=60, what="the simulated station loading")
+    r = httpx.get(f"{https}/api/v1/containers/{DEMO_CONTAINER}", headers=HEADERS, verify=verify)
+    assert r.status_code == 200, r.text
+    # A phone at the simulated station (a bridge with a scale): weighed by its bridge.
+    scan = {
+        "id": str(uuid.uuid4()),
+        "ts": datetime.now(UTC).isoformat(),
+        "barcode": "CB-JMB-S-999001",
+    }
+    r = httpx.post(
+        f"{https}/api/v1/stations/load-1/scans",
+        json=scan,
+        headers={"Authorization": "Bearer demo-worker"},
+        verify=verify,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["via"], r.json()["stored"]) == ("bridge", True)
+    assert r.json()["weight_status"] in ("stable", "no_stable")
     assert stack.ctrl_c() == 0, stack.output
