@@ -103,7 +103,8 @@ class SerialDevice:
 
     def _set_state(self, state: str, detail: str = "") -> None:
         with self._state_lock:
-            if state != self.state:
+            # A new reason counts too: a port missing from the start says why.
+            if state != self.state or detail != self.detail:
                 self.state = state
                 self.detail = detail
                 self._on_state(state, detail)

@@ -112,3 +112,23 @@ def test_scale_in_error_shows_in_the_status_until_it_weighs_again(
             what="scale well again",
             after=st.recorder.statuses().index(failing),
         )
+
+
+def test_a_port_missing_from_the_start_says_why(settings: Settings, tmp_path: Path) -> None:
+    from firmware_bridge.protocols.scanner import make_scan_splitter
+    from firmware_bridge.serial_device import SerialDevice
+    from gudang.settings import DeviceSettings
+
+    missing = tmp_path / "ttyGone"
+    device = SerialDevice(
+        DeviceSettings(name="scanner", role="scanner", port=str(missing)),
+        make_scan_splitter,
+        lambda frame, at: None,
+        lambda state, detail: None,
+    )
+    device.start()
+    try:
+        wait_for(lambda: device.detail.startswith(f"cannot open {missing}"), 10, "the reason")
+        assert device.state == "disconnected"
+    finally:
+        device.stop()
