@@ -29,6 +29,7 @@ from api.routes import (
     station_scans,
     stations,
     stock,
+    stocktakes,
     stream,
 )
 from api.transport import PlainHttpGuard
@@ -112,7 +113,13 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for router in (corrections.containers, corrections.stock, audit.router, catalogue.router):
+    for router in (
+        corrections.containers,
+        corrections.stock,
+        audit.router,
+        catalogue.router,
+        stocktakes.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.metrics_router)
 

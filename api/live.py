@@ -38,6 +38,7 @@ from gudang.wire import (
     StationState,
     StationStatusV1,
     StationViewV1,
+    StocktakeV1,
     StockV1,
     Topics,
     WeightReadingV1,
@@ -53,6 +54,7 @@ from gudang.wire import (
     station_view_decoder,
     status_decoder,
     stock_decoder,
+    stocktake_decoder,
     weight_decoder,
 )
 
@@ -116,6 +118,7 @@ class LiveState:
         self.stock: StockV1 = StockV1()
         self.catalogue_at: datetime | None = None  # when the services' catalogue came
         self.phone_tokens: dict[str, PhoneTokenV1] = {}  # by sha256 (state/phone-tokens)
+        self.stocktakes: dict[str, StocktakeV1] = {}
         self.counters: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
@@ -284,6 +287,13 @@ class LiveState:
                 s = station_view_decoder.decode(payload)
                 self.stations[s.station] = s
                 return LiveEvent("station", s.station)
+            case ["state", "stocktake", count_id]:
+                if not payload:
+                    self.stocktakes.pop(count_id, None)
+                    return LiveEvent("stocktake", count_id, removed=True)
+                count = stocktake_decoder.decode(payload)
+                self.stocktakes[count.id] = count
+                return LiveEvent("stocktake", count.id)
             case ["state", "catalogue"]:
                 if payload:
                     self._take_catalogue(catalogue_decoder.decode(payload))

@@ -28,7 +28,7 @@ from gudang.wire import (
 )
 
 ContainerType = Literal["20GP", "40GP", "40HC"]
-StationMode = Literal["loading", "receiving"]
+StationMode = Literal["loading", "receiving", "counting"]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -310,6 +310,7 @@ class StationOut(BaseModel):
     supplier: str | None = Field(
         None, description="receiving: the supplier of the drums scanned now (card or supervisor)"
     )
+    stocktake: str | None = Field(None, description="counting: the stocktake its scans count for")
     online: bool
     last_scan_at: datetime | None
     scans: int
@@ -360,6 +361,9 @@ class StationModeSet(BaseModel):
     mode: StationMode
     supplier: str | None = Field(
         None, max_length=64, description="receiving: the supplier (pengrajin) drums come from"
+    )
+    stocktake: str | None = Field(
+        None, max_length=64, description="counting: the open stocktake its scans count for"
     )
 
 
@@ -689,3 +693,47 @@ class CatalogueSkuOut(SkuSettings):
     """One SKU of the catalogue in force, retired ones too."""
 
     sku: str = Field(examples=["JMB-L"])
+
+
+# -- stocktakes ------------------------------------------------------------------------------
+class StocktakeOpen(BaseModel):
+    """Open a count of one stock location."""
+
+    location: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$",
+        description="a warehouse location ('warehouse', 'rak-a1') or a QC hold",
+        examples=["warehouse"],
+    )
+
+
+class StocktakeApprove(BaseModel):
+    """Approve a closed count's adjustments: all of them, or only these drums."""
+
+    drums: list[str] | None = Field(
+        None, max_length=100_000, description="drum keys; null: every difference"
+    )
+
+
+class StocktakeDiff(BaseModel):
+    """One difference between the count and the books."""
+
+    drum: str
+    sku: str
+    book_location: str = Field(description="where the books had it ('' : nowhere)")
+
+
+class StocktakeOut(BaseModel):
+    """A stocktake and, once closed, its differences."""
+
+    id: str
+    location: str
+    status: Literal["open", "closed", "approved"]
+    opened_by: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+    expected_at_open: int = Field(description="drums the books had there when it opened")
+    found: int = Field(description="drums counted")
+    unexpected: list[StocktakeDiff] = Field(description="found, not in the books (or off them)")
+    missing: list[StocktakeDiff] = Field(description="the books have it there, not found")
+    wrong_place: list[StocktakeDiff] = Field(description="found there, the books say elsewhere")
+    adjusted: list[str] = Field(description="approved: the drums whose books were adjusted")

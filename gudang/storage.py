@@ -17,6 +17,9 @@ Measurements (all tagged ``site``):
   ``to_location``, ``reason``, ``note``.
 - ``catalogue_event`` (tag ``sku``): a SKU set or retired by the admin, the whole
   definition in ``spec`` (SkuSettings as JSON); applied over the configured catalogue.
+- ``stocktake_event`` (tag ``stocktake``): a count opened (``location``), closed (the
+  differences as JSON) or approved (the drums adjusted, each also a ``stock_event``
+  ``stocktake``); counted scans are ``scan`` rows with result ``counted``.
 - ``audit`` (tag ``command``): every accepted command with its actor, arguments and
   result as JSON, and ``container_no`` when it concerns one; read by GET /audit.
 - ``station_event`` (tag ``station``): active container or mode set by a command.
@@ -54,6 +57,7 @@ CATALOGUE_EVENT = "catalogue_event"
 SHIPPED_DRUM = "shipped_drum"
 CHECKPOINT = "checkpoint"
 WEIGHT = "weight"
+STOCKTAKE_EVENT = "stocktake_event"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
@@ -68,6 +72,7 @@ TAG_PART = "part"
 # ``shipped_drum`` series per site: a drum's lookup reads one of them (a few thousand rows
 # after ten years), while the tag's cardinality stays small for InfluxDB's index.
 SHIPPED_BUCKETS = 1024
+TAG_STOCKTAKE = "stocktake"
 
 # -- fields shared by writer and readers ------------------------------------------------------
 EVENT = "event"  # the field naming what a container_event / station_event point records
@@ -93,6 +98,10 @@ class Event(StrEnum):
     RETIRE_SKU = "retire_sku"  # catalogue_event
     PHONE_TOKEN_ISSUE = "phone_token_issue"  # station_event: name, sha256
     PHONE_TOKEN_REVOKE = "phone_token_revoke"  # station_event: name
+    STOCKTAKE = "stocktake"  # stock_event: a count's approved adjustment
+    OPEN_COUNT = "open_count"  # stocktake_event
+    CLOSE_COUNT = "close_count"  # stocktake_event
+    APPROVE_COUNT = "approve_count"  # stocktake_event
 
 
 # The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.

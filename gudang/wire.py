@@ -108,6 +108,10 @@ class Topics:
         """Stock by SKU and location (retained)."""
         return f"{self.base}/state/stock"
 
+    def state_stocktake(self, stocktake_id: str) -> str:
+        """One stocktake (retained)."""
+        return f"{self.base}/state/stocktake/{stocktake_id}"
+
     @property
     def state_catalogue(self) -> str:
         """The SKU catalogue in force (retained)."""
@@ -218,6 +222,7 @@ class ScanResult(StrEnum):
     REJECTED = "rejected"  # refused, reason says why
     CONTAINER_SET = "container_set"  # a container label set the station's container
     SUPPLIER_SET = "supplier_set"
+    COUNTED = "counted"  # counting station: found in the stocktake; no change to the books
 
 
 class WeightStatus(StrEnum):
@@ -491,6 +496,7 @@ class StationViewV1(msgspec.Struct, kw_only=True):
     last_scan_at: AwareDatetime | None = None
     scans: int = 0
     supplier: str | None = None  # receiving: the supplier of the drums scanned now
+    stocktake: str | None = None  # counting: the stocktake its scans count for
     last_scan: LastScanV1 | None = None
 
 
@@ -517,6 +523,31 @@ class StockV1(msgspec.Struct, kw_only=True):
     v: Literal[1] = 1
     updated_at: AwareDatetime | None = None
     items: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class StocktakeV1(msgspec.Struct, kw_only=True):
+    """A count of one stock location, retained on ``state/stocktake/<id>``.
+
+    ``status``: open (counting stations scan into it), closed (the differences are known),
+    approved (the books were adjusted, ``adjusted`` lists the drums). The differences are
+    ``{"drum", "sku", "book_location"}`` rows: ``unexpected`` (found, not in the books or
+    off them), ``missing`` (the books have it here, not found), ``wrong_place`` (found here,
+    the books say elsewhere).
+    """
+
+    v: Literal[1] = 1
+    id: str
+    location: str
+    status: str
+    opened_by: str = ""
+    opened_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    expected_at_open: int = 0
+    found: int = 0
+    unexpected: list[dict[str, str]] = msgspec.field(default_factory=list)
+    missing: list[dict[str, str]] = msgspec.field(default_factory=list)
+    wrong_place: list[dict[str, str]] = msgspec.field(default_factory=list)
+    adjusted: list[str] = msgspec.field(default_factory=list)
 
 
 class CatalogueV1(msgspec.Struct, kw_only=True):
@@ -550,6 +581,9 @@ class Command(StrEnum):
     # sku, spec (SkuSettings' fields, whole): add a SKU or replace its definition (admin)
     CATALOGUE_SET_SKU = "catalogue/set-sku"
     CATALOGUE_RETIRE_SKU = "catalogue/retire-sku"  # sku: new scans of it are refused
+    STOCKTAKE_OPEN = "stocktake/open"  # location: a count of it (stocktake_id in the result)
+    STOCKTAKE_CLOSE = "stocktake/close"  # stocktake_id: the differences
+    STOCKTAKE_APPROVE = "stocktake/approve"  # stocktake_id, drums? (default all): adjust
     # container_no, shipment (ShipmentV1's fields): refused once the container shipped
     CONTAINER_SHIPMENT = "container/shipment"
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
@@ -632,6 +666,7 @@ station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
 catalogue_decoder = msgspec.json.Decoder(CatalogueV1)
 phone_tokens_decoder = msgspec.json.Decoder(PhoneTokensV1)
+stocktake_decoder = msgspec.json.Decoder(StocktakeV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)
 weight_decoder = msgspec.json.Decoder(WeightReadingV1)
 # Every command a station takes on Topics.station_command (tagged by "command").

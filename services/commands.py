@@ -26,9 +26,11 @@ from gudang.storage import (
     SHIPMENT,
     SKU_SPEC,
     STATION_EVENT,
+    STOCKTAKE_EVENT,
     TAG_CONTAINER_NO,
     TAG_SKU,
     TAG_STATION,
+    TAG_STOCKTAKE,
     Event,
     ns_to_datetime,
 )
@@ -138,6 +140,9 @@ class Commands:
             Command.STOCK_QC_DISPOSE.value: self._cmd_qc_dispose,
             Command.CATALOGUE_SET_SKU.value: self._cmd_set_sku,
             Command.CATALOGUE_RETIRE_SKU.value: self._cmd_retire_sku,
+            Command.STOCKTAKE_OPEN.value: self._cmd_open_count,
+            Command.STOCKTAKE_CLOSE.value: self._cmd_close_count,
+            Command.STOCKTAKE_APPROVE.value: self._cmd_approve_count,
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
@@ -354,6 +359,73 @@ class Commands:
         )
         return {**(result or {}), "action": action}
 
+    # -- stocktakes ---------------------------------------------------------------------------
+    def _count_event(
+        self,
+        lines: list[str],
+        event: Event,
+        count_id: str,
+        fields: dict[str, FieldValue | None],
+        cmd: CommandV1,
+        ts: int,
+    ) -> None:
+        self._event(
+            lines, STOCKTAKE_EVENT, TAG_STOCKTAKE, count_id, {EVENT: event.value, **fields}, cmd, ts
+        )
+
+    def _cmd_open_count(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        location = _arg(cmd, "location")
+        ts = self.stamp(now)
+        # A short id people can read out: the location and the opening time.
+        count_id = _opt(cmd, "stocktake_id")
+        if count_id is None:
+            ms = ts // 1_000_000
+            while f"ST-{ms:X}" in self.floor.stocktakes:  # two opened in one millisecond
+                ms += 1
+            count_id = f"ST-{ms:X}"
+        count = self.floor.open_stocktake(count_id, location, cmd.actor, ns_to_datetime(ts))
+        self._count_event(lines, Event.OPEN_COUNT, count.id, {"location": location}, cmd, ts)
+        return _view(count.view())
+
+    def _cmd_close_count(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        ts = self.stamp(now)
+        count = self.floor.close_stocktake(_arg(cmd, "stocktake_id"), ns_to_datetime(ts))
+        view = count.view()
+        differences = {
+            "unexpected": view.unexpected,
+            "missing": view.missing,
+            "wrong_place": view.wrong_place,
+        }
+        fields: dict[str, FieldValue | None] = {
+            "location": count.location,
+            "result": msgspec.json.encode(differences).decode(),
+        }
+        self._count_event(lines, Event.CLOSE_COUNT, count.id, fields, cmd, ts)
+        return _view(view)
+
+    def _cmd_approve_count(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        count_id = _arg(cmd, "stocktake_id")
+        drums = cmd.args.get("drums")
+        if drums is not None and not (
+            isinstance(drums, list) and all(isinstance(d, str) for d in drums)
+        ):
+            raise FloorError("drums: a list of drum keys (daftar drum)", code=400)
+        adjustments = self.floor.stocktake_adjustments(count_id, drums)
+        for drum, sku, to in adjustments:
+            was = self.floor.drum_location.get(drum) or ""
+            self.floor.adjust(drum, sku, to)
+            self._stock_event(
+                lines, Event.STOCKTAKE, cmd, now, drum, sku, was, to, f"stocktake {count_id}"
+            )
+        count = self.floor.approve_stocktake(count_id, [])
+        count.adjusted = sorted(d for d, _s, _t in adjustments)
+        fields: dict[str, FieldValue | None] = {
+            "location": count.location,
+            "adjusted": msgspec.json.encode(count.adjusted).decode(),
+        }
+        self._count_event(lines, Event.APPROVE_COUNT, count_id, fields, cmd, self.stamp(now))
+        return _view(count.view())
+
     # -- the SKU catalogue ------------------------------------------------------------------
     def _catalogue_event(
         self,
@@ -423,12 +495,16 @@ class Commands:
         station = self._known_station(cmd)
         supplier = cmd.args.get("supplier")
         st = self.floor.set_mode(
-            station, _arg(cmd, "mode"), str(supplier).strip() if supplier is not None else None
+            station,
+            _arg(cmd, "mode"),
+            str(supplier).strip() if supplier is not None else None,
+            stocktake=_opt(cmd, "stocktake"),
         )
         fields: dict[str, FieldValue | None] = {
             EVENT: Event.SET_MODE.value,
             "mode": st.mode,
             "supplier": st.supplier or "",
+            "stocktake": st.stocktake,
         }
         ts = self.stamp(now)
         self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)

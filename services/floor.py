@@ -29,12 +29,13 @@ from gudang.wire import (
     ScanV1,
     ShipmentV1,
     StationViewV1,
+    StocktakeV1,
     StockV1,
 )
 from services.shipped import ShippedDrum, ShippedFilter
 
 WAREHOUSE = "warehouse"  # the stock location of drums not in a container
-STATION_MODES = ("loading", "receiving")
+STATION_MODES = ("loading", "receiving", "counting")
 # Stock locations of drums held by QC: in stock, but never loaded.
 QC_LOCATIONS = {QcResult.REJECT: "qc-reject", QcResult.REWORK: "qc-rework"}
 QC_HELD = frozenset(QC_LOCATIONS.values())
@@ -82,6 +83,7 @@ class ScanOutcome:
     location: str | None = None  # RECEIVED: the stock location it goes to (default warehouse)
     from_location: str | None = None  # RECEIVED again after QC: the location it leaves
     unknown_label: bool = False  # REJECTED because the label or its SKU is unknown
+    stocktake: str | None = None  # COUNTED: the count it was found in
 
 
 @dataclass(slots=True)
@@ -188,6 +190,7 @@ class Station:
     last_scan_at: datetime | None = None
     scans: int = 0
     supplier: str | None = None
+    stocktake: str | None = None  # counting: the count its scans go to
     last_scan: LastScanV1 | None = None  # the newest scan by time, with its outcome
     # From the station's status messages (not stored: the retained status comes back).
     last_status_at: datetime | None = None
@@ -204,7 +207,54 @@ class Station:
             last_scan_at=self.last_scan_at,
             scans=self.scans,
             supplier=self.supplier,
+            stocktake=self.stocktake,
             last_scan=self.last_scan,
+        )
+
+
+@dataclass(slots=True)
+class Stocktake:
+    """A count of one stock location: opened, counted by scans, closed, approved.
+
+    Plain data (strings, lists, dicts) so that the live state can be checkpointed.
+    """
+
+    id: str
+    location: str
+    opened_by: str
+    opened_at: datetime | None = None
+    status: str = "open"  # open -> closed -> approved
+    expected_at_open: int = 0  # drums the books had there when it opened
+    found: dict[str, str] = field(default_factory=dict)  # drum -> its book location ("": none)
+    found_sku: dict[str, str] = field(default_factory=dict)
+    # At close: drum -> (sku, book location) for each of the three differences.
+    unexpected: dict[str, list[str]] = field(default_factory=dict)  # the books did not have it
+    missing: dict[str, list[str]] = field(default_factory=dict)  # expected here, not found
+    wrong_place: dict[str, list[str]] = field(default_factory=dict)  # the books say elsewhere
+    adjusted: list[str] = field(default_factory=list)
+    closed_at: datetime | None = None
+
+    def view(self) -> StocktakeV1:
+        """The retained state payload."""
+
+        def rows(diff: dict[str, list[str]]) -> list[dict[str, str]]:
+            return [
+                {"drum": d, "sku": s, "book_location": loc} for d, (s, loc) in sorted(diff.items())
+            ]
+
+        return StocktakeV1(
+            id=self.id,
+            location=self.location,
+            status=self.status,
+            opened_by=self.opened_by,
+            opened_at=self.opened_at,
+            closed_at=self.closed_at,
+            expected_at_open=self.expected_at_open,
+            found=len(self.found),
+            unexpected=rows(self.unexpected),
+            missing=rows(self.missing),
+            wrong_place=rows(self.wrong_place),
+            adjusted=list(self.adjusted),
         )
 
 
@@ -255,6 +305,7 @@ class Changes:
     stock: bool = False
     catalogue: bool = False
     phone_tokens: bool = False
+    stocktakes: set[str] = field(default_factory=set)
 
     def clear(self) -> None:
         """Forget everything published."""
@@ -263,6 +314,7 @@ class Changes:
         self.stock = False
         self.catalogue = False
         self.phone_tokens = False
+        self.stocktakes.clear()
 
 
 class Floor:
@@ -289,6 +341,7 @@ class Floor:
         self.shipped = ShippedFilter()  # every drum shipped (they are not in drum_location)
         # Where a drum not in memory shipped (the services query InfluxDB); None: never asked.
         self.shipped_lookup: Callable[[str], ShippedDrum | None] | None = None
+        self.stocktakes: dict[str, Stocktake] = {}
         self.changes = Changes()
 
     # -- the SKU catalogue ------------------------------------------------------------------
@@ -367,12 +420,26 @@ class Floor:
         self.changes.stations.add(station)
         return container_no
 
-    def set_mode(self, station: str, mode: str, supplier: str | None = None) -> Station:
-        """Make a station a loading or a receiving station (with its supplier)."""
+    def set_mode(
+        self,
+        station: str,
+        mode: str,
+        supplier: str | None = None,
+        stocktake: str | None = None,
+        check: bool = True,
+    ) -> Station:
+        """Make a station a loading, a receiving (with its supplier) or a counting station
+        (with the open stocktake its scans count for)."""
         if mode not in STATION_MODES:
             raise FloorError(f"mode {mode!r}: use one of {', '.join(STATION_MODES)}", code=400)
+        if mode == "counting":
+            if not stocktake:
+                raise FloorError("counting needs the stocktake (stok opname) to count", code=400)
+            if check:
+                self._open_stocktake(stocktake)
         st = self.station(station)
         st.mode = mode
+        st.stocktake = stocktake if mode == "counting" else None
         if supplier is not None:
             st.supplier = supplier or None
         self.changes.stations.add(station)
@@ -618,6 +685,138 @@ class Floor:
             raise FloorError(f"container {container_no} is {c.status.value}")
         return c
 
+    # -- stocktakes ---------------------------------------------------------------------------
+    def _open_stocktake(self, stocktake_id: str) -> Stocktake:
+        count = self.stocktakes.get(stocktake_id)
+        if count is None:
+            raise FloorError(f"stocktake {stocktake_id} is not known (stok opname tidak ada)", 404)
+        if count.status != "open":
+            raise FloorError(
+                f"stocktake {stocktake_id} is {count.status} (stok opname sudah {count.status})"
+            )
+        return count
+
+    def _books_at(self, location: str) -> list[str]:
+        return sorted(d for d, loc in self.drum_location.items() if loc == location)
+
+    def open_stocktake(
+        self, stocktake_id: str, location: str, by: str, at: datetime, check: bool = True
+    ) -> Stocktake:
+        """Open a count of a stock location (a warehouse location or a QC hold)."""
+        if check:
+            if location not in QC_HELD and (not LOCATION_RE.match(location) or location in GONE):
+                raise FloorError(f"location {location!r} is not a stock location", code=400)
+            if stocktake_id in self.stocktakes:
+                raise FloorError(f"stocktake {stocktake_id} exists already")
+            for other in self.stocktakes.values():
+                if other.location == location and other.status == "open":
+                    raise FloorError(
+                        f"stocktake {other.id} of {location} is open: close it first "
+                        f"(stok opname {other.id} masih terbuka)"
+                    )
+        count = Stocktake(
+            id=stocktake_id,
+            location=location,
+            opened_by=by,
+            opened_at=at,
+            expected_at_open=len(self._books_at(location)),
+        )
+        self.stocktakes[stocktake_id] = count
+        self.changes.stocktakes.add(stocktake_id)
+        return count
+
+    def close_stocktake(
+        self,
+        stocktake_id: str,
+        at: datetime,
+        check: bool = True,
+        stored: dict[str, list[dict[str, str]]] | None = None,
+    ) -> Stocktake:
+        """Close a count: what was found against what the books have there now.
+
+        ``stored``: the differences as the close found them (a rebuild takes them as
+        stored rather than work them out again).
+        """
+        count = self._open_stocktake(stocktake_id) if check else self.stocktakes[stocktake_id]
+        here = count.location
+        if stored is not None:
+            for name in ("unexpected", "missing", "wrong_place"):
+                getattr(count, name).update(
+                    {r["drum"]: [r["sku"], r["book_location"]] for r in stored.get(name, [])}
+                )
+        for drum in count.found if stored is None else ():
+            sku = count.found_sku.get(drum, "")
+            now_at = self.drum_location.get(drum)
+            if now_at == here:
+                continue
+            if now_at is None or now_at in GONE:
+                count.unexpected[drum] = [sku, now_at or ""]
+            else:
+                count.wrong_place[drum] = [sku, now_at]
+        for drum in self._books_at(here) if stored is None else ():
+            if drum not in count.found:
+                count.missing[drum] = [self.drum_sku.get(drum, ""), here]
+        count.status = "closed"
+        count.closed_at = at
+        self.changes.stocktakes.add(stocktake_id)
+        # Its counting stations go back to loading: their scans would count for nothing.
+        for st in self.stations.values():
+            if st.stocktake == stocktake_id:
+                st.mode, st.stocktake = "loading", None
+                self.changes.stations.add(st.name)
+        return count
+
+    def stocktake_adjustments(
+        self, stocktake_id: str, drums: list[str] | None
+    ) -> list[tuple[str, str, str]]:
+        """The books' changes approving a closed count makes: (drum, sku, to location).
+
+        ``drums``: only these (None: every difference). A drum found in a container is not
+        adjusted here: unload it (a correction of that container).
+        """
+        count = self.stocktakes.get(stocktake_id)
+        if count is None:
+            raise FloorError(f"stocktake {stocktake_id} is not known (stok opname tidak ada)", 404)
+        if count.status != "closed":
+            raise FloorError(
+                f"stocktake {stocktake_id} is {count.status}: only a closed count is approved "
+                "(hanya stok opname yang sudah ditutup yang disetujui)"
+            )
+        wanted = set(drums) if drums is not None else None
+        known = set(count.unexpected) | set(count.missing) | set(count.wrong_place)
+        if wanted is not None and (extra := sorted(wanted - known)):
+            raise FloorError(
+                f"not differences of stocktake {stocktake_id}: {', '.join(extra[:5])}", code=400
+            )
+        out: list[tuple[str, str, str]] = []
+        for drum in sorted(known):
+            if wanted is not None and drum not in wanted:
+                continue
+            if drum in count.missing:
+                out.append((drum, count.missing[drum][0], WRITTEN_OFF))
+            elif self.drum_location.get(drum) not in self.containers:
+                sku = (count.unexpected.get(drum) or count.wrong_place[drum])[0]
+                out.append((drum, sku, count.location))
+        return out
+
+    def approve_stocktake(
+        self, stocktake_id: str, adjustments: list[tuple[str, str, str]]
+    ) -> Stocktake:
+        """Apply a closed count's approved adjustments to the books; the count is approved."""
+        count = self.stocktakes[stocktake_id]
+        for drum, sku, to in adjustments:
+            self.adjust(drum, sku, to)
+        count.adjusted = sorted(d for d, _sku, _to in adjustments)
+        count.status = "approved"
+        self.changes.stocktakes.add(stocktake_id)
+        return count
+
+    def adjust(self, drum: str, sku: str, to: str) -> None:
+        """Put a drum where a count found it (or off the books), known to the books or not."""
+        if drum not in self.drum_sku and sku:
+            self.drum_sku[drum] = sku
+        self.relocate(drum, to)
+
     # -- stock corrections -------------------------------------------------------------------
     def in_storage(self, location: str | None) -> bool:
         """Whether a drum at ``location`` is counted as stock (a warehouse location or QC)."""
@@ -781,6 +980,17 @@ class Floor:
             )
 
         location = self.drum_location.get(label.key)
+        if mode == "counting":
+            count = self.stocktakes.get(st.stocktake or "") if st else None
+            if count is None or count.status != "open":
+                return outcome(ScanResult.REJECTED, reason="no open stocktake at this station")
+            if label.key in count.found:
+                return outcome(ScanResult.DUPLICATE, reason=f"already counted in {count.id}")
+            return replace(
+                outcome(ScanResult.COUNTED, location=count.location),
+                from_location=location or "",
+                stocktake=count.id,
+            )
         gone = self.shipped_before(label.key) if location is None else None
         if gone is not None:
             day = gone.shipped_at.date().isoformat()
@@ -870,6 +1080,12 @@ class Floor:
             st.active_container = outcome.container_no
         elif r is ScanResult.SUPPLIER_SET:
             st.supplier = outcome.supplier
+        elif r is ScanResult.COUNTED and outcome.drum and outcome.stocktake:
+            count = self.stocktakes.get(outcome.stocktake)
+            if count is not None and count.status == "open":
+                count.found[outcome.drum] = outcome.from_location or ""
+                count.found_sku[outcome.drum] = outcome.sku or ""
+                self.changes.stocktakes.add(count.id)
         elif r is ScanResult.RECEIVED and outcome.drum and outcome.sku:
             goes_to = outcome.location or WAREHOUSE
             left = outcome.from_location
@@ -934,6 +1150,7 @@ class Floor:
         self.changes.stock = True
         self.changes.catalogue = True
         self.changes.phone_tokens = True
+        self.changes.stocktakes.update(self.stocktakes)
 
     # -- views -----------------------------------------------------------------------------
     def stock_view(self, now: datetime | None = None) -> StockV1:

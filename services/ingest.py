@@ -489,6 +489,15 @@ class Ingest:
                 self.link.publish(
                     self.topics.state_station(name), encode(st.view()), qos=QOS_STATE, retain=True
                 )
+        for count_id in sorted(ch.stocktakes):
+            count = self.floor.stocktakes.get(count_id)
+            if count is not None:
+                self.link.publish(
+                    self.topics.state_stocktake(count_id),
+                    encode(count.view()),
+                    qos=QOS_STATE,
+                    retain=True,
+                )
         if ch.catalogue:
             self.link.publish(
                 self.topics.state_catalogue,

@@ -36,6 +36,7 @@ from gudang.storage import (
     SKU_SPEC,
     STATION_EVENT,
     STOCK_EVENT,
+    STOCKTAKE_EVENT,
     Event,
     datetime_to_ns,
     ns_to_datetime,
@@ -68,12 +69,24 @@ _SCAN_COLUMNS = (
     "qc",
     "location",
     "from_location",
+    "stocktake",
 )
 _COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
 
 # At one instant, events apply in this order: a container opens before a scan loads it.
 # The catalogue first: a SKU added is known to the scans of the same instant.
-_ORDER = (CATALOGUE_EVENT, CONTAINER_EVENT, STATION_EVENT, SCAN, STOCK_EVENT, QUARANTINE, ALERT)
+# A count opens before the scans of the same instant, and closes after them; its approval
+# (stocktake_event) after its adjustments (stock_event).
+_ORDER = (
+    CATALOGUE_EVENT,
+    CONTAINER_EVENT,
+    STATION_EVENT,
+    SCAN,
+    STOCK_EVENT,
+    STOCKTAKE_EVENT,
+    QUARANTINE,
+    ALERT,
+)
 
 
 @dataclass(slots=True)
@@ -263,11 +276,17 @@ def _apply(
     elif measurement == STOCK_EVENT:
         # write_off, move, qc_dispose: the drum goes where the correction put it.
         drum = str(row["drum"])
+        if row.get(EVENT) == Event.STOCKTAKE:
+            # A count's adjustment: a drum found may be one the books never had.
+            floor.adjust(drum, str(row.get("sku") or ""), str(row["to_location"]))
+            return
         if drum not in floor.drum_location:
             raise ValueError(f"stock correction of drum {drum} the books never had")
         if floor.drum_location[drum] in floor.containers:
             raise ValueError(f"stock correction of drum {drum} while it is in a container")
         floor.relocate(drum, str(row["to_location"]))
+    elif measurement == STOCKTAKE_EVENT:
+        _apply_count_event(floor, row, at)
     elif measurement == STATION_EVENT:
         station = str(row["station"])
         event = row.get(EVENT)
@@ -275,13 +294,34 @@ def _apply(
             floor.set_active_container(station, row.get("container_no") or None, check=False)
         elif event == Event.SET_MODE:
             supplier = row.get("supplier")
-            floor.set_mode(station, str(row["mode"]), str(supplier) if supplier else "")
+            floor.set_mode(
+                station,
+                str(row["mode"]),
+                str(supplier) if supplier else "",
+                stocktake=str(row.get("stocktake") or "") or None,
+                check=False,
+            )
         elif event == Event.PHONE_TOKEN_ISSUE:
             floor.issue_phone_token(
                 station, str(row["name"]), str(row["sha256"]), at, str(row.get("actor") or "")
             )
         elif event == Event.PHONE_TOKEN_REVOKE:
             floor.revoke_phone_token(str(row["name"]))
+
+
+def _apply_count_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:
+    count_id = str(row["stocktake"])
+    event = row.get(EVENT)
+    if event == Event.OPEN_COUNT:
+        floor.open_stocktake(count_id, str(row["location"]), str(row.get("actor") or ""), at, False)
+    elif event == Event.CLOSE_COUNT:
+        # The differences as the close found them (a late scan replayed in time order
+        # before it must not change them).
+        stored = msgspec.json.decode(str(row.get("result") or "{}"))
+        floor.close_stocktake(count_id, at, check=False, stored=stored)
+    elif event == Event.APPROVE_COUNT:
+        count = floor.approve_stocktake(count_id, [])  # its adjustments came as stock_events
+        count.adjusted = sorted(msgspec.json.decode(str(row.get("adjusted") or "[]")))
 
 
 def _apply_container_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:

@@ -56,6 +56,7 @@ def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
         "qc": outcome.qc,
         "location": outcome.location,
         "from_location": outcome.from_location,
+        "stocktake": outcome.stocktake,
         "device_ts": scan.ts.isoformat(),
     }
     return line(SCAN, {TAG_SITE: site, TAG_STATION: scan.station}, fields, ts_ns)
@@ -77,6 +78,7 @@ def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
         qc=row.get("qc"),
         location=row.get("location"),
         from_location=row.get("from_location"),
+        stocktake=row.get("stocktake"),
     )
 
 

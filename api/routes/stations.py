@@ -81,5 +81,7 @@ async def set_station_mode(
     args: dict[str, object] = {"station": station, "mode": body.mode}
     if body.supplier:
         args["supplier"] = body.supplier
+    if body.stocktake:
+        args["stocktake"] = body.stocktake
     result = await send_command(live, metrics, Command.STATION_SET_MODE, args, who)
     return _station_out(live, station, result)

@@ -37,6 +37,14 @@ const WORDS = {
     saved: "Tersimpan", done: "Selesai", unreachable: "API tidak terjangkau",
     raised: "aktif", acknowledged: "dikonfirmasi", cleared: "selesai",
     confirmRetire: "Pensiunkan SKU ini? Drum yang sudah tercatat tetap ada.",
+    tabStocktake: "Stok opname", openCount: "Buka stok opname", expected: "Tercatat",
+    found: "Ditemukan", stocktake: "Stok opname", station: "Stasiun",
+    setCounting: "Jadikan stasiun penghitung", closeCount: "Tutup dan bandingkan",
+    countingHint: "Pindai setiap drum di lokasi ini di stasiun itu (atau ponselnya).",
+    approve: "Setujui penyesuaian terpilih", details: "Rincian", open: "terbuka",
+    closed: "ditutup", approved: "disetujui", unexpected: "Ditemukan, tidak tercatat",
+    missing: "Tercatat, tidak ditemukan", wrong_place: "Ditemukan di tempat yang salah",
+    bookLocation: "Menurut buku", counting: "menghitung",
   },
   en: {
     back: "← Dashboard", signInFirst: "Sign in on the dashboard first.", tabStock: "Stock corrections",
@@ -60,6 +68,14 @@ const WORDS = {
     saved: "Saved", done: "Done", unreachable: "The API cannot be reached",
     raised: "raised", acknowledged: "acknowledged", cleared: "cleared",
     confirmRetire: "Retire this SKU? Drums already counted stay.",
+    tabStocktake: "Stocktake", openCount: "Open a count", expected: "In the books",
+    found: "Found", stocktake: "Stocktake", station: "Station",
+    setCounting: "Make it a counting station", closeCount: "Close and compare",
+    countingHint: "Scan every drum at this location at that station (or its phone).",
+    approve: "Approve the selected adjustments", details: "Details", open: "open",
+    closed: "closed", approved: "approved", unexpected: "Found, not in the books",
+    missing: "In the books, not found", wrong_place: "Found in the wrong place",
+    bookLocation: "Books say", counting: "counting",
   },
 };
 
@@ -212,6 +228,73 @@ async function submitContainer(ev) {
   }
 }
 
+// -- stocktakes ----------------------------------------------------------------------------
+let shownCount = null;
+
+async function loadCounts() {
+  const counts = await call("GET", "/stocktakes");
+  $("st-rows").replaceChildren(...counts.map((c) => {
+    const show = el("button", { type: "button", class: "show", text: t("details") });
+    // Shown afresh: the counts go on while the page is open.
+    show.addEventListener("click", () => { shownCount = c.id; LOADERS.stocktake(); });
+    return el("tr", { "data-count": c.id, "data-status": c.status },
+      el("td", { text: c.id }), el("td", { text: c.location }), el("td", { class: "status", text: t(c.status) }),
+      el("td", { class: "n", text: String(c.expected_at_open) }), el("td", { class: "n found", text: String(c.found) }),
+      el("td", {}, show));
+  }));
+  if (shownCount) await showCount(shownCount);
+}
+LOADERS.stocktake = () => loadCounts().catch((e) => toast(e.message, true));
+
+async function showCount(id) {
+  shownCount = id;
+  const c = await call("GET", `/stocktakes/${encodeURIComponent(id)}`);
+  $("st-detail").hidden = false;
+  $("st-id").textContent = c.id;
+  $("st-where").textContent = c.location;
+  $("st-status").textContent = t(c.status);
+  $("st-detail").dataset.status = c.status;
+  $("st-count-form").hidden = c.status !== "open";
+  $("st-close").hidden = c.status !== "open";
+  $("st-approve").hidden = c.status !== "closed";
+  if (c.status === "open") {
+    const stations = await call("GET", "/stations");
+    const sel = $("st-station");
+    const had = sel.value;
+    sel.replaceChildren(...stations.map((s) => el("option", {
+      value: s.station, text: `${s.station} · ${s.mode === "counting" ? `${t("counting")} ${s.stocktake || ""}` : s.mode}`,
+    })));
+    if (had) sel.value = had;
+  }
+  const groups = ["unexpected", "missing", "wrong_place"].map((kind) => {
+    const rows = c[kind].map((d) => {
+      const box = el("input", { type: "checkbox", value: d.drum, "aria-label": d.drum });
+      box.checked = c.status === "closed" || c.adjusted.includes(d.drum);
+      box.disabled = c.status !== "closed";
+      return el("tr", { "data-drum": d.drum, "data-kind": kind, class: c.adjusted.includes(d.drum) ? "adjusted" : "" },
+        el("td", {}, box), el("td", { text: d.drum }), el("td", { text: d.sku }), el("td", { text: d.book_location }));
+    });
+    return el("section", { class: "diff", "data-kind": kind },
+      el("h3", { text: `${t(kind)} (${c[kind].length})` }),
+      el("table", { class: "grid" },
+        el("thead", {}, el("tr", {}, el("th"), el("th", { text: t("drumLabel") }), el("th", { text: t("sku") }), el("th", { text: t("bookLocation") }))),
+        el("tbody", {}, ...rows)));
+  });
+  $("st-diffs").replaceChildren(...(c.status === "open" ? [] : groups));
+}
+
+async function countAction(method, path, body) {
+  $("st-error").textContent = "";
+  try {
+    const c = await call(method, path, body);
+    toast(`${c.id}: ${t(c.status)}`);
+    shownCount = c.id;
+    await loadCounts();
+  } catch (e) {
+    $("st-error").textContent = e.message;
+  }
+}
+
 // -- audit and alert history ----------------------------------------------------------------
 const short = (v) => (v === null || v === undefined ? "" : JSON.stringify(v));
 
@@ -349,7 +432,11 @@ async function start() {
   }
   $("audit-kind").append(...COMMANDS.map((c) => el("option", { value: c, text: c })));
   for (const b of document.querySelectorAll("#tabs [data-tab]")) {
-    b.addEventListener("click", () => { location.hash = `tab=${b.dataset.tab}`; });
+    b.addEventListener("click", () => {
+      const hash = `#tab=${b.dataset.tab}`;
+      if (location.hash === hash) showTab(); // the same tab again: loaded afresh
+      else location.hash = hash;
+    });
   }
   window.addEventListener("hashchange", showTab);
   const sf = $("stock-form");
@@ -363,6 +450,33 @@ async function start() {
   $("audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.audit(); });
   $("alerts-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.alerts(); });
   $("sku-form").addEventListener("submit", submitSku);
+  $("st-open-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("st-error").textContent = "";
+    try {
+      const c = await call("POST", "/stocktakes", { location: $("st-location").value.trim() });
+      toast(`${c.id}: ${t(c.status)}`);
+      shownCount = c.id;
+      await loadCounts();
+    } catch (e) {
+      toast(e.message, true);
+    }
+  });
+  $("st-count-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await call("PUT", `/stations/${encodeURIComponent($("st-station").value)}/mode`, { mode: "counting", stocktake: shownCount });
+      toast(`${$("st-station").value}: ${t("counting")}`);
+      await showCount(shownCount);
+    } catch (e) {
+      $("st-error").textContent = e.message;
+    }
+  });
+  $("st-close").addEventListener("click", () => countAction("POST", `/stocktakes/${encodeURIComponent(shownCount)}/close`));
+  $("st-approve").addEventListener("click", () => {
+    const drums = [...document.querySelectorAll("#st-diffs input[type=checkbox]:checked")].map((b) => b.value);
+    countAction("POST", `/stocktakes/${encodeURIComponent(shownCount)}/approve`, { drums });
+  });
   $("ops").hidden = false;
   showTab();
 }

@@ -49,6 +49,11 @@ REQUIRED = {
     ("GET", "/api/v1/audit.csv"): "supervisor",
     ("GET", "/api/v1/audit/alerts"): "worker",
     ("GET", "/api/v1/catalogue"): "worker",
+    ("GET", "/api/v1/stocktakes"): "worker",
+    ("POST", "/api/v1/stocktakes"): "supervisor",
+    ("GET", "/api/v1/stocktakes/{stocktake_id}"): "worker",
+    ("POST", "/api/v1/stocktakes/{stocktake_id}/close"): "supervisor",
+    ("POST", "/api/v1/stocktakes/{stocktake_id}/approve"): "supervisor",
     ("PUT", "/api/v1/catalogue/{sku}"): "admin",
     ("POST", "/api/v1/catalogue/{sku}/retire"): "admin",
     ("GET", "/api/v1/stations"): "worker",
@@ -84,6 +89,7 @@ QUERY_TOKEN = {
 ROLES = ["worker", "supervisor", "admin"]
 PATH_VALUES = {
     "sku": "JMB-L",
+    "stocktake_id": "ST-NOPE",
     "container_no": CONTAINER,
     "station": "load-1",
     "alert_id": "no-such-alert",

@@ -168,3 +168,59 @@ def test_admin_adds_a_sku_the_next_scan_uses_and_a_worker_sees_no_actions(
         expect(page.locator("#tab-stock")).to_be_hidden()
     finally:
         page.close()
+
+
+def test_a_stocktake_from_open_to_approved_in_the_browser(stack: Stack, browser: Browser) -> None:
+    r = stack.put(f"/api/v1/stations/{RECEIVING}/mode", {"mode": "receiving", "supplier": "CV"})
+    assert r.status_code == 200, r.text
+    for n in (1, 2, 3):
+        stack.scan(_drum(n), station=RECEIVING)
+    wait_for(
+        lambda: stack.get("/api/v1/stock").json()["totals"][0]["in_warehouse"] == 3,
+        what="received",
+    )
+    stack.scan(_drum(1), station="load-1")  # load-1 seen by the services (no container: refused)
+    wait_for(lambda: len(stack.get("/api/v1/stations").json()) == 2, what="two stations")
+    page = _ops(browser, stack.url, "supervisor", "stocktake")
+    try:
+        page.fill("#st-location", "warehouse")
+        page.click("#st-open-form button[type=submit]")
+        row = page.locator('#st-rows tr[data-status="open"]')
+        expect(row).to_have_count(1)
+        count_id = row.get_attribute("data-count") or ""
+        expect(page.locator("#st-id")).to_have_text(count_id)
+        page.select_option("#st-station", "load-1")
+        page.click("#st-count-form button[type=submit]")
+        expect(page.locator('#st-station option[value="load-1"]')).to_contain_text(count_id)
+
+        for n in (1, 2, 7):  # 3 is not found; 7 was never received
+            stack.scan(_drum(n), station="load-1")
+        wait_for(
+            lambda: stack.get(f"/api/v1/stocktakes/{count_id}").json()["found"] == 3,
+            what="3 counted",
+        )
+        page.click('#tabs [data-tab="stocktake"]')
+        page.locator(f'#st-rows tr[data-count="{count_id}"] button.show').click()
+        expect(page.locator(f'#st-rows tr[data-count="{count_id}"] .found')).to_have_text("3")
+        page.click("#st-close")
+        expect(page.locator("#st-detail")).to_have_attribute("data-status", "closed")
+        missing = page.locator('#st-diffs tr[data-kind="missing"]')
+        expect(missing).to_have_count(1)
+        expect(missing).to_have_attribute("data-drum", _drum(3))
+        expect(page.locator('#st-diffs tr[data-kind="unexpected"]')).to_have_attribute(
+            "data-drum", _drum(7)
+        )
+        missing.locator("input").uncheck()  # drum 3: looked for again, not written off
+        page.click("#st-approve")
+        expect(page.locator("#st-detail")).to_have_attribute("data-status", "approved")
+        expect(page.locator("#st-diffs tr.adjusted")).to_have_count(1)
+    finally:
+        page.close()
+    count = stack.get(f"/api/v1/stocktakes/{count_id}").json()
+    assert (count["status"], count["adjusted"]) == ("approved", [_drum(7)])
+    wait_for(
+        lambda: stack.get("/api/v1/stock").json()["totals"][0]["in_warehouse"] == 4,
+        what="drum 7 into the books, drum 3 kept",
+    )
+    station = {s["station"]: s for s in stack.get("/api/v1/stations").json()}["load-1"]
+    assert station["mode"] == "loading"  # the close let the counting station go
