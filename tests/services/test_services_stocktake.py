@@ -8,6 +8,8 @@ import msgspec
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
 from gudang.wire import stocktake_decoder
+from services.checkpoint import load_state, state_of
+from services.rebuild import rebuild
 from tests.harness import running_services, wait_for
 from tests.services.kit import Floorkit, drum, rows
 
@@ -66,6 +68,9 @@ def test_a_stocktake_from_open_to_approved_and_after_a_restart(
             bad = kit.command("stocktake/approve", stocktake_id=count_id, drums=[drum(1)])
             assert (bad.ok, bad.code) == (False, 400)  # not a difference
 
+            # A checkpoint between the close and the approval: a start from it replays the
+            # approval over it (checked below).
+            assert services.ingest.checkpoint("test")
             approved = kit.ok(
                 "stocktake/approve",
                 actor="spv",
@@ -110,3 +115,12 @@ def test_a_stocktake_from_open_to_approved_and_after_a_restart(
             after = wait_for(lambda: _count(kit, count_id), what="count republished")
             assert after == before_count
             assert services.ingest.floor.stations["load-2"].mode == "loading"
+        from_checkpoint = load_state(settings, influx)
+        full = rebuild(settings, influx)
+        assert (from_checkpoint.road, full.road) == ("checkpoint", "full")
+        assert (
+            state_of(from_checkpoint)["floor"]["stocktakes"]
+            == state_of(full)["floor"]["stocktakes"]
+        )
+        assert from_checkpoint.floor.stocktakes[count_id].adjusted == [drum(3), drum(5), drum(9)]
+        assert state_of(from_checkpoint)["floor"]["stock"] == state_of(full)["floor"]["stock"]
