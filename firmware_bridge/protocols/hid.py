@@ -54,6 +54,7 @@ KEY_RIGHTMETA = 126
 SHIFTS = frozenset({KEY_LEFTSHIFT, KEY_RIGHTSHIFT})
 CTRLS = frozenset({KEY_LEFTCTRL, KEY_RIGHTCTRL})
 FRAME_ENDS = frozenset({KEY_ENTER, KEY_KPENTER, KEY_TAB})
+MODIFIERS = SHIFTS | CTRLS | {KEY_LEFTALT, KEY_RIGHTALT, KEY_CAPSLOCK}
 # Keys that type nothing and change nothing here.
 IGNORED = frozenset({KEY_NUMLOCK, KEY_SCROLLLOCK, KEY_LEFTMETA, KEY_RIGHTMETA})
 
@@ -241,8 +242,10 @@ class KeyDecoder:
             if code == KEY_LEFTALT or (code == KEY_RIGHTALT and not self.layout.altgr):
                 frames += self._alt_released()
             return frames
-        if code in self._held:
-            return frames  # a second press without release: a lost event, not a new key
+        if code in self._held and code in MODIFIERS:
+            return frames  # a modifier pressed again without release: a lost release
+        # A character key pressed again without its release types again: a lost release
+        # must not eat a character.
         self._held.add(code)
         if code in SHIFTS or code in CTRLS or code in IGNORED or code == KEY_RIGHTALT:
             if code == KEY_RIGHTALT and not self.layout.altgr:

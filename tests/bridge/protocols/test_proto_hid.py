@@ -258,3 +258,9 @@ def test_cr_or_lf_typed_as_control_characters_end_the_frame() -> None:
     assert decoder.flush() == b"b"
     alt_13 = Keys().tap(30).ev(LALT, PRESS).tap(82, 79, 81).ev(LALT, RELEASE)  # a, Alt 0 1 3
     assert _decode(alt_13)[0] == [b"a"]
+
+
+def test_a_lost_release_eats_no_character_and_toggles_nothing_twice() -> None:
+    keys = Keys().ev(11, PRESS).ev(11, PRESS).ev(11, RELEASE)  # "0" twice, one release lost
+    keys.ev(CAPS, PRESS).ev(CAPS, PRESS).ev(CAPS, RELEASE).tap(30, ENTER)  # Caps Lock once
+    assert _decode(keys)[0] == [b"00A"]
