@@ -192,6 +192,15 @@ def test_a_stocktake_from_open_to_approved_in_the_browser(stack: Stack, browser:
         page.select_option("#st-station", "load-1")
         page.click("#st-count-form button[type=submit]")
         expect(page.locator('#st-station option[value="load-1"]')).to_contain_text(count_id)
+        # The dashboard's station card says what the station does now.
+        board = _ops(browser, stack.url, "worker", "alerts")
+        try:
+            board.goto(f"{stack.url}/dashboard/")
+            card = board.locator(".station", has_text="load-1")
+            expect(card.locator(".stocktake")).to_have_text(count_id)
+            expect(card).to_contain_text("hitung stok")
+        finally:
+            board.close()
 
         for n in (1, 2, 7):  # 3 is not found; 7 was never received
             stack.scan(_drum(n), station="load-1")

@@ -268,6 +268,8 @@ function renderStation(s) {
     s.mode === "receiving"
       ? el("div", { class: "line" }, `${t("mode")[s.mode]} · ${t("supplier")}: `,
         el("b", { text: s.supplier || t("none") }))
+      : s.mode === "counting"
+      ? el("div", { class: "line" }, `${t("mode")[s.mode]} · `, el("b", { class: "stocktake", text: s.stocktake || "" }))
       : el("div", { class: "line" }, `${t("mode")[s.mode] || s.mode} · ${t("activeContainer")}: `,
         el("b", { class: "active", text: s.active_container || t("none") })),
     el("div", { class: "line" }, `${t("lastScan")}: `, el("b", { text: fmtTime(s.last_scan_at, true) }),

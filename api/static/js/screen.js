@@ -47,6 +47,7 @@ export function renderScreen() {
   const c = s && s.active_container ? state.containers.get(s.active_container) : null;
   $("screen-where").textContent = !s ? "" : s.mode === "receiving"
     ? `${t("mode").receiving} · ${t("supplier")}: ${s.supplier || t("none")}`
+    : s.mode === "counting" ? `${t("mode").counting} · ${s.stocktake || ""}`
     : `${t("activeContainer")}: ${c ? c.container_no_formatted : t("none")}`;
   $("screen-fill").textContent = c ? `${fmtNum(c.drums)} / ${fmtNum(c.capacity_drums)} ${t("drumsUnit")} · ${pct(c.fill_ratio)}` : "";
   renderScale();
