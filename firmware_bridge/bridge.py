@@ -461,11 +461,23 @@ class Bridge:
 
         return self.scale_watch.wait_after(since, deadline, poll)
 
+    def _poll_between_scans(self) -> None:
+        """A polled scale is read between scans too, at ``weight_publish_hz``: the live weight
+        on the station screen, and the services' checks of the empty platter (scale_drift)."""
+        hz = self.settings.station.weight_publish_hz
+        proto, scale = self._scale_protocol, self._scale
+        if hz <= 0 or scale is None or proto is None or proto.streaming:
+            return
+        command = proto.poll_command
+        if command is not None:
+            self.scale_watch.poll_idle(lambda: scale.write(command), 1.0 / hz)
+
     def _pair_loop(self) -> None:
         while not self._stop.is_set():
             try:
                 frame, ts, at, scan_id = self._scans.get(timeout=0.2)
             except queue.Empty:
+                self._poll_between_scans()
                 continue
             try:
                 self._pair(frame, ts, at, scan_id=scan_id)

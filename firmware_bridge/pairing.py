@@ -98,6 +98,21 @@ class ScaleWatch:
                 return None
             return self._last[1], self._last[2]
 
+    def poll_idle(self, poll: Callable[[], bool], interval_s: float) -> bool:
+        """Between scans, ask a polled scale for a reading (one poll at a time, at most every
+        ``interval_s``); whether a poll went out. Pairing ignores the replies: they answer
+        polls sent before its scan."""
+        with self._cond:
+            now = time.monotonic()
+            if not (self.polled and self.connected) or now - self._poll_at < interval_s:
+                return False
+            if self._polls > self._replies:
+                if now - self._poll_at <= POLL_REPLY_TIMEOUT_S:
+                    return False  # the last poll's reply may still come
+                self.lost_replies += 1
+                self._replies = self._polls
+            return self._poll(poll, now)
+
     def _poll(self, poll: Callable[[], bool], now: float) -> bool:
         self._polls += 1
         self._poll_at = now

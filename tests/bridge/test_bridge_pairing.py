@@ -107,7 +107,8 @@ def test_scan_pairs_with_next_stable_weight_and_reports_faults(
 def test_container_label_is_published_as_context_without_weighing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    with running_station(settings, tmp_path, "mt-sics") as st:
+    # No polls between scans (weight_publish_hz 0): the only ones counted are the label's.
+    with running_station(settings, tmp_path, "mt-sics", weight_publish_hz=0) as st:
         assert st.scale is not None
         st.scale.place(9.0)
         polls_before = st.scale.commands

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
@@ -115,17 +116,17 @@ def test_readings_of_another_station_or_garbled_are_refused_and_counted() -> Non
 
 
 @contextmanager
-def streaming_station(
-    settings: Settings, tmp_path: Path
+def station(
+    settings: Settings, tmp_path: Path, protocol: str
 ) -> Iterator[tuple[Bridge, ScaleSimulator]]:
-    """A bridge with a scale that streams its readings (polled ones are read at scans only)."""
+    """A bridge with a scale of this protocol (a polled one is polled between scans too)."""
     scanner = ScannerSimulator()
-    scale = ScaleSimulator("mt-continuous")
+    scale = ScaleSimulator(protocol)
     station = StationSettings(
         name="load-1",
         devices=[
             DeviceSettings(name="scanner", role="scanner", port=scanner.path),
-            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-continuous"),
+            DeviceSettings(name="scale", role="scale", port=scale.path, protocol=protocol),
         ],
         spool_path=tmp_path / "load-1.sqlite3",
     )
@@ -138,8 +139,9 @@ def streaming_station(
         scale.close()
 
 
+@pytest.mark.parametrize("protocol", ["mt-continuous", "mt-sics"])  # streaming, polled
 def test_a_drifting_and_a_restless_scale_through_bridge_services_influxdb_and_api(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path, protocol: str
 ) -> None:
     settings = make_settings(
         mosquitto,
@@ -153,7 +155,7 @@ def test_a_drifting_and_a_restless_scale_through_bridge_services_influxdb_and_ap
         Floorkit(settings) as kit,
         running_services(settings),
         running_api(settings) as url,
-        streaming_station(settings, tmp_path) as (bridge, scale),
+        station(settings, tmp_path, protocol) as (bridge, scale),
     ):
         bridge.start()
         wait_for(lambda: bridge.device_states().get("scale") == "connected", what="scale open")
