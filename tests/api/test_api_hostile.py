@@ -42,7 +42,7 @@ HOSTILE_BYTES = 200 * 1024 * 1024
 # a few MB before the sender blocks, so this is what the kernel holds, not the API.
 ANSWERED_WITHIN_BYTES = 16 * 1024 * 1024
 # A stream reader that takes nothing for this long is dropped (a short one for the test).
-STREAM_SEND_TIMEOUT_S = 2.0
+STREAM_SEND_TIMEOUT_S = 5.0
 # The API's RSS may grow this much over the whole hostile request ("a few MB").
 RSS_GROWTH_MAX = 16 * 1024 * 1024
 
@@ -321,17 +321,20 @@ def test_200_unread_streams_of_one_token_lock_nobody_else_out_and_stalled_reader
                 topic = Topics(site).status("load-9")
 
                 def dropped() -> bool:
-                    for _ in range(50):
+                    for _ in range(20):  # ~200 KB a poll: enough, not a CPU hog
                         probe.link.publish(topic, payload, qos=0)
                     return _metric(api_process.url, DROPPED) >= per_token
 
                 wait_for(dropped, 120, "every stalled stream dropped")
             finally:
                 probe.close()
-            # The reading dashboard kept up and is still there.
+            # The reading dashboard got the changes the stalled readers did not take.
             _next(events, "station")
-            assert _metric(api_process.url, "gudang_api_stream_clients") == 1
-        # The worker's slots are free again.
+        # Only the stalled streams are gone: every dashboard still gets a stream, and the
+        # worker's slots are free again.
+        with sse_events(api_process.url, TOKENS["supervisor"]) as events:
+            assert _next(events, "status")[1] == 200
+            _next(events, "snapshot")
         sock, code = _open_stream(api_process.port, TOKENS["worker"])
         sock.close()
         assert code == 200
