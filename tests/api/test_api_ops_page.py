@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gudang.wire import QcResult
-from tests.api.conftest import CONTAINER, TOKENS, Stack
+from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
 from tests.api.test_api_dashboard import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
 from tests.harness import wait_for
 
@@ -94,6 +94,23 @@ def test_supervisor_corrects_stock_and_a_container_and_reads_the_audit(
         page.click("#container-form button[type=submit]")
         expect(page.locator("#container-result")).to_have_text("CSQU 305438 3: full")
         wait_for(lambda: stack.container()["status"] == "full", what="unsealed in the API")
+        # A container opened by mistake is cancelled, and leaves the dashboard.
+        r = stack.post("/api/v1/containers", {"container_no": CONTAINER_2})
+        assert r.status_code == 201, r.text
+        page.click('#tabs [data-tab="container"]')
+        page.select_option("#cc-no", CONTAINER_2)
+        page.select_option("#cc-kind", "cancel")
+        page.fill("#cc-reason", "nomor salah")
+        page.click("#container-form button[type=submit]")
+        expect(page.locator("#container-result")).to_have_text("MSKU 123456 5: cancelled")
+        expect(page.locator(f'#cc-no option[value="{CONTAINER_2}"]')).to_have_count(0)
+        board = _ops(browser, stack.url, "worker", "alerts")
+        try:
+            board.goto(f"{stack.url}/dashboard/")
+            expect(board.locator(f'[data-container="{CONTAINER}"]')).to_have_count(1)
+            expect(board.locator(f'[data-container="{CONTAINER_2}"]')).to_have_count(0)
+        finally:
+            board.close()
 
         page.click('#tabs [data-tab="audit"]')
         page.click("#audit-form button[type=submit]")

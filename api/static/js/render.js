@@ -176,7 +176,8 @@ const SHIPPED_SHOWN_MS = 3 * 24 * 60 * 60 * 1000;
 export function renderContainers() {
   const cutoff = Date.now() - SHIPPED_SHOWN_MS;
   const gone = (c) => c.status === "shipped" && new Date(c.updated_at || 0).getTime() < cutoff;
-  const all = [...state.containers.values()];
+  // A cancelled container was opened by mistake: nothing to show (the audit keeps it).
+  const all = [...state.containers.values()].filter((c) => c.status !== "cancelled");
   const list = all.filter((c) => !gone(c)).sort((a, b) =>
     (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || String(b.opened_at).localeCompare(String(a.opened_at)));
   placeInOrder($("containers"), list.map(renderContainer));
