@@ -10,6 +10,7 @@ import httpx
 
 from gudang.wire import QcResult
 from tests.api.conftest import CONTAINER, TOKENS, Stack
+from tests.api.test_api_phone_scans import phone_scan
 from tests.harness import wait_for
 
 RECEIVING = "recv-1"
@@ -156,3 +157,30 @@ def test_container_corrections_audit_by_container_and_alert_history(stack: Stack
         (_drum(7), "loaded", CONTAINER),
     ]
     assert datetime.fromisoformat(rows[0]["time_utc"]) <= datetime.now(UTC)
+
+
+def test_a_phone_at_a_counting_station_counts_for_the_stocktake(stack: Stack) -> None:
+    r = stack.put(f"/api/v1/stations/{RECEIVING}/mode", {"mode": "receiving", "supplier": "CV"})
+    assert r.status_code == 200, r.text
+    stack.scan(_drum(1), station=RECEIVING)
+    wait_for(lambda: _stock_at(stack, "warehouse") == 1, what="received")
+    r = stack.post("/api/v1/stocktakes", {"location": "warehouse"}, role="worker")
+    assert r.status_code == 403
+    r = stack.post("/api/v1/stocktakes", {"location": "warehouse"})
+    assert r.status_code == 201, r.text
+    count_id = r.json()["id"]
+    r = stack.put("/api/v1/stations/phone-1/mode", {"mode": "counting", "stocktake": count_id})
+    assert (r.status_code, r.json()["stocktake"]) == (200, count_id)
+
+    r = stack.post("/api/v1/stations/phone-1/scans", phone_scan(_drum(1)), role="worker")
+    assert r.status_code == 200, r.text
+    assert (r.json()["stored"], r.json()["result"]) == (True, "counted")
+    count = stack.get(f"/api/v1/stocktakes/{count_id}", role="worker").json()
+    assert (count["status"], count["found"], count["expected_at_open"]) == ("open", 1, 1)
+    r = stack.post(f"/api/v1/stocktakes/{count_id}/close")
+    assert r.status_code == 200, r.text
+    assert (r.json()["missing"], r.json()["unexpected"], r.json()["wrong_place"]) == ([], [], [])
+    r = stack.post(f"/api/v1/stocktakes/{count_id}/approve", {})
+    assert (r.status_code, r.json()["status"], r.json()["adjusted"]) == (200, "approved", [])
+    listed = stack.get("/api/v1/stocktakes", role="worker").json()
+    assert [c["id"] for c in listed] == [count_id]
