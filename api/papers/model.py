@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -169,11 +169,18 @@ def packaging_kg(spec: SkuSettings | None, default: float) -> float:
 
 
 def _allocate(amounts: list[Decimal], total: Decimal) -> list[Decimal]:
-    """``total`` shared in proportion to ``amounts``, to the cent, adding up exactly."""
+    """``total`` shared in proportion to ``amounts``, to the cent, adding up exactly.
+
+    Largest remainders: each share rounded down to the cent, the cents left over go to the
+    shares that lost most by it (never a negative share, whatever the number of items).
+    """
     base = sum(amounts, Decimal(0))
-    shares = [money(total * a / base) for a in amounts]
-    if shares:
-        shares[-1] += total - sum(shares, Decimal(0))  # rounding's cents go to the last
+    exact = [total * a / base for a in amounts]
+    shares = [e.quantize(CENT, rounding=ROUND_FLOOR) for e in exact]
+    left = int((total - sum(shares, Decimal(0))) / CENT)
+    by_loss = sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_loss[:left]:
+        shares[i] += CENT
     return shares
 
 

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from api.papers import data, html, pdf
 from api.papers.marks import LabelRange, label_ranges
-from api.papers.model import Doc, compose, hs6
+from api.papers.model import Doc, _allocate, compose, hs6
 from api.queries import LoadedDrum
 from gudang.settings import Settings, load_settings
 from gudang.wire import ContainerStateV1, ContainerStatus, PartyV1, ShipmentV1
@@ -165,7 +165,7 @@ def test_cif_fob_takes_off_freight_and_insurance_to_the_cent() -> None:
     p = compose(container(ship), drums(), settings(), now=T0)
     assert p.missing == []
     assert p.total_fob == Decimal("201.47")  # 252.48 - 50.00 - 1.01
-    # shared by value, the cents of rounding on the last line: they add up exactly
+    # shared by value to the cent (largest remainders): they add up exactly
     assert sum(ln.fob or 0 for ln in p.lines) == p.total_fob
     assert p.lines[0].fob == Decimal("169.57")  # 201.47 x 212.50 / 252.48, to the cent
 
@@ -319,3 +319,51 @@ def test_label_ranges_cover_every_label_once(pairs: set[tuple[str, int]], width:
         assert last - first + 1 == r.count
         covered += [f"{head}{n:0{len(r.first) - len(head)}d}" for n in range(first, last + 1)]
     assert sorted(covered) == sorted(labels)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["JMB-L", "JMB-S"]), st.integers(2000, 12000)), min_size=1),
+    st.sampled_from(["FOB", "CFR", "CIF"]),
+    st.integers(0, 5000),
+    st.integers(0, 500),
+)
+def test_figures_add_up_for_any_container(
+    loads: list[tuple[str, int]], term: str, freight_cents: int, insurance_cents: int
+) -> None:
+    loaded = [
+        LoadedDrum(f"CB-{sku}-{i:06d}", sku, grams / 1000, T0, "load-1")
+        for i, (sku, grams) in enumerate(loads)
+    ]
+    ship = shipment(
+        incoterm=term,
+        freight=Decimal(freight_cents) / 100,
+        insurance=Decimal(insurance_cents) / 100,
+    )
+    p = compose(container(ship), loaded, settings(), now=T0)
+    assert sum(ln.drums for ln in p.lines) == p.total_drums == len(loaded)
+    assert sum(ln.net_kg for ln in p.lines) == pytest.approx(p.total_net_kg, abs=1e-6)
+    assert p.total_net_kg == pytest.approx(sum(d.weight_kg for d in loaded), abs=1e-6)
+    for ln in p.lines:
+        assert ln.gross_kg == pytest.approx(ln.net_kg + ln.drums * ln.packaging_kg_each, abs=1e-6)
+        assert ln.amount == (ln.unit_price or 0) * ln.drums
+    assert p.total_amount == sum(ln.amount or 0 for ln in p.lines)
+    if p.total_fob is not None:
+        assert sum(ln.fob or 0 for ln in p.lines) == p.total_fob
+        assert all(ln.fob is not None and ln.fob >= 0 for ln in p.lines)
+    else:  # only when freight and insurance leave nothing of the price
+        assert [m.where for m in p.missing] == ["shipment.freight"]
+
+
+@given(
+    st.lists(st.integers(1, 10**7), min_size=1, max_size=30),
+    st.integers(0, 10**8),
+)
+def test_fob_shares_are_never_negative_and_add_up(amount_cents: list[int], fob_cents: int) -> None:
+    amounts = [Decimal(a) / 100 for a in amount_cents]
+    shares = _allocate(amounts, Decimal(fob_cents) / 100)
+    assert sum(shares) == Decimal(fob_cents) / 100
+    assert all(s >= 0 and s == s.quantize(Decimal("0.01")) for s in shares)
+    # each share is within a cent of its exact part
+    base = sum(amounts)
+    for a, s in zip(amounts, shares, strict=True):
+        assert abs(s - Decimal(fob_cents) / 100 * a / base) < Decimal("0.01")
