@@ -1,4 +1,4 @@
-"""The papers as data: PEB goods data (CSV, JSON), the Form E sheet's CSV, a JSON summary.
+"""The papers as data: PEB goods data (CSV, JSON), the packing list's and Form E's CSV.
 
 Field names are documented in docs/papers.md. CSVs are flat, one row per goods item with
 the declaration's header fields repeated, so a broker's import takes each row whole. A
@@ -154,6 +154,37 @@ def form_e_csv(p: Papers) -> str:
             }
         )
     return _csv(rows)
+
+
+def packing_list_csv(p: Papers) -> str:
+    """The packing list as CSV: one row per item (marks, packages, weights, volume)."""
+    s = p.shipment
+    status = FINAL if not p.missing_for(Doc.PACKING_LIST) else DRAFT
+    return _csv(
+        [
+            {
+                "status": status,
+                "container_no": p.container_no,
+                "container_type": p.container_type,
+                "seal_no": _get(p, p.seal_no or "", "container.seal_no"),
+                "invoice_no": _get(p, s.invoice_no, "shipment.invoice_no"),
+                "buyer_name": _get(p, s.buyer.name, "shipment.buyer.name"),
+                "item_no": str(ln.item),
+                "sku": ln.sku,
+                "description": ln.description,
+                "hs_code": ln.hs_code,
+                "marks_and_numbers": "; ".join(str(r) for r in ln.marks),
+                "packages": str(ln.drums),
+                "package_kind": ln.package_kind,
+                "net_kg": kg(ln.net_kg),
+                "gross_kg": kg(ln.gross_kg),
+                "volume_m3": f"{ln.volume_m3:.3f}"
+                if ln.volume_m3 is not None
+                else f"MISSING:floor.skus.{ln.sku}.volume_m3",
+            }
+            for ln in p.lines
+        ]
+    )
 
 
 def _missing(p: Papers, doc: Doc) -> list[dict[str, str]]:

@@ -64,6 +64,7 @@ class Document(StrEnum):
     INVOICE_PDF = "invoice.pdf"
     PACKING_LIST_HTML = "packing-list.html"
     PACKING_LIST_PDF = "packing-list.pdf"
+    PACKING_LIST_CSV = "packing-list.csv"
     PEB_CSV = "peb.csv"
     PEB_JSON = "peb.json"
     FORM_E_HTML = "form-e.html"
@@ -173,6 +174,8 @@ def _render(papers: Papers, document: Document, lang: str, timezone: str) -> byt
             return html.packing_list(papers, lang, timezone).encode()
         case Document.PACKING_LIST_PDF:
             return pdf.packing_list(papers, lang, timezone)
+        case Document.PACKING_LIST_CSV:
+            return data.packing_list_csv(papers).encode()
         case Document.PEB_CSV:
             return data.peb_csv(papers).encode()
         case Document.PEB_JSON:

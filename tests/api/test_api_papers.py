@@ -238,6 +238,22 @@ def test_papers_of_a_full_container_reconcile_with_influxdb_and_each_other(
     peb_json = msgspec_json(_doc(stack, "peb.json"))
     assert [i["fob"] for i in peb_json["items"]] == [r["fob"] for r in peb]
 
+    # The packing list's CSV: per SKU, the PEB's weights, the volume, the marks
+    packing_rows = list(csv.DictReader(io.StringIO(_doc(stack, "packing-list.csv").decode())))
+    assert [(r["sku"], r["packages"]) for r in packing_rows] == [
+        ("JMB-L", "1600"),
+        ("JMB-M", "1000"),
+    ]
+    assert [r["gross_kg"] for r in packing_rows] == [r["gross_kg"] for r in peb]
+    assert [r["net_kg"] for r in packing_rows] == [r["net_kg"] for r in peb]
+    assert [float(r["volume_m3"]) for r in packing_rows] == [
+        pytest.approx(1600 * VOLUME["JMB-L"]),
+        pytest.approx(1000 * VOLUME["JMB-M"]),
+    ]
+    assert packing_rows[0]["marks_and_numbers"] == (
+        "CB-JMB-L-000001 - CB-JMB-L-000800; CB-JMB-L-001001 - CB-JMB-L-001800"
+    )
+
     # Form E data sheet: boxes 6-10 carry the PEB's figures
     form_e = list(csv.DictReader(io.StringIO(_doc(stack, "form-e.csv").decode())))
     assert [r["box9_fob"] for r in form_e] == [r["fob"] for r in peb]

@@ -8,7 +8,7 @@ import { API, canSupervise, state, t } from "./state.js";
 // Each document and its formats, as the API names them (/containers/{no}/papers/{doc}.{ext}).
 const DOCS = [
   ["invoice", ["html", "pdf"]],
-  ["packing-list", ["html", "pdf"]],
+  ["packing-list", ["html", "pdf", "csv"]],
   ["peb", ["csv", "json"]],
   ["form-e", ["html", "csv"]],
 ];
