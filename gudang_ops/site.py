@@ -285,10 +285,11 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         pass
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        # Not ours (started by an earlier command): a zombie is gone too, whether or not
+        # the machine's first process (a container's, perhaps) ever reaps it.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return False
-    return True
 
 
 # --- the command --------------------------------------------------------------------------

@@ -8,12 +8,15 @@ does not run.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gudang_ops import site
 from gudang_ops.cli import main
+from tests.harness import wait_for
 
 SYSTEMCTL = """#!/bin/sh
 echo "$*" >> "$SYSTEMCTL_LOG"
@@ -65,3 +68,32 @@ def test_a_box_with_nothing_installed_says_so(
     monkeypatch.setattr(site, "ETC", tmp_path / "none")
     assert main(["status"]) == 1
     assert "nothing installed here" in capsys.readouterr().err
+
+
+def test_a_zombie_left_by_another_parent_counts_as_stopped() -> None:
+    # Without systemd a container's first process may never reap what `gudang start` left.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, time\n"
+            "child = subprocess.Popen(['true'])\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+
+        def state() -> str:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+        wait_for(lambda: state() == "Z", what="the child exited, unreaped")
+        assert not site._alive(pid)
+        assert site._alive(parent.pid)
+    finally:
+        parent.kill()
+        parent.communicate()
