@@ -97,10 +97,22 @@ def blank_browser() -> Iterator[Browser]:
     yield from _browser(None)
 
 
+TONE_COUNTER = """
+window.__tones = [];
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.__tones.push(this.frequency.value);
+  return start.apply(this, args);
+};
+"""
+
+
 def _scan_page(browser: Browser, url: str, token: str, station: str = STATION) -> Page:
     context = browser.new_context(viewport={"width": 412, "height": 900}, permissions=["camera"])
     # Signed in as the dashboard would leave it.
     context.add_init_script(f"localStorage.setItem('gudang.token', {token!r})")
+    # Count the tones the page really starts on the audio output.
+    context.add_init_script(TONE_COUNTER)
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(f"{url}/dashboard/scan.html#station={station}")
@@ -140,6 +152,16 @@ def test_camera_scans_code128_and_gs1_datamatrix_once_each(
     match = re.fullmatch(r"(ok|warn|bad):(\d+)", sound)
     assert match is not None, sound
     assert int(match.group(2)) >= 3
+    tones = page.evaluate("window.__tones")
+    assert 880 in tones  # "loaded": one short high beep
+    assert tones.count(660) >= 2  # "duplicate": two beeps
+    # The scans as the API lists them.
+    listed = stack.get("/api/v1/scans", params={"station": STATION}).json()
+    assert {(x["barcode"], x["result"]) for x in listed} >= {
+        (CODE128, "loaded"),
+        (CODE128, "duplicate"),
+    }
+    assert sum(x["result"] == "loaded" for x in listed) == 2
     expect(recent.filter(has_text="Dimuat")).to_have_count(2)
     expect(recent.filter(has_text="Scan ganda").first).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
