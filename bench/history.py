@@ -415,6 +415,7 @@ class Start:
     rss_mb: float
     note: str = ""
     road: str = ""  # the services' start: "checkpoint" or "full" (all history read)
+    detail: str = ""  # the services' own account of the start (from their log)
 
 
 class TimedProcess(GudangProcess):
@@ -438,13 +439,17 @@ def _wait_ready(proc: TimedProcess, ready: Callable[[], bool], timeout: float) -
 
 
 def _measured(proc: TimedProcess, ready_s: float | None, note: str) -> Start:
-    road = ""
+    road = detail = ""
+    log_text = proc.tail(400)
     for marker in ("state rebuilt (checkpoint)", "state rebuilt (full)"):
-        if marker in proc.tail(400):
+        if marker in log_text:
             road = marker.split("(")[1].rstrip(")")
+    for row in log_text.splitlines():
+        if "started from the checkpoint" in row or "rebuilt from all history" in row:
+            detail = row.split(": ", 1)[-1]
     if ready_s is None:
         note = f"{note} NOT READY (stopped)".strip()
-    return Start(proc.command, ready_s, proc.peak_rss_mb(), proc.rss_mb(), note, road)
+    return Start(proc.command, ready_s, proc.peak_rss_mb(), proc.rss_mb(), note, road, detail)
 
 
 def start_services(
@@ -538,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--start-timeout", type=float, default=300.0, help="seconds a start may take (s)"
     )
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="keep InfluxDB's data here; a history written there before is used again",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
@@ -553,7 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gudang-history-") as tmp:
         work = Path(tmp)
         mosquitto = start_mosquitto(work / "mosquitto")
-        influxd = start_influxd(work / "influxdb")
+        data = args.data or work / "influxdb"
+        data.mkdir(parents=True, exist_ok=True)
+        kept = data / "history.json"
+        influxd = start_influxd(data)
         procs: list[GudangProcess] = []
         try:
             api_port = free_port()
@@ -564,9 +577,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             influx.ensure_database()
-            log.info("writing %d scans of history ...", scans)
-            site_settings = None if args.no_checkpoint else load_settings(config)
-            written = write_history(influx, scans, started - timedelta(minutes=10), site_settings)
+            if kept.exists():
+                written = Written(**json.loads(kept.read_text()))
+                log.info("the history in %s again: %s", data, written)
+            else:
+                log.info("writing %d scans of history ...", scans)
+                site_settings = None if args.no_checkpoint else load_settings(config)
+                written = write_history(
+                    influx, scans, started - timedelta(minutes=10), site_settings
+                )
+                if args.data:
+                    kept.write_text(json.dumps(asdict(written)))
             influx.close()
             log.info("written: %s", written)
             figures["written"] = {**asdict(written), "rate": written.rate}

@@ -429,10 +429,19 @@ def load_state(
             keep_from=window_start_ns(now, settings.floor),
             skip_seen=True,
         )
+        read = time.monotonic()
         replay(state, settings, influx, bounds, chunk)
-        finish(state, settings, influx, now)
+        replayed = time.monotonic()
+        finish(state, settings, influx, now, scans_from=header.read_from_ns)
         log.info(
-            "started from the checkpoint at %d in %.2f s", header.at_ns, time.monotonic() - started
+            "started from the checkpoint at %d in %.2f s (checkpoint read %.2f s, %d events "
+            "after it %.2f s, last scans %.2f s)",
+            header.at_ns,
+            time.monotonic() - started,
+            read - started,
+            state.events,
+            replayed - read,
+            time.monotonic() - replayed,
         )
         return state
     state = rebuild(settings, influx, chunk, now)

@@ -635,7 +635,8 @@ class Floor:
 
     def shipped_before(self, drum: str) -> ShippedDrum | None:
         """Where and when a drum not in memory shipped, if it did (asks the store)."""
-        if self.shipped_lookup is None or not self.shipped.may_contain(drum):
+        shipped = self.shipped
+        if self.shipped_lookup is None or not shipped.count or not shipped.may_contain(drum):
             return None
         return self.shipped_lookup(drum)
 

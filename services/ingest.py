@@ -233,6 +233,10 @@ class Ingest:
             return self._checkpoint(datetime.now(UTC), why)
 
     def _checkpoint(self, now: datetime, why: str) -> bool:
+        if self.alerts.transitions:
+            # Alert transitions not stored yet (InfluxDB down): a checkpoint now would hold
+            # what the store does not. The next one will do.
+            return False
         started = time.monotonic()
         try:
             header = write_checkpoint(self.influx, self.settings, self.state, self.stamp, now)

@@ -197,13 +197,15 @@ def replay(
             log.warning("stored %s at %d skipped in rebuild: %s", measurement, ts, exc)
 
 
-def finish(out: Rebuilt, settings: Settings, influx: InfluxClient, now: datetime) -> None:
+def finish(
+    out: Rebuilt, settings: Settings, influx: InfluxClient, now: datetime, scans_from: int = 0
+) -> None:
     """After a replay: the window as of ``now``, each station's last scan, all to publish."""
     start = window_start_ns(now, settings.floor)
     out.seen_scans.prune(start)
     out.scan_points.prune(start)
     floor = out.floor
-    _last_scans(floor, influx, settings.site.name)
+    _last_scans(floor, influx, settings.site.name, scans_from)
     floor.mark_all_changed()
     log.info(
         "state rebuilt (%s) from %d stored events: %d containers, %d stations, %d scan ids "
@@ -223,10 +225,16 @@ def quarantine_key_ns(row_ns: int, device_ts: datetime) -> int:
     return max(row_ns, datetime_to_ns(device_ts) + 999)
 
 
-def _last_scans(floor: Floor, influx: InfluxClient, site: str) -> None:
-    """Each station's newest scan, as its worker saw it (the replay leaves labels out)."""
+def _last_scans(floor: Floor, influx: InfluxClient, site: str, from_ns: int = 0) -> None:
+    """Each station's newest scan from ``from_ns`` on, as its worker saw it.
+
+    (The replay leaves labels out.) A start from a checkpoint has each station's last scan
+    up to it, so it asks only from there: unbounded, InfluxDB opens every shard of the
+    years (a week each) to find each station's last point.
+    """
+    since = f"AND time >= {from_ns} " if from_ns > 0 else ""
     rows = influx.query(
-        f"SELECT * FROM {quote_ident(SCAN)} WHERE site = {quote_str(site)} "
+        f"SELECT * FROM {quote_ident(SCAN)} WHERE site = {quote_str(site)} {since}"
         "GROUP BY station ORDER BY time DESC LIMIT 1"
     )
     for row in rows:
