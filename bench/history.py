@@ -66,6 +66,7 @@ from gudang.wire import (
     WeightStatus,
     encode,
 )
+from gudang_ops import servers
 from gudang_ops.servers import start_influxd, start_mosquitto
 from services.alerts import SEVERITY, AlertBook, alert_id
 from services.checkpoint import write_checkpoint
@@ -566,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
         data = args.data or work / "influxdb"
         data.mkdir(parents=True, exist_ok=True)
         kept = data / "history.json"
+        if kept.exists():
+            # InfluxDB opening millions of stored points takes more than its usual minute
+            servers.START_TIMEOUT_S = max(servers.START_TIMEOUT_S, 300.0)
         influxd = start_influxd(data)
         procs: list[GudangProcess] = []
         try:
