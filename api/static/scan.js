@@ -5,6 +5,8 @@
  * API says it is stored. A resend carries the same id: it is counted once.
  */
 
+import { cue, kindOf } from "./js/cues.js";
+
 const API = "/api/v1";
 const TOKEN_KEY = "gudang.token"; // the dashboard's sign-in, when the phone has one
 const SCAN_TOKEN_KEY = "gudang.scanToken"; // a phone's own token from a supervisor's QR code
@@ -36,7 +38,6 @@ const page = {
   station: null,
   token: null,
   shown: null, // the result on screen, re-rendered on a language switch
-  sounds: 0,
 };
 
 // -- the queue: IndexedDB, oldest first ----------------------------------------------------------
@@ -161,7 +162,7 @@ async function pump() {
         await queue.remove(entry.seq);
         await showWaiting();
         const view = { tone: "bad", word: t("scanRefusedScan"), label: entry.barcode, detail: detailOf(r.data) };
-        show(view, "bad");
+        show(view, "rejected");
         remember({ ...view, result: "refused", id: entry.id });
       } else {
         // 0 unreachable, 202 not stored yet, 429/5xx: the same id again, later.
@@ -202,7 +203,9 @@ function showStored(entry, out) {
   if (out && out.container_no && result === "loaded") bits.push(`→ ${out.container_no}`);
   const word = result === "quarantined" ? t("scanQuarantined") : (t("result")[result] || result || t("scanStored"));
   const tone = toneOf(result);
-  show({ tone, word, label: entry.barcode, detail: bits.join(" · "), result }, tone);
+  // Weighed by the station's bridge yet no weight: it found no stable one (as on its screen).
+  const kind = result === "quarantined" ? "rejected" : kindOf(out, out && out.via === "bridge");
+  show({ tone, word, label: entry.barcode, detail: bits.join(" · "), result }, kind || "info");
   remember({ tone, word, label: entry.barcode, detail: bits.join(" · "), result: result || "", id: entry.id });
 }
 
@@ -228,7 +231,7 @@ function remember(item) {
   while (list.children.length > RECENT) list.lastElementChild.remove();
 }
 
-function show(view, sound = null) {
+function show(view, kind = null) {
   page.shown = view;
   const box = $("result");
   box.dataset.tone = view.tone;
@@ -236,38 +239,16 @@ function show(view, sound = null) {
   $("result-word").textContent = view.word;
   $("result-label").textContent = view.label;
   $("result-detail").textContent = view.detail;
-  if (sound) beep(sound);
+  if (kind) sound(kind, view.tone);
 }
 
-// Short and high: fine. Two: look again. Long and low: stop.
-const TUNES = {
-  ok: [[880, 0.12]],
-  warn: [[660, 0.1], [0, 0.08], [660, 0.1]],
-  bad: [[220, 0.6]],
-};
+// The station screen's cues (js/cues.js): the same tune and flash for the same result, and a
+// vibration by how it went.
 const BUZZ = { ok: [80], warn: [80, 60, 80], bad: [400] };
-let audio = null;
 
-function beep(tone) {
-  page.sounds += 1;
-  $("result").dataset.sound = `${tone}:${page.sounds}`; // what was last sounded, and how often
-  if (navigator.vibrate) navigator.vibrate(BUZZ[tone]);
-  try {
-    audio = audio || new AudioContext();
-    let at = audio.currentTime;
-    for (const [hz, s] of TUNES[tone]) {
-      if (hz) {
-        const osc = audio.createOscillator();
-        const gain = audio.createGain();
-        osc.frequency.value = hz;
-        gain.gain.value = 0.25;
-        osc.connect(gain).connect(audio.destination);
-        osc.start(at);
-        osc.stop(at + s);
-      }
-      at += s;
-    }
-  } catch { /* no audio: the colours and the vibration remain */ }
+function sound(kind, tone) {
+  cue(kind, $("result"));
+  if (navigator.vibrate) navigator.vibrate(BUZZ[tone] || BUZZ.ok);
 }
 
 // -- the camera ---------------------------------------------------------------------------------------
@@ -370,7 +351,7 @@ function signedOut(detail) {
   localStorage.removeItem(SCAN_TOKEN_KEY);
   page.token = null;
   $("scan-login").hidden = false;
-  show({ tone: "bad", word: t("scanBadToken"), label: "", detail: detail || "" }, "bad");
+  show({ tone: "bad", word: t("scanBadToken"), label: "", detail: detail || "" }, "rejected");
 }
 
 function readHash() {
@@ -413,8 +394,6 @@ function main() {
     $("manual-code").value = "";
     scan(code);
   });
-  // A browser keeps audio silent until the page is touched once.
-  document.addEventListener("pointerdown", () => { if (audio) audio.resume(); }, { once: true });
   window.addEventListener("online", () => pump());
   window.addEventListener("hashchange", () => location.reload());
   applyWords();

@@ -8,7 +8,6 @@ InfluxDB once; with the API stopped they wait in IndexedDB and arrive in order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,14 +146,12 @@ def test_camera_scans_code128_and_gs1_datamatrix_once_each(
         page.locator(f'#recent li[data-result="duplicate"][data-label="{CODE128}"]').first
     ).to_be_visible(timeout=UI_TIMEOUT_MS)
 
-    # The page said it in words and sound: the second, loaded, sounded "ok", the last "warn".
-    sound = page.locator("#result").get_attribute("data-sound") or ""
-    match = re.fullmatch(r"(ok|warn|bad):(\d+)", sound)
-    assert match is not None, sound
-    assert int(match.group(2)) >= 3
+    # The page said it in words and sound, the station screen's (js/cues.js): a cue per scan.
+    result = page.locator("#result")
+    assert int(result.get_attribute("data-cues") or 0) >= 3
     tones = page.evaluate("window.__tones")
-    assert 880 in tones  # "loaded": one short high beep
-    assert tones.count(660) >= 2  # "duplicate": two beeps
+    assert 1320 in tones  # "loaded": one short high beep
+    assert tones.count(660) >= 2  # "duplicate": two quick mid beeps
     # The scans as the API lists them.
     listed = stack.get("/api/v1/scans", params={"station": STATION}).json()
     assert {(x["barcode"], x["result"]) for x in listed} >= {
@@ -254,7 +251,8 @@ def test_scan_page_words_switch_and_manual_refusal(stack: Stack, blank_browser: 
     expect(item).to_have_attribute("data-result", "refused")
     expect(item).to_contain_text("QC cards need a station with a bridge")
     expect(page.locator("#waiting")).to_have_attribute("data-count", "0")
-    wait_for(lambda: page.locator("#result").get_attribute("data-sound") == "bad:1", what="buzz")
+    expect(page.locator("#result")).to_have_attribute("data-flash", "rejected")
+    assert 196 in page.evaluate("window.__tones")  # the station screen's long low buzz
     page.context.close()
 
 
