@@ -319,11 +319,15 @@ class LiveState:
         self.catalogue_at = catalogue.updated_at
 
     def phone_principal(self, sha256: str) -> Principal | None:
-        """Who a phone's token is (a worker at one station), or None: unknown or revoked."""
+        """Who a dashboard-made token is (a phone's: at one station), or None: revoked."""
         token = self.phone_tokens.get(sha256)
         if token is None:
             return None
-        return Principal(token.name, "worker", station=token.station)
+        return Principal(token.name, token.role, station=token.station)
+
+    def tokens_changed(self) -> None:
+        """Tell the open streams that tokens changed: a revoked token's streams end."""
+        self._notify(LiveEvent("phone_tokens", "phone_tokens"))
 
     def station_views(self) -> dict[str, StationViewV1]:
         """Every station, from the services' view or, if not seen there, its own status."""

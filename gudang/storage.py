@@ -22,7 +22,10 @@ Measurements (all tagged ``site``):
   ``stocktake``); counted scans are ``scan`` rows with result ``counted``.
 - ``audit`` (tag ``command``): every accepted command with its actor, arguments and
   result as JSON, and ``container_no`` when it concerns one; read by GET /audit.
-- ``station_event`` (tag ``station``): active container or mode set by a command.
+- ``station_event`` (tag ``station``): active container or mode set by a command; a phone's
+  token issued or revoked (``phone_token_issue``/``phone_token_revoke``: name, sha256).
+- ``token_event`` (tag ``token``, the token's name): a token without a station made or
+  revoked by the admin (the same two events, with ``role``); only the SHA-256 is stored.
 - ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
 - ``quarantine`` (tag ``station``): scans whose device time cannot be right.
 - ``dead_letter``: refused inputs with the reason.
@@ -58,6 +61,7 @@ SHIPPED_DRUM = "shipped_drum"
 CHECKPOINT = "checkpoint"
 WEIGHT = "weight"
 STOCKTAKE_EVENT = "stocktake_event"
+TOKEN_EVENT = "token_event"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
@@ -68,6 +72,7 @@ TAG_COMMAND = "command"
 TAG_SKU = "sku"
 TAG_BUCKET = "bucket"
 TAG_PART = "part"
+TAG_TOKEN = "token"
 
 # ``shipped_drum`` series per site: a drum's lookup reads one of them (a few thousand rows
 # after ten years), while the tag's cardinality stays small for InfluxDB's index.
@@ -96,8 +101,8 @@ class Event(StrEnum):
     QC_DISPOSE = "qc_dispose"  # stock_event
     SET_SKU = "set_sku"  # catalogue_event
     RETIRE_SKU = "retire_sku"  # catalogue_event
-    PHONE_TOKEN_ISSUE = "phone_token_issue"  # station_event: name, sha256
-    PHONE_TOKEN_REVOKE = "phone_token_revoke"  # station_event: name
+    PHONE_TOKEN_ISSUE = "phone_token_issue"  # station_event / token_event: name, sha256, role
+    PHONE_TOKEN_REVOKE = "phone_token_revoke"  # station_event / token_event: name
     STOCKTAKE = "stocktake"  # stock_event: a count's approved adjustment
     OPEN_COUNT = "open_count"  # stocktake_event
     CLOSE_COUNT = "close_count"  # stocktake_event

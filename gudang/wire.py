@@ -501,17 +501,22 @@ class StationViewV1(msgspec.Struct, kw_only=True):
 
 
 class PhoneTokenV1(msgspec.Struct, kw_only=True):
-    """A phone's token: it scans at one station, nothing else; ``sha256`` of the token."""
+    """A token made in the dashboard (``sha256`` of it): a person's, or a phone's.
+
+    With ``station`` it scans at that station and nothing else (a phone's sign-in);
+    without, it has its ``role`` everywhere, like a token of the configuration file.
+    """
 
     name: str
-    station: Name
     sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
     issued_at: AwareDatetime
     issued_by: str
+    station: Name | None = None
+    role: Literal["worker", "supervisor", "admin"] = "worker"
 
 
 class PhoneTokensV1(msgspec.Struct, kw_only=True):
-    """Every phone token not revoked, retained on ``state/phone-tokens``."""
+    """Every dashboard-made token not revoked, retained on ``state/phone-tokens``."""
 
     v: Literal[1] = 1
     tokens: list[PhoneTokenV1] = msgspec.field(default_factory=list)
@@ -590,7 +595,7 @@ class Command(StrEnum):
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
     # station, name, sha256: a phone signed in (by a supervisor's QR code) to scan there
-    PHONE_TOKEN_ISSUE = "phone-token/issue"
+    PHONE_TOKEN_ISSUE = "phone-token/issue"  # name, sha256, role, station (optional)
     PHONE_TOKEN_REVOKE = "phone-token/revoke"  # name
 
 

@@ -31,6 +31,8 @@ from gudang.storage import (
     TAG_SKU,
     TAG_STATION,
     TAG_STOCKTAKE,
+    TAG_TOKEN,
+    TOKEN_EVENT,
     Event,
     ns_to_datetime,
 )
@@ -51,6 +53,9 @@ Result = dict[str, Any] | None
 SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A token's name: what the audit trail and the logs show as the actor.
+_TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,47}$")
+_ROLES = ("worker", "supervisor", "admin")
 
 
 def _arg(cmd: CommandV1, name: str) -> str:
@@ -513,20 +518,35 @@ class Commands:
     # -- phones ------------------------------------------------------------------------------
     def _cmd_phone_token_issue(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         # Any valid station: a phone may be the only scanner of a station not seen yet.
-        station = check_name("station", _arg(cmd, "station"))
+        raw_station = _opt(cmd, "station")
+        station = check_name("station", raw_station) if raw_station else None
+        name = _arg(cmd, "name")
+        if not _TOKEN_NAME.match(name):
+            raise ValueError(
+                f"invalid token name {name!r}: 1-48 characters a-z, 0-9, '.', '-' or '_'"
+            )
+        role = str(cmd.args.get("role") or "worker")
+        if role not in _ROLES:
+            raise ValueError(f"role: one of {', '.join(_ROLES)}")
         sha256 = _arg(cmd, "sha256")
         if not _SHA256.match(sha256):
             raise ValueError("sha256: the token's hex SHA-256 (64 characters 0-9 a-f)")
         ts = self.stamp(now)
         token = self.floor.issue_phone_token(
-            station, _arg(cmd, "name"), sha256, ns_to_datetime(ts), cmd.actor
+            station,
+            name,
+            sha256,
+            ns_to_datetime(ts),
+            cmd.actor,
+            role=role,  # type: ignore[arg-type]
         )
         fields: dict[str, FieldValue | None] = {
             EVENT: Event.PHONE_TOKEN_ISSUE.value,
             "name": token.name,
             "sha256": token.sha256,
+            "role": token.role,
         }
-        self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
+        self._token_event(lines, token.station, token.name, fields, cmd, ts)
         return _view(token)
 
     def _cmd_phone_token_revoke(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
@@ -535,8 +555,23 @@ class Commands:
             EVENT: Event.PHONE_TOKEN_REVOKE.value,
             "name": token.name,
         }
-        self._event(lines, STATION_EVENT, TAG_STATION, token.station, fields, cmd, self.stamp(now))
+        self._token_event(lines, token.station, token.name, fields, cmd, self.stamp(now))
         return _view(token)
+
+    def _token_event(
+        self,
+        lines: list[str],
+        station: str | None,
+        name: str,
+        fields: dict[str, FieldValue | None],
+        cmd: CommandV1,
+        ts: int,
+    ) -> None:
+        # A phone's token is its station's event (as it always was); any other a token's own.
+        if station is not None:
+            self._event(lines, STATION_EVENT, TAG_STATION, station, fields, cmd, ts)
+        else:
+            self._event(lines, TOKEN_EVENT, TAG_TOKEN, name, fields, cmd, ts)
 
     # -- alerts ------------------------------------------------------------------------------
     def _cmd_alert_ack(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:

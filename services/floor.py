@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
-from gudang.settings import FloorSettings, SkuSettings
+from gudang.settings import ApiRole, FloorSettings, SkuSettings
 from gudang.wire import (
     CatalogueV1,
     ContainerStateV1,
@@ -447,15 +447,24 @@ class Floor:
 
     # -- phones (a token that scans at one station) ---------------------------------------
     def issue_phone_token(
-        self, station: str, name: str, sha256: str, at: datetime, by: str
+        self,
+        station: str | None,
+        name: str,
+        sha256: str,
+        at: datetime,
+        by: str,
+        role: ApiRole = "worker",
     ) -> PhoneTokenV1:
-        """Let a phone's token scan at ``station`` (the token itself is never here)."""
+        """Admit a token: at ``station`` only (a phone's), or with ``role`` everywhere."""
         if name in self.phone_tokens:
-            raise FloorError(f"phone token {name!r} exists already", code=409)
+            raise FloorError(f"token {name!r} exists already", code=409)
         if any(t.sha256 == sha256 for t in self.phone_tokens.values()):
             raise FloorError("that token is issued already", code=409)
-        self.station(station)  # a phone may be a station's only scanner: the station exists
-        token = PhoneTokenV1(name=name, station=station, sha256=sha256, issued_at=at, issued_by=by)
+        if station is not None:
+            self.station(station)  # a phone may be a station's only scanner: it exists
+        token = PhoneTokenV1(
+            name=name, station=station, sha256=sha256, issued_at=at, issued_by=by, role=role
+        )
         self.phone_tokens[name] = token
         self.changes.phone_tokens = True
         return token
@@ -464,7 +473,7 @@ class Floor:
         """Stop a phone's token: its next request is refused."""
         token = self.phone_tokens.pop(name, None)
         if token is None:
-            raise FloorError(f"phone token {name!r} is not known (or revoked already)", code=404)
+            raise FloorError(f"token {name!r} is not known (or revoked already)", code=404)
         self.changes.phone_tokens = True
         return token
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from gudang.influx import InfluxClient, quote_ident, quote_str
-from gudang.settings import Settings, SkuSettings
+from gudang.settings import ApiRole, Settings, SkuSettings
 from gudang.storage import (
     ALERT,
     CATALOGUE_EVENT,
@@ -37,6 +37,7 @@ from gudang.storage import (
     STATION_EVENT,
     STOCK_EVENT,
     STOCKTAKE_EVENT,
+    TOKEN_EVENT,
     Event,
     datetime_to_ns,
     ns_to_datetime,
@@ -84,6 +85,7 @@ _ORDER = (
     SCAN,
     STOCK_EVENT,
     STOCKTAKE_EVENT,
+    TOKEN_EVENT,
     QUARANTINE,
     ALERT,
 )
@@ -295,6 +297,8 @@ def _apply(
         floor.relocate(drum, str(row["to_location"]))
     elif measurement == STOCKTAKE_EVENT:
         _apply_count_event(floor, row, at)
+    elif measurement == TOKEN_EVENT:
+        _apply_token_event(out.floor, row, at, None)
     elif measurement == STATION_EVENT:
         station = str(row["station"])
         event = row.get(EVENT)
@@ -309,12 +313,29 @@ def _apply(
                 stocktake=str(row.get("stocktake") or "") or None,
                 check=False,
             )
-        elif event == Event.PHONE_TOKEN_ISSUE:
-            floor.issue_phone_token(
-                station, str(row["name"]), str(row["sha256"]), at, str(row.get("actor") or "")
-            )
-        elif event == Event.PHONE_TOKEN_REVOKE:
-            floor.revoke_phone_token(str(row["name"]))
+        elif event in (Event.PHONE_TOKEN_ISSUE, Event.PHONE_TOKEN_REVOKE):
+            _apply_token_event(floor, row, at, station)
+
+
+_ROLES: dict[str, ApiRole] = {"worker": "worker", "supervisor": "supervisor", "admin": "admin"}
+
+
+def _apply_token_event(
+    floor: Floor, row: dict[str, Any], at: datetime, station: str | None
+) -> None:
+    """A token issued or revoked: a phone's (``station_event``) or a person's (``token_event``)."""
+    if row.get(EVENT) == Event.PHONE_TOKEN_ISSUE:
+        role = str(row.get("role") or "worker")
+        floor.issue_phone_token(
+            station,
+            str(row["name"]),
+            str(row["sha256"]),
+            at,
+            str(row.get("actor") or ""),
+            role=_ROLES.get(role, "worker"),
+        )
+    elif row.get(EVENT) == Event.PHONE_TOKEN_REVOKE:
+        floor.revoke_phone_token(str(row["name"]))
 
 
 def _apply_count_event(floor: Floor, row: dict[str, Any], at: datetime) -> None:

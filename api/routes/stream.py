@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.types import Send
 
-from api.auth import TOKEN_QUERY_PARAM, WorkerByQuery
+from api.auth import TOKEN_QUERY_PARAM, TokenBook, WorkerByQuery
 from api.live import LiveEvent, LiveState
 from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
 from api.views import (
@@ -46,6 +46,7 @@ Events, each `data:` a JSON object:
 - `station`: one `Station`;
 - `stock`: the whole `Stock` (as GET /stock), after every stock or container change;
 - `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared;
+- `revoked`: `{"token": name}`, the last event when the stream's token is revoked;
 - `weight`: a scale's live reading, `{"station", "ts", "weight_kg", "stable", "status"}`, as
   the bridge publishes it (on change, at most `station.weight_publish_hz`); the snapshot
   carries the latest of each station as `"weights"`.
@@ -156,6 +157,7 @@ async def _events(
     settings: Settings,
     queue: asyncio.Queue[LiveEvent],
     who: str,
+    admitted: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
     heartbeat = settings.api.stream_heartbeat_s
     try:
@@ -169,6 +171,12 @@ async def _events(
                     return
                 yield b": ping\n\n"
                 continue
+            if ev.kind == "phone_tokens" and not admitted():
+                # Revoked while streaming: say so, and end the stream (EventSource then
+                # gets 401 on its reconnect and stops).
+                log.info("stream of %s ended: its token is revoked", who)
+                yield _sse("revoked", {"token": who})
+                return
             for frame in _event_frames(live, settings, ev):
                 yield frame
     finally:
@@ -221,8 +229,14 @@ async def stream(
             settings.api.stream_send_timeout_s,
         )
 
+    book: TokenBook = request.app.state.tokens
+    token = access_token or request.headers.get("authorization", "").removeprefix("Bearer ")
+
+    def admitted() -> bool:
+        return book.lookup(token.strip()) is not None
+
     return BoundedStream(
-        _events(request, live, settings, queue, who.name),
+        _events(request, live, settings, queue, who.name, admitted),
         settings.api.stream_send_timeout_s,
         dropped,
     )

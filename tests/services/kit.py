@@ -97,7 +97,7 @@ class Floorkit:
                 self.retained[msg.topic] = msg.payload
 
     # -- sending -------------------------------------------------------------------------------
-    def command(self, name: str, actor: str = "tester", **args: Any) -> ReplyV1:
+    def command(self, name: str, /, actor: str = "tester", **args: Any) -> ReplyV1:
         """Send a command and wait for the services' reply."""
         request_id = uuid.uuid4().hex
         cmd = CommandV1(request_id=request_id, actor=actor, args=args)
@@ -106,7 +106,7 @@ class Floorkit:
             lambda: self.replies.get(request_id), what=f"reply to {name}"
         )
 
-    def ok(self, name: str, actor: str = "tester", **args: Any) -> dict[str, Any]:
+    def ok(self, name: str, /, actor: str = "tester", **args: Any) -> dict[str, Any]:
         """Send a command that must succeed; its result."""
         reply = self.command(name, actor=actor, **args)
         assert reply.ok, f"{name} {args} refused: {reply.code} {reply.error}"

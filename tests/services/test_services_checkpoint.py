@@ -75,6 +75,9 @@ def _ship_one_container(kit: Floorkit) -> list[str]:
     # A SKU set live: the catalogue is state too (applied over the configured one).
     kit.ok("catalogue/set-sku", actor="admin-1", sku="JMB-XL", spec=XL)
     kit.ok("station/set-mode", station="recv-1", mode="receiving", supplier="Pak Darto")
+    # Tokens made in the dashboard are state too: a person's (a role) and a phone's.
+    kit.ok("phone-token/issue", actor="admin-1", name="budi", role="supervisor", sha256="b" * 64)
+    kit.ok("phone-token/issue", name="phone-load-1-abcdef", station="load-1", sha256="c" * 64)
     for n, label in enumerate(labels):
         kit.scan("recv-1", label, qc=QcResult.REWORK if n == CAPACITY + 3 else None)
     wait_for(lambda: kit.stock_of("JMB-L") == CAPACITY + 3, what="received into stock")
@@ -114,6 +117,8 @@ def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
         dup = kit.wait_alert("duplicate_scan")
         kit.ok("alert/ack", alert_id=dup.id)
         kit.ok("catalogue/set-sku", actor="admin-1", sku="JMB-XS", spec={**XL, "name": "XS"})
+        kit.ok("phone-token/revoke", actor="admin-1", name="budi")
+        kit.ok("phone-token/issue", actor="admin-1", name="sari", role="admin", sha256="d" * 64)
         wait_for(lambda: services.ingest.counters["quarantined"] == 1, what="quarantined")
         live = state_of(services.ingest.state)
     now = datetime.now(UTC)
@@ -125,6 +130,8 @@ def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
     assert state_of(from_checkpoint) == state_of(full)  # ... and knows the very same
     assert from_checkpoint.floor.settings.skus == full.floor.settings.skus  # the live catalogue
     assert {"JMB-XL", "JMB-XS"} <= set(full.floor.settings.skus)
+    tokens = {t.name: (t.role, t.station) for t in full.floor.phone_tokens.values()}
+    assert tokens == {"phone-load-1-abcdef": ("worker", "load-1"), "sari": ("admin", None)}
     # and that is the state the services had (a station's online state aside: it comes
     # from the retained status, never from the store)
     assert state_of(full)["floor"]["containers"] == live["floor"]["containers"]

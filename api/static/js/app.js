@@ -5,6 +5,7 @@
 import { openContainer, showOpenForm } from "./actions.js";
 import { locale, zone, zoneName } from "./format.js";
 import { applyWords, HOURLY_REFRESH_MS, loadHourly, renderAll, renderContainers } from "./render.js";
+import { openPeople, showPeopleButton } from "./people.js";
 import { renderScreen } from "./screen.js";
 import { $, API, canSupervise, LANG_KEY, state, t, TOKEN_KEY } from "./state.js";
 import { connect } from "./stream.js";
@@ -16,6 +17,8 @@ function showLogin(message = "") {
   $("who").textContent = "";
   $("login").hidden = false;
   $("open-toggle").hidden = true;
+  $("people-open").hidden = true;
+  if ($("people")) $("people").close();
   showOpenForm(false);
   if ($("dlg").open) $("dlg").close();
   $("login-error").textContent = message;
@@ -40,6 +43,7 @@ export async function start() {
   $("main").hidden = false;
   $("sign-out").hidden = false;
   $("open-toggle").hidden = !canSupervise(); // the API refuses it to workers anyway (403)
+  showPeopleButton();
   renderAll();
   connect();
   loadHourly();
@@ -70,6 +74,7 @@ function init() {
     showLogin();
   });
   $("open-toggle").addEventListener("click", () => showOpenForm($("open-form").hidden));
+  $("people-open").addEventListener("click", () => openPeople());
   const closeOpenForm = () => { $("open-form").reset(); showOpenForm(false); $("open-toggle").focus(); };
   $("open-cancel").addEventListener("click", closeOpenForm);
   $("open-form").addEventListener("submit", (e) => { e.preventDefault(); openContainer(); });

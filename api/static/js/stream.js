@@ -21,6 +21,12 @@ export function connect() {
     setLive(es.readyState === EventSource.CLOSED ? "off" : "wait");
     if (es.readyState === EventSource.CLOSED) setTimeout(() => start(), 5000); // token revoked? ask again
   });
+  es.addEventListener("revoked", () => {
+    // The token was revoked while streaming: ask the API again, which signs this page out.
+    es.close();
+    state.source = null;
+    start();
+  });
   es.addEventListener("snapshot", (e) => {
     const s = JSON.parse(e.data);
     state.containers = new Map(s.containers.map((c) => [c.container_no, c]));

@@ -1,0 +1,104 @@
+/* People, for the admin: make a token (name, role, optional station), shown once; list
+ * every token (the configuration file's too) and revoke one made here (GET/POST/DELETE
+ * /api/v1/tokens). A revoked token is refused at once and its live streams end.
+ */
+import { el, fmtTime } from "./format.js";
+import { $, API, state, t } from "./state.js";
+
+async function call(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await r.json(); } catch { /* the status says enough */ }
+  if (!r.ok) {
+    const detail = data && data.detail;
+    throw new Error(`${typeof detail === "string" ? detail : r.statusText} (${r.status})`);
+  }
+  return data;
+}
+
+/** Whether the signed-in token is the admin's (the API refuses the others anyway, 403). */
+export const isAdmin = () => Boolean(state.site && state.site.me.role === "admin");
+
+async function renderList(list, note) {
+  let tokens = [];
+  try {
+    tokens = await call("GET", "/tokens");
+  } catch (err) {
+    note.textContent = `${t("peopleFailed")}: ${err.message}`;
+    return;
+  }
+  list.replaceChildren(...tokens.map((x) => {
+    const where = x.station ? ` · ${t("peopleAt")} ${x.station}` : "";
+    const since = x.source === "dashboard" ? ` · ${fmtTime(x.issued_at, true)} · ${t("phoneBy")} ${x.issued_by}` : ` · ${t("peopleConfig")}`;
+    const item = el("li", { "data-token": x.name, "data-source": x.source },
+      el("span", { text: `${x.name} · ${x.role}${where}${since} ` }));
+    if (x.source === "dashboard") {
+      const revoke = el("button", { type: "button", class: "ghost", "data-revoke": x.name, text: t("phoneRevoke") });
+      revoke.addEventListener("click", async () => {
+        revoke.disabled = true;
+        try {
+          await call("DELETE", `/tokens/${encodeURIComponent(x.name)}`);
+        } catch (err) {
+          revoke.disabled = false;
+          note.textContent = `${t("peopleFailed")}: ${err.message}`;
+          return;
+        }
+        note.textContent = `${t("phoneRevoked")}: ${x.name}`;
+        await renderList(list, note);
+      });
+      item.append(revoke);
+    }
+    return item;
+  }));
+}
+
+/** The people dialog: a form to make a token, the token made (once), every token. */
+export async function openPeople() {
+  const dialog = el("dialog", { class: "phone-dialog", id: "people", "aria-labelledby": "people-title" });
+  const name = el("input", { id: "people-name", required: "", pattern: "[a-z0-9][a-z0-9_.\\-]{0,47}", autocomplete: "off" });
+  const role = el("select", { id: "people-role" },
+    ...["worker", "supervisor", "admin"].map((r) => el("option", { value: r, text: r })));
+  const station = el("input", { id: "people-station", autocomplete: "off", placeholder: t("peopleStationHint") });
+  const make = el("button", { type: "submit", id: "people-make", text: t("peopleMake") });
+  const form = el("form", { class: "inline-form", id: "people-form" },
+    el("label", {}, el("span", { text: t("peopleName") }), name),
+    el("label", {}, el("span", { text: t("peopleRole") }), role),
+    el("label", {}, el("span", { text: t("peopleStation") }), station), make);
+  const shown = el("code", { id: "people-token" });
+  const note = el("p", { class: "sub", id: "people-note", "aria-live": "polite" });
+  const list = el("ul", { class: "phone-list", id: "people-list" });
+  const close = el("button", { type: "button", text: t("phoneClose") });
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    make.disabled = true;
+    const body = { name: name.value.trim(), role: role.value };
+    if (station.value.trim()) body.station = station.value.trim();
+    try {
+      const made = await call("POST", "/tokens", body);
+      shown.textContent = made.token;
+      note.textContent = t("peopleShownOnce");
+      form.reset();
+    } catch (err) {
+      note.textContent = `${t("peopleFailed")}: ${err.message}`;
+    } finally {
+      make.disabled = false;
+    }
+    await renderList(list, note);
+  });
+  dialog.append(
+    el("h3", { id: "people-title", text: t("peopleTitle") }), form, shown, note,
+    el("h4", { text: t("peopleList") }), list, close,
+  );
+  document.body.append(dialog);
+  dialog.showModal();
+  await renderList(list, note);
+}
+
+/** Show the people button to the admin only. */
+export function showPeopleButton() {
+  $("people-open").hidden = !isAdmin();
+}
