@@ -31,14 +31,17 @@ from gudang.storage import CHECKPOINT, TAG_PART, TAG_SITE, scan_time_ns
 from gudang.wire import QcResult, Topics, encode
 from services.alerts import AlertBook
 from services.checkpoint import (
+    KEEP,
     CheckpointUnreadable,
     decode_payload,
     encode_payload,
     load_state,
     state_of,
+    write_checkpoint,
 )
 from services.floor import Floor
 from services.rebuild import Rebuilt, rebuild
+from services.records import Stamper
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import (
     CONTAINER,
@@ -449,3 +452,14 @@ def test_state_a_checkpoint_cannot_hold_fails_loudly_and_a_changed_class_is_not_
     tampered = base64.b64encode(zlib.compress(json.dumps(doc).encode())).decode()
     with pytest.raises(CheckpointUnreadable, match="Container has changed"):
         decode_payload(tampered, settings)
+
+
+def test_only_the_newest_checkpoints_are_kept(settings: Settings, influx: InfluxClient) -> None:
+    state = Rebuilt(floor=Floor(settings.floor), alerts=AlertBook())
+    stamp = Stamper(0)
+    written = [
+        write_checkpoint(influx, settings, state, stamp, datetime.now(UTC)) for _ in range(5)
+    ]
+    kept = _checkpoint_times(influx, settings.site.name)
+    assert kept == [h.at_ns for h in written[-KEEP:]]
+    assert load_state(settings, influx).road == "checkpoint"
