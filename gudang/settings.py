@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from gudang.wire import check_name
+from gudang.wire import AlertKind, check_name
 
 ENV_PREFIX = "GUDANG_"
 CONFIG_ENV = "GUDANG_CONFIG"
@@ -91,6 +91,8 @@ class SiteSettings(_Section):
 
     name: str = "blitar"
     timezone: str = "Asia/Jakarta"  # shown to people; everything is stored in UTC
+    # The language of what the services write for people (Telegram messages): id or en.
+    language: Literal["id", "en"] = "id"
     # "local": the demo stack and tests (no auth needed). "production": secrets must be
     # set and strong, and MQTT to another machine must use TLS (docs/install.md).
     environment: Literal["local", "production"] = "local"
@@ -227,10 +229,63 @@ class FloorSettings(_Section):
         return [check_name("station", name) for name in value]
 
 
+AlertSeverity = Literal["info", "warning", "critical"]
+
+
+class NotifySettings(_Section):
+    """One notification target (``[[alerts.notify]]``), besides the plain ``webhooks``.
+
+    ``format``: ``alert`` (the AlertV1 JSON, as ``webhooks``), ``telegram`` (the Bot API's
+    sendMessage to ``chat_id``, the text in ``site.language``, times in the site's zone) or
+    ``signed`` (a generic JSON body signed with HMAC-SHA256 of ``secret``, services/notify.py).
+    ``kinds`` (empty: every kind) and ``min_severity`` choose the alerts it gets.
+    """
+
+    url: str = ""  # alert, signed: where to POST; telegram: made from bot_token
+    format: Literal["alert", "telegram", "signed"] = "alert"
+    kinds: list[str] = Field(default_factory=list)
+    min_severity: AlertSeverity = "info"
+    # Telegram: the bot's token (from @BotFather) and the chat's id (a group: negative).
+    bot_token: str = ""
+    chat_id: str = ""
+    telegram_api: str = "https://api.telegram.org"
+    secret: str = ""  # signed: the shared secret of the X-Gudang-Signature header
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifySettings:
+        unknown = sorted(set(self.kinds) - {k.value for k in AlertKind})
+        if unknown:
+            raise ValueError(f"alerts.notify kinds: unknown {', '.join(unknown)}")
+        if self.format == "telegram":
+            if not self.bot_token or not self.chat_id:
+                raise ValueError("alerts.notify: a telegram target needs bot_token and chat_id")
+        elif not self.url:
+            raise ValueError(f"alerts.notify: a {self.format} target needs url")
+        if self.format == "signed" and len(self.secret) < 16:
+            raise ValueError("alerts.notify: a signed target needs a secret of 16+ characters")
+        return self
+
+    @property
+    def target(self) -> str:
+        """Where the POST goes (a Telegram URL carries the bot's token: mask it in logs)."""
+        if self.format == "telegram":
+            return f"{self.telegram_api.rstrip('/')}/bot{self.bot_token}/sendMessage"
+        return self.url
+
+    @property
+    def key(self) -> str:
+        """The target's deliveries in the outbox: one queue per target, never shared."""
+        if self.format == "telegram":
+            return f"telegram:{self.target}#{self.chat_id}"
+        return f"{self.format}:{self.url}"
+
+
 class AlertSettings(_Section):
     """When alerts fire, and where they are delivered besides MQTT."""
 
     webhooks: list[str] = Field(default_factory=list)  # each gets a POST of AlertV1 JSON
+    # Notification targets with a format and filters ([[alerts.notify]]).
+    notify: list[NotifySettings] = Field(default_factory=list)
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_retry_max_s: float = Field(30.0, gt=0)

@@ -79,7 +79,7 @@ class Ingest:
         self.counters: Counter[str] = Counter()
         self.stamp = Stamper(state.last_ns)
         self.influx_ok = True
-        self.webhooks = WebhookSender(settings.alerts, self.site)
+        self.webhooks = WebhookSender(settings.alerts, self.site, settings.site)
         self.scales = ScaleWatch(self.site, settings.alerts, self.counters)
         # Bounded by the Receive Maximum we ask of the broker (see _enqueue).
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.ingest.max_inflight)

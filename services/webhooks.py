@@ -1,4 +1,8 @@
-"""Alert delivery to webhooks: POST the AlertV1 JSON to each configured URL.
+"""Alert delivery to webhooks and notification targets, from one outbox on disk.
+
+``alerts.webhooks`` get a POST of the AlertV1 JSON; each ``[[alerts.notify]]`` target its
+own format (services.notify: AlertV1, Telegram's sendMessage, or a signed JSON), only the
+kinds and severities it asks for. Each target is a queue of its own in the one outbox.
 
 A background thread per URL sends, retrying with exponential back-off, so a slow or dead
 receiver (a WhatsApp or Telegram gateway, say) never holds up the ingest or the other
@@ -19,8 +23,9 @@ from pathlib import Path
 
 import httpx
 
-from gudang.settings import AlertSettings, mask_url
+from gudang.settings import AlertSettings, NotifySettings, SiteSettings, mask_url
 from gudang.wire import AlertV1, alert_decoder, encode
+from services.notify import request, wants
 from services.outbox import Delivery, Outbox, default_path, priority
 
 log = logging.getLogger(__name__)
@@ -33,14 +38,47 @@ STOP_TIMEOUT_S = 5.0
 IDLE_WAIT_S = 0.5
 
 
+class _HideTargets(logging.Filter):
+    """Masks the targets' URLs in httpx's own log lines (it logs every request's URL at
+    INFO, a Telegram bot's token with it)."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__()
+        self.shown = {u: mask_url(u) for u in urls if mask_url(u) != u}
+
+    def _hide(self, arg: object) -> object:
+        if not isinstance(arg, (str, httpx.URL)):
+            return arg
+        text = str(arg)
+        for url, shown in self.shown.items():
+            text = text.replace(url, shown)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments and message; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._hide(a) for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = str(self._hide(record.msg))
+        return True
+
+
 class _Worker:
     """One webhook URL: its own thread over its deliveries, so a dead one delays no other."""
 
     def __init__(
-        self, url: str, settings: AlertSettings, counters: Counter[str], outbox: Outbox
+        self,
+        key: str,
+        target: NotifySettings,
+        settings: AlertSettings,
+        site: SiteSettings,
+        counters: Counter[str],
+        outbox: Outbox,
     ) -> None:
-        self.url = url
-        self.shown = mask_url(url)
+        self.url = key  # its queue in the outbox
+        self.target = target
+        self.site = site
+        self.shown = mask_url(target.target)
         self.settings = settings
         self.counters = counters
         self.outbox = outbox
@@ -71,9 +109,9 @@ class _Worker:
         delay = RETRY_MIN_S
         for attempt in range(1, self.settings.webhook_max_attempts + 1):
             try:
-                r = self._http.post(
-                    self.url, content=delivery.body, headers={"Content-Type": "application/json"}
-                )
+                # Made at each attempt: a signature's timestamp is the sending time.
+                body, headers = request(self.target, delivery.body, self.site)
+                r = self._http.post(self.target.target, content=body, headers=headers)
                 if r.status_code < 300:
                     self.counters["sent"] += 1
                     return True
@@ -96,17 +134,24 @@ class _Worker:
 class WebhookSender:
     """Sends alerts to the webhooks, each URL on its own thread, from an outbox on disk."""
 
-    def __init__(self, settings: AlertSettings, site: str) -> None:
+    def __init__(
+        self, settings: AlertSettings, site: str, site_settings: SiteSettings | None = None
+    ) -> None:
         self.settings = settings
         self.site = site
+        self.site_settings = site_settings or SiteSettings(name=site)
         self.counters: Counter[str] = Counter()
         self._workers: list[_Worker] = []
         self._outbox: Outbox | None = None
+        self._hide: _HideTargets | None = None
 
     def start(self) -> None:
         """Open the outbox and start a sender thread per webhook."""
-        if not self.settings.webhooks:
+        targets = self.targets()
+        if not targets:
             return
+        self._hide = _HideTargets([t.target for _, t in targets])
+        logging.getLogger("httpx").addFilter(self._hide)
         path = self.settings.webhook_queue_path or default_path(self.site)
         try:
             self._outbox = Outbox(path)
@@ -120,22 +165,31 @@ class WebhookSender:
                 exc,
             )
             self._outbox = Outbox(Path(":memory:"))
-        forgotten = self._outbox.forget_others(self.settings.webhooks)
+        forgotten = self._outbox.forget_others([key for key, _ in targets])
         if forgotten:
             log.warning("%d deliveries for webhooks no longer configured dropped", forgotten)
         waiting = self._outbox.count()
         if waiting:
             log.info("%d webhook deliveries waiting from before the restart", waiting)
         self._workers = [
-            _Worker(url, self.settings, self.counters, self._outbox)
-            for url in self.settings.webhooks
+            _Worker(key, target, self.settings, self.site_settings, self.counters, self._outbox)
+            for key, target in targets
         ]
+
+    def targets(self) -> list[tuple[str, NotifySettings]]:
+        """Every target with its outbox key: the plain webhooks (keyed by their URL, as
+        before the formats), then the notify targets."""
+        plain = [(url, NotifySettings(url=url)) for url in self.settings.webhooks]
+        return plain + [(t.key, t) for t in self.settings.notify]
 
     def stop(self) -> None:
         """Stop sending; what is still queued stays on disk for the next start."""
         for worker in self._workers:
             worker.stop()
         self._workers = []
+        if self._hide is not None:
+            logging.getLogger("httpx").removeFilter(self._hide)
+            self._hide = None
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
@@ -148,6 +202,8 @@ class WebhookSender:
         body = encode(alert)
         prio = priority(alert)
         for worker in self._workers:
+            if not wants(worker.target, alert):
+                continue
             dropped = outbox.put(worker.url, prio, body, self.settings.webhook_queue)
             worker.wake.set()
             if dropped is None:

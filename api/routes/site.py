@@ -45,4 +45,9 @@ async def get_settings(who: Admin, settings: SettingsDep) -> dict[str, Any]:
     data["api"]["tokens"] = [{"name": t.name, "role": t.role} for t in settings.api.tokens]
     # A webhook's URL carries its secret (a Telegram bot's token is in its path).
     data["alerts"]["webhooks"] = [mask_url(u) for u in settings.alerts.webhooks]
+    for target in data["alerts"]["notify"]:
+        # A bot's token and a signing secret are secrets; a URL may carry one.
+        target["url"] = mask_url(target["url"]) if target["url"] else ""
+        for secret in ("bot_token", "secret"):
+            target[secret] = "***" if target[secret] else ""
     return data

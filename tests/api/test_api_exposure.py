@@ -71,7 +71,19 @@ def test_webhook_urls_are_masked_in_logs_thread_names_and_admin_settings(
         influxd,
         site,
         tmp_path,
-        alerts={"webhooks": [hook], "webhook_retry_max_s": 0.2},
+        alerts={
+            "webhooks": [hook],
+            "webhook_retry_max_s": 0.2,
+            "notify": [
+                {
+                    "format": "telegram",
+                    "bot_token": f"99:{BOT_SECRET}",
+                    "chat_id": "-100",
+                    "telegram_api": hook.split("/bot", maxsplit=1)[0],
+                },
+                {"format": "signed", "url": f"{hook}?key={BOT_SECRET}", "secret": BOT_SECRET * 2},
+            ],
+        },
         api=API,
     )
     caplog.set_level(logging.DEBUG)
@@ -91,6 +103,11 @@ def test_webhook_urls_are_masked_in_logs_thread_names_and_admin_settings(
             assert BOT_SECRET not in shown.text
             assert shown.json()["alerts"]["webhooks"] == [
                 hook.split("/bot", maxsplit=1)[0] + "/***"
+            ]
+            notify = shown.json()["alerts"]["notify"]
+            assert [(t["format"], t["bot_token"], t["secret"]) for t in notify] == [
+                ("telegram", "***", ""),
+                ("signed", "", "***"),
             ]
     finally:
         probe.close()
