@@ -570,7 +570,11 @@ def main(argv: list[str] | None = None) -> int:
         if kept.exists():
             # InfluxDB opening millions of stored points takes more than its usual minute
             servers.START_TIMEOUT_S = max(servers.START_TIMEOUT_S, 300.0)
-        influxd = start_influxd(data)
+        try:
+            influxd = start_influxd(data)
+        except BaseException:
+            mosquitto.stop()  # or it outlives the bench
+            raise
         procs: list[GudangProcess] = []
         try:
             api_port = free_port()
