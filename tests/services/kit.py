@@ -6,6 +6,7 @@ latest retained state, every alert message in arrival order, and the services' r
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -226,10 +227,12 @@ def drum(n: int, sku: str = "JMB-L") -> str:
 class WebhookReceiver:
     """A tiny real HTTP server receiving webhook POSTs (the receiving end, not a mock).
 
-    ``fail_first`` requests are answered 500, to see the sender retry.
+    ``fail_first`` requests are answered 500, to see the sender retry. ``reserved`` is a
+    socket bound earlier (not listening: connections to it are refused) that the receiver
+    starts listening on, for a gateway that is down first and comes back on its address.
     """
 
-    def __init__(self, fail_first: int = 0, port: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, reserved: socket.socket | None = None) -> None:
         self.bodies: list[AlertV1] = []
         self.requests = 0
         self._fail_left = fail_first
@@ -250,7 +253,17 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet test output
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        if reserved is None:
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:
+            # The port stayed bound all along: no other process (nor a client's own
+            # ephemeral port, a TCP self-connect) can have taken it in between.
+            self.server = ThreadingHTTPServer(
+                reserved.getsockname(), Handler, bind_and_activate=False
+            )
+            self.server.socket.close()
+            self.server.socket = reserved
+            self.server.server_activate()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

@@ -7,11 +7,12 @@ webhooks, whose in-memory queue then dropped real alerts; a restart lost what wa
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from gudang.influx import InfluxClient
 from gudang.wire import StationState, StationStatusV1, encode
-from gudang_ops.servers import ServerProcess, free_port
+from gudang_ops.servers import ServerProcess
 from tests.harness import make_settings, running_services, wait_for
 from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
 
@@ -55,46 +56,49 @@ def test_a_flapping_station_raises_one_alert_with_its_flap_count(
 def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_container_full(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"  # nobody listens yet: a gateway that is down
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
-        alerts={
-            "webhooks": [url],
-            "webhook_queue": 5,
-            "webhook_max_attempts": 1000,
-            "webhook_retry_max_s": 0.5,
-        },
-    )
-    with Floorkit(settings) as kit:
-        with running_services(settings) as services:
-            kit.ok("container/open", container_no=CONTAINER, capacity_drums=12)
-            kit.point_at("load-1", CONTAINER)
-            for n in range(1, 11):  # ten drums, each scanned twice: ten minor alerts
-                kit.scan("load-1", drum(n))
-                kit.scan("load-1", drum(n))
-            wait_for(lambda: len(kit.alerts_of("duplicate_scan")) == 10, what="the flood")
-            for n in (11, 12):
-                kit.scan("load-1", drum(n))
-            full = kit.wait_alert("container_full")
-            webhooks = services.ingest.webhooks
-            wait_for(lambda: webhooks.counters["dropped"] >= 6, what="minor deliveries dropped")
-            assert webhooks.pending == 5
-        # The gateway comes back while the services are down; they start again.
-        receiver = WebhookReceiver(port=port)
-        try:
-            with running_services(settings):
-                got = wait_for(
-                    lambda: receiver.of("container_full"), timeout=30, what="container_full"
-                )
-                assert got[0].id == full.id
-                wait_for(lambda: len(receiver.bodies) >= 5, timeout=30, what="all that waited")
-            assert len(receiver.of("duplicate_scan")) <= 4  # the flood's share, bounded
-        finally:
-            receiver.close()
+    # Bound but not listening: connections are refused (a gateway that is down), and the
+    # port stays ours until the receiver listens on it.
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{reserved.getsockname()[1]}/hook"
+        settings = make_settings(
+            mosquitto,
+            influxd,
+            site,
+            tmp_path,
+            alerts={
+                "webhooks": [url],
+                "webhook_queue": 5,
+                "webhook_max_attempts": 1000,
+                "webhook_retry_max_s": 0.5,
+            },
+        )
+        with Floorkit(settings) as kit:
+            with running_services(settings) as services:
+                kit.ok("container/open", container_no=CONTAINER, capacity_drums=12)
+                kit.point_at("load-1", CONTAINER)
+                for n in range(1, 11):  # ten drums, each scanned twice: ten minor alerts
+                    kit.scan("load-1", drum(n))
+                    kit.scan("load-1", drum(n))
+                wait_for(lambda: len(kit.alerts_of("duplicate_scan")) == 10, what="the flood")
+                for n in (11, 12):
+                    kit.scan("load-1", drum(n))
+                full = kit.wait_alert("container_full")
+                webhooks = services.ingest.webhooks
+                wait_for(lambda: webhooks.counters["dropped"] >= 6, what="minor deliveries dropped")
+                assert webhooks.pending == 5
+            # The gateway comes back while the services are down; they start again.
+            receiver = WebhookReceiver(reserved=reserved)
+            try:
+                with running_services(settings):
+                    got = wait_for(
+                        lambda: receiver.of("container_full"), timeout=30, what="container_full"
+                    )
+                    assert got[0].id == full.id
+                    wait_for(lambda: len(receiver.bodies) >= 5, timeout=30, what="all that waited")
+                assert len(receiver.of("duplicate_scan")) <= 4  # the flood's share, bounded
+            finally:
+                receiver.close()
 
 
 def test_an_outbox_that_cannot_be_opened_still_delivers_from_memory(
