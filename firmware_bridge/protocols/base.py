@@ -18,6 +18,7 @@ from gudang.wire import ScaleStatus
 
 MAX_BUFFER = 4096  # bytes kept while waiting for a terminator; a real frame is under 100
 CR = 0x0D
+STX = 0x02
 LF = 0x0A
 WEIGHT_DECIMALS = 6  # ScaleReading.weight_kg is rounded to the milligram
 
@@ -129,6 +130,61 @@ class FrameSplitter:
     def pending(self) -> int:
         """Bytes waiting for a terminator."""
         return len(self._buffer)
+
+
+class StxSplitter:
+    """Finds fixed-length frames that start with STX and end with `end`; whole frames out.
+
+    Bytes before an STX are skipped (line noise); an STX whose frame does not end with `end`
+    is a stray one and is skipped too. Subclasses may tell a longer frame by `_frame_length`.
+    """
+
+    def __init__(self, length: int, end: int, max_buffer: int = MAX_BUFFER) -> None:
+        self._length = length
+        self._end = end
+        self._max_buffer = max_buffer
+        self._buffer = bytearray()
+        self.dropped = 0  # buffer overflows
+        self.skipped = 0  # bytes thrown away while looking for a frame (line noise)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return the complete frames."""
+        self._buffer += data
+        frames: list[bytes] = []
+        while True:
+            start = self._buffer.find(STX)
+            if start < 0:
+                self.skipped += len(self._buffer)
+                self._buffer.clear()
+                break
+            if start:
+                self.skipped += start
+                del self._buffer[:start]
+            if len(self._buffer) < self._length:
+                break
+            if self._buffer[self._length - 1] != self._end:
+                self.skipped += 1  # a stray STX: look for the next one
+                del self._buffer[:1]
+                continue
+            length = self._frame_length()
+            if length is None:
+                break
+            frames.append(bytes(self._buffer[:length]))
+            del self._buffer[:length]
+        if len(self._buffer) > self._max_buffer:
+            self._buffer.clear()
+            self.dropped += 1
+        return frames
+
+    def _frame_length(self) -> int | None:
+        """The length of the frame at the start of the buffer, None until that can be told."""
+        return self._length
+
+    def flush(self) -> bytes | None:
+        """Hand back and forget the pending bytes."""
+        pending = bytes(self._buffer)
+        self._buffer.clear()
+        return pending or None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ CR LF, never at a lone CR or LF.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from .base import (
     FrameSplitter,
@@ -133,16 +134,12 @@ def encode_short(reading: ScaleReading) -> bytes:
     return f"{headers},{number:>{DATA_WIDTH}}kg".encode("ascii") + TERMINATOR
 
 
-def make_splitter() -> FrameSplitter:
-    """A splitter that ends frames at CR LF only (the id and lamp bytes may be CR or LF)."""
-    return FrameSplitter(terminator=TERMINATOR)
-
-
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=True,
     poll_command=None,
-    make_splitter=make_splitter,
+    # Frames end at CR LF only: the id and lamp bytes may be CR or LF.
+    make_splitter=partial(FrameSplitter, terminator=TERMINATOR),
     parse=parse,
     encode=encode,
 )

@@ -14,16 +14,17 @@ from decimal import Decimal
 from .base import (
     CR,
     MAX_BUFFER,
+    STX,
     ParseError,
     ScaleProtocol,
     ScaleReading,
     ScaleStatus,
+    StxSplitter,
     weight_reading,
 )
 
 NAME = "mt-continuous"
 LABEL = "MT continuous"
-STX = 0x02
 FRAME_LENGTH = 17  # STX + 3 status words + 6 weight + 6 tare + CR
 CHECKSUM_LENGTH = FRAME_LENGTH + 1  # the optional checksum byte follows the CR
 _WEIGHT = slice(4, 10)
@@ -59,7 +60,7 @@ def checksum(data: bytes) -> int:
     return -sum(data) & 0x7F
 
 
-class ContinuousSplitter:
+class ContinuousSplitter(StxSplitter):
     """Finds STX-framed, fixed-length frames; whole frames out, STX, CR and checksum included.
 
     `with_checksum=None` detects the optional checksum byte: it is the byte after CR unless that
@@ -69,40 +70,8 @@ class ContinuousSplitter:
     """
 
     def __init__(self, with_checksum: bool | None = None, max_buffer: int = MAX_BUFFER) -> None:
+        super().__init__(FRAME_LENGTH, CR, max_buffer)
         self._with_checksum = with_checksum
-        self._max_buffer = max_buffer
-        self._buffer = bytearray()
-        self.dropped = 0  # buffer overflows
-        self.skipped = 0  # bytes thrown away while looking for STX (line noise)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add received bytes; return the complete frames."""
-        self._buffer += data
-        frames: list[bytes] = []
-        while True:
-            start = self._buffer.find(STX)
-            if start < 0:
-                self.skipped += len(self._buffer)
-                self._buffer.clear()
-                break
-            if start:
-                self.skipped += start
-                del self._buffer[:start]
-            if len(self._buffer) < FRAME_LENGTH:
-                break
-            if self._buffer[FRAME_LENGTH - 1] != CR:
-                self.skipped += 1  # a stray STX: look for the next one
-                del self._buffer[:1]
-                continue
-            length = self._frame_length()
-            if length is None:
-                break
-            frames.append(bytes(self._buffer[:length]))
-            del self._buffer[:length]
-        if len(self._buffer) > self._max_buffer:
-            self._buffer.clear()
-            self.dropped += 1
-        return frames
 
     def _frame_length(self) -> int | None:
         """17 or 18 for the frame at the start of the buffer, None until that can be told."""
@@ -120,9 +89,7 @@ class ContinuousSplitter:
 
     def flush(self) -> bytes | None:
         """Hand back and forget the pending bytes (a last frame waiting for its next byte)."""
-        pending = bytes(self._buffer)
-        self._buffer.clear()
-        return pending or None
+        return super().flush()
 
 
 def _digits(frame: bytes, field: slice, name: str) -> int:
@@ -213,16 +180,11 @@ def encode(reading: ScaleReading) -> bytes:
     return encode_frame(reading)
 
 
-def make_splitter() -> ContinuousSplitter:
-    """A splitter that detects whether the indicator sends checksums."""
-    return ContinuousSplitter()
-
-
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=True,
     poll_command=None,
-    make_splitter=make_splitter,
+    make_splitter=ContinuousSplitter,  # detects whether the indicator sends checksums
     parse=parse,
     encode=encode,
 )

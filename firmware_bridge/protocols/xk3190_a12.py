@@ -14,7 +14,6 @@ import re
 from decimal import Decimal
 
 from .base import (
-    FrameSplitter,
     ParseError,
     ScaleProtocol,
     ScaleReading,
@@ -97,16 +96,11 @@ def encode(reading: ScaleReading) -> bytes:
     return data + hex_digits(checksum(data)) + b"\r\n"
 
 
-def make_splitter() -> FrameSplitter:
-    """Frames end at CR LF; the checksum digits are never CR or LF."""
-    return FrameSplitter()
-
-
+# The default splitter serves: the checksum digits are never CR or LF.
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=True,
     poll_command=None,
-    make_splitter=make_splitter,
     parse=parse,
     encode=encode,
     flags_stability=False,

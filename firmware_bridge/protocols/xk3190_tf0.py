@@ -13,17 +13,18 @@ from decimal import Decimal
 
 from .base import (
     MAX_BUFFER,
+    STX,
     ParseError,
     ScaleProtocol,
     ScaleReading,
     ScaleStatus,
+    StxSplitter,
     weight_reading,
 )
 from .xk3190_a12 import checksum, hex_digits
 
 NAME = "xk3190-tf0"
 LABEL = "XK3190 tF0"
-STX = 0x02
 ETX = 0x03
 LENGTH = 12
 CHECKED = slice(1, 9)  # sign, 6 digits, decimals
@@ -31,46 +32,11 @@ MAX_DECIMALS = 4
 DIGITS = 6
 
 
-class StxEtxSplitter:
+class StxEtxSplitter(StxSplitter):
     """Finds fixed-length STX ... ETX frames; whole frames out, STX and ETX included."""
 
     def __init__(self, max_buffer: int = MAX_BUFFER) -> None:
-        self._max_buffer = max_buffer
-        self._buffer = bytearray()
-        self.dropped = 0  # buffer overflows
-        self.skipped = 0  # bytes thrown away while looking for a frame (line noise)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add received bytes; return the complete frames."""
-        self._buffer += data
-        frames: list[bytes] = []
-        while True:
-            start = self._buffer.find(STX)
-            if start < 0:
-                self.skipped += len(self._buffer)
-                self._buffer.clear()
-                break
-            if start:
-                self.skipped += start
-                del self._buffer[:start]
-            if len(self._buffer) < LENGTH:
-                break
-            if self._buffer[LENGTH - 1] != ETX:
-                self.skipped += 1  # a stray STX: look for the next one
-                del self._buffer[:1]
-                continue
-            frames.append(bytes(self._buffer[:LENGTH]))
-            del self._buffer[:LENGTH]
-        if len(self._buffer) > self._max_buffer:
-            self._buffer.clear()
-            self.dropped += 1
-        return frames
-
-    def flush(self) -> bytes | None:
-        """Hand back and forget the pending bytes."""
-        pending = bytes(self._buffer)
-        self._buffer.clear()
-        return pending or None
+        super().__init__(LENGTH, ETX, max_buffer)
 
 
 def parse(frame: bytes) -> ScaleReading:
@@ -111,16 +77,11 @@ def encode(reading: ScaleReading) -> bytes:
     return bytes([STX]) + data + hex_digits(checksum(data)) + bytes([ETX])
 
 
-def make_splitter() -> StxEtxSplitter:
-    """A splitter for STX ... ETX frames."""
-    return StxEtxSplitter()
-
-
 PROTOCOL = ScaleProtocol(
     name=NAME,
     streaming=True,
     poll_command=None,
-    make_splitter=make_splitter,
+    make_splitter=StxEtxSplitter,
     parse=parse,
     encode=encode,
     flags_stability=False,

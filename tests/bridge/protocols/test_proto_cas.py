@@ -70,7 +70,7 @@ def test_parse_rejects(frame: bytes, message: str) -> None:
 
 
 def test_splitter_cuts_only_at_crlf_then_noise_then_a_good_frame() -> None:
-    splitter = cas.make_splitter()
+    splitter = cas.PROTOCOL.make_splitter()
     lamp_cr = b"ST,GS,\x01\r,000013.5 kg\r\n"  # a lamp byte that is CR
     assert splitter.feed(lamp_cr[:8]) == []
     assert splitter.feed(lamp_cr[8:] + b"\xff\x00noise\r\n" + LONG[:5]) == [
@@ -128,5 +128,5 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool) -> None:
     reading = ScaleReading(status, grams / 1000, net)
     stream = cas.encode(reading) + cas.encode_short(reading)
-    frames = cas.make_splitter().feed(stream)
+    frames = cas.PROTOCOL.make_splitter().feed(stream)
     assert [cas.parse(frame) for frame in frames] == [reading, reading]

@@ -82,22 +82,22 @@ def test_checksum_ignores_a_parity_bit_on_the_checksum_byte() -> None:
 
 
 def test_splitter_without_checksums_waits_for_the_next_stx() -> None:
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     assert splitter.feed(GOOD) == []  # could still be followed by a checksum
     assert splitter.feed(GOOD) == [GOOD]
     assert splitter.flush() == GOOD
 
 
 def test_splitter_with_checksums() -> None:
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     assert splitter.feed(GOOD_CHK + NET_MOTION_CHK) == [GOOD_CHK, NET_MOTION_CHK]
 
 
 def test_splitter_told_apart_a_checksum_equal_to_stx() -> None:
     with_chk = CHECKSUM_IS_STX + b"\x02"
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     assert splitter.feed(with_chk + GOOD_CHK) == [with_chk, GOOD_CHK]
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     assert splitter.feed(CHECKSUM_IS_STX + GOOD + GOOD) == [CHECKSUM_IS_STX, GOOD]
     assert mt_continuous.parse(with_chk) == mt_continuous.parse(CHECKSUM_IS_STX)
 
@@ -116,7 +116,7 @@ def test_splitter_configured_checksum(
 
 
 def test_splitter_skips_noise_and_stray_stx_then_reads_a_good_frame() -> None:
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     noise = b"\xff\x00garbage\x02\x02short\r"
     frames = splitter.feed(noise + GOOD_CHK[:5])
     assert frames == []
@@ -127,7 +127,7 @@ def test_splitter_skips_noise_and_stray_stx_then_reads_a_good_frame() -> None:
 
 
 def test_splitter_passes_a_bad_checksum_on_for_the_parser_to_report() -> None:
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     bad = GOOD + b"*"
     frames = splitter.feed(bad + GOOD_CHK)
     assert frames == [bad, GOOD_CHK]
@@ -189,7 +189,7 @@ def test_round_trip_through_the_splitter(
 ) -> None:
     reading = ScaleReading(status, digits / 10**decimals, net)
     frame = mt_continuous.encode_frame(reading, with_checksum=with_checksum)
-    splitter = mt_continuous.make_splitter()
+    splitter = mt_continuous.PROTOCOL.make_splitter()
     frames = splitter.feed(frame * 3)
     pending = splitter.flush()  # without checksums the last frame waits for a next byte
     if pending is not None:

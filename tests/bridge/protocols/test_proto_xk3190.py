@@ -114,7 +114,7 @@ def test_tf0_bad_frames(frame: bytes, error: str) -> None:
 
 
 def test_tf0_splitter_finds_frames_in_noise_and_split_reads() -> None:
-    splitter = xk3190_tf0.make_splitter()
+    splitter = xk3190_tf0.PROTOCOL.make_splitter()
     stream = b"\x02\x02junk" + TF0_EXAMPLE + b"\x03\x02+00" + TF0_EXAMPLE
     frames = [f for i in range(0, len(stream), 5) for f in splitter.feed(stream[i : i + 5])]
     assert frames == [TF0_EXAMPLE, TF0_EXAMPLE]
@@ -122,7 +122,7 @@ def test_tf0_splitter_finds_frames_in_noise_and_split_reads() -> None:
 
 
 def test_a12_splitter_on_a_stream() -> None:
-    splitter = xk3190_a12.make_splitter()
+    splitter = xk3190_a12.PROTOCOL.make_splitter()
     frames = splitter.feed(A12_EXAMPLE * 2 + b"WG00")
     assert frames == [A12_EXAMPLE[:-2]] * 2
     assert splitter.feed(b"4.139kg3D\r\n") == [A12_EXAMPLE[:-2]]
