@@ -8,6 +8,7 @@ name (``mqtt.port: Input should be a valid integer``).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -28,6 +29,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gudang.wire import AlertKind, check_name
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "GUDANG_"
 CONFIG_ENV = "GUDANG_CONFIG"
@@ -307,7 +310,6 @@ class AlertSettings(_Section):
     flap_settle_s: float = Field(60.0, ge=0)
     # A station is offline after this many missed heartbeats (StationStatusV1.heartbeat_s).
     heartbeat_misses: float = Field(3.0, gt=1)
-    spool_nearly_full_ratio: float = Field(0.8, gt=0, le=1)
     # Outages shorter than these raise nothing: a restart of a server is not an incident.
     storage_grace_s: float = Field(2.0, ge=0)
     broker_grace_s: float = Field(5.0, ge=0)
@@ -476,7 +478,9 @@ class StationSettings(_Section):
     devices: list[DeviceSettings] = Field(default_factory=list)
     spool_path: Path = Path("var/spool.sqlite3")
     spool_capacity: int = Field(200_000, gt=0)
-    # The status says "nearly full" from this share of spool_capacity on.
+    # The status says "nearly full" from this share of spool_capacity on; the services raise
+    # spool_nearly_full from it too (the one setting; alerts.spool_nearly_full_ratio was its
+    # old second name and is still read, with a warning).
     spool_nearly_full_ratio: float = Field(0.8, gt=0, le=1)
     pairing_window_s: float = Field(3.0, gt=0)
     # A stable reading below this is an empty platter, never a drum's weight.
@@ -536,6 +540,27 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive through init_settings; the environment wins over them.
         return env_settings, init_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_spool_ratio_name(cls, data: Any) -> Any:
+        # alerts.spool_nearly_full_ratio was a second setting for the one threshold: a site
+        # file that still says it loads, its value standing for station.spool_nearly_full_ratio
+        # unless that is given too.
+        if not isinstance(data, dict) or not isinstance(data.get("alerts"), dict):
+            return data
+        alerts = dict(data["alerts"])
+        if "spool_nearly_full_ratio" not in alerts:
+            return data
+        ratio = alerts.pop("spool_nearly_full_ratio")
+        log.warning(
+            "alerts.spool_nearly_full_ratio is deprecated: it is read as "
+            "station.spool_nearly_full_ratio (the one threshold); rename it in the site file"
+        )
+        station = data.get("station", {})
+        if isinstance(station, dict):
+            station = {"spool_nearly_full_ratio": ratio, **station}
+        return {**data, "alerts": alerts, "station": station}
 
     @model_validator(mode="after")
     def _no_demo_tokens_in_production(self) -> Settings:

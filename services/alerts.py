@@ -352,6 +352,8 @@ def on_status(
     status: StationStatusV1,
     at: datetime,
     silent_s: float | None = None,
+    *,
+    spool_nearly_full_ratio: float,
 ) -> None:
     """Station offline (its last will, a clean stop, a stale status), in error, spool filling."""
     station = status.station
@@ -390,7 +392,7 @@ def on_status(
     if status.spool_capacity > 0:
         ratio = status.spool_depth / status.spool_capacity
         # The station's own threshold (its flag) or the site's, whichever is stricter.
-        if status.spool_nearly_full or ratio >= settings.spool_nearly_full_ratio:
+        if status.spool_nearly_full or ratio >= spool_nearly_full_ratio:
             book.raise_(
                 AlertKind.SPOOL_NEARLY_FULL,
                 station,

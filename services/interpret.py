@@ -226,7 +226,12 @@ class Interpreter:
             else:
                 self.alerts.clear_condition(AlertKind.CLOCK_SKEW, station, now)
         rules.on_status(
-            self.alerts, self.settings.alerts, status, now, silent_s=silent if stale else None
+            self.alerts,
+            self.settings.alerts,
+            status,
+            now,
+            silent_s=silent if stale else None,
+            spool_nearly_full_ratio=self.settings.station.spool_nearly_full_ratio,
         )
 
     # -- commands ----------------------------------------------------------------------------

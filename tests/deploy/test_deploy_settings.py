@@ -96,3 +96,24 @@ def test_cli_refuses_to_start_services_without_secrets(
     assert "mqtt.username and mqtt.password: required in production" in err
     assert main(["--config", str(config), "stack"]) == 2
     assert "gudang stack is the local demo" in capsys.readouterr().err
+
+
+def test_old_alerts_spool_ratio_name_is_read_as_the_station_one_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site_file = tmp_path / "site.toml"
+    site_file.write_text("[alerts]\nspool_nearly_full_ratio = 0.6\n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="gudang.settings"):
+        settings = load_settings(site_file)
+    assert settings.station.spool_nearly_full_ratio == 0.6
+    assert "alerts.spool_nearly_full_ratio is deprecated" in caplog.text
+    # Both given: the station's own name wins; the old one is still only warned about.
+    site_file.write_text(
+        "[alerts]\nspool_nearly_full_ratio = 0.6\n[station]\nspool_nearly_full_ratio = 0.9\n",
+        encoding="utf-8",
+    )
+    assert load_settings(site_file).station.spool_nearly_full_ratio == 0.9
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gudang.settings"):
+        assert load_settings(None, {}).station.spool_nearly_full_ratio == 0.8
+    assert "deprecated" not in caplog.text
