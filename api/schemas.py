@@ -442,6 +442,11 @@ class SiteOut(BaseModel):
     version: str
     skus: list[SkuOut]
     me: WhoAmI
+    alert_list_kinds: list[str] = Field(
+        default_factory=list,
+        description="the kinds the dashboard's alert list shows (alerts.dashboard_kinds; "
+        "empty: every kind); the others are in the API and the alert history",
+    )
 
 
 class HealthOut(BaseModel):

@@ -233,6 +233,7 @@ class FloorSettings(_Section):
 
 
 AlertSeverity = Literal["info", "warning", "critical"]
+GROUPABLE_KINDS = frozenset({"duplicate_scan", "weight_out_of_range", "unknown_barcode"})
 
 
 class NotifySettings(_Section):
@@ -289,6 +290,31 @@ class AlertSettings(_Section):
     webhooks: list[str] = Field(default_factory=list)  # each gets a POST of AlertV1 JSON
     # Notification targets with a format and filters ([[alerts.notify]]).
     notify: list[NotifySettings] = Field(default_factory=list)
+    # Alert noise (docs/floor.md, "Alert noise"). Informational event kinds grouped into one
+    # alert per station and hour, with a count; the kinds the dashboard's alert list shows
+    # and the kinds the plain webhooks get (empty: every kind).
+    grouped_kinds: list[str] = Field(default_factory=lambda: ["duplicate_scan"])
+    dashboard_kinds: list[str] = Field(default_factory=list)
+    webhook_kinds: list[str] = Field(default_factory=list)
+
+    @field_validator("grouped_kinds", "dashboard_kinds", "webhook_kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {k.value for k in AlertKind})
+        if unknown:
+            raise ValueError(f"unknown alert kinds: {', '.join(unknown)}")
+        return value
+
+    @field_validator("grouped_kinds")
+    @classmethod
+    def _groupable(cls, value: list[str]) -> list[str]:
+        # Events only: a condition (or wrong_container, cleared by its drum's unloading)
+        # is cleared by its own subject, which a group has not.
+        other = sorted(set(value) - GROUPABLE_KINDS)
+        if other:
+            raise ValueError(f"grouped_kinds: only {', '.join(sorted(GROUPABLE_KINDS))}")
+        return value
+
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_retry_max_s: float = Field(30.0, gt=0)

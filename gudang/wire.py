@@ -594,6 +594,7 @@ class Command(StrEnum):
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
+    ALERT_ACK_KIND = "alert/ack-kind"  # kind: every raised alert of it at once
     # station, name, sha256: a phone signed in (by a supervisor's QR code) to scan there
     PHONE_TOKEN_ISSUE = "phone-token/issue"  # name, sha256, role, station (optional)
     PHONE_TOKEN_REVOKE = "phone-token/revoke"  # name

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -68,6 +68,9 @@ EVENT_KINDS = frozenset(
         AlertKind.WRONG_CONTAINER,
     }
 )
+
+# Informational events grouped per station and hour unless alerts.grouped_kinds says.
+DEFAULT_GROUPED = frozenset({AlertKind.DUPLICATE_SCAN})
 
 # Weight statuses that mean the scale could not give a stable weight.
 SCALE_TROUBLE = frozenset(
@@ -138,6 +141,51 @@ class AlertBook:
         self.active[aid] = alert
         self.transitions.append(alert)
         return alert
+
+    def raise_grouped(
+        self,
+        kind: AlertKind,
+        station: str,
+        at: datetime,
+        message: str,
+        *,
+        container_no: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> AlertV1:
+        """One alert per station and hour (UTC: Indonesia's zones are whole hours off it),
+        counting its occurrences: a new one updates the count (a transition, stored)."""
+        hour = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        aid = alert_id(kind, f"{station}-{hour:%Y%m%dT%H}")
+        existing = self.active.get(aid)
+        count = int(existing.data.get("count", 1)) + 1 if existing is not None else 1
+        data = {**(data or {}), "count": count, "hour": hour.isoformat()}
+        text = f"{message}; {count} this hour" if count > 1 else message
+        if existing is None:
+            alert = AlertV1(
+                id=aid,
+                kind=kind,
+                severity=SEVERITY[kind],
+                subject=station,
+                station=station,
+                container_no=container_no,
+                message=text,
+                raised_at=at,
+                data=data,
+            )
+        else:
+            alert = msgspec.structs.replace(
+                existing, message=text, data=data, container_no=container_no
+            )
+        self.active[aid] = alert
+        self.transitions.append(alert)
+        return alert
+
+    def acknowledge_kind(self, kind: AlertKind, who: str, at: datetime) -> list[AlertV1]:
+        """Acknowledge every raised alert of one kind at once (those acknowledged stay)."""
+        due = [
+            a.id for a in self.active.values() if a.kind is kind and a.state is AlertState.RAISED
+        ]
+        return [self.acknowledge(aid, who, at) for aid in sorted(due)]
 
     def acknowledge(self, aid: str, who: str, at: datetime) -> AlertV1:
         """A supervisor saw it; an event alert is cleared with it."""
@@ -221,14 +269,38 @@ class AlertBook:
 
 # -- the rules --------------------------------------------------------------------------------
 def on_scan(
-    book: AlertBook, floor: Floor, scan: ScanV1, outcome: ScanOutcome, at: datetime
+    book: AlertBook,
+    floor: Floor,
+    scan: ScanV1,
+    outcome: ScanOutcome,
+    at: datetime,
+    grouped: frozenset[AlertKind] = DEFAULT_GROUPED,
 ) -> None:
-    """Alerts of one scan that was decided and applied."""
+    """Alerts of one scan that was decided and applied; ``grouped`` kinds one per station
+    and hour, with a count (``alerts.grouped_kinds``)."""
     station = scan.station
+
+    def _event(
+        kind: AlertKind,
+        subject: str,
+        at: datetime,
+        message: str,
+        *,
+        station: str,
+        container_no: str | None = None,
+        data: dict[str, Any],
+    ) -> None:
+        if kind in grouped:
+            book.raise_grouped(kind, station, at, message, container_no=container_no, data=data)
+        else:
+            book.raise_(
+                kind, subject, at, message, station=station, container_no=container_no, data=data
+            )
+
     drum = outcome.drum or scan.barcode
     r = outcome.result
     if r is ScanResult.DUPLICATE:
-        book.raise_(
+        _event(
             AlertKind.DUPLICATE_SCAN,
             drum,
             at,
@@ -239,7 +311,7 @@ def on_scan(
         )
     elif r is ScanResult.WRONG_CONTAINER:
         where = floor.drum_location.get(drum)
-        book.raise_(
+        _event(
             AlertKind.WRONG_CONTAINER,
             drum,
             at,
@@ -249,7 +321,7 @@ def on_scan(
             data={"drum": drum, "in_container": where, "scan_id": scan.id},
         )
     elif r is ScanResult.REJECTED and outcome.unknown_label:
-        book.raise_(
+        _event(
             AlertKind.UNKNOWN_BARCODE,
             station,
             at,
@@ -259,7 +331,7 @@ def on_scan(
         )
     if outcome.out_of_range and r in (ScanResult.LOADED, ScanResult.RECEIVED) and outcome.sku:
         spec = floor.settings.skus[outcome.sku]
-        book.raise_(
+        _event(
             AlertKind.WEIGHT_OUT_OF_RANGE,
             drum,
             at,
@@ -277,7 +349,7 @@ def on_scan(
         )
     if scan.kind is ScanKind.DRUM:
         if scan.weight_status in SCALE_TROUBLE:
-            book.raise_(
+            _event(
                 AlertKind.SCALE_ERROR,
                 station,
                 at,

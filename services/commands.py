@@ -36,7 +36,16 @@ from gudang.storage import (
     Event,
     ns_to_datetime,
 )
-from gudang.wire import INCOTERMS, Command, CommandV1, ReplyV1, ShipmentV1, check_name, encode
+from gudang.wire import (
+    INCOTERMS,
+    AlertKind,
+    Command,
+    CommandV1,
+    ReplyV1,
+    ShipmentV1,
+    check_name,
+    encode,
+)
 from services import alerts as rules
 from services.alerts import AlertBook
 from services.floor import Floor, FloorError
@@ -151,6 +160,7 @@ class Commands:
             Command.STATION_SET_CONTAINER.value: self._cmd_set_container,
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
+            Command.ALERT_ACK_KIND.value: self._cmd_alert_ack_kind,
             Command.PHONE_TOKEN_ISSUE.value: self._cmd_phone_token_issue,
             Command.PHONE_TOKEN_REVOKE.value: self._cmd_phone_token_revoke,
         }
@@ -574,6 +584,14 @@ class Commands:
             self._event(lines, TOKEN_EVENT, TAG_TOKEN, name, fields, cmd, ts)
 
     # -- alerts ------------------------------------------------------------------------------
+    def _cmd_alert_ack_kind(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        # Each alert's own transition is stored (measurement ``alert``), as one by one.
+        kind = _arg(cmd, "kind")
+        if kind not in {k.value for k in AlertKind}:
+            raise ValueError(f"kind: not an alert kind: {kind!r}")
+        done = self.alerts.acknowledge_kind(AlertKind(kind), cmd.actor, now)
+        return {"kind": kind, "acknowledged": [a.id for a in done]}
+
     def _cmd_alert_ack(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         # Stored as the alert's own transition (measurement ``alert``), with the batch.
         alert = self.alerts.acknowledge(_arg(cmd, "alert_id"), cmd.actor, now)

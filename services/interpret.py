@@ -84,6 +84,7 @@ class Interpreter:
     ) -> None:
         self.settings = settings
         self.site = settings.site.name
+        self.grouped = frozenset(AlertKind(k) for k in settings.alerts.grouped_kinds)
         self.topics = Topics(self.site)
         self.floor = state.floor
         self.alerts = state.alerts
@@ -148,7 +149,7 @@ class Interpreter:
         self.floor.apply(station, ns_to_datetime(ts_ns), outcome, scan)
         self.seen_scans[(station, scan.id)] = ts_ns
         batch.lines.append(scan_line(self.site, scan, outcome, ts_ns))
-        rules.on_scan(self.alerts, self.floor, scan, outcome, now)
+        rules.on_scan(self.alerts, self.floor, scan, outcome, now, self.grouped)
         self.counters[f"scan_{outcome.result.value}"] += 1
 
     def _receipt_refused(self, payload: bytes, station: str, batch: Batch) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from gudang.settings import AlertSettings, NotifySettings, SiteSettings, mask_url
-from gudang.wire import AlertV1, alert_decoder, encode
+from gudang.wire import AlertState, AlertV1, alert_decoder, encode
 from services.notify import request, wants
 from services.outbox import Delivery, Outbox, default_path, priority
 
@@ -179,7 +179,8 @@ class WebhookSender:
     def targets(self) -> list[tuple[str, NotifySettings]]:
         """Every target with its outbox key: the plain webhooks (keyed by their URL, as
         before the formats), then the notify targets."""
-        plain = [(url, NotifySettings(url=url)) for url in self.settings.webhooks]
+        kinds = self.settings.webhook_kinds  # alerts.webhook_kinds: the plain webhooks' filter
+        plain = [(url, NotifySettings(url=url, kinds=kinds)) for url in self.settings.webhooks]
         return plain + [(t.key, t) for t in self.settings.notify]
 
     def stop(self) -> None:
@@ -198,6 +199,10 @@ class WebhookSender:
         """Queue one alert transition for every webhook."""
         outbox = self._outbox
         if outbox is None:
+            return
+        if alert.state is AlertState.RAISED and int(alert.data.get("count", 1)) > 1:
+            # A grouped alert counting one more: its first raise went out, its end will.
+            self.counters["grouped_not_sent"] += 1
             return
         body = encode(alert)
         prio = priority(alert)

@@ -1,4 +1,4 @@
-"""Alerts: list by state and kind, acknowledge."""
+"""Alerts: list by state and kind, acknowledge one, or every raised one of a kind."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from api.auth import Supervisor, Worker
 from api.deps import LiveDep, MetricsDep, send_command
@@ -68,3 +68,19 @@ async def acknowledge_alert(
         if current is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} cleared") from None
         return AlertOut.from_wire(current)
+
+
+class AckedKind(BaseModel):
+    """The alerts of one kind acknowledged at once."""
+
+    kind: AlertKind
+    acknowledged: list[str]
+
+
+@router.post("/kinds/{kind}/ack", response_model=AckedKind, responses=COMMAND_ERRORS)
+async def acknowledge_kind(
+    who: Supervisor, kind: AlertKind, live: LiveDep, metrics: MetricsDep
+) -> AckedKind:
+    """Acknowledge every raised alert of one kind at once (an event alert clears with it)."""
+    result = await send_command(live, metrics, Command.ALERT_ACK_KIND, {"kind": kind.value}, who)
+    return AckedKind.model_validate(result)

@@ -34,6 +34,7 @@ async def get_site(who: Worker, settings: SettingsDep) -> SiteOut:
             for k, s in sorted(settings.floor.skus.items())
         ],
         me=WhoAmI(name=who.name, role=who.role),
+        alert_list_kinds=settings.alerts.dashboard_kinds,
     )
 
 

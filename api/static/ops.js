@@ -11,7 +11,8 @@ const COMMANDS = [
   "container/open", "container/seal", "container/ship", "container/unload", "container/unseal",
   "container/correct-seal", "container/cancel", "container/shipment", "stock/write-off",
   "stock/move", "stock/qc-dispose", "catalogue/set-sku", "catalogue/retire-sku",
-  "station/set-container", "station/set-mode", "alert/ack",
+  "station/set-container", "station/set-mode", "alert/ack", "alert/ack-kind",
+  "phone-token/issue", "phone-token/revoke",
 ];
 
 const WORDS = {

@@ -64,6 +64,7 @@ REQUIRED = {
     ("GET", "/api/v1/phone-tokens"): "supervisor",
     ("DELETE", "/api/v1/phone-tokens/{name}"): "supervisor",
     ("POST", "/api/v1/tokens"): "admin",
+    ("POST", "/api/v1/alerts/kinds/{kind}/ack"): "supervisor",
     ("GET", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{name}"): "admin",
     ("GET", "/api/v1/alerts"): "worker",
@@ -98,6 +99,7 @@ PATH_VALUES = {
     "alert_id": "no-such-alert",
     "document": "invoice.pdf",
     "name": "phone-load-1-abc123",
+    "kind": "duplicate_scan",
 }
 
 

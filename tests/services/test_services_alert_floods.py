@@ -68,6 +68,7 @@ def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_conta
             tmp_path,
             alerts={
                 "webhooks": [url],
+                "grouped_kinds": [],  # a flood of distinct alerts, each its own delivery
                 "webhook_queue": 5,
                 "webhook_max_attempts": 1000,
                 "webhook_retry_max_s": 0.5,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gudang.settings import NotifySettings, SiteSettings
+from gudang.settings import AlertSettings, NotifySettings, SiteSettings
 from gudang.wire import AlertKind, AlertState, AlertV1, alert_decoder, encode
 from gudang_ops.servers import ServerProcess
 from services.notify import KIND_WORDS, request, text, wants
@@ -239,6 +239,9 @@ def test_filters_and_what_the_settings_refuse() -> None:
     ):
         with pytest.raises(ValidationError):
             NotifySettings.model_validate(bad)
+    for bad_alerts in ({"grouped_kinds": ["container_full"]}, {"dashboard_kinds": ["nope"]}):
+        with pytest.raises(ValidationError):
+            AlertSettings.model_validate(bad_alerts)
     # Two chats of one bot are two queues, never one shared.
     a = NotifySettings(format="telegram", bot_token=BOT_TOKEN, chat_id="1")
     b = NotifySettings(format="telegram", bot_token=BOT_TOKEN, chat_id="2")

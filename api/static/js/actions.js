@@ -113,6 +113,18 @@ export async function acknowledge(id, button) {
   }
 }
 
+/** Acknowledge every raised alert of one kind at once (POST /alerts/kinds/{kind}/ack). */
+export async function acknowledgeKind(kind, button) {
+  button.disabled = true;
+  try {
+    const body = await call("POST", `/alerts/kinds/${encodeURIComponent(kind)}/ack`);
+    toast(`${t("ackDone")} (${body.acknowledged.length})`);
+  } catch (err) {
+    button.disabled = false;
+    toast(`${t("ackFailed")}: ${err.message}`, true);
+  }
+}
+
 // -- open a container (supervisors) -----------------------------------------------------------
 export function showOpenForm(show) {
   $("open-form").hidden = !show;

@@ -1,5 +1,5 @@
 /* Rendering the dashboard from the state: container cards, alerts, stock, stations. */
-import { acknowledge, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
+import { acknowledge, acknowledgeKind, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
 import { el, fmtNum, fmtRelative, fmtTime, pct } from "./format.js";
 import { renderPapers } from "./papers.js";
 import { phoneLinks } from "./phones.js";
@@ -190,7 +190,9 @@ export function renderContainers() {
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 export function renderAlerts() {
-  const list = [...state.alerts.values()].filter((a) => a.state !== "cleared").sort((a, b) =>
+  // alerts.dashboard_kinds: the kinds this list shows (empty: all); the rest are in the history.
+  const shown = (state.site && state.site.alert_list_kinds) || [];
+  const list = [...state.alerts.values()].filter((a) => a.state !== "cleared" && (!shown.length || shown.includes(a.kind))).sort((a, b) =>
     (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]) || b.raised_at.localeCompare(a.raised_at));
   const items = list.map((a) => {
     const li = el("li", { class: `alert ${a.severity} ${a.state}`, "data-alert": a.id },
@@ -198,6 +200,8 @@ export function renderAlerts() {
     const body = el("div", {},
       el("div", { class: "what", text: t("kinds")[a.kind] || a.kind }),
       el("div", { class: "msg", text: a.message || a.subject }));
+    const count = (a.data && a.data.count) || 1;
+    if (count > 1) body.firstChild.append(el("span", { class: "tally", "data-count": String(count), text: ` ×${count}` }));
     const meta = a.state === "acknowledged"
       ? `${t("acked")} ${a.acknowledged_by} · ${fmtTime(a.acknowledged_at, true)}`
       : `${t("raised")} ${fmtTime(a.raised_at, true)}`;
@@ -213,11 +217,24 @@ export function renderAlerts() {
     return li;
   });
   $("alerts").replaceChildren(...items);
+  renderAckKinds(list);
   $("alerts-empty").hidden = list.length > 0;
   const raised = list.filter((a) => a.state === "raised").length;
   $("alert-count").textContent = String(list.length);
   $("alert-count").classList.toggle("hot", raised > 0);
   document.title = raised ? `(${raised}) Gudang` : "Gudang";
+}
+
+/** Supervisors: one button per kind with two or more raised alerts, acknowledging them all. */
+function renderAckKinds(list) {
+  const counts = new Map();
+  for (const a of list) if (a.state === "raised") counts.set(a.kind, (counts.get(a.kind) || 0) + 1);
+  const buttons = canSupervise() ? [...counts].filter(([, n]) => n > 1).map(([kind, n]) => {
+    const b = el("button", { type: "button", class: "ghost ack-kind", "data-ack-kind": kind, text: `${t("ackAll")}: ${t("kinds")[kind] || kind} (${n})` });
+    b.addEventListener("click", () => acknowledgeKind(kind, b));
+    return b;
+  }) : [];
+  $("alert-kinds").replaceChildren(...buttons);
 }
 
 export function renderStock() {
