@@ -5,34 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from api.packing import WORDS, kg
+from api.papers.pdf import FONT, HEADING_FILL, FooterDoc, latin1
 from api.schemas import PackingListOut
 
-FONT = "Helvetica"  # a PDF core font: nothing to embed, Latin-1 text
 # Relative widths of the drum table's columns: #, label, SKU, description, HS, kg, loaded.
 DRUM_COLUMNS = (6, 23, 9, 18, 10, 15, 19)
-HEADING_FILL = (228, 235, 240)
 ROW_MM = 5.0  # one drum line: 8 pt text with air
-
-
-def _latin1(text: str) -> str:
-    # The core fonts speak Latin-1; anything else (rare in labels) prints as '?'.
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-class _Doc(FPDF):
-    """A4 with the container number and page x/y at the foot of every page."""
-
-    footer_text = ""
-
-    def footer(self) -> None:
-        """Printed by fpdf2 on each page."""
-        self.set_y(-10)
-        self.set_font(FONT, size=7)
-        self.cell(0, 5, f"{self.footer_text}   {self.page_no()}/{{nb}}", align="R")
 
 
 def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
@@ -43,14 +24,14 @@ def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
     def when(at: datetime) -> str:
         return at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
-    pdf = _Doc(orientation="portrait", unit="mm", format="A4")
-    pdf.footer_text = _latin1(f"{t['title']} {pl.container_no_formatted}")
+    pdf = FooterDoc(orientation="portrait", unit="mm", format="A4")
+    pdf.footer_text = latin1(f"{t['title']} {pl.container_no_formatted}")
     pdf.set_title(f"{t['title']} {pl.container_no_formatted}")
     pdf.set_creator("Gudang")
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.cell(0, 9, _latin1(t["title"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, latin1(t["title"]), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=10)
     facts = [
         (t["container"], pl.container_no_formatted),
@@ -63,9 +44,9 @@ def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
     ]
     for label, value in facts:
         pdf.set_font(FONT, "B", 10)
-        pdf.cell(38, 6, _latin1(label))
+        pdf.cell(38, 6, latin1(label))
         pdf.set_font(FONT, size=10)
-        pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     # The drum table by plain cells: fpdf2's table() lays 2,600 rows out ~8x slower.
     width = pdf.epw
@@ -77,7 +58,7 @@ def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
         pdf.set_font(FONT, "B", 8)
         pdf.set_fill_color(*HEADING_FILL)
         for w, a, text in zip(widths, aligns, heads, strict=True):
-            pdf.cell(w, ROW_MM, _latin1(text), border=1, align=a, fill=True)
+            pdf.cell(w, ROW_MM, latin1(text), border=1, align=a, fill=True)
         pdf.ln(ROW_MM)
         pdf.set_font(FONT, size=8)
 
@@ -96,7 +77,7 @@ def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
             when(ln.loaded_at),
         )
         for w, a, text in zip(widths, aligns, row, strict=True):
-            pdf.cell(w, ROW_MM, _latin1(text), border=1, align=a)
+            pdf.cell(w, ROW_MM, latin1(text), border=1, align=a)
         pdf.ln(ROW_MM)
     headings = FontFace(emphasis="BOLD", fill_color=HEADING_FILL)
     pdf.ln(4)
@@ -110,21 +91,21 @@ def to_pdf(pl: PackingListOut, timezone: str, lang: str = "en") -> bytes:
         text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT"),
     ) as table:
         table.row(
-            [_latin1(x) for x in (t["sku"], t["desc"], t["hs"], t["drums"], f"{t['net']} (kg)")]
+            [latin1(x) for x in (t["sku"], t["desc"], t["hs"], t["drums"], f"{t['net']} (kg)")]
         )
         for s in pl.by_sku:
             table.row(
                 [
-                    _latin1(s.sku),
-                    _latin1(s.description),
-                    _latin1(s.hs_code),
+                    latin1(s.sku),
+                    latin1(s.description),
+                    latin1(s.hs_code),
                     str(s.drums),
                     kg(s.net_weight_kg),
                 ]
             )
-        table.row([_latin1(t["totals"]), "", "", str(pl.drums), kg(pl.net_weight_kg)])
-        table.row([_latin1(f"{t['gross']} (kg)"), "", "", "", kg(pl.gross_weight_kg)])
+        table.row([latin1(t["totals"]), "", "", str(pl.drums), kg(pl.net_weight_kg)])
+        table.row([latin1(f"{t['gross']} (kg)"), "", "", "", kg(pl.gross_weight_kg)])
     pdf.ln(18)
     pdf.set_font(FONT, size=9)
-    pdf.cell(90, 5, _latin1(t["sign"]), border="T")
+    pdf.cell(90, 5, latin1(t["sign"]), border="T")
     return bytes(pdf.output())

@@ -15,13 +15,13 @@ ROW_MM = 5.0  # one annex line: 8 pt text with air
 LABEL_MM = 40.0  # the header's label column
 
 
-def _latin1(text: str) -> str:
-    # The core fonts speak Latin-1; anything else (rare in names) prints as '?'.
+def latin1(text: str) -> str:
+    """`text` as the core fonts can print it: Latin-1, anything else (rare in names) as '?'."""
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-class _Doc(FPDF):
-    """A4 with the document, the container and page x/y at the foot of every page."""
+class FooterDoc(FPDF):
+    """A4 with `footer_text` (document, container) and page x/y at the foot of every page."""
 
     footer_text = ""
 
@@ -32,35 +32,35 @@ class _Doc(FPDF):
         self.cell(0, 5, f"{self.footer_text}   {self.page_no()}/{{nb}}", align="R")
 
 
-def _start(v: View) -> _Doc:
-    pdf = _Doc(orientation="portrait", unit="mm", format="A4")
+def _start(v: View) -> FooterDoc:
+    pdf = FooterDoc(orientation="portrait", unit="mm", format="A4")
     draft = "" if v.final else f" - {v.t['draft']}"
-    pdf.footer_text = _latin1(f"{v.title} {v.p.container_no_formatted}{draft}")
-    pdf.set_title(_latin1(f"{v.title} {v.p.container_no_formatted}"))
+    pdf.footer_text = latin1(f"{v.title} {v.p.container_no_formatted}{draft}")
+    pdf.set_title(latin1(f"{v.title} {v.p.container_no_formatted}"))
     pdf.set_creator("Gudang")
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.cell(0, 9, _latin1(v.title + draft), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 9, latin1(v.title + draft), new_x="LMARGIN", new_y="NEXT")
     if not v.final:
         pdf.set_text_color(*DRAFT_RED)
         pdf.set_font(FONT, "B", 9)
-        pdf.multi_cell(0, 4.5, _latin1(v.t["draft_note"]), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, latin1(v.t["draft_note"]), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FONT, size=8)
         for line in v.missing_lines():
-            pdf.multi_cell(0, 4, _latin1(f"- {line}"), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 4, latin1(f"- {line}"), new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
         pdf.ln(2)
     for label, value in v.facts():
         pdf.set_font(FONT, "B", 9)
-        pdf.cell(LABEL_MM, 4.5, _latin1(label))
+        pdf.cell(LABEL_MM, 4.5, latin1(label))
         pdf.set_font(FONT, size=9)
-        pdf.multi_cell(0, 4.5, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     return pdf
 
 
-def _table(pdf: _Doc, table: Table, font_size: float = 8) -> None:
+def _table(pdf: FooterDoc, table: Table, font_size: float = 8) -> None:
     """A small table (a few lines): fpdf2's table, cells wrapping."""
     aligns = tuple("RIGHT" if a == "R" else "LEFT" for a in table.aligns)
     pdf.set_font(FONT, size=font_size)
@@ -71,13 +71,13 @@ def _table(pdf: _Doc, table: Table, font_size: float = 8) -> None:
         text_align=aligns,
     ) as t:
         for row in [table.heads, *table.rows, *table.totals]:
-            t.row([_latin1(c) for c in row])
+            t.row([latin1(c) for c in row])
 
 
-def _finish(pdf: _Doc, v: View) -> bytes:
+def _finish(pdf: FooterDoc, v: View) -> bytes:
     pdf.ln(4)
     pdf.set_font(FONT, "B", 9)
-    pdf.cell(0, 5, _latin1(v.t["sources"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, latin1(v.t["sources"]), new_x="LMARGIN", new_y="NEXT")
     _table(
         pdf,
         Table(
@@ -93,7 +93,7 @@ def _finish(pdf: _Doc, v: View) -> bytes:
     pdf.set_font(FONT, size=9)
     if pdf.will_page_break(10):
         pdf.add_page()
-    pdf.cell(90, 5, _latin1(v.t["sign"]), border="T")
+    pdf.cell(90, 5, latin1(v.t["sign"]), border="T")
     return bytes(pdf.output())
 
 
@@ -109,7 +109,7 @@ def invoice(papers: Papers, lang: str, timezone: str) -> bytes:
         pdf.set_font(FONT, size=9)
         for label, value in rows:
             if value is not None:
-                pdf.cell(50, 5, _latin1(f"{label} {p.shipment.currency}"))
+                pdf.cell(50, 5, latin1(f"{label} {p.shipment.currency}"))
                 pdf.cell(30, 5, amount(value), align="R", new_x="LMARGIN", new_y="NEXT")
     return _finish(pdf, v)
 
@@ -123,18 +123,18 @@ def packing_list(papers: Papers, lang: str, timezone: str) -> bytes:
     return _finish(pdf, v)
 
 
-def _annex(pdf: _Doc, v: View) -> None:
+def _annex(pdf: FooterDoc, v: View) -> None:
     # Plain cells: fpdf2's table() lays 2,600 rows out ~8x slower (api/packing_pdf.py).
     table = v.annex_table()
     pdf.ln(4)
     pdf.set_font(FONT, "B", 10)
-    pdf.cell(0, 6, _latin1(v.t["annex"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, latin1(v.t["annex"]), new_x="LMARGIN", new_y="NEXT")
     widths = [pdf.epw * w / sum(table.widths) for w in table.widths]
 
     def row(cells: list[str], bold: bool = False) -> None:
         pdf.set_font(FONT, "B" if bold else "", 8)
         for w, a, text in zip(widths, table.aligns, cells, strict=True):
-            pdf.cell(w, ROW_MM, _latin1(text), border=1, align=a, fill=bold)
+            pdf.cell(w, ROW_MM, latin1(text), border=1, align=a, fill=bold)
         pdf.ln(ROW_MM)
 
     pdf.set_fill_color(*HEADING_FILL)
