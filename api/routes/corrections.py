@@ -7,9 +7,12 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel
 
-from api.auth import Supervisor
+from api.auth import Principal, Supervisor
 from api.deps import LiveDep, MetricsDep, container_no_param, send_command
+from api.live import LiveState
+from api.metrics import Metrics
 from api.schemas import (
     AUTH_ERRORS,
     COMMAND_ERRORS,
@@ -95,15 +98,20 @@ async def cancel_container(
     return _container(result, live, number)
 
 
+async def _stock_correction(
+    command: Command, body: BaseModel, who: Principal, live: LiveState, metrics: Metrics
+) -> StockCorrectionOut:
+    """A stock correction sent with its body's fields as they came; the services' answer."""
+    result = await send_command(live, metrics, command, body.model_dump(exclude_none=True), who)
+    return StockCorrectionOut.model_validate(result)
+
+
 @stock.post("/write-off", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
 async def write_off(
     who: Supervisor, body: WriteOff, live: LiveDep, metrics: MetricsDep
 ) -> StockCorrectionOut:
     """Write off a drum in stock (damaged, lost, sample): it leaves the books."""
-    result = await send_command(
-        live, metrics, Command.STOCK_WRITE_OFF, body.model_dump(exclude_none=True), who
-    )
-    return StockCorrectionOut.model_validate(result)
+    return await _stock_correction(Command.STOCK_WRITE_OFF, body, who, live, metrics)
 
 
 @stock.post("/move", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
@@ -111,10 +119,7 @@ async def move_drum(
     who: Supervisor, body: StockMove, live: LiveDep, metrics: MetricsDep
 ) -> StockCorrectionOut:
     """Move a drum in stock to another warehouse location."""
-    result = await send_command(
-        live, metrics, Command.STOCK_MOVE, body.model_dump(exclude_none=True), who
-    )
-    return StockCorrectionOut.model_validate(result)
+    return await _stock_correction(Command.STOCK_MOVE, body, who, live, metrics)
 
 
 @stock.post("/qc-disposal", response_model=StockCorrectionOut, responses=COMMAND_ERRORS)
@@ -122,7 +127,4 @@ async def qc_disposal(
     who: Supervisor, body: QcDisposal, live: LiveDep, metrics: MetricsDep
 ) -> StockCorrectionOut:
     """A QC-held drum: pass it after rework (it becomes loadable), return it or scrap it."""
-    result = await send_command(
-        live, metrics, Command.STOCK_QC_DISPOSE, body.model_dump(exclude_none=True), who
-    )
-    return StockCorrectionOut.model_validate(result)
+    return await _stock_correction(Command.STOCK_QC_DISPOSE, body, who, live, metrics)
