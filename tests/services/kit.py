@@ -7,12 +7,15 @@ latest retained state, every alert message in arrival order, and the services' r
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -143,6 +146,12 @@ class Floorkit:
         )
         self.link.publish_and_wait(self.topics.scan(station), encode(scan))
         return scan
+
+    def open_at(self, container_no: str, *stations: str) -> None:
+        """Open a container and point each of `stations` at it, as the floor starts a load."""
+        self.ok("container/open", container_no=container_no)
+        for station in stations:
+            self.point_at(station, container_no)
 
     def point_at(self, station: str, container_no: str) -> None:
         """Scan a container label at a station and wait until the station follows it."""
@@ -360,3 +369,55 @@ def count(influx: InfluxClient, measurement: str, site: str, where: str = "") ->
     if not result:
         return 0
     return max(int(v) for k, v in result[0].items() if k.startswith("count_") and v is not None)
+
+
+def services_config(
+    settings: Settings, path: Path, *, influx_url: str | None = None, ingest_extra: str = ""
+) -> Path:
+    """A site file at `path` for ``gudang services`` run as its own process against `settings`."""
+    path.write_text(
+        f"""
+[site]
+name = "{settings.site.name}"
+
+[mqtt]
+host = "{settings.mqtt.host}"
+port = {settings.mqtt.port}
+keepalive_s = 10
+
+[influx]
+url = "{influx_url or settings.influx.url}"
+database = "{settings.influx.database}"
+
+[ingest]
+linger_ms = 5
+batch_size = 200
+{ingest_extra}"""
+    )
+    return path
+
+
+SERVICES_RUNNING = "services running for site"  # logged once connected and subscribed
+
+
+def start_services_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``gudang --config FILE services`` as its own process; returns once it consumes."""
+    gudang = Path(sys.executable).with_name("gudang")
+    seen = log.read_text().count(SERVICES_RUNNING) if log.exists() else 0
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(gudang), "--config", str(config), "services"],
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    wait_for(
+        lambda: (
+            log.read_text(errors="replace").count(SERVICES_RUNNING) > seen
+            or proc.poll() is not None
+        ),
+        timeout=90,
+        what="services subprocess running",
+    )
+    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+    return proc

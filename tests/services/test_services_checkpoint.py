@@ -13,8 +13,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -52,6 +50,8 @@ from tests.services.kit import (
     drum,
     make_scan,
     rows,
+    services_config,
+    start_services_process,
 )
 
 CAPACITY = 12
@@ -84,8 +84,7 @@ def _ship_one_container(kit: Floorkit) -> list[str]:
     for n, label in enumerate(labels):
         kit.scan("recv-1", label, qc=QcResult.REWORK if n == CAPACITY + 3 else None)
     wait_for(lambda: kit.stock_of("JMB-L") == CAPACITY + 3, what="received into stock")
-    kit.ok("container/open", container_no=CONTAINER)
-    kit.point_at("load-1", CONTAINER)
+    kit.open_at(CONTAINER, "load-1")
     kit.scan("load-1", labels[0])
     kit.wait_drums(CONTAINER, 1)
     kit.scan("load-1", labels[0])  # a duplicate: an alert
@@ -238,8 +237,7 @@ def test_scan_ids_older_than_the_window_leave_memory(
     max_age = settings.floor.max_scan_age_s
     old_ts = datetime.now(UTC) - timedelta(seconds=max_age - 60)  # just inside the window
     with Floorkit(settings) as kit, running_services(settings) as services:
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         old = kit.scan("load-1", drum(1), ts=old_ts)
         kit.wait_drums(CONTAINER, 1)
         assert ("load-1", old.id) in services.ingest.state.seen_scans
@@ -322,53 +320,6 @@ class HoldingProxy:
         self.target.close()
 
 
-def _services_config(settings: Settings, influx_url: str, path: Path) -> Path:
-    path.write_text(
-        f"""
-[site]
-name = "{settings.site.name}"
-
-[mqtt]
-host = "{settings.mqtt.host}"
-port = {settings.mqtt.port}
-keepalive_s = 10
-
-[influx]
-url = "{influx_url}"
-database = "{settings.influx.database}"
-
-[ingest]
-linger_ms = 5
-batch_size = 200
-checkpoint_interval_s = 0.5
-"""
-    )
-    return path
-
-
-RUNNING = "services running for site"
-
-
-def _start_services(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``gudang --config FILE services`` as its own process; returns once it consumes."""
-    gudang = Path(sys.executable).with_name("gudang")
-    seen = log.read_text().count(RUNNING) if log.exists() else 0
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(gudang), "--config", str(config), "services"],
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    wait_for(
-        lambda: log.read_text(errors="replace").count(RUNNING) > seen or proc.poll() is not None,
-        timeout=90,
-        what="services subprocess running",
-    )
-    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-    return proc
-
-
 @pytest.mark.slow
 def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
     settings: Settings, influx: InfluxClient, tmp_path: Path
@@ -377,9 +328,14 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
     topics = Topics(site)
     n_scans = 3_000
     proxy = HoldingProxy(settings.influx.url)
-    config = _services_config(settings, proxy.url, tmp_path / "services.toml")
+    config = services_config(
+        settings,
+        tmp_path / "services.toml",
+        influx_url=proxy.url,
+        ingest_extra="checkpoint_interval_s = 0.5\n",
+    )
     log = tmp_path / "services.log"
-    proc = _start_services(config, log)
+    proc = start_services_process(config, log)
     streamer: Streamer | None = None
     try:
         with Floorkit(settings) as kit:
@@ -415,7 +371,7 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
             assert before.floor.containers[CONTAINER].drum_count == stored_at_kill
             assert state_of(before) == state_of(rebuild(settings, influx, now=now))
 
-            proc = _start_services(config, log)
+            proc = start_services_process(config, log)
             streamer.wait_done(n_scans, timeout=90)
             final = kit.wait_drums(CONTAINER, n_scans, timeout=120)
             assert final.net_weight_kg == pytest.approx(n_scans * 9.5)

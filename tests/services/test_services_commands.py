@@ -66,8 +66,7 @@ def test_unload_corrects_a_drum_back_into_stock_until_sealed(
             for n in (1, 2, 3):
                 kit.scan("recv-1", drum(n), weight=9.0 + n)
             wait_for(lambda: kit.stock_of("JMB-L") == 3, what="3 drums received")
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             for n in (1, 2, 3):
                 kit.scan("load-1", drum(n), weight=9.0 + n)
             kit.wait_drums(CONTAINER, 3)

@@ -217,8 +217,7 @@ def test_stock_corrections_write_off_move_qc_disposal_stored_and_rebuilt(
                 what="QC disposals in stock",
             )
 
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             kit.scan("load-1", drum(2))  # from rak-a1
             kit.scan("load-1", drum(6))  # passed after rework: loadable
             kit.wait_drums(CONTAINER, 2)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -33,6 +31,8 @@ from tests.services.kit import (
     drum,
     make_scan,
     rows,
+    services_config,
+    start_services_process,
 )
 
 SEED_DRUMS = 2_600  # per container: the first shipment, PRODUCT.md
@@ -101,62 +101,16 @@ def test_seed_scenario_two_containers_of_2600_from_two_stations(
     assert count(influx, "scan", site) == total * 2 + 2  # and the two container labels
 
 
-def _write_config(settings: Settings, path: Path) -> Path:
-    path.write_text(
-        f"""
-[site]
-name = "{settings.site.name}"
-
-[mqtt]
-host = "{settings.mqtt.host}"
-port = {settings.mqtt.port}
-keepalive_s = 10
-
-[influx]
-url = "{settings.influx.url}"
-database = "{settings.influx.database}"
-
-[ingest]
-linger_ms = 5
-batch_size = 200
-"""
-    )
-    return path
-
-
-RUNNING = "services running for site"  # logged once connected and subscribed
-
-
-def _start_services(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``gudang --config FILE services`` as its own process; returns once it consumes."""
-    gudang = Path(sys.executable).with_name("gudang")
-    seen = log.read_text().count(RUNNING) if log.exists() else 0
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(gudang), "--config", str(config), "services"],
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    wait_for(
-        lambda: log.read_text(errors="replace").count(RUNNING) > seen or proc.poll() is not None,
-        timeout=60,
-        what="services subprocess running",
-    )
-    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-    return proc
-
-
 @pytest.mark.slow
 def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_same(
     settings: Settings, influx: InfluxClient, tmp_path: Path
 ) -> None:
     site = settings.site.name
     topics = Topics(site)
-    config = _write_config(settings, tmp_path / "services.toml")
+    config = services_config(settings, tmp_path / "services.toml")
     log = tmp_path / "services.log"
     n_scans = 3_000
-    proc = _start_services(config, log)
+    proc = start_services_process(config, log)
     streamer: Streamer | None = None
     try:
         with Floorkit(settings) as kit:
@@ -191,7 +145,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
             assert len(rebuilt.floor.containers[CONTAINER].drums) >= published.drums
             assert len(rebuilt.floor.containers[CONTAINER].drums) == stored_at_kill
 
-            proc = _start_services(config, log)
+            proc = start_services_process(config, log)
             streamer.wait_done(n_scans, timeout=60)
             final = kit.wait_drums(CONTAINER, n_scans, timeout=90)
             assert final.net_weight_kg == pytest.approx(n_scans * 9.5)
@@ -211,7 +165,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
             kit.retained.clear()
-            proc = _start_services(config, log)
+            proc = start_services_process(config, log)
             after = {
                 "container": comparable(
                     wait_for(lambda: kit.container(CONTAINER), timeout=30, what="republished")

@@ -24,8 +24,7 @@ def test_station_state_carries_its_last_scan_and_the_rebuild_agrees(
     settings: Settings, influx: InfluxClient
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1), weight=9.25)
         last = wait_for(
             lambda: (ls := _last(kit, "load-1")) and ls.label == drum(1) and ls,

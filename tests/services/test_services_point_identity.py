@@ -32,8 +32,7 @@ def test_two_scans_at_one_time_with_the_same_offset_are_both_stored_and_replays_
     at = datetime.now(UTC).replace(microsecond=123_000)
     with Floorkit(settings) as kit:
         with running_services(settings) as services:
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             kit.scan("load-1", drum(1), ts=at, scan_id=first)
             kit.scan("load-1", drum(2), ts=at, scan_id=second)
             kit.wait_drums(CONTAINER, 2)

@@ -55,9 +55,7 @@ def test_receipts_name_every_settled_scan_once_per_batch_after_the_write(
     try:
         with Floorkit(settings) as kit:
             with running_services(settings):
-                kit.ok("container/open", container_no=CONTAINER)
-                kit.point_at("load-1", CONTAINER)
-                kit.point_at("load-2", CONTAINER)
+                kit.open_at(CONTAINER, "load-1", "load-2")
                 wait_for(lambda: receipts.count("load-2") == 1, what="the label's receipt")
             receipts.clear()
             # The ingest is away: its persistent session queues everything below, which
@@ -120,8 +118,7 @@ def test_a_scan_resent_after_its_receipt_changes_nothing_even_after_a_restart(
     try:
         with Floorkit(settings) as kit:
             with running_services(settings) as services:
-                kit.ok("container/open", container_no=CONTAINER)
-                kit.point_at("load-1", CONTAINER)
+                kit.open_at(CONTAINER, "load-1")
                 scans = [
                     kit.scan("load-1", drum(n), ts=at + timedelta(seconds=n)) for n in range(5)
                 ]

@@ -21,9 +21,7 @@ def test_station_a_publishing_b_s_next_id_does_not_swallow_b_s_real_scan(
     try:
         with Floorkit(settings) as kit:
             with running_services(settings):
-                kit.ok("container/open", container_no=CONTAINER)
-                kit.point_at("load-1", CONTAINER)
-                kit.point_at("load-2", CONTAINER)
+                kit.open_at(CONTAINER, "load-1", "load-2")
                 next_id = "load-2-000042"  # B's next id, predictable
                 kit.scan("load-1", drum(1), scan_id=next_id)  # A publishes it first
                 kit.wait_drums(CONTAINER, 1)

@@ -32,8 +32,7 @@ def test_drum_in_stock_is_loaded_stock_minus_one_container_plus_one(
     with Floorkit(settings) as kit, running_services(settings):
         _receive(kit, drum(1), drum(2))
         wait_for(lambda: kit.stock_of("JMB-L") == 2, what="2 received")
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1), weight=9.25)
         state = kit.wait_drums(CONTAINER, 1)
         wait_for(lambda: kit.stock_of("JMB-L") == 1, what="stock -1")
@@ -51,8 +50,7 @@ def test_drum_already_in_this_container_is_a_duplicate_told_at_once(
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
         _receive(kit, drum(1))
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1))
         kit.wait_drums(CONTAINER, 1)
         kit.scan("load-1", drum(1))
@@ -117,8 +115,7 @@ def test_unknown_drum_is_received_and_loaded_by_default(
     settings: Settings, influx: InfluxClient
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(5, "JMB-M"), weight=5.5)
         state = kit.wait_drums(CONTAINER, 1)
         assert state.drums_by_sku == {"JMB-M": 1}
@@ -135,8 +132,7 @@ def test_unknown_drum_is_rejected_with_an_alert_when_configured(
     influx = InfluxClient(settings.influx)
     try:
         with Floorkit(settings) as kit, running_services(settings):
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             kit.scan("load-1", drum(6))
             alert = kit.wait_alert("unknown_barcode")
             assert alert.station == "load-1"
@@ -152,8 +148,7 @@ def test_unreadable_label_is_rejected_recorded_with_reason_and_alerted(
     settings: Settings, influx: InfluxClient
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", "HELLO-WORLD")
         alert = kit.wait_alert("unknown_barcode")
         assert alert.data["barcode"] == "HELLO-WORLD"
@@ -174,8 +169,7 @@ def test_drum_outside_its_weight_range_is_loaded_but_flagged(
     settings: Settings, influx: InfluxClient
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(8), weight=14.2)  # JMB-L expects 7-12 kg
         state = kit.wait_drums(CONTAINER, 1)
         assert state.net_weight_kg == pytest.approx(14.2)
@@ -231,8 +225,7 @@ def test_receiving_records_qc_and_failed_drums_are_held_from_loading(
             ),
             what="stock by QC location",
         )
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         for n in (1, 2, 3):
             kit.scan("load-1", drum(n))
         kit.wait_drums(CONTAINER, 1)  # only the drum that passed
