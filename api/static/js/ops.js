@@ -1,11 +1,10 @@
 /* Gudang operations page: corrections, the audit trail, alert history, the SKU catalogue
- * and CSV exports. Plain JavaScript, no build step; the dashboard's token and language.
+ * and CSV exports. A native ES module, no build step: the dashboard's token, language, API
+ * address and element builder (state.js, format.js); its own words as data (ops-words.json).
  */
-"use strict";
+import { el } from "./format.js";
+import { $, API, LANG_KEY, TOKEN_KEY } from "./state.js";
 
-const API = "/api/v1";
-const TOKEN_KEY = "gudang.token";
-const LANG_KEY = "gudang.lang";
 const RANK = { worker: 0, supervisor: 1, admin: 2 };
 const COMMANDS = [
   "container/open", "container/seal", "container/ship", "container/unload", "container/unseal",
@@ -15,70 +14,8 @@ const COMMANDS = [
   "phone-token/issue", "phone-token/revoke",
 ];
 
-const WORDS = {
-  id: {
-    back: "← Dasbor", signInFirst: "Masuk dulu di dasbor.", tabStock: "Koreksi stok",
-    tabContainer: "Koreksi kontainer", tabAudit: "Jejak audit", tabAlerts: "Riwayat peringatan",
-    tabCatalogue: "Katalog SKU", tabExport: "Ekspor CSV", drumLabel: "Label drum",
-    correction: "Koreksi", writeOff: "Hapus buku", move: "Pindah lokasi", qcDisposal: "Disposisi QC",
-    reason: "Alasan", damaged: "Rusak", lost: "Hilang", sample: "Sampel", toLocation: "Ke lokasi",
-    qcAction: "Tindakan", qcPass: "Lulus setelah perbaikan", qcReturn: "Kembalikan ke pemasok",
-    qcScrap: "Buang", note: "Catatan", apply: "Terapkan", stockByLocation: "Stok per lokasi",
-    sku: "SKU", location: "Lokasi", drums: "Drum", container: "Kontainer", unseal: "Buka segel",
-    correctSeal: "Koreksi nomor segel", cancelContainer: "Batalkan kontainer", sealNo: "Nomor segel",
-    actor: "Pelaku", kind: "Jenis", since: "Sejak", until: "Sampai", show: "Tampilkan", csv: "CSV",
-    time: "Waktu", args: "Argumen", resultCol: "Hasil", nothing: "Tidak ada.",
-    ackBy: "Dikonfirmasi oleh", raisedAt: "Muncul", state: "Status", message: "Pesan",
-    clearedAt: "Selesai", name: "Nama", size: "Ukuran", weightRange: "Berat (kg)",
-    hsCode: "Kode HS", perContainer: "Drum/kontainer", unitPrices: "Harga satuan",
-    packagingKg: "Kemasan (kg)", volume: "Volume (m³)", skuForm: "Tambah atau ubah SKU",
-    minKg: "Berat min (kg)", maxKg: "Berat maks (kg)", origin: "Kriteria asal", clear: "Kosongkan",
-    save: "Simpan", csvScans: "Scan (CSV)", csvStock: "Stok (CSV)", csvAudit: "Jejak audit (CSV)",
-    edit: "Ubah", retire: "Pensiunkan", retired: "tidak dipakai", active: "aktif",
-    saved: "Tersimpan", done: "Selesai", unreachable: "API tidak terjangkau",
-    raised: "aktif", acknowledged: "dikonfirmasi", cleared: "selesai",
-    confirmRetire: "Pensiunkan SKU ini? Drum yang sudah tercatat tetap ada.",
-    tabStocktake: "Stok opname", openCount: "Buka stok opname", expected: "Tercatat",
-    found: "Ditemukan", stocktake: "Stok opname", station: "Stasiun",
-    setCounting: "Jadikan stasiun penghitung", closeCount: "Tutup dan bandingkan",
-    countingHint: "Pindai setiap drum di lokasi ini di stasiun itu (atau ponselnya).",
-    approve: "Setujui penyesuaian terpilih", details: "Rincian", open: "terbuka",
-    closed: "ditutup", approved: "disetujui", unexpected: "Ditemukan, tidak tercatat",
-    missing: "Tercatat, tidak ditemukan", wrong_place: "Ditemukan di tempat yang salah",
-    bookLocation: "Menurut buku", counting: "menghitung",
-  },
-  en: {
-    back: "← Dashboard", signInFirst: "Sign in on the dashboard first.", tabStock: "Stock corrections",
-    tabContainer: "Container corrections", tabAudit: "Audit trail", tabAlerts: "Alert history",
-    tabCatalogue: "SKU catalogue", tabExport: "CSV export", drumLabel: "Drum label",
-    correction: "Correction", writeOff: "Write off", move: "Move", qcDisposal: "QC disposal",
-    reason: "Reason", damaged: "Damaged", lost: "Lost", sample: "Sample", toLocation: "To location",
-    qcAction: "Action", qcPass: "Passed after rework", qcReturn: "Return to supplier",
-    qcScrap: "Scrap", note: "Note", apply: "Apply", stockByLocation: "Stock by location",
-    sku: "SKU", location: "Location", drums: "Drums", container: "Container", unseal: "Unseal",
-    correctSeal: "Correct the seal number", cancelContainer: "Cancel the container", sealNo: "Seal number",
-    actor: "Actor", kind: "Kind", since: "Since", until: "Until", show: "Show", csv: "CSV",
-    time: "Time", args: "Arguments", resultCol: "Result", nothing: "Nothing.",
-    ackBy: "Acknowledged by", raisedAt: "Raised", state: "State", message: "Message",
-    clearedAt: "Cleared", name: "Name", size: "Size", weightRange: "Weight (kg)",
-    hsCode: "HS code", perContainer: "Drums/container", unitPrices: "Unit prices",
-    packagingKg: "Packaging (kg)", volume: "Volume (m³)", skuForm: "Add or edit a SKU",
-    minKg: "Min weight (kg)", maxKg: "Max weight (kg)", origin: "Origin criterion", clear: "Clear",
-    save: "Save", csvScans: "Scans (CSV)", csvStock: "Stock (CSV)", csvAudit: "Audit trail (CSV)",
-    edit: "Edit", retire: "Retire", retired: "retired", active: "active",
-    saved: "Saved", done: "Done", unreachable: "The API cannot be reached",
-    raised: "raised", acknowledged: "acknowledged", cleared: "cleared",
-    confirmRetire: "Retire this SKU? Drums already counted stay.",
-    tabStocktake: "Stocktake", openCount: "Open a count", expected: "In the books",
-    found: "Found", stocktake: "Stocktake", station: "Station",
-    setCounting: "Make it a counting station", closeCount: "Close and compare",
-    countingHint: "Scan every drum at this location at that station (or its phone).",
-    approve: "Approve the selected adjustments", details: "Details", open: "open",
-    closed: "closed", approved: "approved", unexpected: "Found, not in the books",
-    missing: "In the books, not found", wrong_place: "Found in the wrong place",
-    bookLocation: "Books say", counting: "counting",
-  },
-};
+// The words in Indonesian and English are data (ops-words.json), as the dashboard's are.
+const WORDS = await (await fetch(new URL("ops-words.json", import.meta.url))).json();
 
 const state = {
   token: localStorage.getItem(TOKEN_KEY) || "",
@@ -86,19 +23,8 @@ const state = {
   site: null,
   skus: [],
 };
-const $ = (id) => document.getElementById(id);
 const t = (key) => WORDS[state.lang][key] ?? WORDS.en[key] ?? key;
 const allowed = (role) => state.site && RANK[state.site.me.role] >= RANK[role];
-
-function el(tag, attrs = {}, ...children) {
-  const n = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") n.textContent = v;
-    else n.setAttribute(k, v);
-  }
-  n.append(...children);
-  return n;
-}
 
 function toast(text, bad = false) {
   const n = $("toast");
