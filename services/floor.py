@@ -540,11 +540,15 @@ class Floor:
         c.status = ContainerStatus.SEALED
         c.seal_no = seal_no.strip()
         self.changes.containers.add(c.container_no)
+        self._release_stations(c.container_no)
+        return c
+
+    def _release_stations(self, container_no: str) -> None:
+        # A sealed or cancelled container takes no more drums: stations at it point nowhere.
         for st in self.stations.values():
-            if st.active_container == c.container_no:
+            if st.active_container == container_no:
                 st.active_container = None
                 self.changes.stations.add(st.name)
-        return c
 
     def unseal(self, container_no: str, check: bool = True) -> Container:
         """Break a sealed container's seal before it ships: it can be loaded again."""
@@ -601,10 +605,7 @@ class Floor:
                 )
         c.status = ContainerStatus.CANCELLED
         self.changes.containers.add(c.container_no)
-        for st in self.stations.values():
-            if st.active_container == c.container_no:
-                st.active_container = None
-                self.changes.stations.add(st.name)
+        self._release_stations(c.container_no)
         return c
 
     def ship(self, container_no: str, check: bool = True) -> Container:

@@ -19,7 +19,7 @@ from api import csvsafe
 from api.auth import Supervisor, SupervisorByQuery, Worker, WorkerByQuery
 from api.deps import InfluxDep, LiveDep, SettingsDep
 from api.queries import run
-from api.routes.scans import ContainerQuery, StationQuery, recent_scans
+from api.routes.scans import ContainerQuery, ResultQuery, StationQuery, recent_scans
 from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, AlertOut, AuditOut
 from api.views import build_stock
 from gudang.barcodes import BarcodeError, ContainerNo
@@ -264,9 +264,7 @@ async def scans_csv(
     settings: SettingsDep,
     station: StationQuery = None,
     container_no: ContainerQuery = None,
-    result: Annotated[
-        str | None, Query(pattern="^[a-z_]{1,32}$", description="only this result, e.g. loaded")
-    ] = None,
+    result: ResultQuery = None,
     since: Since = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> Response:

@@ -24,8 +24,9 @@ MAX_HOURS = 24 * 31  # a month of hourly buckets per station
 NOT_A_CONTAINER = "-"
 
 StationQuery = Annotated[str | None, Query(pattern=NAME_PATTERN, description="only this station")]
-
-
+ResultQuery = Annotated[
+    str | None, Query(pattern="^[a-z_]{1,32}$", description="only this result, e.g. loaded")
+]
 ContainerQuery = Annotated[
     str | None, Query(max_length=20, description="only scans for this container (ISO 6346)")
 ]
@@ -73,9 +74,7 @@ async def recent_scans(
     settings: SettingsDep,
     station: StationQuery = None,
     container_no: ContainerQuery = None,
-    result: Annotated[
-        str | None, Query(pattern="^[a-z_]{1,32}$", description="only this result, e.g. loaded")
-    ] = None,
+    result: ResultQuery = None,
     since: Annotated[
         datetime | None, Query(description="only scans at or after (ISO 8601)")
     ] = None,
