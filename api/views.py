@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
+import msgspec
+from fastapi import HTTPException, status
 from pydantic import BaseModel
 
 from api.live import LiveState
@@ -120,3 +122,19 @@ def build_stock(
         else:
             t.in_containers += it.drums
     return StockOut(updated_at=live.stock.updated_at, items=items, totals=list(totals.values()))
+
+
+def known_container(live: LiveState, number: str) -> ContainerStateV1:
+    """The live container `number`, else 404."""
+    c = live.containers.get(number)
+    if c is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"container {number} is not known")
+    return c
+
+
+def container_answer(result: dict[str, Any], live: LiveState, number: str) -> ContainerOut:
+    """A container command's answer: the services' new state, else the live copy."""
+    try:
+        return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
+    except msgspec.ValidationError:
+        return ContainerOut.from_wire(known_container(live, number))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import msgspec
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import TypeAdapter
@@ -38,8 +37,8 @@ from api.schemas import (
     FillTimelineOut,
     PackingListOut,
 )
-from api.views import container_body
-from gudang.wire import Command, ContainerStateV1
+from api.views import container_answer, container_body, known_container
+from gudang.wire import Command
 
 router = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
 
@@ -53,21 +52,6 @@ QueryToken = Annotated[
         description="the bearer token, for links opened in a new tab (a header wins)",
     ),
 ]
-
-
-def _known(live: LiveState, number: str) -> ContainerStateV1:
-    c = live.containers.get(number)
-    if c is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"container {number} is not known")
-    return c
-
-
-def _out(result: dict[str, object], live: LiveState, number: str) -> ContainerOut:
-    # The services answer with the container's new state; fall back on the live copy.
-    try:
-        return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
-    except msgspec.ValidationError:
-        return ContainerOut.from_wire(_known(live, number))
 
 
 _container_list = TypeAdapter(list[ContainerOut])
@@ -106,7 +90,7 @@ async def get_container(
     live: LiveDep,
 ) -> Response:
     """One container's live fill: drums, capacity, weight, loading rate and forecast."""
-    c = _known(live, number)
+    c = known_container(live, number)
     return Response(live.body(f"container/{number}", lambda: container_body(c)), media_type=JSON)
 
 
@@ -126,7 +110,7 @@ async def open_container(
     result = await send_command(
         live, metrics, Command.CONTAINER_OPEN, body.model_dump(exclude_none=True), who
     )
-    return _out(result, live, body.container_no)
+    return container_answer(result, live, body.container_no)
 
 
 @router.post("/{container_no}/seal", response_model=ContainerOut, responses=COMMAND_ERRORS)
@@ -145,7 +129,7 @@ async def seal_container(
         {"container_no": number, "seal_no": body.seal_no},
         who,
     )
-    return _out(result, live, number)
+    return container_answer(result, live, number)
 
 
 @router.post("/{container_no}/ship", response_model=ContainerOut, responses=COMMAND_ERRORS)
@@ -159,7 +143,7 @@ async def ship_container(
     result = await send_command(
         live, metrics, Command.CONTAINER_SHIP, {"container_no": number}, who
     )
-    return _out(result, live, number)
+    return container_answer(result, live, number)
 
 
 @router.post("/{container_no}/unload", response_model=ContainerOut, responses=COMMAND_ERRORS)
@@ -175,7 +159,7 @@ async def unload_drum(
     if body.reason:
         args["reason"] = body.reason
     result = await send_command(live, metrics, Command.CONTAINER_UNLOAD, args, who)
-    return _out(result, live, number)
+    return container_answer(result, live, number)
 
 
 @router.get(
@@ -194,7 +178,7 @@ async def container_timeline(
     ] = 15,
 ) -> FillTimelineOut:
     """The fill timeline: drums and net weight over time since the container was opened."""
-    c = _known(live, number)
+    c = known_container(live, number)
     opened_at, points = await fill_timeline(influx, settings.site.name, number, bucket_minutes * 60)
     return FillTimelineOut(
         container_no=number,
@@ -216,7 +200,7 @@ async def _packing_list(
     access_token: QueryToken = None,
 ) -> PackingListOut:
     """The container's packing list, from its stored scans (a worker's token, header or query)."""
-    return await packing.build(_known(live, number), influx, settings)
+    return await packing.build(known_container(live, number), influx, settings)
 
 
 PackingList = Annotated[PackingListOut, Depends(_packing_list)]

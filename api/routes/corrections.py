@@ -3,10 +3,9 @@ move or dispose of (QC) a drum in stock. Supervisors only; each a command, store
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.auth import Principal, Supervisor
@@ -24,24 +23,12 @@ from api.schemas import (
     StockMove,
     WriteOff,
 )
-from gudang.wire import Command, ContainerStateV1
+from api.views import container_answer
+from gudang.wire import Command
 
 containers = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
 stock = APIRouter(prefix="/stock", tags=["stock"], responses=AUTH_ERRORS)
 ContainerNoPath = Annotated[str, Depends(container_no_param)]
-
-
-def _container(result: dict[str, Any], live: LiveDep, number: str) -> ContainerOut:
-    # The services answer with the container's new state; fall back on the live copy.
-    try:
-        return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
-    except msgspec.ValidationError:
-        c = live.containers.get(number)
-        if c is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"container {number} is not known"
-            ) from None
-        return ContainerOut.from_wire(c)
 
 
 @containers.post("/{container_no}/unseal", response_model=ContainerOut, responses=COMMAND_ERRORS)
@@ -60,7 +47,7 @@ async def unseal_container(
         {"container_no": number, "reason": body.reason},
         who,
     )
-    return _container(result, live, number)
+    return container_answer(result, live, number)
 
 
 @containers.post(
@@ -76,7 +63,7 @@ async def correct_seal(
     """Correct a sealed container's seal number (the old one stays in the audit trail)."""
     args = {"container_no": number, "seal_no": body.seal_no, "reason": body.reason}
     result = await send_command(live, metrics, Command.CONTAINER_CORRECT_SEAL, args, who)
-    return _container(result, live, number)
+    return container_answer(result, live, number)
 
 
 @containers.post("/{container_no}/cancel", response_model=ContainerOut, responses=COMMAND_ERRORS)
@@ -95,7 +82,7 @@ async def cancel_container(
         {"container_no": number, "reason": body.reason},
         who,
     )
-    return _container(result, live, number)
+    return container_answer(result, live, number)
 
 
 async def _stock_correction(
