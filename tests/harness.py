@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import threading
 import time
 import uuid
@@ -68,6 +69,35 @@ def running_api(settings: Settings, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class OutputLines:
+    """A child process whose stdout (text, stderr merged) is read line by line as it comes.
+
+    Read from a pipe by a thread: a pipe has no file-size limit, and `lines` can be waited on.
+    """
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        """All it printed so far."""
+        return "\n".join(self.lines)
+
+    def close_output(self) -> None:
+        """Wait a moment for the reader to reach the end, then close the pipe."""
+        self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 class Probe:

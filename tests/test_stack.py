@@ -15,7 +15,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,38 +25,28 @@ import pytest
 
 from gudang_ops.servers import free_port
 from gudang_ops.stack import DEMO_CONTAINER, DEMO_SUPERVISOR_TOKEN
-from tests.harness import wait_for
+from tests.harness import OutputLines, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"Authorization": f"Bearer {DEMO_SUPERVISOR_TOKEN}"}
 
 
-class Stack:
+class Stack(OutputLines):
     """A ``scripts/stack`` or ``gudang stack`` process and what it printed."""
 
     def __init__(self, argv: list[str], env: dict[str, str], api_port: int) -> None:
         self.api = f"http://127.0.0.1:{api_port}"
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        super().__init__(
+            subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
 
     def ports(self) -> tuple[int, int]:
         """MQTT and InfluxDB ports from the banner."""
@@ -88,18 +77,13 @@ class Stack:
         try:
             return self.process.wait(timeout=60)
         finally:
-            self._close()
-
-    def _close(self) -> None:
-        self._reader.join(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+            self.close_output()
 
     def kill(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
-        self._close()
+        self.close_output()
 
 
 def _listening(port: int) -> bool:

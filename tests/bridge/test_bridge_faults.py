@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from gudang.settings import Settings
 from gudang.wire import StationStatusV1, Topics
 from gudang_ops.servers import ServerProcess
 from tests.bridge.station_kit import STATION, Recorder, write_station_toml
-from tests.harness import DEMO_HEADERS, running_api, running_services, wait_for
+from tests.harness import DEMO_HEADERS, OutputLines, running_api, running_services, wait_for
 
 DRUM_KG = 9.5
 
@@ -54,28 +53,18 @@ sys.exit(main(["--config", sys.argv[2], "bridge"]))
 """
 
 
-class BridgeProcess:
+class BridgeProcess(OutputLines):
     """The wrapped bridge; its output read from a pipe (a pipe has no file-size limit)."""
 
     def __init__(self, spool: Path, config: Path, wrapper: Path) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, str(wrapper), str(spool), str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        super().__init__(
+            subprocess.Popen(
+                [sys.executable, str(wrapper), str(spool), str(config)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
 
     def signal(self, signum: int, confirmation: str) -> None:
         """Send a signal to the wrapper and wait until it says it acted on it."""
@@ -95,9 +84,7 @@ class BridgeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._reader.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.close_output()
 
 
 @pytest.fixture
