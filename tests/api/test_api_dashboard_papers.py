@@ -7,16 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from gudang_ops.servers import ServerProcess
 from tests.api.conftest import CONTAINER, TOKENS, Stack
 from tests.api.test_api_dashboard import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     UI_TIMEOUT_MS,
     _sign_in,
+    launch_chromium,
 )
 from tests.api.test_api_papers import papers_settings, running_papers_stack
 from tests.harness import wait_for
@@ -26,10 +25,7 @@ DRUMS = [("CB-JMB-L-000001", 9.5), ("CB-JMB-L-000002", 9.75), ("CB-JMB-M-000001"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

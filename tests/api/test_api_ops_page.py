@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from gudang.wire import QcResult
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
-from tests.api.test_api_dashboard import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
+from tests.api.test_api_dashboard import UI_TIMEOUT_MS, launch_chromium
 from tests.harness import wait_for
 
 RECEIVING = "recv-1"
@@ -19,10 +19,7 @@ RECEIVING = "recv-1"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 def _ops(browser: Browser, url: str, role: str, tab: str) -> Page:

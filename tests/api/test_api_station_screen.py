@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from gudang.wire import (
     DeviceStateV1,
@@ -21,7 +21,7 @@ from gudang.wire import (
     encode,
 )
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
-from tests.api.test_api_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS
+from tests.api.test_api_dashboard import ARTIFACTS, UI_TIMEOUT_MS, launch_chromium
 
 # Every oscillator the page starts, in order; and how many cues the screen gave.
 HEAR = """
@@ -45,12 +45,8 @@ HEAR = """
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        # A station tablet is set to play sound without a tap first (kiosk mode).
-        args = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield b
-        b.close()
+    # A station tablet is set to play sound without a tap first (kiosk mode).
+    yield from launch_chromium("--autoplay-policy=no-user-gesture-required")
 
 
 def _status(stack: Stack, error: str = "", refused: RefusedScanV1 | None = None) -> None:
