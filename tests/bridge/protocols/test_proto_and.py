@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from firmware_bridge.protocols import and_
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
@@ -60,9 +60,7 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
     ],
 )
 def test_parse_rejects(frame: bytes, message: str) -> None:
-    with pytest.raises(ParseError, match=message) as raised:
-        and_.parse(frame)
-    assert repr(frame) in str(raised.value)
+    assert_rejects(and_.parse, frame, message)
 
 
 def test_splitter_partial_frames_cr_only_and_noise() -> None:
@@ -112,16 +110,9 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 
 
 @settings(deadline=None)
-@given(
-    grams=st.integers(min_value=-999_999, max_value=999_999),
-    status=st.sampled_from([STABLE, MOTION]),
-    net=st.sampled_from([None, True, False]),
-)
-def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool | None) -> None:
-    reading = ScaleReading(status, grams / 1000, net)
-    frames = and_.PROTOCOL.make_splitter().feed(and_.encode(reading))
-    assert len(frames) == 1
-    assert and_.parse(frames[0]) == reading
+@given(readings(999_999, nets=[None, True, False]))
+def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
+    assert_one_frame_back(and_.PROTOCOL, reading)
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from firmware_bridge.protocols import mt_sics
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
@@ -57,9 +57,7 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
     ],
 )
 def test_parse_rejects(frame: bytes, message: str) -> None:
-    with pytest.raises(ParseError, match=message) as raised:
-        mt_sics.parse(frame)
-    assert repr(frame) in str(raised.value)
+    assert_rejects(mt_sics.parse, frame, message)
 
 
 def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
@@ -106,15 +104,9 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 
 
 @settings(deadline=None)
-@given(
-    grams=st.integers(min_value=-9_999_999, max_value=9_999_999),
-    status=st.sampled_from([STABLE, MOTION]),
-)
-def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus) -> None:
-    reading = ScaleReading(status, grams / 1000)
-    frames = mt_sics.PROTOCOL.make_splitter().feed(mt_sics.encode(reading))
-    assert len(frames) == 1
-    assert mt_sics.parse(frames[0]) == reading
+@given(readings(9_999_999, nets=[None]))
+def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
+    assert_one_frame_back(mt_sics.PROTOCOL, reading)
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from firmware_bridge.protocols import sma
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
@@ -66,9 +66,7 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
     ],
 )
 def test_parse_rejects(frame: bytes, message: str) -> None:
-    with pytest.raises(ParseError, match=message) as raised:
-        sma.parse(frame)
-    assert repr(frame) in str(raised.value)
+    assert_rejects(sma.parse, frame, message)
 
 
 def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
@@ -114,16 +112,9 @@ def test_round_trip_without_weight(reading: ScaleReading) -> None:
 
 
 @settings(deadline=None)
-@given(
-    grams=st.integers(min_value=-9_999_999, max_value=9_999_999),
-    status=st.sampled_from([STABLE, MOTION]),
-    net=st.booleans(),
-)
-def test_round_trip_through_the_splitter(grams: int, status: ScaleStatus, net: bool) -> None:
-    reading = ScaleReading(status, grams / 1000, net)
-    frames = sma.PROTOCOL.make_splitter().feed(sma.encode(reading))
-    assert len(frames) == 1
-    assert sma.parse(frames[0]) == reading
+@given(readings(9_999_999, nets=[True, False]))
+def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
+    assert_one_frame_back(sma.PROTOCOL, reading)
 
 
 @pytest.mark.parametrize(
