@@ -29,6 +29,7 @@ from gudang.wire import (
     QOS_STATE,
     QOS_STATUS,
     QOS_WEIGHT,
+    AlertRoutingV1,
     AlertV1,
     CatalogueV1,
     CommandV1,
@@ -43,6 +44,7 @@ from gudang.wire import (
     Topics,
     WeightReadingV1,
     alert_decoder,
+    alert_routing_decoder,
     catalogue_decoder,
     container_state_decoder,
     encode,
@@ -117,6 +119,7 @@ class LiveState:
         self.alerts: dict[str, AlertV1] = {}
         self.stock: StockV1 = StockV1()
         self.catalogue_at: datetime | None = None  # when the services' catalogue came
+        self.alert_routing: AlertRoutingV1 | None = None  # the services' (state/alert-routing)
         self.phone_tokens: dict[str, PhoneTokenV1] = {}  # by sha256 (state/phone-tokens)
         self.stocktakes: dict[str, StocktakeV1] = {}
         self.counters: Counter[str] = Counter()
@@ -299,6 +302,11 @@ class LiveState:
                     self._take_catalogue(catalogue_decoder.decode(payload))
                     return LiveEvent("catalogue", "catalogue")
                 return None
+            case ["state", "alert-routing"]:
+                if payload:
+                    self._take_alert_routing(alert_routing_decoder.decode(payload))
+                    return LiveEvent("alert_routing", "alert_routing")
+                return None
             case ["state", "phone-tokens"]:
                 tokens = phone_tokens_decoder.decode(payload).tokens if payload else []
                 self.phone_tokens = {t.sha256: t for t in tokens}
@@ -317,6 +325,17 @@ class LiveState:
         floor = self.settings.floor.model_copy(update={"skus": skus})
         self.settings = self.settings.model_copy(update={"floor": floor})
         self.catalogue_at = catalogue.updated_at
+
+    def _take_alert_routing(self, routing: AlertRoutingV1) -> None:
+        """The services' alert routing replaces the configured one in the settings routes see."""
+        alerts = self.settings.alerts.model_copy(
+            update={
+                "dashboard_kinds": routing.dashboard_kinds,
+                "webhook_kinds": routing.webhook_kinds,
+            }
+        )
+        self.settings = self.settings.model_copy(update={"alerts": alerts})
+        self.alert_routing = routing
 
     def phone_principal(self, sha256: str) -> Principal | None:
         """Who a dashboard-made token is (a phone's: at one station), or None: revoked."""

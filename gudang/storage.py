@@ -26,6 +26,8 @@ Measurements (all tagged ``site``):
   token issued or revoked (``phone_token_issue``/``phone_token_revoke``: name, sha256).
 - ``token_event`` (tag ``token``, the token's name): a token without a station made or
   revoked by the admin (the same two events, with ``role``); only the SHA-256 is stored.
+- ``setting_event`` (tag ``setting``): a setting the admin changed live; ``alert_routing``:
+  which alert kinds reach the dashboard's list and the plain webhooks (JSON lists).
 - ``alert`` (tag ``kind``): every lifecycle transition of an alert, the whole AlertV1.
 - ``quarantine`` (tag ``station``): scans whose device time cannot be right.
 - ``dead_letter``: refused inputs with the reason.
@@ -62,6 +64,7 @@ CHECKPOINT = "checkpoint"
 WEIGHT = "weight"
 STOCKTAKE_EVENT = "stocktake_event"
 TOKEN_EVENT = "token_event"
+SETTING_EVENT = "setting_event"
 
 # -- tags -------------------------------------------------------------------------------------
 TAG_SITE = "site"
@@ -73,6 +76,7 @@ TAG_SKU = "sku"
 TAG_BUCKET = "bucket"
 TAG_PART = "part"
 TAG_TOKEN = "token"
+TAG_SETTING = "setting"
 
 # ``shipped_drum`` series per site: a drum's lookup reads one of them (a few thousand rows
 # after ten years), while the tag's cardinality stays small for InfluxDB's index.
@@ -107,6 +111,7 @@ class Event(StrEnum):
     OPEN_COUNT = "open_count"  # stocktake_event
     CLOSE_COUNT = "close_count"  # stocktake_event
     APPROVE_COUNT = "approve_count"  # stocktake_event
+    ALERT_ROUTING = "alert_routing"  # setting_event: dashboard_kinds, webhook_kinds (JSON)
 
 
 # The field of a ``shipment`` event: the whole record, ShipmentV1 as JSON.

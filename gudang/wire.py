@@ -118,6 +118,11 @@ class Topics:
         return f"{self.base}/state/catalogue"
 
     @property
+    def state_alert_routing(self) -> str:
+        """Which alert kinds reach the dashboard's list and the plain webhooks (retained)."""
+        return f"{self.base}/state/alert-routing"
+
+    @property
     def state_phone_tokens(self) -> str:
         """The phones signed in to scan at a station, by token hash (retained)."""
         return f"{self.base}/state/phone-tokens"
@@ -567,6 +572,21 @@ class CatalogueV1(msgspec.Struct, kw_only=True):
     skus: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
+class AlertRoutingV1(msgspec.Struct, kw_only=True):
+    """Which alert kinds reach where, retained on ``state/alert-routing`` (empty: every kind).
+
+    The configuration (``alerts.dashboard_kinds`` / ``alerts.webhook_kinds``) seeds it, the
+    admin's ``alerts/routing`` command changes it live; ``set_by`` is None while seeded.
+    """
+
+    v: Literal[1] = 1
+    updated_at: AwareDatetime | None = None
+    dashboard_kinds: list[str] = msgspec.field(default_factory=list)
+    webhook_kinds: list[str] = msgspec.field(default_factory=list)
+    set_by: str | None = None
+    set_at: AwareDatetime | None = None
+
+
 class Command(StrEnum):
     """Names of the commands the services take on ``command/<name>``."""
 
@@ -595,6 +615,8 @@ class Command(StrEnum):
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
     ALERT_ACK_KIND = "alert/ack-kind"  # kind: every raised alert of it at once
+    # dashboard_kinds, webhook_kinds (lists of kinds; empty: every kind): admin, live
+    ALERT_ROUTING = "alerts/routing"
     # station, name, sha256: a phone signed in (by a supervisor's QR code) to scan there
     PHONE_TOKEN_ISSUE = "phone-token/issue"  # name, sha256, role, station (optional)
     PHONE_TOKEN_REVOKE = "phone-token/revoke"  # name
@@ -671,6 +693,7 @@ shipment_decoder = msgspec.json.Decoder(ShipmentV1)
 station_view_decoder = msgspec.json.Decoder(StationViewV1)
 stock_decoder = msgspec.json.Decoder(StockV1)
 catalogue_decoder = msgspec.json.Decoder(CatalogueV1)
+alert_routing_decoder = msgspec.json.Decoder(AlertRoutingV1)
 phone_tokens_decoder = msgspec.json.Decoder(PhoneTokensV1)
 stocktake_decoder = msgspec.json.Decoder(StocktakeV1)
 alert_decoder = msgspec.json.Decoder(AlertV1)

@@ -23,11 +23,13 @@ from gudang.storage import (
     CATALOGUE_EVENT,
     CONTAINER_EVENT,
     EVENT,
+    SETTING_EVENT,
     SHIPMENT,
     SKU_SPEC,
     STATION_EVENT,
     STOCKTAKE_EVENT,
     TAG_CONTAINER_NO,
+    TAG_SETTING,
     TAG_SKU,
     TAG_STATION,
     TAG_STOCKTAKE,
@@ -161,6 +163,7 @@ class Commands:
             Command.STATION_SET_MODE.value: self._cmd_set_mode,
             Command.ALERT_ACK.value: self._cmd_alert_ack,
             Command.ALERT_ACK_KIND.value: self._cmd_alert_ack_kind,
+            Command.ALERT_ROUTING.value: self._cmd_alert_routing,
             Command.PHONE_TOKEN_ISSUE.value: self._cmd_phone_token_issue,
             Command.PHONE_TOKEN_REVOKE.value: self._cmd_phone_token_revoke,
         }
@@ -591,6 +594,36 @@ class Commands:
             raise ValueError(f"kind: not an alert kind: {kind!r}")
         done = self.alerts.acknowledge_kind(AlertKind(kind), cmd.actor, now)
         return {"kind": kind, "acknowledged": [a.id for a in done]}
+
+    def _cmd_alert_routing(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
+        # Stored as a setting_event with its actor; the floor holds it (checkpoint, rebuild).
+        known = {k.value for k in AlertKind}
+        lists: dict[str, list[str]] = {}
+        for name in ("dashboard_kinds", "webhook_kinds"):
+            given = cmd.args.get(name)
+            if not isinstance(given, list) or not all(isinstance(k, str) for k in given):
+                raise FloorError(
+                    f"{name}: a list of alert kinds (daftar jenis peringatan)", code=400
+                )
+            unknown = sorted(set(given) - known)
+            if unknown:
+                raise FloorError(
+                    f"{name}: unknown alert kinds (jenis tidak dikenal): {', '.join(unknown)}",
+                    code=400,
+                )
+            lists[name] = given
+        ts = self.stamp(now)
+        routing = self.floor.set_alert_routing(
+            lists["dashboard_kinds"], lists["webhook_kinds"], cmd.actor, ns_to_datetime(ts)
+        )
+        fields: dict[str, FieldValue | None] = {
+            EVENT: Event.ALERT_ROUTING.value,
+            "dashboard_kinds": msgspec.json.encode(routing.dashboard_kinds).decode(),
+            "webhook_kinds": msgspec.json.encode(routing.webhook_kinds).decode(),
+        }
+        self._event(lines, SETTING_EVENT, TAG_SETTING, Event.ALERT_ROUTING.value, fields, cmd, ts)
+        result: dict[str, Any] = msgspec.to_builtins(routing)
+        return result
 
     def _cmd_alert_ack(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         # Stored as the alert's own transition (measurement ``alert``), with the batch.

@@ -17,6 +17,7 @@ from typing import ClassVar
 from gudang.barcodes import BarcodeError, ContainerNo, parse_drum_label
 from gudang.settings import ApiRole, FloorSettings, SkuSettings
 from gudang.wire import (
+    AlertRoutingV1,
     CatalogueV1,
     ContainerStateV1,
     ContainerStatus,
@@ -305,6 +306,7 @@ class Changes:
     stock: bool = False
     catalogue: bool = False
     phone_tokens: bool = False
+    alert_routing: bool = False
     stocktakes: set[str] = field(default_factory=set)
 
     def clear(self) -> None:
@@ -314,6 +316,7 @@ class Changes:
         self.stock = False
         self.catalogue = False
         self.phone_tokens = False
+        self.alert_routing = False
         self.stocktakes.clear()
 
 
@@ -342,6 +345,9 @@ class Floor:
         # Where a drum not in memory shipped (the services query InfluxDB); None: never asked.
         self.shipped_lookup: Callable[[str], ShippedDrum | None] | None = None
         self.stocktakes: dict[str, Stocktake] = {}
+        # The admin's alert routing (alerts/routing), over alerts.dashboard_kinds and
+        # alerts.webhook_kinds; None while the configuration's is in force.
+        self.alert_routing: AlertRoutingV1 | None = None
         self.changes = Changes()
 
     # -- the SKU catalogue ------------------------------------------------------------------
@@ -390,6 +396,21 @@ class Floor:
             updated_at=now or datetime.now(UTC),
             skus={k: s.model_dump(mode="json") for k, s in sorted(self.settings.skus.items())},
         )
+
+    # -- alert routing ---------------------------------------------------------------------
+    def set_alert_routing(
+        self, dashboard_kinds: list[str], webhook_kinds: list[str], who: str, at: datetime
+    ) -> AlertRoutingV1:
+        """Which alert kinds reach the dashboard's list and the plain webhooks, live."""
+        self.alert_routing = AlertRoutingV1(
+            updated_at=at,
+            dashboard_kinds=sorted(set(dashboard_kinds)),
+            webhook_kinds=sorted(set(webhook_kinds)),
+            set_by=who,
+            set_at=at,
+        )
+        self.changes.alert_routing = True
+        return self.alert_routing
 
     # -- stations --------------------------------------------------------------------------
     def station(self, name: str) -> Station:
@@ -1161,6 +1182,7 @@ class Floor:
         self.changes.stock = True
         self.changes.catalogue = True
         self.changes.phone_tokens = True
+        self.changes.alert_routing = True
         self.changes.stocktakes.update(self.stocktakes)
 
     # -- views -----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from gudang.wire import (
     QOS_STATUS,
     QOS_WEIGHT,
     AlertKind,
+    AlertRoutingV1,
     AlertState,
     AlertV1,
     DeadLetterV1,
@@ -127,8 +128,19 @@ class Ingest:
         self.alerts = state.alerts
         # A drum the floor does not know may have shipped long ago: InfluxDB knows.
         self.floor.shipped_lookup = self.shipped_lookup
+        # The plain webhooks' kinds: the admin's live routing, else alerts.webhook_kinds.
+        self.webhooks.set_webhook_kinds(self.alert_routing().webhook_kinds)
         self.interpreter = Interpreter(
             self.settings, state, self.stamp, self.counters, self._queue.qsize
+        )
+
+    def alert_routing(self, now: datetime | None = None) -> AlertRoutingV1:
+        """The alert routing in force: the admin's, else the configuration's."""
+        if self.floor.alert_routing is not None:
+            return self.floor.alert_routing
+        a = self.settings.alerts
+        return AlertRoutingV1(
+            updated_at=now, dashboard_kinds=a.dashboard_kinds, webhook_kinds=a.webhook_kinds
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -508,6 +520,12 @@ class Ingest:
                 encode(self.floor.catalogue_view(now)),
                 qos=QOS_STATE,
                 retain=True,
+            )
+        if ch.alert_routing:
+            routing = self.alert_routing(now)
+            self.webhooks.set_webhook_kinds(routing.webhook_kinds)
+            self.link.publish(
+                self.topics.state_alert_routing, encode(routing), qos=QOS_STATE, retain=True
             )
         if ch.stock:
             self.link.publish(

@@ -32,6 +32,7 @@ from gudang.storage import (
     EVENT,
     QUARANTINE,
     SCAN,
+    SETTING_EVENT,
     SHIPMENT,
     SKU_SPEC,
     STATION_EVENT,
@@ -75,10 +76,12 @@ _SCAN_COLUMNS = (
 _COLUMNS = {SCAN: ", ".join(quote_ident(c) for c in _SCAN_COLUMNS)}
 
 # At one instant, events apply in this order: a container opens before a scan loads it.
-# The catalogue first: a SKU added is known to the scans of the same instant.
+# The settings first (the admin's alert routing), then the catalogue: a SKU added is
+# known to the scans of the same instant.
 # A count opens before the scans of the same instant, and closes after them; its approval
 # (stocktake_event) after its adjustments (stock_event).
 _ORDER = (
+    SETTING_EVENT,
     CATALOGUE_EVENT,
     CONTAINER_EVENT,
     STATION_EVENT,
@@ -283,6 +286,14 @@ def _apply(
         # set_sku, retire_sku: the whole definition, over the configured one.
         spec = SkuSettings.model_validate_json(str(row[SKU_SPEC]))
         floor.set_sku(str(row["sku"]), spec, check=False)
+    elif measurement == SETTING_EVENT:
+        if row.get(EVENT) == Event.ALERT_ROUTING:
+            floor.set_alert_routing(
+                msgspec.json.decode(str(row["dashboard_kinds"]), type=list[str]),
+                msgspec.json.decode(str(row["webhook_kinds"]), type=list[str]),
+                str(row.get("actor") or ""),
+                at,
+            )
     elif measurement == STOCK_EVENT:
         # write_off, move, qc_dispose: the drum goes where the correction put it.
         drum = str(row["drum"])

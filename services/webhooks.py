@@ -144,6 +144,9 @@ class WebhookSender:
         self._workers: list[_Worker] = []
         self._outbox: Outbox | None = None
         self._hide: _HideTargets | None = None
+        # The plain webhooks' kinds (empty: every kind): alerts.webhook_kinds, or the
+        # admin's live alerts/routing (set_webhook_kinds).
+        self.webhook_kinds: list[str] = list(settings.webhook_kinds)
 
     def start(self) -> None:
         """Open the outbox and start a sender thread per webhook."""
@@ -179,9 +182,17 @@ class WebhookSender:
     def targets(self) -> list[tuple[str, NotifySettings]]:
         """Every target with its outbox key: the plain webhooks (keyed by their URL, as
         before the formats), then the notify targets."""
-        kinds = self.settings.webhook_kinds  # alerts.webhook_kinds: the plain webhooks' filter
+        kinds = self.webhook_kinds  # the plain webhooks' filter
         plain = [(url, NotifySettings(url=url, kinds=kinds)) for url in self.settings.webhooks]
         return plain + [(t.key, t) for t in self.settings.notify]
+
+    def set_webhook_kinds(self, kinds: list[str]) -> None:
+        """The plain webhooks' kinds from now on (the notify targets keep their own)."""
+        self.webhook_kinds = list(kinds)
+        plain = set(self.settings.webhooks)
+        for worker in self._workers:
+            if worker.url in plain:
+                worker.target = worker.target.model_copy(update={"kinds": self.webhook_kinds})
 
     def stop(self) -> None:
         """Stop sending; what is still queued stays on disk for the next start."""

@@ -1,4 +1,5 @@
-"""Alerts: list by state and kind, acknowledge one, or every raised one of a kind."""
+"""Alerts: list by state and kind, acknowledge one, or every raised one of a kind; which
+kinds reach the dashboard's list and the plain webhooks (the admin's, live)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
-from api.auth import Supervisor, Worker
-from api.deps import LiveDep, MetricsDep, send_command
+from api.auth import Admin, Supervisor, Worker
+from api.deps import LiveDep, MetricsDep, SettingsDep, send_command
 from api.live import LiveState
 from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, INVALID, AlertOut
 from gudang.wire import AlertKind, AlertState, AlertV1, Command
@@ -19,6 +20,46 @@ router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_ERRORS)
 JSON = "application/json"
 _alert_list = TypeAdapter(list[AlertOut])
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+class AlertRoutingIn(BaseModel):
+    """Which alert kinds reach where (empty: every kind)."""
+
+    dashboard_kinds: list[AlertKind] = Field(
+        default_factory=list, max_length=64, description="the dashboard's alert list shows these"
+    )
+    webhook_kinds: list[AlertKind] = Field(
+        default_factory=list, max_length=64, description="the plain webhooks get these"
+    )
+
+
+class AlertRoutingOut(AlertRoutingIn):
+    """The alert routing in force; ``set_by`` is None while the configuration's."""
+
+    set_by: str | None = None
+    set_at: AwareDatetime | None = None
+
+
+@router.get("/routing", response_model=AlertRoutingOut)
+async def get_routing(who: Supervisor, live: LiveDep, settings: SettingsDep) -> AlertRoutingOut:
+    """Which kinds reach the dashboard's list and the plain webhooks, as in force now."""
+    r = live.alert_routing
+    return AlertRoutingOut(
+        dashboard_kinds=[AlertKind(k) for k in settings.alerts.dashboard_kinds],
+        webhook_kinds=[AlertKind(k) for k in settings.alerts.webhook_kinds],
+        set_by=r.set_by if r is not None else None,
+        set_at=r.set_at if r is not None else None,
+    )
+
+
+@router.put("/routing", response_model=AlertRoutingOut, responses=COMMAND_ERRORS)
+async def set_routing(
+    who: Admin, body: AlertRoutingIn, live: LiveDep, metrics: MetricsDep
+) -> AlertRoutingOut:
+    """Change which kinds reach the dashboard's list and the plain webhooks, live (admin)."""
+    args = body.model_dump(mode="json")
+    result = await send_command(live, metrics, Command.ALERT_ROUTING, args, who)
+    return AlertRoutingOut.model_validate(result)
 
 
 @router.get("", response_model=list[AlertOut], responses=INVALID)

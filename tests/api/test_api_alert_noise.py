@@ -75,3 +75,31 @@ def test_grouped_count_and_a_kind_acknowledged_at_once(
     )
     assert audit[0]["actor"] == "supervisor-1"
     assert len(audit[0]["result"]["acknowledged"]) == 3
+
+
+def test_the_admin_changes_the_alert_routing_live(stack: Stack) -> None:
+    seeded = stack.get("/api/v1/alerts/routing").json()
+    assert seeded["dashboard_kinds"] == SHOWN
+    assert seeded["set_by"] is None
+    wanted = {"dashboard_kinds": ["container_full"], "webhook_kinds": ["weight_out_of_range"]}
+    # Workers and supervisors may not; a kind that does not exist is refused.
+    for role in ("worker", "supervisor"):
+        assert stack.put("/api/v1/alerts/routing", wanted, role=role).status_code == 403
+    bad = stack.put("/api/v1/alerts/routing", {"dashboard_kinds": ["nope"]}, role="admin")
+    assert bad.status_code == 422
+    r = stack.put("/api/v1/alerts/routing", wanted, role="admin")
+    assert r.status_code == 200, r.text
+    assert r.json()["set_by"] == "admin-1"
+    # Applied live: the dashboard's list kinds follow without a restart.
+    wait_for(
+        lambda: stack.get("/api/v1/site").json()["alert_list_kinds"] == ["container_full"],
+        20,
+        "the site's alert list kinds",
+    )
+    now = stack.get("/api/v1/alerts/routing").json()
+    assert (now["webhook_kinds"], now["set_by"]) == (["weight_out_of_range"], "admin-1")
+    audit = wait_for(
+        lambda: [a for a in stack.get("/api/v1/audit").json() if a["command"] == "alerts/routing"],
+        what="the command in the audit trail",
+    )
+    assert audit[0]["actor"] == "admin-1"

@@ -65,6 +65,8 @@ REQUIRED = {
     ("DELETE", "/api/v1/phone-tokens/{name}"): "supervisor",
     ("POST", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/alerts/kinds/{kind}/ack"): "supervisor",
+    ("GET", "/api/v1/alerts/routing"): "supervisor",
+    ("PUT", "/api/v1/alerts/routing"): "admin",
     ("GET", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{name}"): "admin",
     ("GET", "/api/v1/alerts"): "worker",

@@ -107,3 +107,73 @@ def test_duplicates_are_one_alert_per_station_and_hour_acknowledged_at_once(
         assert {r["state"] for r in stored} == {"raised", "acknowledged", "cleared"}
     finally:
         influx.close()
+
+
+def test_the_admin_routes_alert_kinds_live_and_a_restart_keeps_it(
+    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+) -> None:
+    receiver = WebhookReceiver()
+    settings = _settings(mosquitto, influxd, site, tmp_path, receiver.url)
+    try:
+        with Floorkit(settings) as kit:
+            with running_services(settings) as services:
+                # Seeded by the configuration until the admin changes it.
+                assert services.ingest.alert_routing().webhook_kinds == [
+                    "duplicate_scan",
+                    "container_full",
+                ]
+                assert services.ingest.alert_routing().set_by is None
+                routing = kit.ok(
+                    "alerts/routing",
+                    actor="admin-1",
+                    dashboard_kinds=["container_full"],
+                    webhook_kinds=["weight_out_of_range"],
+                )
+                assert routing["webhook_kinds"] == ["weight_out_of_range"]
+                assert routing["set_by"] == "admin-1"
+                bad = kit.command(
+                    "alerts/routing", actor="admin-1", dashboard_kinds=[], webhook_kinds=["nope"]
+                )
+                assert (bad.ok, bad.code) == (False, 400)
+                kit.ok("container/open", container_no=CONTAINER, capacity_drums=40)
+                kit.point_at("load-1", CONTAINER)
+                kit.point_at("load-2", CONTAINER)
+                kit.scan("load-1", drum(1))
+                kit.scan("load-1", drum(1))  # a duplicate: no longer a webhook kind
+                kit.wait_alert("duplicate_scan")
+                kit.scan("load-1", drum(2), weight=40.0)  # out of range: now one
+                # Queued in order: once the later one is delivered, the earlier was decided.
+                wait_for(lambda: receiver.of("weight_out_of_range"), 20, "the weight alert sent")
+                assert not receiver.of("duplicate_scan")
+            # After a restart the admin's routing is rebuilt from InfluxDB, with its actor.
+            with running_services(settings) as services:
+                again = services.ingest.alert_routing()
+                assert again.webhook_kinds == ["weight_out_of_range"]
+                assert again.dashboard_kinds == ["container_full"]
+                assert again.set_by == "admin-1"
+                kit.scan("load-2", drum(1))  # a duplicate at the other station: a new alert
+                wait_for(
+                    lambda: any(
+                        a.kind == "duplicate_scan" and a.station == "load-2"
+                        for a in services.ingest.alerts.active.values()
+                    ),
+                    what="the second duplicate alert",
+                )
+                kit.scan("load-2", drum(3), weight=40.0)
+                wait_for(
+                    lambda: len(receiver.of("weight_out_of_range")) == 2, 20, "the second sent"
+                )
+                assert not receiver.of("duplicate_scan")
+                # In the audit trail like every command, with who did it.
+                from gudang.influx import InfluxClient
+
+                influx = InfluxClient(settings.influx)
+                try:
+                    audit = influx.query(
+                        f"SELECT * FROM audit WHERE site = '{site}' AND command = 'alerts/routing'"
+                    )
+                finally:
+                    influx.close()
+                assert [r["actor"] for r in audit] == ["admin-1"]
+    finally:
+        receiver.close()

@@ -81,6 +81,13 @@ def _ship_one_container(kit: Floorkit) -> list[str]:
     # Tokens made in the dashboard are state too: a person's (a role) and a phone's.
     kit.ok("phone-token/issue", actor="admin-1", name="budi", role="supervisor", sha256="b" * 64)
     kit.ok("phone-token/issue", name="phone-load-1-abcdef", station="load-1", sha256="c" * 64)
+    # The admin's alert routing is state too (a setting_event).
+    kit.ok(
+        "alerts/routing",
+        actor="admin-1",
+        dashboard_kinds=["container_full"],
+        webhook_kinds=["duplicate_scan"],
+    )
     for n, label in enumerate(labels):
         kit.scan("recv-1", label, qc=QcResult.REWORK if n == CAPACITY + 3 else None)
     wait_for(lambda: kit.stock_of("JMB-L") == CAPACITY + 3, what="received into stock")
@@ -120,6 +127,10 @@ def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
         kit.ok("alert/ack", alert_id=dup.id)
         kit.ok("catalogue/set-sku", actor="admin-1", sku="JMB-XS", spec={**XL, "name": "XS"})
         kit.ok("phone-token/revoke", actor="admin-1", name="budi")
+        # Changed again after the checkpoint: its tail has the newer one.
+        kit.ok(
+            "alerts/routing", actor="admin-1", dashboard_kinds=["container_full"], webhook_kinds=[]
+        )
         kit.ok("phone-token/issue", actor="admin-1", name="sari", role="admin", sha256="d" * 64)
         wait_for(lambda: services.ingest.counters["quarantined"] == 1, what="quarantined")
         live = state_of(services.ingest.state)
@@ -134,6 +145,11 @@ def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
     assert {"JMB-XL", "JMB-XS"} <= set(full.floor.settings.skus)
     tokens = {t.name: (t.role, t.station) for t in full.floor.phone_tokens.values()}
     assert tokens == {"phone-load-1-abcdef": ("worker", "load-1"), "sari": ("admin", None)}
+    routing = from_checkpoint.floor.alert_routing
+    assert routing is not None
+    assert (routing.dashboard_kinds, routing.webhook_kinds) == (["container_full"], [])
+    assert routing.set_by == "admin-1"
+    assert state_of(full)["floor"]["alert_routing"] == live["floor"]["alert_routing"]
     # and that is the state the services had (a station's online state aside: it comes
     # from the retained status, never from the store)
     assert state_of(full)["floor"]["containers"] == live["floor"]["containers"]
