@@ -107,14 +107,23 @@ def line(
     return f"{head} {field_str} {ts_ns}"
 
 
+def _escape_newlines(text: str) -> str:
+    # InfluxQL's scanner reads CR and CRLF as LF, ends a quoted literal at a raw LF and
+    # the whole query at a NUL (parse errors: a 400 where a filter by such a value should
+    # simply match nothing). ``\n`` is its one escape for LF; NUL has none, and no stored
+    # name holds one, so it becomes U+FFFD (still matching nothing).
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
+    return text.replace("\n", "\\n")
+
+
 def quote_ident(name: str) -> str:
     """An InfluxQL identifier in double quotes."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def quote_str(value: str) -> str:
-    """An InfluxQL string literal in single quotes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """An InfluxQL string literal in single quotes (any text: it never breaks the query)."""
+    return "'" + _escape_newlines(value.replace("\\", "\\\\").replace("'", "\\'")) + "'"
 
 
 def _series_rows(body: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from api.queries import run
 from api.schemas import AUTH_ERRORS, INVALID, ErrorOut, PhoneScanIn, PhoneScanOut
 from gudang.barcodes import BarcodeError, StationCard, is_container_label
 from gudang.influx import AsyncInfluxReader, quote_str
-from gudang.storage import QUARANTINE, SCAN, rfc3339
+from gudang.storage import MAX_TIME, MIN_TIME, QUARANTINE, SCAN, rfc3339
 from gudang.wire import (
     NAME_PATTERN,
     ScanKind,
@@ -105,13 +105,17 @@ async def _find(
         f"site = {quote_str(site)} AND station = {quote_str(station)} AND id = {quote_str(body.id)}"
     )
     try:
-        rows = await run(
-            influx,
-            f"SELECT * FROM {SCAN} WHERE {where} AND time >= '{rfc3339(body.ts - POINT_SLACK)}'"
-            f" AND time <= '{rfc3339(body.ts + POINT_SLACK)}' LIMIT 1",
-        )
-        if rows:
-            return rows[0]
+        # A phone whose clock says year 540 or 4823: no point can be stored at that time
+        # (InfluxDB's range ends in 1677 and 2262), and the literal would not even parse.
+        if MIN_TIME + POINT_SLACK <= body.ts <= MAX_TIME - POINT_SLACK:
+            rows = await run(
+                influx,
+                f"SELECT * FROM {SCAN} WHERE {where}"
+                f" AND time >= '{rfc3339(body.ts - POINT_SLACK)}'"
+                f" AND time <= '{rfc3339(body.ts + POINT_SLACK)}' LIMIT 1",
+            )
+            if rows:
+                return rows[0]
         # A scan with an impossible time is kept aside at the services' time.
         rows = await run(
             influx,
