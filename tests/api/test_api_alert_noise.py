@@ -103,3 +103,47 @@ def test_the_admin_changes_the_alert_routing_live(stack: Stack) -> None:
         what="the command in the audit trail",
     )
     assert audit[0]["actor"] == "admin-1"
+
+
+def test_the_admin_routes_alert_kinds_from_the_people_dialog(
+    stack: Stack,
+    browser: Browser,  # noqa: F811
+) -> None:
+    stack.scan("NOT-A-LABEL", None)  # an unknown barcode: raised, off the list at first
+    wait_for(lambda: _raised(stack, "unknown_barcode"), 20, "the unknown barcode's alert")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        _sign_in(page, stack.url, TOKENS["supervisor"])
+        expect(page.locator("#people-open")).to_be_hidden()  # a supervisor has no such control
+        page.close()
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        _sign_in(page, stack.url, TOKENS["admin"])
+        unknown = page.locator('#alerts [data-alert^="unknown_barcode-"]')
+        expect(unknown).to_have_count(0)
+        page.click("#people-open")
+        dash = page.locator('#routing [data-routing="dashboard"]')
+        expect(dash.locator('input[value="container_full"]')).to_be_checked()
+        expect(dash.locator('input[value="unknown_barcode"]')).not_to_be_checked()
+        expect(page.locator("#routing")).to_contain_text("Rute peringatan")
+        for box in dash.locator("input").all():
+            box.uncheck()
+        dash.locator('input[value="unknown_barcode"]').check()
+        hooks = page.locator('#routing [data-routing="webhooks"]')
+        hooks.locator('input[value="container_full"]').check()
+        page.click("#routing-save")
+        expect(page.locator("#people-note")).to_contain_text("Rute disimpan")
+        page.keyboard.press("Escape")
+        expect(unknown).to_have_count(1)  # now on the list, at once
+    finally:
+        page.close()
+    now = stack.get("/api/v1/alerts/routing").json()
+    assert (now["dashboard_kinds"], now["webhook_kinds"]) == (
+        ["unknown_barcode"],
+        ["container_full"],
+    )
+    assert now["set_by"] == "admin-1"
+    wait_for(
+        lambda: stack.get("/api/v1/site").json()["alert_list_kinds"] == ["unknown_barcode"],
+        20,
+        "the site's alert list kinds",
+    )

@@ -1,8 +1,11 @@
 /* People, for the admin: make a token (name, role, optional station), shown once; list
  * every token (the configuration file's too) and revoke one made here (GET/POST/DELETE
  * /api/v1/tokens). A revoked token is refused at once and its live streams end.
+ * Also the alert routing: which kinds reach the alert list and the webhooks (PUT
+ * /api/v1/alerts/routing), live.
  */
 import { el, fmtTime } from "./format.js";
+import { renderAlerts } from "./render.js";
 import { $, API, state, t } from "./state.js";
 
 async function call(method, path, body) {
@@ -54,6 +57,46 @@ async function renderList(list, note) {
   }));
 }
 
+/** The alert routing: a box per kind for the dashboard's list and for the webhooks. */
+async function routingSection(note) {
+  const section = el("section", { id: "routing" }, el("h4", { text: t("routingTitle") }),
+    el("p", { class: "sub", text: t("routingHint") }));
+  let now;
+  try {
+    now = await call("GET", "/alerts/routing");
+  } catch (err) {
+    note.textContent = `${t("peopleFailed")}: ${err.message}`;
+    return section;
+  }
+  const kinds = Object.keys(t("kinds"));
+  const group = (where, title, ticked) => el("fieldset", { "data-routing": where },
+    el("legend", { text: title }),
+    ...kinds.map((k) => el("label", {},
+      el("input", { type: "checkbox", value: k, ...(ticked.includes(k) ? { checked: "" } : {}) }),
+      el("span", { text: ` ${t("kinds")[k]} ` }))));
+  const dash = group("dashboard", t("routingDashboard"), now.dashboard_kinds);
+  const hooks = group("webhooks", t("routingWebhooks"), now.webhook_kinds);
+  const save = el("button", { type: "button", id: "routing-save", text: t("routingSave") });
+  const ticked = (box) => [...box.querySelectorAll("input:checked")].map((i) => i.value);
+  save.addEventListener("click", async () => {
+    save.disabled = true;
+    try {
+      const done = await call("PUT", "/alerts/routing",
+        { dashboard_kinds: ticked(dash), webhook_kinds: ticked(hooks) });
+      // This dashboard's list at once; the others with their next GET /site.
+      state.site.alert_list_kinds = done.dashboard_kinds;
+      renderAlerts();
+      note.textContent = t("routingSaved");
+    } catch (err) {
+      note.textContent = `${t("peopleFailed")}: ${err.message}`;
+    } finally {
+      save.disabled = false;
+    }
+  });
+  section.append(dash, hooks, save);
+  return section;
+}
+
 /** The people dialog: a form to make a token, the token made (once), every token. */
 export async function openPeople() {
   const dialog = el("dialog", { class: "phone-dialog", id: "people", "aria-labelledby": "people-title" });
@@ -91,11 +134,12 @@ export async function openPeople() {
   });
   dialog.append(
     el("h3", { id: "people-title", text: t("peopleTitle") }), form, shown, note,
-    el("h4", { text: t("peopleList") }), list, close,
+    el("h4", { text: t("peopleList") }), list,
   );
   document.body.append(dialog);
   dialog.showModal();
   await renderList(list, note);
+  dialog.append(await routingSection(note), close);
 }
 
 /** Show the people button to the admin only. */
