@@ -22,6 +22,7 @@ from api.queries import run
 from api.schemas import AUTH_ERRORS, INVALID, ErrorOut, PhoneScanIn, PhoneScanOut
 from gudang.barcodes import BarcodeError, StationCard, is_container_label
 from gudang.influx import AsyncInfluxReader, quote_str
+from gudang.settings import Settings
 from gudang.storage import MAX_TIME, MIN_TIME, QUARANTINE, SCAN, rfc3339
 from gudang.wire import (
     NAME_PATTERN,
@@ -97,6 +98,20 @@ def _direct_scan(site: str, station: str, body: PhoneScanIn, weight: WeightStatu
     )
 
 
+def _known(station: str, token_station: str | None, live: LiveState, settings: Settings) -> bool:
+    """Whether the site knows the station (as for its commands), so no scan invents one.
+
+    A phone signed in for a station by a supervisor's QR code makes that station known:
+    a phone may be the only scanner of a station nobody configured.
+    """
+    return (
+        station == token_station
+        or station in settings.floor.stations
+        or station in live.stations
+        or station in live.station_status
+    )
+
+
 async def _find(
     influx: AsyncInfluxReader, site: str, station: str, body: PhoneScanIn
 ) -> dict[str, Any] | None:
@@ -144,6 +159,7 @@ def _answer(out: PhoneScanOut, row: dict[str, Any]) -> PhoneScanOut:
     response_model=PhoneScanOut,
     responses={
         202: {"model": PhoneScanOut, "description": "Sent, not receipted in time: send again"},
+        404: {"model": ErrorOut, "description": "A station the site does not know"},
         503: {"model": ErrorOut, "description": "The broker is unreachable: not sent, send again"},
         **INVALID,
     },
@@ -164,6 +180,13 @@ async def phone_scan(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"the token {who.name!r} scans at station {who.station} only",
+        )
+    if not _known(station, who.station, live, settings):
+        metrics.phone_scans.labels("none", "unknown_station").inc()
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"stasiun {station!r} tidak dikenal / unknown station {station!r}: not in "
+            "floor.stations, never seen on MQTT and no phone signed in for it",
         )
     site = settings.site.name
     via, weight = scan_path(live, station)

@@ -7,13 +7,15 @@ become a stored station event, a retained state topic and a metrics series, fore
 from __future__ import annotations
 
 import queue
+import uuid
+from datetime import UTC, datetime
 
-from gudang.influx import InfluxClient
+from gudang.influx import InfluxClient, quote_str
 from gudang.storage import STATION_EVENT
 from gudang.wire import StationState, StationStatusV1, encode
 from tests.api.conftest import CONTAINER, Stack
 from tests.harness import Probe, wait_for
-from tests.services.kit import rows
+from tests.services.kit import drum, rows
 
 
 def _retained(stack: Stack, topic: str) -> list[bytes]:
@@ -39,6 +41,11 @@ def test_commands_for_an_unknown_station_are_404_and_store_nothing(stack: Stack)
     assert "tidak dikenal" in r.json()["detail"]
     r = stack.put(f"/api/v1/stations/{ghost}/mode", {"mode": "receiving"}, "supervisor")
     assert r.status_code == 404, r.text
+    # A phone's scan names its station too: a worker's token cannot invent one with it.
+    scan = {"id": uuid.uuid4().hex, "ts": datetime.now(UTC).isoformat(), "barcode": drum(1)}
+    r = stack.post(f"/api/v1/stations/{ghost}/scans", scan, "worker")
+    assert r.status_code == 404, r.text
+    assert "unknown station 'ghost-7'" in r.json()["detail"]
 
     # A station seen on MQTT (its bridge's status) is known, configured or not.
     status = StationStatusV1(site=stack.site, station="new-9", state=StationState.ONLINE)
@@ -60,6 +67,11 @@ def test_commands_for_an_unknown_station_are_404_and_store_nothing(stack: Stack)
     finally:
         influx.close()
     assert stored == {"load-1", "new-9", "load-2"}
+    influx = InfluxClient(stack.settings.influx)
+    try:
+        assert rows(influx, "scan", stack.site, f"station = {quote_str(ghost)}") == []
+    finally:
+        influx.close()
     assert _retained(stack, stack.topics.state_station(ghost)) == []
     assert ghost not in {s["station"] for s in stack.get("/api/v1/stations").json()}
     assert ghost not in stack.get("/metrics").text
