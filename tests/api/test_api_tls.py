@@ -108,7 +108,7 @@ def test_https_answers_with_a_certificate_the_site_ca_verifies(
     assert r.status_code == 200, r.text
     page = httpx.get(f"{https}/dashboard/scan.html", verify=ca, timeout=10)
     assert page.status_code == 200
-    assert 'src="scan.js"' in page.text
+    assert 'src="js/scan.js"' in page.text
     # The certificate names the LAN name and the addresses; a client without the site CA
     # refuses it, as a phone that was not given the CA does.
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -174,7 +174,7 @@ def test_plain_http_is_served_outside_production(
     settings = _settings(mosquitto, influxd, site, tmp_path, site_ca, "local")
     (r,) = _from_phone(settings, {"method": "GET", "url": "/dashboard/scan.html"})
     assert r.status_code == 200
-    assert 'src="scan.js"' in r.text
+    assert 'src="js/scan.js"' in r.text
 
 
 def test_tls_settings_come_together(

@@ -5,12 +5,13 @@
  * API says it is stored. A resend carries the same id: it is counted once.
  */
 
-import { cue, kindOf } from "./js/cues.js";
+import { cue, kindOf } from "./cues.js";
 
 const API = "/api/v1";
 const TOKEN_KEY = "gudang.token"; // the dashboard's sign-in, when the phone has one
 const SCAN_TOKEN_KEY = "gudang.scanToken"; // a phone's own token from a supervisor's QR code
 const LANG_KEY = "gudang.lang";
+// Both below resolve against the page (scan.html), not this module in js/.
 const POLYFILL = "vendor/barcode-detector/polyfill.js";
 const WASM = "vendor/barcode-detector/zxing_reader.wasm";
 const FORMATS = ["code_128", "ean_13", "ean_8", "upc_a", "upc_e", "data_matrix", "qr_code"];
@@ -27,8 +28,8 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 8_000;
 const RECENT = 8; // stored scans listed under the result, newest first
 
-// The dashboard's words (data: js/words.json): the phone says what the station screen says.
-const WORDS = await (await fetch(new URL("js/words.json", import.meta.url))).json();
+// The dashboard's words (data: words.json): the phone says what the station screen says.
+const WORDS = await (await fetch(new URL("words.json", import.meta.url))).json();
 
 const $ = (id) => document.getElementById(id);
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "id";
