@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .base import (
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    format_number,
-    parse_number,
-    weight_reading,
-)
+from .base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, format_zero_padded, read_weight
 
 NAME = "and"
 LABEL = "A&D"
@@ -96,12 +88,7 @@ def parse(frame: bytes) -> ScaleReading:
         return ScaleReading(status, None, net)
     if number in ("", "+", "-"):
         return ScaleReading(ScaleStatus.ERROR, None, net, BLANKED_DETAIL)
-    value = parse_number(number)
-    if value is None:
-        raise ParseError(f"{LABEL}: weight {number!r} is not a number in {frame!r}")
-    if not unit:
-        raise ParseError(f"{LABEL}: no unit after the weight in {frame!r}")
-    return weight_reading(status, value, unit, net, LABEL)
+    return read_weight(status, number, unit, net, LABEL, frame)
 
 
 def _frame(header: str, number: str, net: bool | None, unit: str = "kg") -> bytes:
@@ -118,13 +105,8 @@ def encode(reading: ScaleReading) -> bytes:
     match reading.status:
         case ScaleStatus.STABLE | ScaleStatus.MOTION:
             assert reading.weight_kg is not None  # ScaleReading guarantees it
-            number = format_number(
-                reading.weight_kg,
-                width,
-                min_decimals=ENCODE_DECIMALS,
-                max_decimals=width - 3,  # sign, point and one integer digit
-                zero_pad=True,
-                plus_sign=True,
+            number = format_zero_padded(
+                reading.weight_kg, width, min_decimals=ENCODE_DECIMALS, plus_sign=True
             )
             return _frame("ST" if reading.stable else "US", number, reading.net)
         case ScaleStatus.OVERLOAD:
@@ -154,11 +136,4 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
 
 
 # A&D frames end at CR LF or CR: the default splitter.
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=False,
-    poll_command=POLL_COMMAND,
-    parse=parse,
-    encode=encode,
-    respond=respond,
-)
+PROTOCOL = ScaleProtocol.polled(NAME, POLL_COMMAND, parse=parse, encode=encode, respond=respond)

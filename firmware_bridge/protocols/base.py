@@ -1,8 +1,9 @@
-"""Shared pieces of the scale protocols: the reading, the error, the line splitter.
+"""Shared pieces of the scale protocols: the reading, the error, the splitters, the protocol.
 
 Everything here is pure: bytes in, values out, no I/O and no logging. A transport feeds
 received bytes to a splitter, hands each frame to a protocol's `parse`, and logs and counts
-any `ParseError` before carrying on.
+any `ParseError` before carrying on. The frames' text fields are read and written with
+`protocols.fields`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol
 
 from gudang.wire import ScaleStatus
@@ -21,23 +21,6 @@ CR = 0x0D
 STX = 0x02
 LF = 0x0A
 WEIGHT_DECIMALS = 6  # ScaleReading.weight_kg is rounded to the milligram
-
-# Exact factors to kilograms: the pound is 0.45359237 kg by definition (international
-# yard and pound agreement, 1959) and the avoirdupois ounce is 1/16 of it.
-UNIT_TO_KG: dict[str, Decimal] = {
-    "mg": Decimal("0.000001"),
-    "g": Decimal("0.001"),
-    "kg": Decimal("1"),
-    "t": Decimal("1000"),
-    "lb": Decimal("0.45359237"),
-    "oz": Decimal("0.028349523125"),
-}
-
-_KG_QUANTUM = Decimal(1).scaleb(-WEIGHT_DECIMALS)
-# A weight as scales print it: optional sign, at most 10 integer digits, a point. Checked with
-# a strict pattern because float() and Decimal() also accept "nan", "1e9" and "1_000".
-_NUMBER = re.compile(r"([+-]?) *((?:[0-9]{1,10}(?:\.[0-9]{0,7})?)|(?:\.[0-9]{1,7}))", re.ASCII)
-
 
 WEIGHED = frozenset({ScaleStatus.STABLE, ScaleStatus.MOTION})  # the statuses that carry a weight
 
@@ -191,7 +174,8 @@ class StxSplitter:
 class ScaleProtocol:
     """How to talk to one kind of scale: what to send, how to split and read the replies.
 
-    `encode` and `respond` are the device's side, for simulators and tests.
+    `encode` and `respond` are the device's side, for simulators and tests. Built with
+    `polled` or `streamed`, so a streaming protocol has neither a poll command nor a reply.
     """
 
     name: str
@@ -207,66 +191,28 @@ class ScaleProtocol:
     # is judged from equal consecutive frames (protocols.stability.StabilityJudge).
     flags_stability: bool = True
 
+    @classmethod
+    def polled(
+        cls,
+        name: str,
+        poll_command: bytes,
+        *,
+        parse: Callable[[bytes], ScaleReading],
+        encode: Callable[[ScaleReading], bytes],
+        respond: Callable[[bytes, ScaleReading], bytes],
+    ) -> ScaleProtocol:
+        """A request/response protocol: the bridge sends `poll_command`, the device replies."""
+        return cls(name, False, poll_command, parse, encode, respond)
 
-def decode_ascii(frame: bytes, protocol: str, *, within: bytes | None = None, at: int = 0) -> str:
-    """Decode printable ASCII, else raise ParseError; `within`/`at` place a slice in its frame."""
-    for index, byte in enumerate(frame):
-        if not 0x20 <= byte <= 0x7E:
-            whole = frame if within is None else within
-            raise ParseError(
-                f"{protocol}: byte 0x{byte:02x} at {at + index} is not printable ASCII in {whole!r}"
-            )
-    return frame.decode("ascii")
-
-
-def parse_number(text: str) -> Decimal | None:
-    """The decimal in `text` (sign, digits, point; spaces around), or None if it is not one."""
-    match = _NUMBER.fullmatch(text.strip())
-    if match is None:
-        return None
-    sign, digits = match.groups()
-    return Decimal(sign + digits)
-
-
-def to_kg(value: Decimal, unit: str) -> float | None:
-    """`value` in `unit` converted to kilograms and rounded, or None for an unknown unit."""
-    factor = UNIT_TO_KG.get(unit.lower())
-    if factor is None:
-        return None
-    return float((value * factor).quantize(_KG_QUANTUM, rounding=ROUND_HALF_EVEN))
-
-
-def weight_reading(
-    status: ScaleStatus, value: Decimal, unit: str, net: bool | None, protocol: str
-) -> ScaleReading:
-    """A stable or moving reading, or an error reading when the unit is not a mass we know."""
-    weight = to_kg(value, unit)
-    if weight is None:
-        return ScaleReading(
-            ScaleStatus.ERROR, None, net, f"{protocol}: unit {unit!r} is not a supported mass unit"
-        )
-    return ScaleReading(status, weight, net)
-
-
-def format_number(
-    weight_kg: float,
-    width: int,
-    *,
-    min_decimals: int,
-    max_decimals: int = WEIGHT_DECIMALS,
-    zero_pad: bool = False,
-    plus_sign: bool = False,
-) -> str:
-    """Format a weight the way a fixed-width scale field shows it; ValueError if it cannot."""
-    value = Decimal(repr(weight_kg))
-    exponent = value.as_tuple().exponent
-    needed = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    decimals = max(min_decimals, needed)
-    if decimals > max_decimals:
-        raise ValueError(f"{weight_kg!r} kg needs {decimals} decimals, the field {max_decimals}")
-    digits = f"{abs(value):.{decimals}f}"
-    sign = "-" if weight_kg < 0 else ("+" if plus_sign else "")
-    text = sign + digits.rjust(width - len(sign), "0") if zero_pad else (sign + digits).rjust(width)
-    if len(text) > width:
-        raise ValueError(f"{weight_kg!r} kg does not fit in {width} characters")
-    return text
+    @classmethod
+    def streamed(
+        cls,
+        name: str,
+        *,
+        parse: Callable[[bytes], ScaleReading],
+        encode: Callable[[ScaleReading], bytes],
+        make_splitter: Callable[[], Splitter] = FrameSplitter,
+        flags_stability: bool = True,
+    ) -> ScaleProtocol:
+        """A protocol whose device talks on its own: nothing to send, nothing to reply."""
+        return cls(name, True, None, parse, encode, None, make_splitter, flags_stability)

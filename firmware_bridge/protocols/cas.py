@@ -11,17 +11,8 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from .base import (
-    FrameSplitter,
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    format_number,
-    parse_number,
-    weight_reading,
-)
+from .base import FrameSplitter, ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, format_zero_padded, read_weight
 
 NAME = "cas"
 LABEL = "CAS"
@@ -80,10 +71,7 @@ def parse(frame: bytes) -> ScaleReading:
     if status is ScaleStatus.OVERLOAD:
         status = ScaleStatus.UNDERLOAD if number.startswith("-") else ScaleStatus.OVERLOAD
         return ScaleReading(status, None, net)
-    value = parse_number(number)
-    if value is None:
-        raise ParseError(f"{LABEL}: weight {number!r} is not a number in {frame!r}")
-    reading = weight_reading(status, value, unit, net, LABEL)
+    reading = read_weight(status, number, unit, net, LABEL, frame)
     if reading.stable and lamp is not None and not lamp & LAMP_STABLE:
         # Two stability flags that disagree: trust the more cautious one.
         return ScaleReading(ScaleStatus.MOTION, reading.weight_kg, net, LAMP_DETAIL)
@@ -105,13 +93,7 @@ def _parts(reading: ScaleReading) -> tuple[str, str]:
     match reading.status:
         case ScaleStatus.STABLE | ScaleStatus.MOTION:
             assert reading.weight_kg is not None  # ScaleReading guarantees it
-            number = format_number(
-                reading.weight_kg,
-                DATA_WIDTH,
-                min_decimals=ENCODE_DECIMALS,
-                max_decimals=DATA_WIDTH - 3,  # sign, point and one integer digit
-                zero_pad=True,
-            )
+            number = format_zero_padded(reading.weight_kg, DATA_WIDTH, min_decimals=ENCODE_DECIMALS)
             return f"{'ST' if reading.stable else 'US'},{gross_net}", number
         case ScaleStatus.OVERLOAD:
             return f"OL,{gross_net}", OVER_NUMBER
@@ -134,12 +116,7 @@ def encode_short(reading: ScaleReading) -> bytes:
     return f"{headers},{number:>{DATA_WIDTH}}kg".encode("ascii") + TERMINATOR
 
 
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=True,
-    poll_command=None,
-    # Frames end at CR LF only: the id and lamp bytes may be CR or LF.
-    make_splitter=partial(FrameSplitter, terminator=TERMINATOR),
-    parse=parse,
-    encode=encode,
+# Frames end at CR LF only: the id and lamp bytes may be CR or LF.
+PROTOCOL = ScaleProtocol.streamed(
+    NAME, parse=parse, encode=encode, make_splitter=partial(FrameSplitter, terminator=TERMINATOR)
 )

@@ -20,8 +20,8 @@ from .base import (
     ScaleReading,
     ScaleStatus,
     StxSplitter,
-    weight_reading,
 )
+from .fields import weight_reading
 
 NAME = "mt-continuous"
 LABEL = "MT continuous"
@@ -180,11 +180,9 @@ def encode(reading: ScaleReading) -> bytes:
     return encode_frame(reading)
 
 
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=True,
-    poll_command=None,
-    make_splitter=ContinuousSplitter,  # detects whether the indicator sends checksums
+PROTOCOL = ScaleProtocol.streamed(
+    NAME,
     parse=parse,
     encode=encode,
+    make_splitter=ContinuousSplitter,  # detects whether the indicator sends checksums
 )

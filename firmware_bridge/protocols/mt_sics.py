@@ -7,16 +7,8 @@ whitespace.
 
 from __future__ import annotations
 
-from .base import (
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    format_number,
-    parse_number,
-    weight_reading,
-)
+from .base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, format_number, read_weight
 
 NAME = "mt-sics"
 LABEL = "MT-SICS"
@@ -72,10 +64,7 @@ def parse(frame: bytes) -> ScaleReading:
         raise ParseError(f"{LABEL}: unknown reply status {kind!r} in {frame!r}")
     if len(tokens) != 4:
         raise ParseError(f"{LABEL}: expected 'S {kind} <weight> <unit>', got {frame!r}")
-    value = parse_number(tokens[2])
-    if value is None:
-        raise ParseError(f"{LABEL}: weight {tokens[2]!r} is not a number in {frame!r}")
-    return weight_reading(_WITH_WEIGHT[kind], value, tokens[3], None, LABEL)
+    return read_weight(_WITH_WEIGHT[kind], tokens[2], tokens[3], None, LABEL, frame)
 
 
 def encode(reading: ScaleReading) -> bytes:
@@ -113,11 +102,4 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
 
 
 # MT-SICS replies end at CR LF (a lone CR or LF is accepted too): the default splitter.
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=False,
-    poll_command=POLL_COMMAND,
-    parse=parse,
-    encode=encode,
-    respond=respond,
-)
+PROTOCOL = ScaleProtocol.polled(NAME, POLL_COMMAND, parse=parse, encode=encode, respond=respond)

@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .base import (
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    format_number,
-    parse_number,
-    weight_reading,
-)
+from .base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, format_number, read_weight
 
 NAME = "ohaus"
 LABEL = "Ohaus"
@@ -54,12 +46,9 @@ def parse(frame: bytes) -> ScaleReading:
     legend = match.group("legend")
     if legend is not None and legend not in _LEGENDS:
         raise ParseError(f"{LABEL}: unknown legend {legend!r} in {frame!r}")
-    value = parse_number(match.group("number"))
-    if value is None:
-        raise ParseError(f"{LABEL}: weight {match.group('number')!r} is not a number in {frame!r}")
     status = ScaleStatus.MOTION if match.group("unstable") else ScaleStatus.STABLE
     net = None if legend is None else _LEGENDS[legend]
-    return weight_reading(status, value, match.group("unit"), net, LABEL)
+    return read_weight(status, match.group("number"), match.group("unit"), net, LABEL, frame)
 
 
 def encode(reading: ScaleReading) -> bytes:
@@ -89,11 +78,4 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
 
 
 # Ohaus lines end at CR LF, or a lone CR or LF: the default splitter.
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=False,
-    poll_command=POLL_COMMAND,
-    parse=parse,
-    encode=encode,
-    respond=respond,
-)
+PROTOCOL = ScaleProtocol.polled(NAME, POLL_COMMAND, parse=parse, encode=encode, respond=respond)

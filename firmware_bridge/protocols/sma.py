@@ -15,16 +15,8 @@ from __future__ import annotations
 
 import re
 
-from .base import (
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    format_number,
-    parse_number,
-    weight_reading,
-)
+from .base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, format_number, read_weight
 
 NAME = "sma"
 LABEL = "SMA"
@@ -100,12 +92,7 @@ def parse(frame: bytes) -> ScaleReading:
         return ScaleReading(ScaleStatus.BUSY, None, net)  # P timed out waiting for stability
     if gross_net == TARE_VALUE:
         return ScaleReading(ScaleStatus.ERROR, None, None, TARE_DETAIL)
-    value = parse_number(weight)
-    if value is None:
-        raise ParseError(f"{LABEL}: weight {weight!r} is not a number in {frame!r}")
-    if unit is None:
-        raise ParseError(f"{LABEL}: no unit after the weight in {frame!r}")
-    return weight_reading(_MOTION[motion], value, unit, net, LABEL)
+    return read_weight(_MOTION[motion], weight, unit, net, LABEL, frame)
 
 
 def _message(status: str, gross_net: str, motion: str, weight: str) -> bytes:
@@ -152,11 +139,4 @@ def respond(command: bytes, reading: ScaleReading) -> bytes:
 
 
 # SMA replies: LF starts one, CR ends it, both dropped: the default splitter.
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=False,
-    poll_command=POLL_COMMAND,
-    parse=parse,
-    encode=encode,
-    respond=respond,
-)
+PROTOCOL = ScaleProtocol.polled(NAME, POLL_COMMAND, parse=parse, encode=encode, respond=respond)

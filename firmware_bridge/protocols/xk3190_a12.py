@@ -13,14 +13,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .base import (
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    decode_ascii,
-    weight_reading,
-)
+from .base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
+from .fields import decode_ascii, weight_reading
 
 NAME = "xk3190-a12"
 LABEL = "XK3190-A12"
@@ -97,11 +91,4 @@ def encode(reading: ScaleReading) -> bytes:
 
 
 # The default splitter serves: the checksum digits are never CR or LF.
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=True,
-    poll_command=None,
-    parse=parse,
-    encode=encode,
-    flags_stability=False,
-)
+PROTOCOL = ScaleProtocol.streamed(NAME, parse=parse, encode=encode, flags_stability=False)

@@ -11,16 +11,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .base import (
-    MAX_BUFFER,
-    STX,
-    ParseError,
-    ScaleProtocol,
-    ScaleReading,
-    ScaleStatus,
-    StxSplitter,
-    weight_reading,
-)
+from .base import MAX_BUFFER, STX, ParseError, ScaleProtocol, ScaleReading, ScaleStatus, StxSplitter
+from .fields import weight_reading
 from .xk3190_a12 import checksum, hex_digits
 
 NAME = "xk3190-tf0"
@@ -77,12 +69,6 @@ def encode(reading: ScaleReading) -> bytes:
     return bytes([STX]) + data + hex_digits(checksum(data)) + bytes([ETX])
 
 
-PROTOCOL = ScaleProtocol(
-    name=NAME,
-    streaming=True,
-    poll_command=None,
-    make_splitter=StxEtxSplitter,
-    parse=parse,
-    encode=encode,
-    flags_stability=False,
+PROTOCOL = ScaleProtocol.streamed(
+    NAME, parse=parse, encode=encode, make_splitter=StxEtxSplitter, flags_stability=False
 )

@@ -1,15 +1,18 @@
-"""The shared pieces: ScaleReading invariants, the line splitter, number helpers."""
+"""The shared pieces: ScaleReading invariants, the line splitter, the field helpers."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.protocols import SCALE_PROTOCOLS, base
+from firmware_bridge import protocols
+from firmware_bridge.protocols import SCALE_PROTOCOLS, fields
 from firmware_bridge.protocols.base import (
     MAX_BUFFER,
     FrameSplitter,
@@ -17,19 +20,19 @@ from firmware_bridge.protocols.base import (
     ScaleReading,
     ScaleStatus,
 )
+from gudang.settings import SCALE_PROTOCOL_NAMES
 
 
 def test_registry_has_every_protocol_under_its_name() -> None:
-    assert set(SCALE_PROTOCOLS) == {
-        "mt-sics",
-        "mt-continuous",
-        "and",
-        "cas",
-        "sma",
-        "ohaus",
-        "xk3190-a12",
-        "xk3190-tf0",
-    }
+    # Every module of the package that defines a PROTOCOL, under the names settings accept.
+    modules = [
+        importlib.import_module(f"{protocols.__name__}.{module.name}")
+        for module in pkgutil.iter_modules(protocols.__path__)
+    ]
+    defined = [module.PROTOCOL for module in modules if hasattr(module, "PROTOCOL")]
+    assert sorted(p.name for p in defined) == sorted(p.name for p in SCALE_PROTOCOLS.values())
+    assert tuple(SCALE_PROTOCOLS) == SCALE_PROTOCOL_NAMES
+    assert len(SCALE_PROTOCOLS) == 8
     for name, protocol in SCALE_PROTOCOLS.items():
         assert protocol.name == name
         # Request/response protocols have a poll and a device-side reply; streaming ones neither.
@@ -154,7 +157,7 @@ def test_splitter_is_indifferent_to_how_bytes_arrive(
     ],
 )
 def test_parse_number_accepts_only_plain_decimals(text: str, value: Decimal | None) -> None:
-    assert base.parse_number(text) == value
+    assert fields.parse_number(text) == value
 
 
 @pytest.mark.parametrize(
@@ -171,11 +174,11 @@ def test_parse_number_accepts_only_plain_decimals(text: str, value: Decimal | No
     ],
 )
 def test_to_kg(value: Decimal, unit: str, kg: float | None) -> None:
-    assert base.to_kg(value, unit) == kg
+    assert fields.to_kg(value, unit) == kg
 
 
 def test_weight_reading_turns_an_unknown_unit_into_an_error_reading() -> None:
-    reading = base.weight_reading(ScaleStatus.STABLE, Decimal(5), "PC", True, "X")
+    reading = fields.weight_reading(ScaleStatus.STABLE, Decimal(5), "PC", True, "X")
     assert reading == ScaleReading(
         ScaleStatus.ERROR, None, True, "X: unit 'PC' is not a supported mass unit"
     )
@@ -201,7 +204,7 @@ def test_weight_reading_turns_an_unknown_unit_into_an_error_reading() -> None:
     ],
 )
 def test_format_number(kwargs: dict[str, object], text: str) -> None:
-    assert base.format_number(**kwargs) == text  # type: ignore[arg-type]
+    assert fields.format_number(**kwargs) == text  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("weight", "width", "max_decimals"), [(123456.0, 5, 6), (0.0001, 9, 3)])
@@ -209,9 +212,18 @@ def test_format_number_refuses_what_does_not_fit(
     weight: float, width: int, max_decimals: int
 ) -> None:
     with pytest.raises(ValueError, match="kg"):
-        base.format_number(weight, width, min_decimals=0, max_decimals=max_decimals)
+        fields.format_number(weight, width, min_decimals=0, max_decimals=max_decimals)
 
 
 def test_decode_ascii_names_the_bad_byte() -> None:
     with pytest.raises(ParseError, match=r"byte 0x07 at 2 .* in b'ab\\x07'"):
-        base.decode_ascii(b"ab\x07", "X")
+        fields.decode_ascii(b"ab\x07", "X")
+
+
+@pytest.mark.parametrize(
+    ("number", "unit", "message"),
+    [("1.2.3", "kg", "X: weight '1.2.3' is not a number in b'F'"), ("1.5", "", "no unit after")],
+)
+def test_read_weight_refuses_a_bad_number_or_no_unit(number: str, unit: str, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        fields.read_weight(ScaleStatus.STABLE, number, unit, None, "X", b"F")
