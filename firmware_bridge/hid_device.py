@@ -17,13 +17,11 @@ import logging
 import os
 import select
 import stat
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
+from firmware_bridge.device import READ_TIMEOUT_S, DeviceReader, FrameHandler, StateHandler
 from firmware_bridge.protocols.hid import EventReader, KeyDecoder
-from firmware_bridge.serial_device import READ_TIMEOUT_S, REOPEN_MAX_S, REOPEN_MIN_S
 from gudang.settings import DeviceSettings
 
 log = logging.getLogger(__name__)
@@ -33,10 +31,6 @@ READ_CHUNK = 24 * 256  # whole records: 256 events, a long label's worth
 
 class DeviceGone(OSError):
     """The input device was unplugged (end of file, or its node went away)."""
-
-
-FrameHandler = Callable[[bytes, float], None]
-StateHandler = Callable[[str, str], None]
 
 
 class _Source:
@@ -110,8 +104,10 @@ class _Source:
             os.close(self.fd)
 
 
-class HidDevice:
+class HidDevice(DeviceReader):
     """One HID scanner read on its own thread; the same face as ``SerialDevice``."""
+
+    thread_prefix = "hid"
 
     def __init__(
         self,
@@ -120,69 +116,30 @@ class HidDevice:
         on_state: StateHandler,
         idle_flush_s: float,
     ) -> None:
-        self.settings = settings
-        self._on_frame = on_frame
-        self._on_state = on_state
+        super().__init__(settings, on_frame, on_state)
         self._idle_flush_s = idle_flush_s
-        self._state_lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.state = "disconnected"
-        self.detail = ""
-        self.frames = 0
-        self.reopens = 0
         self.errors = 0  # unexpected failures of the reader, each logged
         self.decoder = KeyDecoder(settings.layout, idle_flush_s)
-
-    def start(self) -> None:
-        """Start reading (and reopening) in the background."""
-        self._thread = threading.Thread(
-            target=self._run, name=f"hid-{self.settings.name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop reading and release the device."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
 
     def write(self, data: bytes) -> bool:
         """A keyboard takes no commands: always False."""
         return False
 
-    def mark(self, error: str | None) -> None:
-        """An open device that reports a fault (``error``) or is well again (None)."""
-        with self._state_lock:
-            if self.state == "disconnected":
-                return
-            self._set_state("error" if error is not None else "connected", error or "")
-
-    def _set_state(self, state: str, detail: str = "") -> None:
-        with self._state_lock:
-            # A new reason counts too: a scanner missing from the start says why.
-            if state != self.state or detail != self.detail:
-                self.state = state
-                self.detail = detail
-                self._on_state(state, detail)
-
     def _run(self) -> None:
-        delay = REOPEN_MIN_S
+        self._reset_back_off()
         while not self._stop.is_set():
             path = self.settings.port
             try:
                 source = _Source(path)
             except OSError as exc:
                 self._set_state("disconnected", f"cannot open {path}: {exc}")
-                self._stop.wait(delay)
-                delay = min(delay * 2, REOPEN_MAX_S)
+                self._back_off()
                 continue
             except Exception as exc:  # a bug must not end the reader: log, count, retry
                 self._failed(exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, REOPEN_MAX_S)
+                self._back_off()
                 continue
-            delay = REOPEN_MIN_S
+            self._reset_back_off()
             try:
                 self._read_loop(source)
             except OSError as exc:  # DeviceGone, ENODEV of an unplugged node, ...
@@ -191,8 +148,7 @@ class HidDevice:
                 self.reopens += 1
             except Exception as exc:
                 self._failed(exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, REOPEN_MAX_S)
+                self._back_off()
             finally:
                 source.close()
                 self._flush(time.monotonic())  # a frame cut by the unplug is still a frame
@@ -230,7 +186,3 @@ class HidDevice:
         pending = self.decoder.flush()
         if pending:
             self._deliver(pending, now)
-
-    def _deliver(self, frame: bytes, at: float) -> None:
-        self.frames += 1
-        self._on_frame(frame, at)

@@ -15,15 +15,11 @@ from typing import Protocol
 
 import serial
 
+from firmware_bridge.device import READ_TIMEOUT_S, DeviceReader, FrameHandler, StateHandler
 from gudang.settings import DeviceSettings
 
 log = logging.getLogger(__name__)
 
-# Reopen back-off after a device is lost: first retry soon, then at most every 5 s.
-REOPEN_MIN_S = 0.2
-REOPEN_MAX_S = 5.0
-# A read returns after this long even without data, so idle flushes and stop work.
-READ_TIMEOUT_S = 0.05
 READ_CHUNK = 4096
 
 
@@ -33,12 +29,10 @@ class Splitter(Protocol):
     def feed(self, data: bytes) -> list[bytes]: ...
 
 
-FrameHandler = Callable[[bytes, float], None]  # frame, monotonic time of arrival
-StateHandler = Callable[[str, str], None]  # state ("connected"/"disconnected"/"error"), detail
-
-
-class SerialDevice:
+class SerialDevice(DeviceReader):
     """One serial device read on its own thread."""
+
+    thread_prefix = "serial"
 
     def __init__(
         self,
@@ -48,34 +42,15 @@ class SerialDevice:
         on_state: StateHandler,
         idle_flush_s: float | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, on_frame, on_state)
         self._make_splitter = make_splitter
-        self._on_frame = on_frame
-        self._on_state = on_state
         self._idle_flush_s = idle_flush_s
         self._port: serial.Serial | None = None
         self._write_lock = threading.Lock()
-        # The reader thread and the pairing thread both change the state.
-        self._state_lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.state = "disconnected"
-        self.detail = ""
-        self.frames = 0
-        self.reopens = 0
-
-    def start(self) -> None:
-        """Start reading (and reopening) in the background."""
-        self._thread = threading.Thread(
-            target=self._run, name=f"serial-{self.settings.name}", daemon=True
-        )
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop reading and close the port."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        super().stop()
         self._close()
 
     def write(self, data: bytes) -> bool:
@@ -90,24 +65,6 @@ class SerialDevice:
             log.warning("%s: write failed: %s", self.settings.name, exc)
             return False
         return True
-
-    def mark(self, error: str | None) -> None:
-        """An open device that reports a fault (``error``) or is well again (None)."""
-        with self._state_lock:
-            if self.state == "disconnected":
-                return  # the port's own state wins: it has to reopen first
-            if error is not None:
-                self._set_state("error", error)
-            else:
-                self._set_state("connected")
-
-    def _set_state(self, state: str, detail: str = "") -> None:
-        with self._state_lock:
-            # A new reason counts too: a port missing from the start says why.
-            if state != self.state or detail != self.detail:
-                self.state = state
-                self.detail = detail
-                self._on_state(state, detail)
 
     def _open(self) -> serial.Serial:
         s = self.settings
@@ -134,16 +91,15 @@ class SerialDevice:
                 pass
 
     def _run(self) -> None:
-        delay = REOPEN_MIN_S
+        self._reset_back_off()
         while not self._stop.is_set():
             try:
                 self._port = self._open()
             except (serial.SerialException, OSError, ValueError) as exc:
                 self._set_state("disconnected", f"cannot open {self.settings.port}: {exc}")
-                self._stop.wait(delay)
-                delay = min(delay * 2, REOPEN_MAX_S)
+                self._back_off()
                 continue
-            delay = REOPEN_MIN_S
+            self._reset_back_off()
             log.info("%s: opened %s", self.settings.name, self.settings.port)
             self._set_state("connected")
             try:
@@ -169,13 +125,11 @@ class SerialDevice:
             if data:
                 last_data = now
                 for frame in splitter.feed(data):
-                    self.frames += 1
-                    self._on_frame(frame, now)
+                    self._deliver(frame, now)
             elif self._idle_flush_s is not None and now - last_data > self._idle_flush_s:
                 # Scanners configured without a suffix: a pause ends the frame.
                 flush = getattr(splitter, "flush", None)
                 pending = flush() if flush is not None else None
                 if pending:
-                    self.frames += 1
-                    self._on_frame(pending, now)
+                    self._deliver(pending, now)
                 last_data = now

@@ -110,17 +110,34 @@ class Pty:
             os.close(self._slave)
 
 
-class ScannerSimulator:
-    """A barcode scanner: each ``scan()`` sends one label with an optional AIM prefix."""
+class _SerialSimulator:
+    """A simulated serial device on a pty, behind an optional by-id ``link``: pluggable."""
 
-    def __init__(self, suffix: bytes = b"\r\n", link: Path | None = None) -> None:
+    def __init__(self, link: Path | None) -> None:
         self.link = link
         self.pty = Pty(link)
-        self.suffix = suffix
 
     @property
     def path(self) -> str:
+        """The device path a bridge opens."""
         return self.pty.path
+
+    def unplug(self) -> None:
+        """Pull the device's cable (the pty closes); the device itself keeps running."""
+        self.pty.close()
+
+    def replug(self) -> None:
+        """Plug it back: a new pty behind the same link."""
+        self.pty.close()
+        self.pty = Pty(self.link)
+
+
+class ScannerSimulator(_SerialSimulator):
+    """A barcode scanner: each ``scan()`` sends one label with an optional AIM prefix."""
+
+    def __init__(self, suffix: bytes = b"\r\n", link: Path | None = None) -> None:
+        super().__init__(link)
+        self.suffix = suffix
 
     def scan(self, text: str, symbology: str | None = None) -> None:
         """Send one scanned label."""
@@ -129,15 +146,6 @@ class ScannerSimulator:
     def noise(self) -> None:
         """Line noise, as a loose connector makes it, ended like a frame."""
         self.pty.write(SCANNER_NOISE)
-
-    def unplug(self) -> None:
-        """Pull the scanner's cable (the pty closes)."""
-        self.pty.close()
-
-    def replug(self) -> None:
-        """Plug it back: a new pty behind the same link."""
-        self.pty.close()
-        self.pty = Pty(self.link)
 
     def close(self) -> None:
         """Unplug the scanner."""
@@ -220,7 +228,7 @@ class _Load:
     since: float
 
 
-class ScaleSimulator:
+class ScaleSimulator(_SerialSimulator):
     """A scale of any supported protocol; ``place()`` puts a load on it.
 
     Request/response scales answer their poll command; streaming scales send frames
@@ -240,8 +248,7 @@ class ScaleSimulator:
         self.protocol = SCALE_PROTOCOLS[protocol]
         if interval_s is None:
             interval_s = STREAM_INTERVAL_S if self.protocol.flags_stability else JUDGED_INTERVAL_S
-        self.link = link
-        self.pty = Pty(link)
+        super().__init__(link)
         self.settle_s = settle_s
         self.interval_s = interval_s
         self._script: list[ScaleReading | bytes] = []
@@ -258,10 +265,6 @@ class ScaleSimulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sim-{protocol}", daemon=True)
         self._thread.start()
-
-    @property
-    def path(self) -> str:
-        return self.pty.path
 
     @property
     def alive(self) -> bool:
@@ -326,15 +329,6 @@ class ScaleSimulator:
             wobble = shown + self._wobble_sign * random.uniform(0.05, 0.15)
             return ScaleReading(ScaleStatus.MOTION, round(max(wobble, 0.0), 3))
         return ScaleReading(ScaleStatus.STABLE, round(shown, 3))
-
-    def unplug(self) -> None:
-        """Pull the scale's cable (the pty closes); the scale itself keeps running."""
-        self.pty.close()
-
-    def replug(self) -> None:
-        """Plug it back: a new pty behind the same link."""
-        self.pty.close()
-        self.pty = Pty(self.link)
 
     def close(self) -> None:
         """Switch the scale off and unplug it."""
