@@ -21,7 +21,14 @@ from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
-from gudang_ops.servers import ServerProcess, free_port
+from gudang_ops.servers import (
+    ServerProcess,
+    free_port,
+    restart,
+    start_influxd,
+    start_mosquitto,
+    stop_stale_servers,
+)
 from services.app import Services
 
 # Stations the test settings configure (floor.stations).
@@ -188,3 +195,60 @@ def serial_station(
         bridge.stop()
         scanner.close()
         scale.close()
+
+
+class OwnServers:
+    """The Mosquitto and InfluxDB processes a test starts for itself, to stop or kill them.
+
+    A test that restarts a server gets a new process on the same port; each one started
+    here is kept, so that ``stop_all`` stops every one, whichever the test holds last.
+    """
+
+    def __init__(self) -> None:
+        self.started: list[ServerProcess] = []
+
+    def _keep(self, server: ServerProcess) -> ServerProcess:
+        self.started.append(server)
+        return server
+
+    def mosquitto(self, data_dir: Path, **options: Any) -> ServerProcess:
+        """A Mosquitto of the test's own (``start_mosquitto``'s options)."""
+        return self._keep(start_mosquitto(data_dir, **options))
+
+    def influxd(self, data_dir: Path, **options: Any) -> ServerProcess:
+        """An InfluxDB of the test's own (``start_influxd``'s options)."""
+        return self._keep(start_influxd(data_dir, **options))
+
+    def restart(self, server: ServerProcess, kill: bool = False) -> ServerProcess:
+        """Stop ``server`` (``kill``: SIGKILL) and start it again on its port and data."""
+        return self._keep(restart(server, kill=kill))
+
+    def stop_all(self, data_dir: Path) -> list[int]:
+        """Stop every server started here, then any other left running under ``data_dir``
+        (started past this keeper); the pids of those others."""
+        for server in reversed(self.started):
+            server.stop()
+        return stop_stale_servers(data_dir)
+
+
+@contextmanager
+def own_servers_stopped(data_dir: Path) -> Iterator[OwnServers]:
+    """An ``OwnServers`` whose servers are all stopped on leaving, however the test ends;
+    a server left running under ``data_dir`` by other means fails the test (once stopped)."""
+    servers = OwnServers()
+    try:
+        yield servers
+    finally:
+        stray = servers.stop_all(data_dir)
+    assert not stray, f"servers left running under {data_dir} after the test: pids {stray}"
+
+
+def wait_serial_station_up(bridge: Bridge) -> None:
+    """Wait until a ``serial_station`` bridge is on the broker and has both devices open."""
+    wait_for(
+        lambda: (
+            bridge.link.ready
+            and bridge.device_states() == {"scanner": "connected", "scale": "connected"}
+        ),
+        what="the bridge up with both devices",
+    )

@@ -16,14 +16,16 @@ from bench.floor import prepare_stations, station_names
 from bench.spooled import Stream
 from gudang.influx import InfluxClient
 from gudang.wire import Topics, scan_decoder
-from gudang_ops.servers import ServerProcess, restart, start_mosquitto
+from gudang_ops.servers import ServerProcess
 from tests.harness import (
+    OwnServers,
     Probe,
     make_settings,
     running_api,
     running_services,
     serial_station,
     wait_for,
+    wait_serial_station_up,
 )
 from tests.reliability.kit import SETTLE_S, assert_ledger_stored_once, spooled_stations
 
@@ -34,10 +36,17 @@ STREAM_S = 8.0
 AUTOSAVE_S = 5.0
 
 
-def _broker_fault_run(
-    influxd: ServerProcess, site: str, tmp_path: Path, kill: bool
-) -> tuple[list[str], int, dict[str, int]]:
-    broker = start_mosquitto(tmp_path / "mosquitto")
+@pytest.mark.parametrize(
+    "kill",
+    [
+        pytest.param(False, id="clean-restart"),
+        pytest.param(True, id="kill-9-between-saves", marks=pytest.mark.slow),
+    ],
+)
+def test_reliability_broker_restart_mid_stream_loses_nothing(
+    influxd: ServerProcess, site: str, tmp_path: Path, own_servers: OwnServers, kill: bool
+) -> None:
+    broker = own_servers.mosquitto(tmp_path / "mosquitto")
     settings = make_settings(broker, influxd, site, tmp_path)
     influx = InfluxClient(settings.influx)
     influx.ensure_database()
@@ -57,7 +66,7 @@ def _broker_fault_run(
                 lambda: services.ingest.counters["scan_loaded"] >= 40,
                 what="the stream flowing into the ingest",
             )
-            broker = restart(broker, kill=kill)
+            own_servers.restart(broker, kill=kill)
             at_restart = stream.accepted
             stream.join()
             wait_for(
@@ -69,31 +78,13 @@ def _broker_fault_run(
             assert len(ledger) > at_restart, "nothing was accepted after the restart"
             assert_ledger_stored_once(ledger, influx, site, url)
             assert services.ingest.link.ready, "the ingest did not resubscribe"
-            counters = dict(services.ingest.counters)
-        return ledger, at_restart, counters
+            # Everything accepted after the restart went through the resubscribed ingest.
+            assert services.ingest.counters["scan_loaded"] == len(ledger)
+            assert at_restart > 0
     finally:
         for st in stations:
             st.stop()
         influx.close()
-        broker.stop()
-
-
-def test_reliability_broker_clean_restart_mid_stream_loses_nothing(
-    influxd: ServerProcess, site: str, tmp_path: Path
-) -> None:
-    ledger, at_restart, counters = _broker_fault_run(influxd, site, tmp_path, kill=False)
-    # Everything accepted after the restart went through the resubscribed ingest.
-    assert counters["scan_loaded"] == len(ledger)
-    assert at_restart > 0
-
-
-@pytest.mark.slow
-def test_reliability_broker_kill_9_between_saves_loses_nothing(
-    influxd: ServerProcess, site: str, tmp_path: Path
-) -> None:
-    ledger, at_restart, counters = _broker_fault_run(influxd, site, tmp_path, kill=True)
-    assert counters["scan_loaded"] == len(ledger)
-    assert at_restart > 0
 
 
 # A scan at the bridge every 1/10 s while the ingest is away; the scale holds one drum.
@@ -103,12 +94,12 @@ DRUM_KG = 9.0
 
 @pytest.mark.slow
 def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
-    influxd: ServerProcess, site: str, tmp_path: Path
+    influxd: ServerProcess, site: str, tmp_path: Path, own_servers: OwnServers
 ) -> None:
     """The gap receipts close: scans the broker acknowledged, held only in its memory for
     an ingest that is away, die with a ``kill -9``; the bridge still has them and resends."""
     # The broker never saves before the kill: the scans exist only in its memory.
-    broker = start_mosquitto(tmp_path / "mosquitto", extra="autosave_interval 3600")
+    broker = own_servers.mosquitto(tmp_path / "mosquitto", extra="autosave_interval 3600")
     settings = make_settings(broker, influxd, site, tmp_path)
     influx = InfluxClient(settings.influx)
     influx.ensure_database()
@@ -122,13 +113,7 @@ def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
             with running_services(settings), running_api(settings) as url:
                 prepare_stations(url, settings.mqtt.host, broker.port, site, 1, [name])
                 bridge.start()
-                wait_for(
-                    lambda: (
-                        bridge.link.ready
-                        and bridge.device_states() == {"scanner": "connected", "scale": "connected"}
-                    ),
-                    what="the bridge up with both devices",
-                )
+                wait_serial_station_up(bridge)
             # The ingest is away (restarting, or its window full): its persistent session
             # holds what the station publishes, in the broker's memory.
             # The ledger: every scan the station published, as a subscriber sees it.
@@ -150,7 +135,7 @@ def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
             probe.close()
             assert sorted(published.values()) == labels
             ledger = list(published)
-            broker = restart(broker, kill=True)
+            own_servers.restart(broker, kill=True)
             wait_for(lambda: bridge.link.ready, timeout=SETTLE_S, what="the bridge reconnected")
             with running_services(settings) as services, running_api(settings) as url:
                 assert_ledger_stored_once(ledger, influx, site, url)
@@ -165,4 +150,3 @@ def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
                 assert bridge.counters["resent"] >= AWAY_SCANS
     finally:
         influx.close()
-        broker.stop()
