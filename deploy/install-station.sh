@@ -13,6 +13,8 @@
 set -euo pipefail
 
 SRC_IN=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=install-lib.sh
+. "$SRC_IN/deploy/install-lib.sh"
 PREFIX=/opt/gudang
 ETC=/etc/gudang
 BROKER_PORT=8883
@@ -21,10 +23,6 @@ SCANNER_PROTOCOL=scanner SCANNER_LAYOUT=us
 NO_APT=0
 PYTHON=${PYTHON:-/usr/bin/python3}  # Debian's: the bridge's user must be able to run it
 
-usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-}
 while [ $# -gt 0 ]; do
   case $1 in
     --site) SITE=$2; shift 2 ;;
@@ -44,8 +42,6 @@ while [ $# -gt 0 ]; do
     *) echo "install-station: unknown option $1" >&2; usage ;;
   esac
 done
-say() { echo "install-station: $*"; }
-die() { echo "install-station: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
 for v in SITE STATION BROKER SECRETS CA SCANNER; do
   [ -n "${!v}" ] || { echo "install-station: --${v,,} is required" >&2; usage; }
@@ -71,22 +67,7 @@ id gudang-bridge >/dev/null 2>&1 ||
 usermod -a -G dialout,input gudang-bridge  # a box installed before HID scanners
 
 say "installing the bridge into $PREFIX (gudang[bridge]: nothing of the server)"
-mkdir -p "$PREFIX"
-if [ "$SRC_IN" != "$PREFIX/src" ]; then
-  rm -rf "$PREFIX/src.new" && mkdir -p "$PREFIX/src.new"
-  tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
-    --exclude='*.egg-info' --exclude=./build --exclude=./dist --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
-  rm -rf "$PREFIX/src.old"
-  [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
-  mv "$PREFIX/src.new" "$PREFIX/src"
-fi
-base_prefix() { "$1" -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true; }
-if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ]; then
-  rm -rf "$PREFIX/venv"
-  "$PYTHON" -m venv "$PREFIX/venv"
-fi
-"$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[bridge]"
-ln -sfn "$PREFIX/venv/bin/gudang" /usr/local/bin/gudang  # gudang status|restart bridge
+install_code bridge
 
 mkdir -p "$ETC"
 install -m 0644 "$CA" "$ETC/ca.crt"

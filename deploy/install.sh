@@ -11,6 +11,8 @@
 set -euo pipefail
 
 SRC_IN=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=install-lib.sh
+. "$SRC_IN/deploy/install-lib.sh"
 PREFIX=/opt/gudang
 ETC=/etc/gudang
 MQ_ETC=/etc/mosquitto/gudang
@@ -29,11 +31,6 @@ INFLUX_RPC_PORT=${INFLUX_RPC_PORT:-8088}
 API_PORT=${API_PORT:-8000}
 API_TLS_PORT=${API_TLS_PORT:-8443}
 
-usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-}
-
 while [ $# -gt 0 ]; do
   case $1 in
     --site) SITE=$2; shift 2 ;;
@@ -44,9 +41,6 @@ while [ $# -gt 0 ]; do
     *) echo "install: unknown option $1" >&2; usage ;;
   esac
 done
-
-say() { echo "install: $*"; }
-die() { echo "install: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
 have_systemd() { [ -d /run/systemd/system ]; }
@@ -122,26 +116,7 @@ done
 
 # 3. The code: a copy of this checkout and a virtual environment -------------------------------
 say "installing Gudang into $PREFIX"
-mkdir -p "$PREFIX"
-if [ "$SRC_IN" != "$PREFIX/src" ]; then
-  rm -rf "$PREFIX/src.new"
-  mkdir -p "$PREFIX/src.new"
-  # The source, without local state (.venv, var/, caches, rendered compose files).
-  tar -C "$SRC_IN" --exclude=.git --exclude=.venv --exclude=var --exclude='__pycache__' \
-    --exclude='*.egg-info' --exclude=./build --exclude=./dist --exclude=.pytest_cache --exclude=.mypy_cache \
-    --exclude=.ruff_cache --exclude=deploy/compose/run -cf - . | tar -C "$PREFIX/src.new" -xf -
-  rm -rf "$PREFIX/src.old"
-  [ -d "$PREFIX/src" ] && mv "$PREFIX/src" "$PREFIX/src.old"
-  mv "$PREFIX/src.new" "$PREFIX/src"
-fi
-base_prefix() { "$1" -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true; }
-if [ "$(base_prefix "$PREFIX/venv/bin/python")" != "$(base_prefix "$PYTHON")" ]; then
-  rm -rf "$PREFIX/venv"
-  "$PYTHON" -m venv "$PREFIX/venv"
-fi
-"$PREFIX/venv/bin/pip" install -q --upgrade "$PREFIX/src[server]"
-# `gudang status`, `gudang restart api`, ... on the PATH (docs/operations.md).
-ln -sfn "$PREFIX/venv/bin/gudang" /usr/local/bin/gudang
+install_code server
 DEPLOY=$PREFIX/src/deploy
 
 # 4. Secrets: generated once, 0600, each owned by the process that uses it ----------------------
