@@ -114,6 +114,30 @@ def _health_url() -> str:
     return f"http://127.0.0.1:{port}/api/v1/health"
 
 
+def _gudang_part(
+    role: str,
+    config: str,
+    env: str,
+    *,
+    group: str,
+    ready: Callable[[Part, int], bool],
+    state_dir: Path | None = None,
+    stop_timeout_s: float = 15.0,
+) -> Part:
+    """``gudang --config ETC/CONFIG ROLE`` as the user gudang-ROLE, as its unit runs it."""
+    return Part(
+        role,
+        f"gudang-{role}",
+        (VENV_GUDANG, "--config", str(ETC / config), role),
+        user=f"gudang-{role}",
+        group=group,
+        env_file=ETC / env,
+        stop_timeout_s=stop_timeout_s,
+        ready=ready,
+        state_dir=state_dir,
+    )
+
+
 SERVER_PARTS = (
     Part(
         "mosquitto",
@@ -130,34 +154,22 @@ SERVER_PARTS = (
         group="influxdb",
         ready=_influx_answers,
     ),
-    Part(
+    _gudang_part(
         "services",
-        "gudang-services",
-        (VENV_GUDANG, "--config", str(ETC / "gudang.toml"), "services"),
-        user="gudang-services",
+        "gudang.toml",
+        "services.env",
         group="gudang",
-        env_file=ETC / "services.env",
         state_dir=Path("/var/lib/gudang-services"),
         stop_timeout_s=30.0,
         ready=_logged_since("services running for site"),
     ),
-    Part(
-        "api",
-        "gudang-api",
-        (VENV_GUDANG, "--config", str(ETC / "gudang.toml"), "api"),
-        user="gudang-api",
-        group="gudang",
-        env_file=ETC / "api.env",
-        ready=_api_answers,
-    ),
+    _gudang_part("api", "gudang.toml", "api.env", group="gudang", ready=_api_answers),
 )
-BRIDGE = Part(
+BRIDGE = _gudang_part(
     "bridge",
-    "gudang-bridge",
-    (VENV_GUDANG, "--config", str(ETC / "station.toml"), "bridge"),
-    user="gudang-bridge",
+    "station.toml",
+    "station.env",
     group="gudang-bridge",
-    env_file=ETC / "station.env",
     state_dir=Path("/var/lib/gudang-bridge"),
     ready=_logged_since("started with"),  # connected or not: it spools
 )
