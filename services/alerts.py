@@ -90,6 +90,31 @@ def alert_id(kind: AlertKind, subject: str) -> str:
     return f"{kind.value}-{slug}"
 
 
+def _new_alert(
+    aid: str,
+    kind: AlertKind,
+    subject: str,
+    at: datetime,
+    message: str,
+    *,
+    station: str | None,
+    container_no: str | None,
+    data: dict[str, Any],
+) -> AlertV1:
+    """A newly raised alert, with its kind's severity."""
+    return AlertV1(
+        id=aid,
+        kind=kind,
+        severity=SEVERITY[kind],
+        subject=subject,
+        station=station,
+        container_no=container_no,
+        message=message,
+        raised_at=at,
+        data=data,
+    )
+
+
 @dataclass(slots=True)
 class AlertBook:
     """The alerts not yet cleared, and the transitions still to be stored and sent."""
@@ -127,20 +152,17 @@ class AlertBook:
                 # Back before its clear settled: one flap more of the same alert, no transition.
                 self.flaps[aid] = self.flaps.get(aid, 0) + 1
             return None
-        alert = AlertV1(
-            id=aid,
-            kind=kind,
-            severity=SEVERITY[kind],
-            subject=subject,
+        alert = _new_alert(
+            aid,
+            kind,
+            subject,
+            at,
+            message,
             station=station,
             container_no=container_no,
-            message=message,
-            raised_at=at,
             data=data or {},
         )
-        self.active[aid] = alert
-        self.transitions.append(alert)
-        return alert
+        return self._record(alert)
 
     def raise_grouped(
         self,
@@ -161,22 +183,18 @@ class AlertBook:
         data = {**(data or {}), "count": count, "hour": hour.isoformat()}
         text = f"{message}; {count} this hour" if count > 1 else message
         if existing is None:
-            alert = AlertV1(
-                id=aid,
-                kind=kind,
-                severity=SEVERITY[kind],
-                subject=station,
-                station=station,
-                container_no=container_no,
-                message=text,
-                raised_at=at,
-                data=data,
+            alert = _new_alert(
+                aid, kind, station, at, text, station=station, container_no=container_no, data=data
             )
         else:
             alert = msgspec.structs.replace(
                 existing, message=text, data=data, container_no=container_no
             )
-        self.active[aid] = alert
+        return self._record(alert)
+
+    def _record(self, alert: AlertV1) -> AlertV1:
+        """Make ``alert`` the active one of its condition: a transition to store and send."""
+        self.active[alert.id] = alert
         self.transitions.append(alert)
         return alert
 
@@ -194,11 +212,11 @@ class AlertBook:
             raise FloorError(f"alert {aid} is not active", code=404)
         if alert.state is AlertState.ACKNOWLEDGED:
             raise FloorError(f"alert {aid} was acknowledged by {alert.acknowledged_by}")
-        alert = msgspec.structs.replace(
-            alert, state=AlertState.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=who
+        alert = self._record(
+            msgspec.structs.replace(
+                alert, state=AlertState.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=who
+            )
         )
-        self.active[aid] = alert
-        self.transitions.append(alert)
         if alert.kind in EVENT_KINDS:
             cleared = self.clear(aid, at)
             assert cleared is not None  # it was active a line ago

@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from gudang.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
@@ -493,52 +495,27 @@ class Ingest:
         for number in sorted(ch.containers):
             c = self.floor.containers.get(number)
             if c is not None:
-                self.link.publish(
-                    self.topics.state_container(number),
-                    encode(c.view(now)),
-                    qos=QOS_STATE,
-                    retain=True,
-                )
+                self._publish_state(self.topics.state_container(number), c.view(now))
         for name in sorted(ch.stations):
             st = self.floor.stations.get(name)
             if st is not None:
-                self.link.publish(
-                    self.topics.state_station(name), encode(st.view()), qos=QOS_STATE, retain=True
-                )
+                self._publish_state(self.topics.state_station(name), st.view())
         for count_id in sorted(ch.stocktakes):
             count = self.floor.stocktakes.get(count_id)
             if count is not None:
-                self.link.publish(
-                    self.topics.state_stocktake(count_id),
-                    encode(count.view()),
-                    qos=QOS_STATE,
-                    retain=True,
-                )
+                self._publish_state(self.topics.state_stocktake(count_id), count.view())
         if ch.catalogue:
-            self.link.publish(
-                self.topics.state_catalogue,
-                encode(self.floor.catalogue_view(now)),
-                qos=QOS_STATE,
-                retain=True,
-            )
+            self._publish_state(self.topics.state_catalogue, self.floor.catalogue_view(now))
         if ch.alert_routing:
             routing = self.alert_routing(now)
             self.webhooks.set_webhook_kinds(routing.webhook_kinds)
-            self.link.publish(
-                self.topics.state_alert_routing, encode(routing), qos=QOS_STATE, retain=True
-            )
+            self._publish_state(self.topics.state_alert_routing, routing)
         if ch.stock:
-            self.link.publish(
-                self.topics.state_stock,
-                encode(self.floor.stock_view(now)),
-                qos=QOS_STATE,
-                retain=True,
-            )
+            self._publish_state(self.topics.state_stock, self.floor.stock_view(now))
         if ch.phone_tokens:
-            self.link.publish(
-                self.topics.state_phone_tokens,
-                encode(self.floor.phone_tokens_view()),
-                qos=QOS_STATE,
-                retain=True,
-            )
+            self._publish_state(self.topics.state_phone_tokens, self.floor.phone_tokens_view())
         ch.clear()
+
+    def _publish_state(self, topic: str, view: msgspec.Struct) -> None:
+        # Live state is retained: a dashboard or API that connects later gets it at once.
+        self.link.publish(topic, encode(view), qos=QOS_STATE, retain=True)
