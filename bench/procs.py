@@ -7,7 +7,6 @@ read their CPU time and peak memory from /proc without counting its own work.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gudang_ops.servers import ServerProcess, free_port
+from gudang_ops.servers import LoggedProcess, ServerProcess, free_port
 
 # Services rebuild from InfluxDB and connect; the API connects: seconds on a busy machine.
 START_TIMEOUT_S = 60.0
@@ -62,8 +61,11 @@ class CpuSample:
     cpu_s: float
 
 
-class GudangProcess:
+class GudangProcess(LoggedProcess):
     """``gudang --config FILE <command>`` in a subprocess, with its CPU and peak RSS."""
+
+    stop_timeout_s = 20.0  # the services' stop alone may wait 10 s for their ingest thread
+    tail_lines = 30
 
     def __init__(
         self, command: str, config: Path, log_path: Path, env: dict[str, str] | None = None
@@ -103,27 +105,6 @@ class GudangProcess:
             if row.startswith("VmRSS:"):
                 return int(row.split()[1]) / 1024
         return 0.0
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of its log."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self, kill: bool = False) -> None:
-        """SIGTERM (or SIGKILL) and wait."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def start_api(config: Path, port: int, log_path: Path) -> GudangProcess:

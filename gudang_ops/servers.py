@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import IO
+from typing import IO, ClassVar
 
 from pydantic import SecretStr
 
@@ -148,8 +148,40 @@ def find_binary(name: str, hint: str) -> str:
     raise ServerError(f"{name} is not installed: {hint}")
 
 
+class LoggedProcess:
+    """A child process that writes a log: whether it runs, its log's end, stopping it."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    stop_timeout_s: ClassVar[float] = 15.0  # after SIGTERM, before SIGKILL
+    tail_lines: ClassVar[int] = 20  # what ``tail()`` gives by default
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop it (SIGTERM, or SIGKILL with ``kill``) and wait."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(timeout=self.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int | None = None) -> str:
+        """The end of its log, for error messages."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-(self.tail_lines if lines is None else lines) :])
+
+
 @dataclass
-class ServerProcess:
+class ServerProcess(LoggedProcess):
     """A server we started; ``stop()`` ends it."""
 
     name: str
@@ -159,28 +191,6 @@ class ServerProcess:
     log_path: Path
     tls_port: int | None = None  # production Mosquitto: the stations' TLS listener
     config: Path | None = None  # a production configuration, reused by restart()
-
-    def stop(self, kill: bool = False) -> None:
-        """Stop it (SIGTERM, or SIGKILL with ``kill``) and wait."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def tail(self, lines: int = 20) -> str:
-        """The end of its log, for error messages."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def _wait_tcp(port: int, deadline: float) -> bool:
