@@ -196,6 +196,8 @@ Barcode = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BARCODE_CHARS
 # A scan's unique id (the bridge makes a UUID hex): the same in a resend, and in receipts.
 ScanId = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Kg = Annotated[float, msgspec.Meta(ge=-100_000, le=100_000)]
+# The AIM symbology identifier the scanner prefixed (``]C1``: GS1-128), when it sends one.
+Symbology = Annotated[str, msgspec.Meta(pattern=r"^\][A-Za-z][0-9A-Za-z]$")]
 
 
 class ScanKind(StrEnum):
@@ -262,7 +264,7 @@ class ScanV1(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     site: Name
     station: Name
     barcode: Barcode
-    symbology: Annotated[str, msgspec.Meta(pattern=r"^\][A-Za-z][0-9A-Za-z]$")] | None = None
+    symbology: Symbology | None = None
     kind: ScanKind = ScanKind.DRUM
     weight_kg: Kg | None = None
     weight_stable: bool = False
@@ -378,7 +380,7 @@ class StationScanCommandV1(msgspec.Struct, kw_only=True, tag_field="command", ta
     id: ScanId
     ts: AwareDatetime  # the phone's time of the scan
     barcode: Barcode
-    symbology: Annotated[str, msgspec.Meta(pattern=r"^\][A-Za-z][0-9A-Za-z]$")] | None = None
+    symbology: Symbology | None = None
     source: str = "phone"
     sent_at: AwareDatetime | None = None  # the API's time when it sent the command
 
