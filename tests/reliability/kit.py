@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -11,7 +13,8 @@ from bench.floor import API_HEADERS, influx_loaded_ids, prepare_stations, statio
 from bench.spooled import SpooledStation
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
-from tests.harness import wait_for
+from services.app import Services
+from tests.harness import running_api, running_services, wait_for
 
 # A fault run's stream is short; the pipeline then gets this long to catch up.
 SETTLE_S = 60.0
@@ -32,6 +35,16 @@ def spooled_stations(
         for i, name in enumerate(names)
     ]
     return stations, mapping
+
+
+@contextmanager
+def floor_with_stations(settings: Settings, stations: list[str]) -> Iterator[tuple[Services, str]]:
+    """The services and the API running, each of ``stations`` pointed at a container of
+    its own; yields the services and the API's URL."""
+    with running_services(settings) as services, running_api(settings) as url:
+        site = settings.site.name
+        prepare_stations(url, settings.mqtt.host, settings.mqtt.port, site, 1, stations)
+        yield services, url
 
 
 def api_drums(api_url: str) -> int:

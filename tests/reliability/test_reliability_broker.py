@@ -15,6 +15,7 @@ import pytest
 from bench.floor import prepare_stations, station_names
 from bench.spooled import Stream
 from gudang.influx import InfluxClient
+from gudang.settings import Settings
 from gudang.wire import Topics, scan_decoder
 from gudang_ops.servers import ServerProcess
 from tests.harness import (
@@ -36,6 +37,24 @@ STREAM_S = 8.0
 AUTOSAVE_S = 5.0
 
 
+@pytest.fixture
+def broker_conf() -> str:
+    """Lines added to the test's broker configuration (a test parametrizes it to change)."""
+    return ""
+
+
+@pytest.fixture
+def broker(own_servers: OwnServers, tmp_path: Path, broker_conf: str) -> ServerProcess:
+    """The test's own Mosquitto: it restarts and kills it (``own_servers`` stops them all)."""
+    return own_servers.mosquitto(tmp_path / "mosquitto", extra=broker_conf)
+
+
+@pytest.fixture
+def settings(broker: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path) -> Settings:
+    """The test's settings, on its own broker (and so the ``influx`` fixture's database)."""
+    return make_settings(broker, influxd, site, tmp_path)
+
+
 @pytest.mark.parametrize(
     "kill",
     [
@@ -44,12 +63,14 @@ AUTOSAVE_S = 5.0
     ],
 )
 def test_reliability_broker_restart_mid_stream_loses_nothing(
-    influxd: ServerProcess, site: str, tmp_path: Path, own_servers: OwnServers, kill: bool
+    settings: Settings,
+    influx: InfluxClient,
+    broker: ServerProcess,
+    own_servers: OwnServers,
+    tmp_path: Path,
+    kill: bool,
 ) -> None:
-    broker = own_servers.mosquitto(tmp_path / "mosquitto")
-    settings = make_settings(broker, influxd, site, tmp_path)
-    influx = InfluxClient(settings.influx)
-    influx.ensure_database()
+    site = settings.site.name
     stations = []
     try:
         with running_services(settings) as services, running_api(settings) as url:
@@ -84,7 +105,6 @@ def test_reliability_broker_restart_mid_stream_loses_nothing(
     finally:
         for st in stations:
             st.stop()
-        influx.close()
 
 
 # A scan at the bridge every 1/10 s while the ingest is away; the scale holds one drum.
@@ -92,61 +112,60 @@ AWAY_SCANS = 30
 DRUM_KG = 9.0
 
 
+# The broker never saves before the kill: the scans exist only in its memory.
 @pytest.mark.slow
+@pytest.mark.parametrize("broker_conf", ["autosave_interval 3600"], ids=["never-saved"])
 def test_reliability_broker_kill_9_while_the_ingest_is_away_loses_nothing(
-    influxd: ServerProcess, site: str, tmp_path: Path, own_servers: OwnServers
+    settings: Settings,
+    influx: InfluxClient,
+    broker: ServerProcess,
+    own_servers: OwnServers,
+    tmp_path: Path,
 ) -> None:
     """The gap receipts close: scans the broker acknowledged, held only in its memory for
     an ingest that is away, die with a ``kill -9``; the bridge still has them and resends."""
-    # The broker never saves before the kill: the scans exist only in its memory.
-    broker = own_servers.mosquitto(tmp_path / "mosquitto", extra="autosave_interval 3600")
-    settings = make_settings(broker, influxd, site, tmp_path)
-    influx = InfluxClient(settings.influx)
-    influx.ensure_database()
+    site = settings.site.name
     name = station_names(1, 1)[0]
-    try:
-        with serial_station(settings, tmp_path, name=name, receipt_timeout_s=0.5) as (
-            bridge,
-            scanner,
-            scale,
-        ):
-            with running_services(settings), running_api(settings) as url:
-                prepare_stations(url, settings.mqtt.host, broker.port, site, 1, [name])
-                bridge.start()
-                wait_serial_station_up(bridge)
-            # The ingest is away (restarting, or its window full): its persistent session
-            # holds what the station publishes, in the broker's memory.
-            # The ledger: every scan the station published, as a subscriber sees it.
-            probe = Probe(settings, Topics(site).scan(name))
-            scale.place(DRUM_KG)
-            labels = [f"CB-JMB-L-{n + 1:06d}" for n in range(AWAY_SCANS)]
-            for label in labels:
-                scanner.scan(label)
-                time.sleep(0.1)
+    with serial_station(settings, tmp_path, name=name, receipt_timeout_s=0.5) as (
+        bridge,
+        scanner,
+        scale,
+    ):
+        with running_services(settings), running_api(settings) as url:
+            prepare_stations(url, settings.mqtt.host, broker.port, site, 1, [name])
+            bridge.start()
+            wait_serial_station_up(bridge)
+        # The ingest is away (restarting, or its window full): its persistent session
+        # holds what the station publishes, in the broker's memory.
+        # The ledger: every scan the station published, as a subscriber sees it.
+        probe = Probe(settings, Topics(site).scan(name))
+        scale.place(DRUM_KG)
+        labels = [f"CB-JMB-L-{n + 1:06d}" for n in range(AWAY_SCANS)]
+        for label in labels:
+            scanner.scan(label)
+            time.sleep(0.1)
+        wait_for(
+            lambda: bridge.counters["acked"] >= AWAY_SCANS,
+            timeout=SETTLE_S,
+            what="every scan acknowledged by the broker",
+        )
+        published: dict[str, str] = {}
+        while len(published) < AWAY_SCANS:
+            scan = scan_decoder.decode(probe.get(timeout=SETTLE_S).payload)
+            published.setdefault(scan.id, scan.barcode)
+        probe.close()
+        assert sorted(published.values()) == labels
+        ledger = list(published)
+        own_servers.restart(broker, kill=True)
+        wait_for(lambda: bridge.link.ready, timeout=SETTLE_S, what="the bridge reconnected")
+        with running_services(settings) as services, running_api(settings) as url:
+            assert_ledger_stored_once(ledger, influx, site, url)
             wait_for(
-                lambda: bridge.counters["acked"] >= AWAY_SCANS,
+                lambda: bridge.spool.depth == 0 and bridge.counters["receipted"] == AWAY_SCANS,
                 timeout=SETTLE_S,
-                what="every scan acknowledged by the broker",
+                what="every scan receipted",
             )
-            published: dict[str, str] = {}
-            while len(published) < AWAY_SCANS:
-                scan = scan_decoder.decode(probe.get(timeout=SETTLE_S).payload)
-                published.setdefault(scan.id, scan.barcode)
-            probe.close()
-            assert sorted(published.values()) == labels
-            ledger = list(published)
-            own_servers.restart(broker, kill=True)
-            wait_for(lambda: bridge.link.ready, timeout=SETTLE_S, what="the bridge reconnected")
-            with running_services(settings) as services, running_api(settings) as url:
-                assert_ledger_stored_once(ledger, influx, site, url)
-                wait_for(
-                    lambda: bridge.spool.depth == 0 and bridge.counters["receipted"] == AWAY_SCANS,
-                    timeout=SETTLE_S,
-                    what="every scan receipted",
-                )
-                # All of them came through this ingest, from the bridge's resends: the
-                # broker had lost every one.
-                assert services.ingest.counters["scan_loaded"] == AWAY_SCANS
-                assert bridge.counters["resent"] >= AWAY_SCANS
-    finally:
-        influx.close()
+            # All of them came through this ingest, from the bridge's resends: the
+            # broker had lost every one.
+            assert services.ingest.counters["scan_loaded"] == AWAY_SCANS
+            assert bridge.counters["resent"] >= AWAY_SCANS

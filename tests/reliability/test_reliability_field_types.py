@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime
 
-from bench.floor import prepare_stations
 from bench.loadgen import drum_label, drum_scan
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
 from gudang.wire import Topics, encode
-from tests.harness import Probe, running_api, running_services, wait_for
-from tests.reliability.kit import assert_ledger_stored_once
+from tests.harness import Probe, wait_for
+from tests.reliability.kit import assert_ledger_stored_once, floor_with_stations
 
 STATION = "p1-s000"
 
@@ -31,21 +31,19 @@ def test_reliability_weight_as_int_is_coerced_and_as_string_refused_before_influ
 ) -> None:
     site = settings.site.name
     topics = Topics(site)
-    probe = Probe(settings, topics.deadletter)
-    try:
-        with running_services(settings) as services, running_api(settings) as url:
-            prepare_stations(url, settings.mqtt.host, settings.mqtt.port, site, 1, [STATION])
-            good, as_int = _scan_payload(site, 0, 9)
-            _bad, as_text = _scan_payload(site, 1, "9.5")
-            probe.publish(topics.scan(STATION), as_int)
-            probe.publish(topics.scan(STATION), as_text)
-            letter = json.loads(probe.get().payload)
-            assert "invalid scan payload" in letter["reason"]
-            assert "weight_kg" in letter["reason"]
-            assert_ledger_stored_once([good], influx, site, url)
-            assert services.ingest.counters["write_retries"] == 0
-    finally:
-        probe.close()
+    with (
+        closing(Probe(settings, topics.deadletter)) as probe,
+        floor_with_stations(settings, [STATION]) as (services, url),
+    ):
+        good, as_int = _scan_payload(site, 0, 9)
+        _bad, as_text = _scan_payload(site, 1, "9.5")
+        probe.publish(topics.scan(STATION), as_int)
+        probe.publish(topics.scan(STATION), as_text)
+        letter = json.loads(probe.get().payload)
+        assert "invalid scan payload" in letter["reason"]
+        assert "weight_kg" in letter["reason"]
+        assert_ledger_stored_once([good], influx, site, url)
+        assert services.ingest.counters["write_retries"] == 0
     (row,) = influx.query(
         f"SELECT weight_kg FROM scan WHERE site = {quote_str(site)} AND id = {quote_str(good)}"
     )
@@ -65,28 +63,26 @@ def test_reliability_field_type_conflict_400_is_dead_lettered_and_the_stream_goe
     # written there now is refused by InfluxDB with 400 "field type conflict".
     now_ns = int(datetime.now(UTC).timestamp()) * 1_000_000_000
     influx.write([f'scan,site={site},station=legacy weight_kg="heavy" {now_ns}'])
-    probe = Probe(settings, topics.deadletter)
-    try:
-        with running_services(settings) as services, running_api(settings) as url:
-            prepare_stations(url, settings.mqtt.host, settings.mqtt.port, site, 1, [STATION])
-            for seq in range(3):
-                scan = drum_scan(site, STATION, uuid.uuid4().hex, drum_label(1, 0, seq))
-                probe.publish(topics.scan(STATION), encode(scan))
-            letters = [json.loads(probe.get().payload) for _ in range(3)]
-            assert all("field type conflict" in x["reason"] for x in letters), letters
-            assert {x["topic"] for x in letters} == {"influxdb"}
-            # Not retried as if InfluxDB were down, and every message acknowledged.
-            assert services.ingest.counters["write_retries"] == 0
-            wait_for(
-                lambda: services.ingest.counters["acked"] == services.ingest.counters["received"],
-                what="every message acknowledged",
-            )
-            # The stream goes on: a scan without a weight is stored and counted.
-            label = drum_scan(site, STATION, uuid.uuid4().hex, drum_label(1, 0, 9))
-            label.weight_kg = None
-            probe.publish(topics.scan(STATION), encode(label))
-            assert_ledger_stored_once([label.id], influx, site, url)
-    finally:
-        probe.close()
+    with (
+        closing(Probe(settings, topics.deadletter)) as probe,
+        floor_with_stations(settings, [STATION]) as (services, url),
+    ):
+        for seq in range(3):
+            scan = drum_scan(site, STATION, uuid.uuid4().hex, drum_label(1, 0, seq))
+            probe.publish(topics.scan(STATION), encode(scan))
+        letters = [json.loads(probe.get().payload) for _ in range(3)]
+        assert all("field type conflict" in x["reason"] for x in letters), letters
+        assert {x["topic"] for x in letters} == {"influxdb"}
+        # Not retried as if InfluxDB were down, and every message acknowledged.
+        assert services.ingest.counters["write_retries"] == 0
+        wait_for(
+            lambda: services.ingest.counters["acked"] == services.ingest.counters["received"],
+            what="every message acknowledged",
+        )
+        # The stream goes on: a scan without a weight is stored and counted.
+        label = drum_scan(site, STATION, uuid.uuid4().hex, drum_label(1, 0, 9))
+        label.weight_kg = None
+        probe.publish(topics.scan(STATION), encode(label))
+        assert_ledger_stored_once([label.id], influx, site, url)
     stored = influx.query(f"SELECT * FROM dead_letter WHERE site = {quote_str(site)}")
     assert sum("field type conflict" in str(r["reason"]) for r in stored) == 3
