@@ -29,12 +29,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from stdnum import iso6346
 
 from bench.api_load import run_api_load
+from bench.floor import loading_state
 from bench.procs import free_port, start_api, write_config
+from bench.report import percentile_ms
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.wire import (
     QOS_STATE,
     ContainerStateV1,
-    ContainerStatus,
     StationViewV1,
     Topics,
     encode,
@@ -61,20 +62,12 @@ def _numbers(n: int) -> list[str]:
 
 
 def _state(number: str, drums: int, now: datetime) -> ContainerStateV1:
-    return ContainerStateV1(
-        container_no=number,
-        container_type="40HC",
-        status=ContainerStatus.LOADING,
-        drums=drums,
-        capacity_drums=2600,
-        fill_ratio=drums / 2600,
-        net_weight_kg=drums * 4.5,
-        max_payload_kg=26000.0,
-        weight_ratio=drums * 4.5 / 26000.0,
-        opened_at=now,
-        last_scan_at=now,
-        updated_at=now,
-        drums_by_sku={"JMB-L": drums // 2, "JMB-M": drums - drums // 2},
+    return loading_state(
+        number,
+        drums,
+        now,
+        4.5,
+        {"JMB-L": drums // 2, "JMB-M": drums - drums // 2},
         rate_drums_per_h=3600.0,
         forecast_full_at=now,
     )
@@ -129,13 +122,6 @@ class Churn(threading.Thread):
         self.client.disconnect()
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--churn", type=float, default=1200.0, help="state messages per second")
@@ -174,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = cpu1.at - cpu0.at
                 cpu_s = cpu1.cpu_s - cpu0.cpu_s
                 print(
-                    f"{shape:14s} p50 {_pct(result.latencies, 50):6.1f} ms  "
-                    f"p99 {_pct(result.latencies, 99):6.1f} ms  {result.rps:7.0f} req/s  "
+                    f"{shape:14s} p50 {percentile_ms(result.latencies, 50):6.1f} ms  "
+                    f"p99 {percentile_ms(result.latencies, 99):6.1f} ms  {result.rps:7.0f} req/s  "
                     f"errors {result.errors}  API CPU {100 * cpu_s / seconds:4.0f} %  "
                     f"{1e6 * cpu_s / max(1, len(result.latencies)):5.0f} µs/request "
                     f"(churn {(sent1 - sent0) / seconds:.0f} msg/s)"

@@ -12,6 +12,8 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -20,13 +22,40 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.loadgen import container_number, label_scan
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import QOS_SCAN, Topics, encode
+from gudang.wire import QOS_SCAN, ContainerStateV1, ContainerStatus, Topics, encode
 
 # The API accepts containers of up to 100,000 drums (api/schemas.py).
 BENCH_CAPACITY = 100_000
 SETUP_TIMEOUT_S = 60.0
 # The local stack's well-known admin token (api.allow_demo_tokens: loopback only).
 API_HEADERS = {"Authorization": "Bearer demo-admin"}
+
+
+def loading_state(
+    number: str,
+    drums: int,
+    now: datetime,
+    kg_per_drum: float,
+    drums_by_sku: dict[str, int],
+    **more: Any,
+) -> ContainerStateV1:
+    """A 40HC container loading ``drums`` drums of ``kg_per_drum``, as the services retain it."""
+    return ContainerStateV1(
+        container_no=number,
+        container_type="40HC",
+        status=ContainerStatus.LOADING,
+        drums=drums,
+        capacity_drums=2600,
+        fill_ratio=drums / 2600,
+        net_weight_kg=kg_per_drum * drums,
+        max_payload_kg=26000.0,
+        weight_ratio=kg_per_drum * drums / 26000.0,
+        opened_at=now,
+        last_scan_at=now,
+        updated_at=now,
+        drums_by_sku=drums_by_sku,
+        **more,
+    )
 
 
 def station_names(phase: int, count: int) -> list[str]:

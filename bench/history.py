@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import queue
 import random
 import sys
@@ -42,6 +41,7 @@ import msgspec
 
 from bench.loadgen import container_number
 from bench.procs import START_TIMEOUT_S, GudangProcess, free_port, write_config
+from bench.report import RESULTS_DIR, SITE, machine, setup_logging, write_figures
 from gudang.influx import InfluxClient
 from gudang.settings import InfluxSettings, Settings, load_settings
 from gudang.storage import (
@@ -77,8 +77,6 @@ from services.records import Stamper, alert_line, event_line, scan_line, shipped
 
 log = logging.getLogger("bench.history")
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SITE = "bench"
 CAPACITY = 2600
 SCANS_PER_YEAR = 300_000  # each drum received and loaded: the warehouse's own figure
 POINTS_PER_WRITE = 50_000
@@ -550,10 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         help="keep InfluxDB's data here; a history written there before is used again",
     )
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_logging()
     scans = 20_000 if args.quick else args.scans
     started = datetime.now(UTC)
     figures: dict[str, Any] = {
@@ -623,18 +618,10 @@ def main(argv: list[str] | None = None) -> int:
             mosquitto.stop()
             influxd.stop()
     figures["load_end"] = _load()
-    figures["host"] = {
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
+    figures["host"] = machine()
     print(table(figures))
-    args.out.mkdir(parents=True, exist_ok=True)
     label = f"-{args.label}" if args.label else ""
-    name = f"history-{started.strftime('%Y%m%dT%H%M%SZ')}-{scans}{label}"
-    out = args.out / f"{name}.json"
-    out.write_text(json.dumps(figures, indent=2, default=str))
-    print(f"\nwritten: {out}")
+    write_figures(args.out, f"history-{started.strftime('%Y%m%dT%H%M%SZ')}-{scans}{label}", figures)
     return 0 if figures["state"]["ok"] else 1
 
 

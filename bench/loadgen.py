@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from stdnum import iso6346
 
-from gudang.wire import QOS_SCAN, ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang.wire import QOS_SCAN, QcResult, ScanKind, ScanV1, Topics, WeightStatus, encode
 
 # Unacknowledged QoS 1 messages per publisher connection, at most: a bridge keeps a
 # window too (firmware_bridge.bridge.PUBLISH_WINDOW); without one paho queues unboundedly.
@@ -56,6 +56,34 @@ def scan_id(run: str, station: str, seq: int) -> str:
     return f"{run}-{station}-{seq:07d}"
 
 
+def station_scan(
+    site: str,
+    station: str,
+    barcode: str,
+    weight_kg: float | None = 9.5,
+    kind: ScanKind = ScanKind.DRUM,
+    qc: QcResult | None = None,
+    *,
+    sid: str | None = None,
+    ts: datetime | None = None,
+    symbology: str | None = None,
+) -> ScanV1:
+    """A scan as a station's bridge publishes it: a drum's weight, when it has one, is stable."""
+    return ScanV1(
+        id=sid or uuid.uuid4().hex,
+        ts=ts or datetime.now(UTC),
+        site=site,
+        station=station,
+        barcode=barcode,
+        symbology=symbology,
+        kind=kind,
+        weight_kg=weight_kg if kind is ScanKind.DRUM else None,
+        weight_stable=weight_kg is not None and kind is ScanKind.DRUM,
+        weight_status=WeightStatus.STABLE if weight_kg is not None else WeightStatus.NO_SCALE,
+        qc=qc,
+    )
+
+
 def drum_scan(
     site: str,
     station: str,
@@ -65,30 +93,13 @@ def drum_scan(
     ts: datetime | None = None,
 ) -> ScanV1:
     """A realistic drum scan with a stable weight, as a bridge publishes it."""
-    return ScanV1(
-        id=sid,
-        ts=ts or datetime.now(UTC),
-        site=site,
-        station=station,
-        barcode=barcode,
-        symbology="]C0",  # Code 128, not GS1: the internal drum code
-        kind=ScanKind.DRUM,
-        weight_kg=weight_kg,
-        weight_stable=True,
-        weight_status=WeightStatus.STABLE,
-    )
+    # Code 128, not GS1: the internal drum code
+    return station_scan(site, station, barcode, weight_kg, sid=sid, ts=ts, symbology="]C0")
 
 
 def label_scan(site: str, station: str, container_no: str) -> ScanV1:
     """A container-label scan: points the station at the container."""
-    return ScanV1(
-        id=uuid.uuid4().hex,
-        ts=datetime.now(UTC),
-        site=site,
-        station=station,
-        barcode=container_no,
-        kind=ScanKind.CONTAINER,
-    )
+    return station_scan(site, station, container_no, None, ScanKind.CONTAINER)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,8 @@ simulated stations. Prints a table and writes JSON to bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,6 +38,7 @@ from bench.floor import (
 )
 from bench.loadgen import Ledger, Load, ids_of, split_plan
 from bench.procs import GudangProcess, free_port, start_api, start_services, write_config
+from bench.report import RESULTS_DIR, SITE, machine, percentile_ms, setup_logging, write_figures
 from bench.spool_drain import DrainResult, measure_spool_drain
 from gudang.influx import InfluxClient
 from gudang.settings import InfluxSettings
@@ -48,8 +46,6 @@ from gudang_ops.servers import start_influxd, start_mosquitto
 
 log = logging.getLogger("bench")
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SITE = "bench"
 # Targets of issue 7 on a 2-core machine.
 TARGET_RATE = 5000.0
 TARGET_RATIO = 0.5
@@ -99,15 +95,6 @@ QUICK = Sizes(
     spool_scans=200,
     workers=1,
 )
-
-
-def _pct(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) in ms."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k] * 1000
 
 
 class Bench:
@@ -209,9 +196,9 @@ class Bench:
             "end_to_end_seconds": elapsed,
             "end_to_end_rate": seen / elapsed if elapsed > 0 else 0.0,
             "latency_samples": len(lat),
-            "latency_p50_ms": _pct(lat, 50),
-            "latency_p99_ms": _pct(lat, 99),
-            "latency_max_ms": _pct(lat, 100),
+            "latency_p50_ms": percentile_ms(lat, 50),
+            "latency_p99_ms": percentile_ms(lat, 99),
+            "latency_max_ms": percentile_ms(lat, 100),
             "services_cpu_pct": 100 * (cpu1.cpu_s - cpu0.cpu_s) / max(1e-9, cpu1.at - cpu0.at),
             # CPU per scan: what the services' own code costs, whatever the publisher does.
             "services_cpu_us_per_scan": 1e6 * (cpu1.cpu_s - cpu0.cpu_s) / max(1, seen),
@@ -229,8 +216,8 @@ class Bench:
                 "requests": len(api_result.latencies),
                 "errors": api_result.errors,
                 "rps": api_result.rps,
-                "p50_ms": _pct(api_result.latencies, 50),
-                "p99_ms": _pct(api_result.latencies, 99),
+                "p50_ms": percentile_ms(api_result.latencies, 50),
+                "p99_ms": percentile_ms(api_result.latencies, 99),
             }
             if api_cpu0 is not None and api_cpu1 is not None:
                 # Everything the API did meanwhile (following the state too) per request.
@@ -547,10 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--linger-ms", type=int, help="ingest.linger_ms for the services")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_logging()
     base = QUICK if args.quick else FULL
     sizes = Sizes(
         stations=args.stations or base.stations,
@@ -608,23 +592,14 @@ def main(argv: list[str] | None = None) -> int:
             influxd.stop()
     figures = {
         "started": started.isoformat(),
-        "host": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "host": machine(),
         "quick": args.quick,
         **bench.figures,
         "phases": bench.phases,
     }
     print(table(figures))
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = (
-        args.out
-        / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
-    )
-    out.write_text(json.dumps(figures, indent=2, default=str))
-    print(f"\nwritten: {out}")
+    name = f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}"
+    write_figures(args.out, name, figures)
     ok = bool(figures.get("ledger", {}).get("zero_loss"))
     if not ok:
         print("LOSS: the ledger, InfluxDB and the API disagree", file=sys.stderr)

@@ -29,6 +29,9 @@ from tests.harness import OutputLines, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"Authorization": f"Bearer {DEMO_SUPERVISOR_TOKEN}"}
+# The README's first command, and the installed command's own.
+SCRIPTS_STACK = str(ROOT / "scripts" / "stack")
+GUDANG_STACK = (str(ROOT / ".venv" / "bin" / "gudang"), "stack")
 
 
 class Stack(OutputLines):
@@ -92,36 +95,43 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+class Stacks:
+    """The stacks one test starts, on one data folder and one set of free ports; killed after."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.api_port = free_port()
+        self.env = {
+            **os.environ,
+            "GUDANG_MQTT__PORT": str(free_port()),
+            "GUDANG_API__PORT": str(self.api_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("GUDANG_CONFIG", None)
+        self.started: list[Stack] = []
+
+    def start(self, *argv: str) -> Stack:
+        """Run ``argv`` on the data folder and wait for its banner."""
+        stack = Stack([*argv, "--data-dir", str(self.data)], self.env, self.api_port)
+        self.started.append(stack)
+        stack.wait_up()
+        return stack
+
+    def kill(self) -> None:
+        """Kill every stack still running (a test that failed midway leaves some)."""
+        for stack in self.started:
+            stack.kill()
+
+
 @pytest.fixture
-def stacks() -> Iterator[list[Stack]]:
-    started: list[Stack] = []
+def stacks(tmp_path: Path) -> Iterator[Stacks]:
+    started = Stacks(tmp_path / "stack")
     yield started
-    for stack in started:
-        stack.kill()
+    started.kill()
 
 
-def _env(tmp_path: Path) -> tuple[dict[str, str], int]:
-    api_port = free_port()
-    env = {
-        **os.environ,
-        "GUDANG_MQTT__PORT": str(free_port()),
-        "GUDANG_API__PORT": str(api_port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("GUDANG_CONFIG", None)
-    return env, api_port
-
-
-def test_scripts_stack_runs_counts_stops_and_comes_back(
-    tmp_path: Path, stacks: list[Stack]
-) -> None:
-    env, api_port = _env(tmp_path)
-    data = str(tmp_path / "stack")
-    stack = Stack(
-        [str(ROOT / "scripts" / "stack"), "--data-dir", data, "--interval", "0.3"], env, api_port
-    )
-    stacks.append(stack)
-    stack.wait_up()
+def test_scripts_stack_runs_counts_stops_and_comes_back(stacks: Stacks) -> None:
+    stack = stacks.start(SCRIPTS_STACK, "--interval", "0.3")
     assert f"{stack.api}/dashboard/" in stack.output
     seen = wait_for(lambda: stack.drums() >= 3, timeout=60, what="drums counted in the demo")
     assert seen
@@ -132,37 +142,20 @@ def test_scripts_stack_runs_counts_stops_and_comes_back(
     mqtt_port, influx_port = stack.ports()
 
     assert stack.ctrl_c() == 0, stack.output
-    assert not _listening(api_port)
+    assert not _listening(stacks.api_port)
     assert not _listening(mqtt_port), "Ctrl-C left Mosquitto running"
     assert not _listening(influx_port), "Ctrl-C left InfluxDB running"
 
     # Again, without the station: the state is rebuilt from what InfluxDB kept.
-    again = Stack([str(ROOT / "scripts" / "stack"), "--data-dir", data, "--no-sim"], env, api_port)
-    stacks.append(again)
-    again.wait_up()
+    again = stacks.start(SCRIPTS_STACK, "--no-sim")
     assert "simulated station" not in again.output
     back = wait_for(lambda: again.drums() >= before, timeout=60, what="the rebuilt drum count")
     assert back
     assert again.ctrl_c() == 0, again.output
 
 
-def test_secure_stack_runs_on_the_deploy_configuration(tmp_path: Path, stacks: list[Stack]) -> None:
-    env, api_port = _env(tmp_path)
-    stack = Stack(
-        [
-            str(ROOT / ".venv" / "bin" / "gudang"),
-            "stack",
-            "--secure",
-            "--data-dir",
-            str(tmp_path / "stack"),
-            "--interval",
-            "0.3",
-        ],
-        env,
-        api_port,
-    )
-    stacks.append(stack)
-    stack.wait_up()
+def test_secure_stack_runs_on_the_deploy_configuration(stacks: Stacks) -> None:
+    stack = stacks.start(*GUDANG_STACK, "--secure", "--interval", "0.3")
     wait_for(lambda: stack.drums() >= 2, timeout=60, what="drums counted through the secure stack")
     mqtt_port, influx_port = stack.ports()
 
@@ -182,26 +175,8 @@ def test_secure_stack_runs_on_the_deploy_configuration(tmp_path: Path, stacks: l
     assert stack.ctrl_c() == 0, stack.output
 
 
-def test_stack_with_a_keyboard_scanner_and_an_xk3190(tmp_path: Path, stacks: list[Stack]) -> None:
-    env, api_port = _env(tmp_path)
-    stack = Stack(
-        [
-            str(ROOT / ".venv" / "bin" / "gudang"),
-            "stack",
-            "--data-dir",
-            str(tmp_path / "stack"),
-            "--interval",
-            "1",
-            "--scale",
-            "xk3190-tf0",
-            "--hid",
-            "fr",
-        ],
-        env,
-        api_port,
-    )
-    stacks.append(stack)
-    stack.wait_up()
+def test_stack_with_a_keyboard_scanner_and_an_xk3190(stacks: Stacks) -> None:
+    stack = stacks.start(*GUDANG_STACK, "--interval", "1", "--scale", "xk3190-tf0", "--hid", "fr")
     wait_for(lambda: stack.drums() >= 2, timeout=60, what="drums typed on AZERTY, weighed on tF0")
     r = httpx.get(f"{stack.api}/api/v1/stations", headers=HEADERS)
     [station] = r.json()
@@ -220,25 +195,8 @@ def test_stack_with_a_keyboard_scanner_and_an_xk3190(tmp_path: Path, stacks: lis
     assert stack.ctrl_c() == 0, stack.output
 
 
-def test_stack_with_tls_serves_https_and_takes_a_phone_scan(
-    tmp_path: Path, stacks: list[Stack]
-) -> None:
-    env, api_port = _env(tmp_path)
-    stack = Stack(
-        [
-            str(ROOT / ".venv" / "bin" / "gudang"),
-            "stack",
-            "--tls",
-            "--data-dir",
-            str(tmp_path / "stack"),
-            "--interval",
-            "0.5",
-        ],
-        env,
-        api_port,
-    )
-    stacks.append(stack)
-    stack.wait_up()
+def test_stack_with_tls_serves_https_and_takes_a_phone_scan(stacks: Stacks) -> None:
+    stack = stacks.start(*GUDANG_STACK, "--tls", "--interval", "0.5")
     found = re.search(r"HTTPS:\s+(https://\S+?)/dashboard/\s+\(CA: (\S+)\)", stack.output)
     assert found, stack.output
     https, ca = found.group(1), found.group(2)

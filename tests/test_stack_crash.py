@@ -18,15 +18,14 @@ import httpx
 
 from gudang_ops.servers import free_port, stale_servers, start_mosquitto
 from tests.harness import wait_for
-from tests.test_stack import ROOT, Stack, _env, _listening, stacks  # noqa: F401 (fixture)
+from tests.test_stack import GUDANG_STACK, Stacks, _listening, stacks  # noqa: F401 (fixture)
 
 
-def _crash_env(tmp_path: Path) -> tuple[dict[str, str], int, int, int]:
-    env, api_port = _env(tmp_path)
-    mqtt_port = int(env["GUDANG_MQTT__PORT"])
+def _fixed_ports(started: Stacks) -> tuple[int, int, int]:
+    """The API, MQTT and InfluxDB ports every stack of the test is configured for."""
     influx_port = free_port()
-    env["GUDANG_INFLUX__URL"] = f"http://127.0.0.1:{influx_port}"
-    return env, api_port, mqtt_port, influx_port
+    started.env["GUDANG_INFLUX__URL"] = f"http://127.0.0.1:{influx_port}"
+    return started.api_port, int(started.env["GUDANG_MQTT__PORT"]), influx_port
 
 
 def _time_wait_on(port: int) -> None:
@@ -50,29 +49,22 @@ def _in_time_wait(port: int) -> bool:
 
 
 def test_servers_stop_with_a_killed_stack_and_the_next_one_keeps_its_ports(
-    tmp_path: Path,
-    stacks: list[Stack],  # noqa: F811
+    stacks: Stacks,  # noqa: F811
 ) -> None:
-    env, api_port, mqtt_port, influx_port = _crash_env(tmp_path)
-    data = tmp_path / "stack"
-    argv = [str(ROOT / ".venv" / "bin" / "gudang"), "stack", "--no-sim", "--data-dir", str(data)]
-    first = Stack(argv, env, api_port)
-    stacks.append(first)
-    first.wait_up()
+    api_port, mqtt_port, influx_port = _fixed_ports(stacks)
+    first = stacks.start(*GUDANG_STACK, "--no-sim")
     assert first.ports() == (mqtt_port, influx_port)
-    servers = stale_servers(data)
+    servers = stale_servers(stacks.data)
     assert len(servers) == 2  # its Mosquitto and InfluxDB
     _time_wait_on(api_port)
 
     os.kill(first.process.pid, signal.SIGKILL)  # the stack alone, not its process group
     first.process.wait(10)
-    wait_for(lambda: not stale_servers(data), 30, "the servers stopping with the stack")
+    wait_for(lambda: not stale_servers(stacks.data), 30, "the servers stopping with the stack")
     assert not _listening(mqtt_port)
     assert not _listening(influx_port)
 
-    second = Stack(argv, env, api_port)
-    stacks.append(second)
-    second.wait_up()
+    second = stacks.start(*GUDANG_STACK, "--no-sim")
     assert second.ports() == (mqtt_port, influx_port), second.output
     assert f"127.0.0.1:{api_port}/dashboard/" in second.output
     assert "is taken" not in second.output
@@ -82,19 +74,15 @@ def test_servers_stop_with_a_killed_stack_and_the_next_one_keeps_its_ports(
 
 
 def test_a_stack_stops_the_servers_an_older_one_left_on_its_data_folder(
-    tmp_path: Path,
-    stacks: list[Stack],  # noqa: F811
+    stacks: Stacks,  # noqa: F811
 ) -> None:
-    env, api_port, mqtt_port, influx_port = _crash_env(tmp_path)
-    data = tmp_path / "stack"
+    _api_port, mqtt_port, influx_port = _fixed_ports(stacks)
+    data = stacks.data
     # What an older stack, killed, left behind: a broker of its own session on the port.
     left = start_mosquitto(data / "mosquitto", mqtt_port)
     try:
         assert stale_servers(data) == [left.process.pid]
-        argv = [str(ROOT / ".venv" / "bin" / "gudang"), "stack", "--no-sim"]
-        stack = Stack([*argv, "--data-dir", str(data)], env, api_port)
-        stacks.append(stack)
-        stack.wait_up()
+        stack = stacks.start(*GUDANG_STACK, "--no-sim")
         assert left.process.poll() is not None, "the stale broker is still running"
         assert stack.ports() == (mqtt_port, influx_port), stack.output
         assert "left running" in stack.output

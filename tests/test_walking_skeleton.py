@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.loadgen import station_scan
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
-from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus, encode
+from gudang.wire import ScanKind, Topics, encode
 from gudang_ops.servers import ServerProcess, start_influxd
 from tests.harness import (
     DEMO_HEADERS,
@@ -26,23 +26,19 @@ from tests.harness import (
 CONTAINER = "CSQU3054383"
 
 
-def _scan(
-    site: str,
-    station: str,
-    barcode: str,
-    kind: ScanKind = ScanKind.DRUM,
-    weight: float | None = 9.5,
-) -> ScanV1:
-    return ScanV1(
-        id=uuid.uuid4().hex,
-        ts=datetime.now(UTC),
-        site=site,
-        station=station,
-        barcode=barcode,
-        kind=kind,
-        weight_kg=weight if kind is ScanKind.DRUM else None,
-        weight_stable=weight is not None and kind is ScanKind.DRUM,
-        weight_status=WeightStatus.STABLE if weight is not None else WeightStatus.NO_SCALE,
+def _open_and_point(probe: Probe, site: str, station: str, request_id: str) -> None:
+    """Open the container by an MQTT command, then scan its label at the station."""
+    topics = Topics(site)
+    probe.publish(
+        topics.command("container/open"),
+        json.dumps(
+            {"v": 1, "request_id": request_id, "args": {"container_no": CONTAINER}},
+            separators=(",", ":"),
+        ).encode(),
+    )
+    probe.publish(
+        topics.scan(station),
+        encode(station_scan(site, station, CONTAINER, kind=ScanKind.CONTAINER)),
     )
 
 
@@ -117,18 +113,10 @@ def test_scan_not_written_is_not_acknowledged_and_redelivery_counts_once(
     influx = InfluxClient(settings.influx)
     try:
         with running_services(settings) as services:
-            probe.publish(
-                topics.command("container/open"),
-                b'{"v":1,"request_id":"open-0001","args":{"container_no":"'
-                + CONTAINER.encode()
-                + b'"}}',
-            )
-            probe.publish(
-                topics.scan("load-1"), encode(_scan(site, "load-1", CONTAINER, ScanKind.CONTAINER))
-            )
+            _open_and_point(probe, site, "load-1", "open-0001")
             wait_for(lambda: services.ingest.counters["acked"] >= 2, what="setup acked")
             own_influx.stop()
-            scan = _scan(site, "load-1", "CB-JMB-L-000777")
+            scan = station_scan(site, "load-1", "CB-JMB-L-000777")
             probe.publish(topics.scan("load-1"), encode(scan))
             wait_for(
                 lambda: services.ingest.counters["write_retries"] >= 2,
@@ -165,22 +153,14 @@ def test_malformed_payload_is_dead_lettered_and_next_scan_counts(
     probe = Probe(settings, topics.deadletter)
     try:
         with running_services(settings) as services:
-            probe.publish(
-                topics.command("container/open"),
-                b'{"v":1,"request_id":"open-0002","args":{"container_no":"'
-                + CONTAINER.encode()
-                + b'"}}',
-            )
-            probe.publish(
-                topics.scan("load-2"), encode(_scan(site, "load-2", CONTAINER, ScanKind.CONTAINER))
-            )
+            _open_and_point(probe, site, "load-2", "open-0002")
             probe.publish(topics.scan("load-2"), b'{"v":1,"id":"x", not json')
             letter = probe.get()
             assert letter.topic == topics.deadletter
             assert b"invalid scan payload" in letter.payload
             assert b"not json" in letter.payload
             probe.publish(
-                topics.scan("load-2"), encode(_scan(site, "load-2", "CB-JMB-M-000001", weight=5.5))
+                topics.scan("load-2"), encode(station_scan(site, "load-2", "CB-JMB-M-000001", 5.5))
             )
             wait_for(
                 lambda: services.ingest.counters["scan_loaded"] == 1,

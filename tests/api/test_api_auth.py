@@ -14,8 +14,8 @@ from api.app import create_app
 from api.auth import DEMO_TOKENS, RedactTokens, hash_token
 from gudang.settings import ConfigError, Settings, load_settings
 from gudang_ops.servers import ServerProcess
-from tests.api.conftest import CONTAINER, TOKENS, auth
-from tests.harness import make_settings, running_api
+from tests.api.conftest import CONTAINER, TOKENS, auth, token_settings
+from tests.harness import running_api
 
 OPEN = "open"
 # The lowest role each operation needs. A route missing here fails the test below, so no
@@ -120,14 +120,13 @@ def api_url(
 ) -> Iterator[str]:
     # One API for the whole matrix: no services needed, nothing here reaches them.
     site = "t" + uuid.uuid4().hex[:12]
-    tokens = [{"name": f"{r}-1", "role": r, "sha256": hash_token(t)} for r, t in TOKENS.items()]
-    settings = make_settings(
+    settings = token_settings(
         mosquitto,
         influxd,
         site,
         tmp_path_factory.mktemp("auth"),
         # No services here: a command that passes auth times out, so time out quickly.
-        api={"allow_demo_tokens": False, "tokens": tokens, "command_timeout_s": 0.3},
+        api={"command_timeout_s": 0.3},
     )
     with running_api(settings) as url:
         yield url

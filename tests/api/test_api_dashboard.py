@@ -78,6 +78,17 @@ def _sign_in(page: Page, url: str, token: str) -> None:
     expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=UI_TIMEOUT_MS)
 
 
+def refused_then_taken(page: Page, field: str, bad: str, good: str, error: str) -> None:
+    """The open dialog refuses ``bad`` in ``field``, says ``error`` and stays; ``good`` closes it."""
+    page.fill(field, bad)
+    page.click("#dlg-ok")
+    expect(page.locator("#dlg-error")).to_contain_text(error)
+    expect(page.locator("#dlg")).to_be_visible()
+    page.fill(field, good)
+    page.click("#dlg-ok")
+    expect(page.locator("#dlg")).to_be_hidden()
+
+
 def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
     stack: Stack, browser: Browser
 ) -> None:
@@ -246,14 +257,8 @@ def test_dashboard_supervisor_opens_points_unloads_seals_ships(
         # Unload one drum (a correction): a drum not in it is refused in the dialog.
         card.locator("button.act-unload").click()
         expect(page.locator("#dlg")).to_be_visible()
-        page.fill("#dlg-drum", "CB-JMB-L-999999")
         page.fill("#dlg-reason", "salah kontainer")
-        page.click("#dlg-ok")
-        expect(page.locator("#dlg-error")).to_contain_text("is not in")
-        expect(page.locator("#dlg")).to_be_visible()
-        page.fill("#dlg-drum", "CB-JMB-L-000004")
-        page.click("#dlg-ok")
-        expect(page.locator("#dlg")).to_be_hidden()
+        refused_then_taken(page, "#dlg-drum", "CB-JMB-L-999999", "CB-JMB-L-000004", "is not in")
         expect(card.locator(".drums")).to_have_text("4")
         expect(card.locator(".status")).to_have_text("dimuat")
         assert stack.container()["drums"] == 4

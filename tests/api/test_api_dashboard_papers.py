@@ -10,14 +10,15 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from gudang_ops.servers import ServerProcess
-from tests.api.conftest import CONTAINER, TOKENS, Stack
+from tests.api.conftest import CONTAINER, TOKENS, Stack, running_stack
 from tests.api.test_api_dashboard import (
     ARTIFACTS,
     UI_TIMEOUT_MS,
     _sign_in,
     launch_chromium,
+    refused_then_taken,
 )
-from tests.api.test_api_papers import papers_settings, running_papers_stack
+from tests.api.test_api_papers import papers_settings
 from tests.harness import wait_for
 
 DRUMS = [("CB-JMB-L-000001", 9.5), ("CB-JMB-L-000002", 9.75), ("CB-JMB-M-000001", 5.5)]
@@ -33,7 +34,7 @@ def sealed(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
 ) -> Iterator[Stack]:
     """A container with three drums of two SKUs, sealed, with no shipment record yet."""
-    with running_papers_stack(papers_settings(mosquitto, influxd, site, tmp_path)) as stack:
+    with running_stack(papers_settings(mosquitto, influxd, site, tmp_path)) as stack:
         stack.open_and_point()
         for label, kg in DRUMS:
             stack.scan(label, kg)
@@ -90,13 +91,8 @@ def test_dashboard_offers_the_papers_of_a_sealed_container_in_both_languages(
         for name, value in fields.items():
             page.fill(f"#dlg-{name}", value)
         page.select_option("#dlg-incoterm", "FOB")
-        page.fill("#dlg-currency", "us")  # not an ISO 4217 code: refused, the dialog stays
-        page.click("#dlg-ok")
-        expect(page.locator("#dlg-error")).to_contain_text("(422)")
-        expect(page.locator("#dlg")).to_be_visible()
-        page.fill("#dlg-currency", "usd")
-        page.click("#dlg-ok")
-        expect(page.locator("#dlg")).to_be_hidden()
+        # "us", not an ISO 4217 code: refused, the dialog stays; "usd" is taken.
+        refused_then_taken(page, "#dlg-currency", "us", "usd", "(422)")
         expect(papers.locator(".missing")).to_have_count(0)
         for doc in ("invoice", "packing-list", "peb", "form-e"):
             expect(papers.locator(f".doc-{doc}")).to_have_attribute("data-final", "true")

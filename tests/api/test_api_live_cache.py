@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from stdnum import iso6346
 
 from api.live import LiveState
+from bench.floor import loading_state
 from gudang.barcodes import ContainerNo
 from gudang.settings import Settings
-from gudang.wire import ContainerStateV1, ContainerStatus, StationViewV1, Topics, encode
+from gudang.wire import ContainerStateV1, StationViewV1, Topics, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
 from tests.harness import Probe, wait_for
 
@@ -22,22 +23,7 @@ WAIT_S = 15.0
 
 
 def _state(number: str, drums: int) -> ContainerStateV1:
-    now = datetime.now(UTC)
-    return ContainerStateV1(
-        container_no=number,
-        container_type="40HC",
-        status=ContainerStatus.LOADING,
-        drums=drums,
-        capacity_drums=2600,
-        fill_ratio=drums / 2600,
-        net_weight_kg=9.5 * drums,
-        max_payload_kg=26000.0,
-        weight_ratio=9.5 * drums / 26000.0,
-        opened_at=now,
-        last_scan_at=now,
-        updated_at=now,
-        drums_by_sku={"JMB-L": drums},
-    )
+    return loading_state(number, drums, datetime.now(UTC), 9.5, {"JMB-L": drums})
 
 
 async def _until(predicate: Callable[[], bool], what: str) -> None:
@@ -48,9 +34,26 @@ async def _until(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+def _run_live(settings: Settings, scenario: Callable[[LiveState, Probe], Awaitable[None]]) -> None:
+    """Run ``scenario`` on the API's live state, started, beside a probe; stop both after."""
+    probe = Probe(settings)
+
+    async def run() -> None:
+        live = LiveState(settings)
+        await live.start()
+        try:
+            await scenario(live, probe)
+        finally:
+            await live.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        probe.close()
+
+
 def test_bodies_are_rendered_again_only_after_their_state_changed(settings: Settings) -> None:
     topics = Topics(settings.site.name)
-    probe = Probe(settings)
     renders: Counter[str] = Counter()
 
     def body(live: LiveState, key: str) -> dict[str, object]:
@@ -63,84 +66,63 @@ def test_bodies_are_rendered_again_only_after_their_state_changed(settings: Sett
 
         return json.loads(live.body(key, render))  # type: ignore[no-any-return]
 
-    async def scenario() -> None:
-        live = LiveState(settings)
-        await live.start()
-        try:
-            for number in (CONTAINER, CONTAINER_2):
-                probe.publish(
-                    topics.state_container(number), encode(_state(number, 1)), retain=True
-                )
-            await _until(lambda: len(live.containers) == 2, "both containers followed")
-            keys = [f"container/{CONTAINER}", f"container/{CONTAINER_2}", "containers", "stock"]
-            keys.append("stations")
-            first = {k: body(live, k) for k in keys}
-            assert first[f"container/{CONTAINER}"]["drums"] == 1
-            # Asked again with nothing changed: the same rendering.
-            assert {k: body(live, k) for k in keys} == first
-            assert set(renders.values()) == {1}
+    async def scenario(live: LiveState, probe: Probe) -> None:
+        for number in (CONTAINER, CONTAINER_2):
+            probe.publish(topics.state_container(number), encode(_state(number, 1)), retain=True)
+        await _until(lambda: len(live.containers) == 2, "both containers followed")
+        keys = [f"container/{CONTAINER}", f"container/{CONTAINER_2}", "containers", "stock"]
+        keys.append("stations")
+        first = {k: body(live, k) for k in keys}
+        assert first[f"container/{CONTAINER}"]["drums"] == 1
+        # Asked again with nothing changed: the same rendering.
+        assert {k: body(live, k) for k in keys} == first
+        assert set(renders.values()) == {1}
 
-            probe.publish(topics.state_container(CONTAINER), encode(_state(CONTAINER, 2)))
-            await _until(lambda: live.containers[CONTAINER].drums == 2, "the new drum count")
-            again = {k: body(live, k) for k in keys}
-            # The container, the list and the stock (which counts drums in containers) are
-            # rendered anew, with the new count; the other container and the stations not.
-            assert again[f"container/{CONTAINER}"] == {
-                "render": 2,
-                "drums": 2,
-                "key": f"container/{CONTAINER}",
-            }
-            assert again["containers"]["render"] == again["stock"]["render"] == 2
-            assert again[f"container/{CONTAINER_2}"] == first[f"container/{CONTAINER_2}"]
-            assert again["stations"] == first["stations"]
+        probe.publish(topics.state_container(CONTAINER), encode(_state(CONTAINER, 2)))
+        await _until(lambda: live.containers[CONTAINER].drums == 2, "the new drum count")
+        again = {k: body(live, k) for k in keys}
+        # The container, the list and the stock (which counts drums in containers) are
+        # rendered anew, with the new count; the other container and the stations not.
+        assert again[f"container/{CONTAINER}"] == {
+            "render": 2,
+            "drums": 2,
+            "key": f"container/{CONTAINER}",
+        }
+        assert again["containers"]["render"] == again["stock"]["render"] == 2
+        assert again[f"container/{CONTAINER_2}"] == first[f"container/{CONTAINER_2}"]
+        assert again["stations"] == first["stations"]
 
-            view = StationViewV1(station=STATION, mode="loading", active_container=CONTAINER)
-            probe.publish(topics.state_station(STATION), encode(view))
-            await _until(lambda: STATION in live.stations, "the station")
-            assert body(live, "stations")["render"] == 2
-            assert body(live, "containers")["render"] == 2
-        finally:
-            await live.stop()
+        view = StationViewV1(station=STATION, mode="loading", active_container=CONTAINER)
+        probe.publish(topics.state_station(STATION), encode(view))
+        await _until(lambda: STATION in live.stations, "the station")
+        assert body(live, "stations")["render"] == 2
+        assert body(live, "containers")["render"] == 2
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        probe.close()
+    _run_live(settings, scenario)
 
 
 def test_a_burst_of_state_messages_is_applied_in_order(settings: Settings) -> None:
     """Messages handed over from paho's thread in bursts: every one applied, the last wins."""
     topics = Topics(settings.site.name)
-    probe = Probe(settings)
     burst = 1500  # several turns of the event loop (APPLY_PER_TURN)
 
-    async def scenario() -> None:
-        live = LiveState(settings)
-        await live.start()
-        try:
-            await _until(lambda: live.link.ready, "the API's link")
-            events = live.subscribe()
-            for drums in range(1, burst + 1):
-                live.link.publish(
-                    topics.state_container(CONTAINER),
-                    encode(_state(CONTAINER, drums)),
-                    qos=1,
-                    retain=True,
-                )
-            await _until(
-                lambda: live.counters["container_changes"] >= burst, "every message applied"
+    async def scenario(live: LiveState, _probe: Probe) -> None:
+        await _until(lambda: live.link.ready, "the API's link")
+        events = live.subscribe()
+        for drums in range(1, burst + 1):
+            live.link.publish(
+                topics.state_container(CONTAINER),
+                encode(_state(CONTAINER, drums)),
+                qos=1,
+                retain=True,
             )
-            assert live.counters["container_changes"] == burst
-            assert live.containers[CONTAINER].drums == burst
-            # The stream saw the newest changes (a slow reader loses the oldest ones).
-            assert events.qsize() > 0
-        finally:
-            await live.stop()
+        await _until(lambda: live.counters["container_changes"] >= burst, "every message applied")
+        assert live.counters["container_changes"] == burst
+        assert live.containers[CONTAINER].drums == burst
+        # The stream saw the newest changes (a slow reader loses the oldest ones).
+        assert events.qsize() > 0
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        probe.close()
+    _run_live(settings, scenario)
 
 
 def test_polled_gets_follow_every_change(stack: Stack) -> None:

@@ -39,6 +39,15 @@ def _drum(n: int, sku: str = "JMB-L") -> str:
     return f"CB-{sku}-{n:06d}"
 
 
+def _correct_container(page: Page, number: str, kind: str, reason: str) -> None:
+    """Send a container correction from the container tab's form."""
+    page.click('#tabs [data-tab="container"]')
+    page.select_option("#cc-no", number)
+    page.select_option("#cc-kind", kind)
+    page.fill("#cc-reason", reason)
+    page.click("#container-form button[type=submit]")
+
+
 def test_supervisor_corrects_stock_and_a_container_and_reads_the_audit(
     stack: Stack, browser: Browser
 ) -> None:
@@ -84,21 +93,13 @@ def test_supervisor_corrects_stock_and_a_container_and_reads_the_audit(
         page.click("#stock-form button[type=submit]")
         expect(page.locator("#stock-error")).to_contain_text("drum sudah written-off")
 
-        page.click('#tabs [data-tab="container"]')
-        page.select_option("#cc-no", CONTAINER)
-        page.select_option("#cc-kind", "unseal")
-        page.fill("#cc-reason", "bea cukai")
-        page.click("#container-form button[type=submit]")
+        _correct_container(page, CONTAINER, "unseal", "bea cukai")
         expect(page.locator("#container-result")).to_have_text("CSQU 305438 3: full")
         wait_for(lambda: stack.container()["status"] == "full", what="unsealed in the API")
         # A container opened by mistake is cancelled, and leaves the dashboard.
         r = stack.post("/api/v1/containers", {"container_no": CONTAINER_2})
         assert r.status_code == 201, r.text
-        page.click('#tabs [data-tab="container"]')
-        page.select_option("#cc-no", CONTAINER_2)
-        page.select_option("#cc-kind", "cancel")
-        page.fill("#cc-reason", "nomor salah")
-        page.click("#container-form button[type=submit]")
+        _correct_container(page, CONTAINER_2, "cancel", "nomor salah")
         expect(page.locator("#container-result")).to_have_text("MSKU 123456 5: cancelled")
         expect(page.locator(f'#cc-no option[value="{CONTAINER_2}"]')).to_have_count(0)
         board = _ops(browser, stack.url, "worker", "alerts")

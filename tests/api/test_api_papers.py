@@ -10,7 +10,6 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from api.auth import hash_token
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import ExporterSettings, Settings
 from gudang.wire import Topics, encode
 from gudang_ops.servers import ServerProcess
-from tests.api.conftest import CONTAINER, STATION, TOKENS, Stack
-from tests.harness import Probe, make_settings, running_api, running_services, wait_for
+from tests.api.conftest import CONTAINER, STATION, Stack, running_stack, token_settings
+from tests.harness import wait_for
 from tests.services.kit import Streamer, make_scan
 
 PRICES = {"JMB-L": Decimal("42.50"), "JMB-M": Decimal("27.25")}
@@ -66,7 +64,7 @@ def papers_settings(
 ) -> Settings:
     """Test settings with the exporter and a complete, priced catalogue of two SKUs."""
     complete = {"origin_criterion": "WO", "hs_code": "9206.00.00"}
-    settings = make_settings(
+    settings = token_settings(
         mosquitto,
         influxd,
         site,
@@ -88,13 +86,6 @@ def papers_settings(
                 )
             }
         },
-        api={
-            "allow_demo_tokens": False,
-            "tokens": [
-                {"name": f"{role}-1", "role": role, "sha256": hash_token(tok)}
-                for role, tok in TOKENS.items()
-            ],
-        },
     )
     exporter = ExporterSettings(
         name="CV Kendang Jaya",
@@ -106,22 +97,11 @@ def papers_settings(
     return settings.model_copy(update={"site": site_settings})
 
 
-@contextmanager
-def running_papers_stack(settings: Settings) -> Iterator[Stack]:
-    """Services and API with these settings."""
-    probe = Probe(settings)
-    try:
-        with running_services(settings), running_api(settings) as url:
-            yield Stack(url, settings, probe)
-    finally:
-        probe.close()
-
-
 @pytest.fixture
 def papers_stack(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
 ) -> Iterator[Stack]:
-    with running_papers_stack(papers_settings(mosquitto, influxd, site, tmp_path)) as stack:
+    with running_stack(papers_settings(mosquitto, influxd, site, tmp_path)) as stack:
         yield stack
 
 

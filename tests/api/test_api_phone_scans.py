@@ -16,8 +16,7 @@ import httpx
 
 from gudang.influx import InfluxClient, quote_str
 from gudang.wire import DeviceStateV1, StationState, StationStatusV1, encode
-from tests.api.conftest import CONTAINER, STATION, Stack
-from tests.bridge.station_kit import running_station
+from tests.api.conftest import CONTAINER, STATION, Stack, scale_station
 from tests.harness import wait_for
 
 
@@ -113,21 +112,7 @@ def test_phone_scan_at_a_station_with_bridge_and_scale_carries_its_weight(
     stack: Stack, tmp_path: Path
 ) -> None:
     stack.open_and_point()
-    with running_station(stack.settings, tmp_path, "mt-sics") as st:
-        scale = st.scale
-        assert scale is not None
-        assert st.bridge.link.wait_subscribed(10)
-        # The API learns of the bridge and its scale from its retained status, and that it
-        # is online from the services' view.
-        wait_for(
-            lambda: (
-                any(d["role"] == "scale" for d in _station(stack)["devices"])
-                and _station(stack)["online"]
-            ),
-            what="the API sees the bridge's scale",
-        )
-        scale.place(9.25)
-        wait_for(lambda: scale.reading().stable, what="drum settled")
+    with scale_station(stack, tmp_path, 9.25) as (st, scale):
         body = phone_scan("CB-JMB-L-000003")
         r = stack.post(f"/api/v1/stations/{STATION}/scans", body, role="worker")
         assert r.status_code == 200, r.text

@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import Browser, expect
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import phone_tokens_decoder
+from gudang.wire import PhoneTokenV1, phone_tokens_decoder
 from tests.api.conftest import TOKENS, Stack
 from tests.api.test_api_dashboard import ARTIFACTS, _sign_in, browser  # noqa: F401 (a fixture)
 from tests.api.test_api_scan_page import blank_browser  # noqa: F401 (a fixture)
@@ -27,18 +27,7 @@ PHONE_STATION = "phone-9"
 
 def _scan(stack: Stack, token: str, station: str, label: str) -> httpx.Response:
     body = {"id": str(uuid.uuid4()), "ts": datetime.now(UTC).isoformat(), "barcode": label}
-    return httpx.post(
-        f"{stack.url}/api/v1/stations/{station}/scans",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=15,
-    )
-
-
-def _as(stack: Stack, token: str, method: str, path: str) -> httpx.Response:
-    return httpx.request(
-        method, f"{stack.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=15
-    )
+    return stack.as_token(token, "POST", f"/api/v1/stations/{station}/scans", body)
 
 
 def _events(stack: Stack) -> list[dict[str, Any]]:
@@ -82,7 +71,7 @@ def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> N
         ("GET", "/api/v1/phone-tokens"),
         ("POST", f"/api/v1/stations/{PHONE_STATION}/phone-tokens"),
     ):
-        assert _as(stack, token, method, path).status_code == 403, (method, path)
+        assert stack.as_token(token, method, path).status_code == 403, (method, path)
 
     # Listed for supervisors (never the token), not for workers.
     listed = stack.get("/api/v1/phone-tokens").json()
@@ -98,11 +87,7 @@ def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> N
     assert issued[0]["name"] == signin["name"]
     assert token not in str(_events(stack))
 
-    r = httpx.delete(
-        f"{stack.url}/api/v1/phone-tokens/{signin['name']}",
-        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
-        timeout=15,
-    )
+    r = stack.delete(f"/api/v1/phone-tokens/{signin['name']}")
     assert r.status_code == 200, r.text
     r = _scan(stack, token, PHONE_STATION, "CB-JMB-L-000103")
     assert r.status_code == 401
@@ -111,11 +96,7 @@ def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> N
         lambda: any(e["event"] == "phone_token_revoke" for e in _events(stack)),
         what="the revoke event stored",
     )
-    again = httpx.delete(
-        f"{stack.url}/api/v1/phone-tokens/{signin['name']}",
-        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
-        timeout=15,
-    )
+    again = stack.delete(f"/api/v1/phone-tokens/{signin['name']}")
     assert again.status_code == 404
     assert stack.post("/api/v1/stations/Bad%20Name/phone-tokens").status_code == 422
 
@@ -123,38 +104,39 @@ def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> N
 def test_phone_tokens_are_rebuilt_from_their_events(stack: Stack) -> None:
     first = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
     second = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
-    r = httpx.delete(
-        f"{stack.url}/api/v1/phone-tokens/{first['name']}",
-        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
-        timeout=15,
-    )
+    r = stack.delete(f"/api/v1/phone-tokens/{first['name']}")
     assert r.status_code == 200, r.text
     wait_for(
         lambda: any(e["event"] == "phone_token_revoke" for e in _events(stack)),
         what="the revoke event stored",
     )
-    # Forget the retained list, then start a second services instance from InfluxDB:
-    # what it publishes can only come from the stored events.
+    assert [t.name for t in rebuilt_tokens(stack)] == [second["name"]]
+
+
+def rebuilt_tokens(stack: Stack) -> list[PhoneTokenV1]:
+    """The tokens a second services instance publishes, started on InfluxDB's events alone.
+
+    The retained list is forgotten first: what it publishes can only come from the events.
+    """
     topic = stack.topics.state_phone_tokens
     stack.probe.publish(topic, b"", retain=True)
     probe = Probe(stack.settings, topic)
     try:
         with running_services(stack.settings):
-            names = wait_for(
+            return wait_for(  # type: ignore[no-any-return]
                 lambda: next(
                     (
-                        [t.name for t in phone_tokens_decoder.decode(m.payload).tokens]
+                        phone_tokens_decoder.decode(m.payload).tokens
                         for m in _drain(probe)
                         if m.payload
                     ),
                     None,
                 ),
                 20,
-                "the rebuilt phone tokens published",
+                "the rebuilt tokens published",
             )
     finally:
         probe.close()
-    assert names == [second["name"]]
 
 
 def _drain(probe: Probe) -> list[Any]:
@@ -236,10 +218,6 @@ def test_supervisor_shows_a_phone_qr_code_on_the_dashboard_and_revokes_it(
 def signin_station(stack: Stack) -> None:
     """Make the phone station known (its first phone) and point it at a container."""
     first = stack.post(f"/api/v1/stations/{PHONE_STATION}/phone-tokens").json()
-    r = httpx.delete(
-        f"{stack.url}/api/v1/phone-tokens/{first['name']}",
-        headers={"Authorization": f"Bearer {TOKENS['supervisor']}"},
-        timeout=15,
-    )
+    r = stack.delete(f"/api/v1/phone-tokens/{first['name']}")
     assert r.status_code == 200, r.text
     stack.open_and_point(station=PHONE_STATION)

@@ -21,10 +21,9 @@ from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
 from gudang.wire import scan_decoder
 from gudang_ops.servers import free_port
-from tests.api.conftest import STATION, TOKENS, Stack
+from tests.api.conftest import STATION, TOKENS, Stack, scale_station
 from tests.api.test_api_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.bridge.station_kit import running_station
-from tests.harness import Probe, running_api, running_services, wait_for
+from tests.harness import Probe, running_api, running_services
 
 CODE128 = "CB-JMB-L-000001"
 GS1_HRI = "(01)09501101530003(21)SN0001"  # the default catalogue's JMB-L GTIN
@@ -260,16 +259,7 @@ def test_typed_scan_at_a_station_with_bridge_carries_the_scales_weight(
     stack: Stack, blank_browser: Browser, tmp_path: Path
 ) -> None:
     stack.open_and_point()
-    with running_station(stack.settings, tmp_path, "mt-sics") as st:
-        scale = st.scale
-        assert scale is not None
-        assert st.bridge.link.wait_subscribed(10)
-        wait_for(
-            lambda: _has_scale(stack),
-            what="the API sees the bridge's scale",
-        )
-        scale.place(9.25)
-        wait_for(lambda: scale.reading().stable, what="drum settled")
+    with scale_station(stack, tmp_path, 9.25) as (st, _scale):
         page = _scan_page(blank_browser, stack.url, TOKENS["worker"])
         _type(page, "CB-JMB-L-000301")
         item = page.locator('#recent li[data-label="CB-JMB-L-000301"]')
@@ -279,11 +269,3 @@ def test_typed_scan_at_a_station_with_bridge_carries_the_scales_weight(
         assert (scan.weight_kg, scan.weight_stable) == (9.25, True)
         assert scan.id == item.get_attribute("data-id")
         page.context.close()
-
-
-def _has_scale(stack: Stack) -> bool:
-    stations = stack.get("/api/v1/stations").json()
-    return any(
-        s["station"] == STATION and s["online"] and any(d["role"] == "scale" for d in s["devices"])
-        for s in stations
-    )

@@ -19,12 +19,11 @@ import pytest
 from starlette.requests import Request
 
 from api.app import create_app
-from api.auth import hash_token
 from api.routes.phone_tokens import phone_base_url
 from api.transport import ApiServers
 from gudang.settings import ConfigError, Settings
 from gudang_ops.servers import ServerProcess, free_port
-from tests.api.conftest import TOKENS
+from tests.api.conftest import TOKENS, token_settings
 from tests.harness import make_settings, running_services, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,20 +45,17 @@ def site_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _settings(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path, ca: Path, env: str
 ) -> Settings:
-    settings = make_settings(
+    settings = token_settings(
         mosquitto,
         influxd,
         site,
         tmp_path,
+        roles=("worker",),
         api={
-            "allow_demo_tokens": False,
             "port": free_port(),
             "tls_port": free_port(),
             "tls_certfile": str(ca / "server.crt"),
             "tls_keyfile": str(ca / "server.key"),
-            "tokens": [
-                {"name": "worker-1", "role": "worker", "sha256": hash_token(TOKENS["worker"])}
-            ],
         },
     )
     # The site's positional name leaves no room for a [site] override: set it apart.

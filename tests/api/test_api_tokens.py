@@ -8,33 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, expect
 
 from gudang.influx import InfluxClient, quote_str
-from gudang.wire import phone_tokens_decoder
 from tests.api.conftest import CONTAINER, TOKENS, Stack
 from tests.api.test_api_dashboard import _sign_in, browser  # noqa: F401 (a fixture)
-from tests.api.test_api_phone_tokens import _drain
+from tests.api.test_api_phone_tokens import rebuilt_tokens
 from tests.api.test_api_stream import _next, sse_events
-from tests.harness import Probe, running_services, wait_for
-
-
-def _as(stack: Stack, token: str, method: str, path: str, body: Any = None) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{stack.url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=15,
-    )
+from tests.harness import wait_for
 
 
 def _make(stack: Stack, name: str, role: str, station: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name, "role": role}
     if station:
         body["station"] = station
-    r = _as(stack, TOKENS["admin"], "POST", "/api/v1/tokens", body)
+    r = stack.as_token(TOKENS["admin"], "POST", "/api/v1/tokens", body)
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -56,9 +44,9 @@ def test_admin_makes_a_token_that_has_its_role_and_is_stored_hashed(stack: Stack
     assert made["issued_by"] == "admin-1"
 
     # It has its role: a supervisor's action is accepted and carries its name as the actor.
-    r = _as(stack, token, "GET", "/api/v1/site")
+    r = stack.as_token(token, "GET", "/api/v1/site")
     assert r.json()["me"] == {"name": "budi", "role": "supervisor"}
-    r = _as(stack, token, "POST", "/api/v1/containers", {"container_no": CONTAINER})
+    r = stack.as_token(token, "POST", "/api/v1/containers", {"container_no": CONTAINER})
     assert r.status_code == 201, r.text
     audit = wait_for(
         lambda: [
@@ -70,10 +58,10 @@ def test_admin_makes_a_token_that_has_its_role_and_is_stored_hashed(stack: Stack
     )
     assert audit[0]["actor"] == "budi"
     # ... and nothing of the admin's.
-    assert _as(stack, token, "GET", "/api/v1/tokens").status_code == 403
+    assert stack.as_token(token, "GET", "/api/v1/tokens").status_code == 403
 
     # Listed for the admin with the configuration file's tokens; never the token itself.
-    listed = _as(stack, TOKENS["admin"], "GET", "/api/v1/tokens").json()
+    listed = stack.as_token(TOKENS["admin"], "GET", "/api/v1/tokens").json()
     assert {(t["name"], t["role"], t["source"]) for t in listed} == {
         ("worker-1", "worker", "config"),
         ("supervisor-1", "supervisor", "config"),
@@ -92,29 +80,29 @@ def test_admin_makes_a_token_that_has_its_role_and_is_stored_hashed(stack: Stack
 
     # A name taken (the file's or the dashboard's) is refused; a bad one too.
     body = {"name": "worker-1", "role": "admin"}
-    assert _as(stack, TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 409
+    assert stack.as_token(TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 409
     body = {"name": "budi", "role": "worker"}
-    assert _as(stack, TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 409
+    assert stack.as_token(TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 409
     body = {"name": "Budi Santoso", "role": "worker"}
-    assert _as(stack, TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 422
+    assert stack.as_token(TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 422
     body = {"name": "phone-x-abcdef", "role": "worker"}
-    assert _as(stack, TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 422
+    assert stack.as_token(TOKENS["admin"], "POST", "/api/v1/tokens", body).status_code == 422
     # Nobody below the admin makes one: a supervisor's token cannot make an admin.
     body = {"name": "eve", "role": "admin"}
-    assert _as(stack, token, "POST", "/api/v1/tokens", body).status_code == 403
-    assert _as(stack, TOKENS["worker"], "POST", "/api/v1/tokens", body).status_code == 403
+    assert stack.as_token(token, "POST", "/api/v1/tokens", body).status_code == 403
+    assert stack.as_token(TOKENS["worker"], "POST", "/api/v1/tokens", body).status_code == 403
     # The configuration file's tokens keep working beside.
-    assert _as(stack, TOKENS["worker"], "GET", "/api/v1/containers").status_code == 200
+    assert stack.as_token(TOKENS["worker"], "GET", "/api/v1/containers").status_code == 200
 
 
 def test_a_worker_token_at_a_station_scans_there_only(stack: Stack) -> None:
     made = _make(stack, "sari", "worker", station="load-1")
     assert made["station"] == "load-1"
-    assert _as(stack, made["token"], "GET", "/api/v1/containers").status_code == 403
+    assert stack.as_token(made["token"], "GET", "/api/v1/containers").status_code == 403
     # A supervisor sees it with the station's phones (it scans there only), cannot revoke it
     # through the phones' route: that takes phones' names only.
     assert "sari" in [t["name"] for t in stack.get("/api/v1/phone-tokens").json()]
-    r = _as(stack, TOKENS["supervisor"], "DELETE", "/api/v1/phone-tokens/sari")
+    r = stack.as_token(TOKENS["supervisor"], "DELETE", "/api/v1/phone-tokens/sari")
     assert r.status_code == 422
 
 
@@ -124,42 +112,23 @@ def test_revoked_at_once_in_the_api_and_its_stream_then_rebuilt(stack: Stack) ->
     with sse_events(stack.url, gone["token"]) as events:
         assert _next(events, "status")[1] == 200
         _next(events, "snapshot")
-        r = _as(stack, TOKENS["admin"], "DELETE", "/api/v1/tokens/gone")
+        r = stack.as_token(TOKENS["admin"], "DELETE", "/api/v1/tokens/gone")
         assert r.status_code == 200, r.text
         assert r.json()["name"] == "gone"
         # The stream says so and ends.
         assert _next(events, "revoked", timeout=20)[1] == {"token": "gone"}
-    assert _as(stack, gone["token"], "GET", "/api/v1/containers").status_code == 401
-    assert _as(stack, kept["token"], "GET", "/api/v1/containers").status_code == 200
-    assert _as(stack, TOKENS["admin"], "DELETE", "/api/v1/tokens/gone").status_code == 404
+    assert stack.as_token(gone["token"], "GET", "/api/v1/containers").status_code == 401
+    assert stack.as_token(kept["token"], "GET", "/api/v1/containers").status_code == 200
+    assert stack.as_token(TOKENS["admin"], "DELETE", "/api/v1/tokens/gone").status_code == 404
     # A configuration file's token is not the dashboard's to revoke.
-    assert _as(stack, TOKENS["admin"], "DELETE", "/api/v1/tokens/worker-1").status_code == 404
+    assert stack.as_token(TOKENS["admin"], "DELETE", "/api/v1/tokens/worker-1").status_code == 404
     wait_for(
         lambda: any(e["event"] == "phone_token_revoke" for e in _token_events(stack)),
         what="the revoke event stored",
     )
 
-    # Forget the retained list, then start a second services instance from InfluxDB:
-    # what it publishes can only come from the stored events.
-    topic = stack.topics.state_phone_tokens
-    stack.probe.publish(topic, b"", retain=True)
-    probe = Probe(stack.settings, topic)
-    try:
-        with running_services(stack.settings):
-            tokens = wait_for(
-                lambda: next(
-                    (
-                        phone_tokens_decoder.decode(m.payload).tokens
-                        for m in _drain(probe)
-                        if m.payload
-                    ),
-                    None,
-                ),
-                20,
-                "the rebuilt tokens published",
-            )
-    finally:
-        probe.close()
+    # A second services instance, started from InfluxDB alone, has the revocation too.
+    tokens = rebuilt_tokens(stack)
     assert [(t.name, t.role, t.station) for t in tokens] == [("kept", "worker", None)]
 
 
