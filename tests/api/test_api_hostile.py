@@ -31,7 +31,7 @@ from gudang.wire import (
 from gudang_ops.servers import ServerProcess, free_port
 from tests.api.conftest import TOKENS, auth
 from tests.api.test_api_stream import _next, sse_events
-from tests.bridge.station_kit import gudang_command
+from tests.bridge.station_kit import gudang_command, site_toml
 from tests.harness import Probe, make_settings, wait_for
 
 DROPPED = 'gudang_api_live_events{what="stream_slow_reader_dropped"}'
@@ -77,14 +77,8 @@ def api_config(path: Path, mosquitto: ServerProcess, influxd: ServerProcess, sit
         for role, tok in TOKENS.items()
     )
     path.write_text(
-        f"""
-[site]
-name = "{site}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {mosquitto.port}
-
+        site_toml(site, mosquitto)
+        + f"""
 [influx]
 url = "http://127.0.0.1:{influxd.port}"
 database = "db_{site}"

@@ -124,6 +124,11 @@ class Station:
         """A device's state as the bridge sees it."""
         return self.bridge.device_states()[name]
 
+    def require_scale(self) -> ScaleSimulator:
+        """The station's scale; the test fails if the station was made without one."""
+        assert self.scale is not None, "this station has no scale"
+        return self.scale
+
 
 def station_settings(
     settings: Settings, tmp_path: Path, devices: list[DeviceSettings], **overrides: Any
@@ -201,20 +206,26 @@ def running_station(
             scale.close()
 
 
-def write_station_toml(
-    path: Path, broker: ServerProcess, site: str, tmp_path: Path, station_extra: str = ""
-) -> None:
-    """A station file: scanner and MT-SICS scale at the stable pty links under ``tmp_path``."""
-    path.write_text(
-        f"""
+def site_toml(site: str, broker: ServerProcess, mqtt_extra: str = "") -> str:
+    """The [site] and [mqtt] tables of a settings file: ``site`` on this broker."""
+    return f"""
 [site]
 name = "{site}"
 
 [mqtt]
 host = "127.0.0.1"
 port = {broker.port}
-keepalive_s = 10
+{mqtt_extra}
+"""
 
+
+def write_station_toml(
+    path: Path, broker: ServerProcess, site: str, tmp_path: Path, station_extra: str = ""
+) -> None:
+    """A station file: scanner and MT-SICS scale at the stable pty links under ``tmp_path``."""
+    path.write_text(
+        site_toml(site, broker, "keepalive_s = 10")
+        + f"""
 [station]
 name = "{STATION}"
 spool_path = "{tmp_path / "spool.sqlite3"}"

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from firmware_bridge.simulators import ScaleSimulator
 from gudang.settings import Settings
 from gudang.wire import QOS_COMMAND, ScanKind, StationScanCommandV1, WeightStatus, encode
 from tests.bridge.station_kit import STATION, Station, running_station
@@ -32,15 +33,20 @@ def _send(st: Station, cmd: StationScanCommandV1 | bytes) -> None:
     st.recorder.link.publish_and_wait(st.topics.station_command(STATION), payload, qos=QOS_COMMAND)
 
 
+def _settled_drum(st: Station, kg: float) -> ScaleSimulator:
+    """A drum of `kg` settled on the station's scale, its command topic subscribed."""
+    scale = st.require_scale()
+    assert st.bridge.link.wait_subscribed(10)
+    scale.place(kg)
+    wait_for(lambda: scale.reading().stable, what=f"a {kg} kg drum settled")
+    return scale
+
+
 def test_phone_scan_pairs_with_the_next_stable_weight_once(
     settings: Settings, tmp_path: Path
 ) -> None:
     with running_station(settings, tmp_path, "mt-sics") as st:
-        scale = st.scale
-        assert scale is not None
-        assert st.bridge.link.wait_subscribed(10)
-        scale.place(5.0)
-        wait_for(lambda: scale.reading().stable, what="first drum settled")
+        scale = _settled_drum(st, 5.0)
 
         # The next drum goes on while the first still reads 5.0 kg: only a reading taken
         # after the phone's scan reached the bridge counts.
@@ -78,11 +84,7 @@ def test_phone_scan_pairs_with_the_next_stable_weight_once(
 
 def test_late_bad_and_serial_scans_beside_phone_scans(settings: Settings, tmp_path: Path) -> None:
     with running_station(settings, tmp_path, "mt-sics") as st:
-        scale = st.scale
-        assert scale is not None
-        assert st.bridge.link.wait_subscribed(10)
-        scale.place(7.5)
-        wait_for(lambda: scale.reading().stable, what="drum settled")
+        _settled_drum(st, 7.5)
 
         # Undecodable or empty: dropped with a count; the bridge carries on.
         _send(st, b"{not json")

@@ -47,30 +47,26 @@ def _scan_drum(station: Station, label: str, count: int) -> dict[str, object]:
     return {"kg": scan.weight_kg, "stable": scan.weight_stable, "status": scan.weight_status}
 
 
+def _paired_stable(kg: float) -> dict[str, object]:
+    """What `_scan_drum` returns for a drum paired with a stable `kg`."""
+    return {"kg": kg, "stable": True, "status": WeightStatus.STABLE}
+
+
 @pytest.mark.parametrize("protocol", sorted(SCALE_PROTOCOLS))
 def test_scan_pairs_with_next_stable_weight_and_reports_faults(
     protocol: str, settings: Settings, tmp_path: Path
 ) -> None:
     assert set(OVERLOAD_STATUS) == set(SCALE_PROTOCOLS)
     with running_station(settings, tmp_path, protocol) as st:
-        scale = st.scale
-        assert scale is not None
+        scale = st.require_scale()
         scale.place(5.0)
         wait_for(lambda: _settled(scale), what="first drum settled")
-        assert _scan_drum(st, "CB-JMB-M-000001", 1) == {
-            "kg": 5.0,
-            "stable": True,
-            "status": WeightStatus.STABLE,
-        }
+        assert _scan_drum(st, "CB-JMB-M-000001", 1) == _paired_stable(5.0)
 
         # The first drum still reads 5.0 kg, stable, when the next goes on and is scanned:
         # only a reading taken after the scan counts, so the scan waits for 9.25 kg.
         scale.place(9.25)
-        assert _scan_drum(st, "CB-JMB-L-000002", 2) == {
-            "kg": 9.25,
-            "stable": True,
-            "status": WeightStatus.STABLE,
-        }
+        assert _scan_drum(st, "CB-JMB-L-000002", 2) == _paired_stable(9.25)
 
         # A drum that never settles within the window: published, without a weight.
         scale.settle_s = 60.0
@@ -91,11 +87,7 @@ def test_scan_pairs_with_next_stable_weight_and_reports_faults(
         scale.fault(None)
         scale.place(8.125)
         wait_for(lambda: _settled(scale), what="scale settled after the faults")
-        assert _scan_drum(st, "CB-JMB-L-000006", 6) == {
-            "kg": 8.125,
-            "stable": True,
-            "status": WeightStatus.STABLE,
-        }
+        assert _scan_drum(st, "CB-JMB-L-000006", 6) == _paired_stable(8.125)
         assert scale.alive
         assert st.bridge.counters["scans"] == 6
         assert st.bridge.counters["scans_refused"] == 0

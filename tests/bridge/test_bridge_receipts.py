@@ -71,6 +71,18 @@ class Station:
     def receipt(self, payload: bytes) -> None:
         self.recorder.link.publish_and_wait(self.topics.receipts(STATION), payload)
 
+    def wait_receipted(self, receipted: int, left: int, what: str) -> None:
+        """Wait for `receipted` rows receipted in all, `left` spooled and unconfirmed still."""
+        bridge = self.bridge
+        wait_for(
+            lambda: (
+                (bridge.spool.depth, bridge.sender.unconfirmed, bridge.counters["receipted"])
+                == (left, left, receipted)
+            ),
+            what=what,
+        )
+        assert bridge.spool.count() == left
+
     def ids_arrived(self) -> list[str]:
         return [s.id for s in self.recorder.scans()]
 
@@ -105,14 +117,7 @@ def test_a_puback_keeps_the_row_a_receipt_deletes_it_and_bad_receipts_harm_nothi
         assert (status.spool_depth, status.spool_unconfirmed) == (5, 5)
 
         st.receipt(_receipt(ids[0], ids[1]))
-        wait_for(
-            lambda: (
-                (bridge.spool.depth, bridge.sender.unconfirmed, bridge.counters["receipted"])
-                == (3, 3, 2)
-            ),
-            what="2 rows receipted",
-        )
-        assert bridge.spool.count() == 3
+        st.wait_receipted(2, left=3, what="2 rows receipted")
 
         # A receipt again, and ids nobody spooled: ignored, counted.
         st.receipt(_receipt(ids[0], ids[1], "f" * 32))
@@ -134,14 +139,7 @@ def test_a_puback_keeps_the_row_a_receipt_deletes_it_and_bad_receipts_harm_nothi
 
         # Still working: the rest is receipted, the spool empties.
         st.receipt(_receipt(*ids[2:]))
-        wait_for(
-            lambda: (
-                (bridge.spool.depth, bridge.sender.unconfirmed, bridge.counters["receipted"])
-                == (0, 0, 5)
-            ),
-            what="the spool empty",
-        )
-        assert bridge.spool.count() == 0
+        st.wait_receipted(5, left=0, what="the spool empty")
         assert bridge.counters["resent"] == 0
         assert st.ids_arrived() == ids  # nothing sent twice
     finally:

@@ -22,8 +22,7 @@ def test_scale_unplugged_reports_down_invents_nothing_and_resumes_on_replug(
     protocol: str, settings: Settings, tmp_path: Path
 ) -> None:
     with running_station(settings, tmp_path, protocol) as st:
-        scale = st.scale
-        assert scale is not None
+        scale = st.require_scale()
         scale.place(6.0)
         st.scanner.scan("CB-JMB-M-000301")
         assert st.recorder.wait_scans(1)[0].weight_kg == 6.0
@@ -73,8 +72,7 @@ def test_scanner_unplugged_and_replugged_keeps_the_scale_and_resumes(
     settings: Settings, tmp_path: Path
 ) -> None:
     with running_station(settings, tmp_path, "mt-sics") as st:
-        assert st.scale is not None
-        st.scale.place(4.5)
+        st.require_scale().place(4.5)
         st.scanner.unplug()
         wait_for(lambda: st.device("scanner") == "disconnected", what="scanner down")
         assert st.device("scale") == "connected"
@@ -91,8 +89,7 @@ def test_scale_in_error_shows_in_the_status_until_it_weighs_again(
     protocol: str, settings: Settings, tmp_path: Path
 ) -> None:
     with running_station(settings, tmp_path, protocol) as st:
-        scale = st.scale
-        assert scale is not None
+        scale = st.require_scale()
         before = len(st.recorder.statuses())
         # MT-SICS says "EL"; a CAS indicator has no error frame and goes silent.
         scale.fault(ScaleStatus.ERROR)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from firmware_bridge.bridge import Bridge
 from gudang.settings import DeviceSettings
-from gudang.wire import ScanKind, Topics, WeightStatus
+from gudang.wire import ScanKind, ScanV1, Topics, WeightStatus
 from gudang_ops.servers import ServerProcess
 from tests.bridge.station_kit import (
     STATION,
@@ -44,12 +44,36 @@ class _Simulator:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+        self.output = b""
 
     def stop(self) -> bytes:
         """SIGTERM, as a person's Ctrl-C; what it printed."""
         self.process.send_signal(signal.SIGTERM)
         out, _ = self.process.communicate(timeout=15)
         return out
+
+
+@contextmanager
+def _simulator(links: Path, *args: str, devices: list[str]) -> Iterator[_Simulator]:
+    """``gudang simulate ARGS`` with its `devices` linked in `links`, stopped when the block
+    ends: it must end cleanly, with no traceback; what it printed is kept in ``output``."""
+    sim = _Simulator(links, *args)
+    try:
+        for name in devices:
+            wait_for((links / name).exists, 15, f"the simulator's {name}")
+        yield sim
+    finally:
+        sim.output = sim.stop()
+    assert sim.process.returncode == 0, sim.output
+    assert b"Traceback" not in sim.output
+
+
+def _assert_drums_weighed(drums: list[ScanV1]) -> None:
+    """The simulated worker's drums: its labels, paired stable with its 2.5-11.5 kg weights."""
+    assert all(s.barcode.startswith("CB-JMB-") for s in drums)
+    stable = [s for s in drums if s.weight_status is WeightStatus.STABLE]
+    assert len(stable) >= len(drums) - 1  # the first may have met the scale mid-start
+    assert all(s.weight_kg is not None and 2.5 <= s.weight_kg <= 11.5 for s in stable)
 
 
 @contextmanager
@@ -77,9 +101,8 @@ def test_simulated_worker_with_line_noise_feeds_a_bridge(
     mosquitto: ServerProcess, tmp_path: Path
 ) -> None:
     links = tmp_path / "sim"
-    sim = _Simulator(links, "--protocol", "cas", "--container", "CSQU 305438 3")
-    try:
-        wait_for((links / "scale").exists, 15, "the simulator's ptys")
+    args = ("--protocol", "cas", "--container", "CSQU 305438 3")
+    with _simulator(links, *args, devices=["scanner", "scale"]) as sim:
         devices = [
             DeviceSettings(name="scanner", role="scanner", port=str(links / "scanner")),
             DeviceSettings(name="scale", role="scale", port=str(links / "scale"), protocol="cas"),
@@ -87,29 +110,19 @@ def test_simulated_worker_with_line_noise_feeds_a_bridge(
         with _bridge(mosquitto, tmp_path, devices) as (bridge, recorder):
             wait_for(lambda: len(recorder.scans()) >= DRUMS, 30, f"{DRUMS} simulated drums")
             drums = [s for s in recorder.scans() if s.kind is ScanKind.DRUM]
+            _assert_drums_weighed(drums)
             # Every drum came with line noise on both lines: dropped and counted, never a scan.
-            assert all(s.barcode.startswith("CB-JMB-") for s in drums)
             assert bridge.counters["scanner_bad_frames"] >= len(drums)
             assert bridge.counters["scale_bad_frames"] >= 1
-            # Plausible weights (the worker puts 2.5-11.5 kg drums on the scale), paired stable.
-            stable = [s for s in drums if s.weight_status is WeightStatus.STABLE]
-            assert len(stable) >= len(drums) - 1  # the first may have met the scale mid-start
-            assert all(s.weight_kg is not None and 2.5 <= s.weight_kg <= 11.5 for s in stable)
-    finally:
-        out = sim.stop()
-    assert sim.process.returncode == 0, out
-    assert b"scanner:" in out
-    assert b"Traceback" not in out
+    assert b"scanner:" in sim.output
 
 
 def test_simulated_keyboard_scanner_and_xk3190_feed_a_bridge(
     mosquitto: ServerProcess, tmp_path: Path
 ) -> None:
     links = tmp_path / "sim"
-    sim = _Simulator(links, "--protocol", "xk3190-a12", "--hid", "de")
-    try:
-        wait_for((links / "scale").exists, 15, "the simulator's devices")
-        wait_for((links / "scanner-kbd").exists, 15, "the simulator's keyboard FIFO")
+    args = ("--protocol", "xk3190-a12", "--hid", "de")
+    with _simulator(links, *args, devices=["scale", "scanner-kbd"]) as sim:
         devices = [
             DeviceSettings(
                 name="scanner",
@@ -126,13 +139,6 @@ def test_simulated_keyboard_scanner_and_xk3190_feed_a_bridge(
             wait_for(lambda: len(recorder.scans()) >= 4, 30, "4 simulated drums")
             drums = recorder.scans()
             # Typed on a German layout and read back as such; each came after a bad key.
-            assert all(s.barcode.startswith("CB-JMB-") for s in drums)
+            _assert_drums_weighed(drums)
             assert bridge.counters["scanner_bad_frames"] >= len(drums) - 1
-            stable = [s for s in drums if s.weight_status is WeightStatus.STABLE]
-            assert len(stable) >= len(drums) - 1
-            assert all(s.weight_kg is not None and 2.5 <= s.weight_kg <= 11.5 for s in stable)
-    finally:
-        out = sim.stop()
-    assert sim.process.returncode == 0, out
-    assert b'(protocol = "hid", layout = "de")' in out
-    assert b"Traceback" not in out
+    assert b'(protocol = "hid", layout = "de")' in sim.output
