@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
 
 from firmware_bridge.protocols import and_
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
+from tests.bridge.protocol_kit import PolledProtocolTables, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
 ERROR = ScaleStatus.ERROR
 
 
-@pytest.mark.parametrize(
-    ("frame", "reading"),
-    [
+class TestTables(PolledProtocolTables):
+    protocol = and_.PROTOCOL
+    poll_command = b"Q\r\n"
+    parses = (
         (b"ST,+00012.34 kg", ScaleReading(STABLE, 12.34)),
         (b"US,+00012.31 kg", ScaleReading(MOTION, 12.31)),
         (b"ST,-00000.50 kg", ScaleReading(STABLE, -0.5)),
@@ -38,15 +38,8 @@ ERROR = ScaleStatus.ERROR
             b"ST,+00012.34 ct",
             ScaleReading(ERROR, None, None, "A&D: unit 'ct' is not a supported mass unit"),
         ),
-    ],
-)
-def test_parse(frame: bytes, reading: ScaleReading) -> None:
-    assert and_.parse(frame) == reading
-
-
-@pytest.mark.parametrize(
-    ("frame", "message"),
-    [
+    )
+    rejects = (
         (b"", "unknown header ''"),
         (b"XX,+00012.34 kg", "unknown header 'XX'"),
         (b"ST", "expected 2 or 3 comma-separated fields"),
@@ -57,10 +50,30 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
         (b"ST,+00012.34 k g", "is not a number and unit"),
         (b"EC,X1", "malformed error reply"),
         (b"ST,+00012.34 kg\x00", "byte 0x00 at 15"),
-    ],
-)
-def test_parse_rejects(frame: bytes, message: str) -> None:
-    assert_rejects(and_.parse, frame, message)
+    )
+    encodes = (
+        (ScaleReading(STABLE, 12.34), b"ST,+00012.34 kg\r\n"),
+        (ScaleReading(MOTION, -0.125), b"US,-0000.125 kg\r\n"),
+        (ScaleReading(STABLE, 12.34, net=True), b"ST,NT,+0012.34kg\r\n"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None), b"OL,+9999.999 kg\r\n"),
+        (ScaleReading(ScaleStatus.UNDERLOAD, None, net=False), b"OL,GS,-9999.999kg\r\n"),
+        (ScaleReading(ERROR, None, detail=and_.error_detail(6)), b"EC,E06\r\n"),
+        (ScaleReading(ERROR, None, detail="something else"), b"EC,E02\r\n"),
+    )
+    without_weight = (
+        ScaleReading(ScaleStatus.OVERLOAD, None),
+        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
+        ScaleReading(ERROR, None, None, and_.COUNTING_DETAIL),
+        ScaleReading(ERROR, None, True, and_.BLANKED_DETAIL),
+        *(ScaleReading(ERROR, None, detail=and_.error_detail(code)) for code in and_.ERRORS),
+    )
+    responds = (
+        (b"Q\r\n", ScaleReading(MOTION, 1.5), b"US,+00001.50 kg\r\n"),
+        (b"S\r\n", ScaleReading(STABLE, 1.5), b"ST,+00001.50 kg\r\n"),
+        (b"S\r\n", ScaleReading(MOTION, 1.5), b""),  # S waits for stability
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"EC,E01\r\n"),
+    )
+    weights = readings(999_999, nets=[None, True, False])
 
 
 def test_splitter_partial_frames_cr_only_and_noise() -> None:
@@ -74,55 +87,6 @@ def test_splitter_partial_frames_cr_only_and_noise() -> None:
     assert and_.parse(frames[1]) == ScaleReading(MOTION, 1.0)
 
 
-@pytest.mark.parametrize(
-    ("reading", "frame"),
-    [
-        (ScaleReading(STABLE, 12.34), b"ST,+00012.34 kg\r\n"),
-        (ScaleReading(MOTION, -0.125), b"US,-0000.125 kg\r\n"),
-        (ScaleReading(STABLE, 12.34, net=True), b"ST,NT,+0012.34kg\r\n"),
-        (ScaleReading(ScaleStatus.OVERLOAD, None), b"OL,+9999.999 kg\r\n"),
-        (ScaleReading(ScaleStatus.UNDERLOAD, None, net=False), b"OL,GS,-9999.999kg\r\n"),
-        (ScaleReading(ERROR, None, detail=and_.error_detail(6)), b"EC,E06\r\n"),
-        (ScaleReading(ERROR, None, detail="something else"), b"EC,E02\r\n"),
-    ],
-)
-def test_encode(reading: ScaleReading, frame: bytes) -> None:
-    assert and_.encode(reading) == frame
-
-
 def test_encode_refuses_busy() -> None:
     with pytest.raises(ValueError, match="busy"):
         and_.encode(ScaleReading(ScaleStatus.BUSY, None))
-
-
-@pytest.mark.parametrize(
-    "reading",
-    [
-        ScaleReading(ScaleStatus.OVERLOAD, None),
-        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
-        ScaleReading(ERROR, None, None, and_.COUNTING_DETAIL),
-        ScaleReading(ERROR, None, True, and_.BLANKED_DETAIL),
-        *(ScaleReading(ERROR, None, detail=and_.error_detail(code)) for code in and_.ERRORS),
-    ],
-)
-def test_round_trip_without_weight(reading: ScaleReading) -> None:
-    assert and_.parse(and_.encode(reading).removesuffix(b"\r\n")) == reading
-
-
-@settings(deadline=None)
-@given(readings(999_999, nets=[None, True, False]))
-def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
-    assert_one_frame_back(and_.PROTOCOL, reading)
-
-
-@pytest.mark.parametrize(
-    ("command", "reading", "reply"),
-    [
-        (b"Q\r\n", ScaleReading(MOTION, 1.5), b"US,+00001.50 kg\r\n"),
-        (b"S\r\n", ScaleReading(STABLE, 1.5), b"ST,+00001.50 kg\r\n"),
-        (b"S\r\n", ScaleReading(MOTION, 1.5), b""),  # S waits for stability
-        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"EC,E01\r\n"),
-    ],
-)
-def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
-    assert and_.respond(command, reading) == reply

@@ -7,12 +7,16 @@ from hypothesis import given, settings
 
 from firmware_bridge.protocols import cas
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import assert_rejects, readings
+from tests.bridge.protocol_kit import ProtocolTables, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
 # Lamp "D" = 0x44: stable + gross. "B" = 0x42: stable + tare.
 LONG = b"ST,GS,\x01D,000013.5 kg\r\n"
+NO_WEIGHT = (
+    ScaleReading(ScaleStatus.OVERLOAD, None, net=True),
+    ScaleReading(ScaleStatus.UNDERLOAD, None, net=False),
+)
 
 
 def test_long_frame_is_22_bytes_and_short_18() -> None:
@@ -20,9 +24,9 @@ def test_long_frame_is_22_bytes_and_short_18() -> None:
     assert len(b"ST,GS,000013.5kg\r\n") == 18
 
 
-@pytest.mark.parametrize(
-    ("frame", "reading"),
-    [
+class TestTables(ProtocolTables):
+    protocol = cas.PROTOCOL
+    parses = (
         (LONG[:-2], ScaleReading(STABLE, 13.5, net=False)),
         (LONG, ScaleReading(STABLE, 13.5, net=False)),  # terminator tolerated
         (b"ST,NT,\x01B,0012.345 kg", ScaleReading(STABLE, 12.345, net=True)),
@@ -44,15 +48,8 @@ def test_long_frame_is_22_bytes_and_short_18() -> None:
                 ScaleStatus.ERROR, None, False, "CAS: unit 'PC' is not a supported mass unit"
             ),
         ),
-    ],
-)
-def test_parse(frame: bytes, reading: ScaleReading) -> None:
-    assert cas.parse(frame) == reading
-
-
-@pytest.mark.parametrize(
-    ("frame", "message"),
-    [
+    )
+    rejects = (
         (b"ST,GS,13.5kg", "frame is 12 bytes"),
         (b"ST,GS,\x01D;000013.5 kg", "no ',' after the id and lamp bytes"),
         (b"XX,GS,000013.5kg", "headers b'XX,GS,' are not"),
@@ -61,10 +58,14 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
         (b"ST,GS,0000x3.5kg", "data field b'0000x3.5kg' is not a number and unit"),
         (b"ST,GS,00.013.5kg", "weight '00.013.5' is not a number"),
         (b"ST,GS,\x01D,000013.5 k\xe7", "byte 0xe7 at 19"),
-    ],
-)
-def test_parse_rejects(frame: bytes, message: str) -> None:
-    assert_rejects(cas.parse, frame, message)
+    )
+    encodes = (
+        (ScaleReading(STABLE, 13.5, net=False), b"ST,GS,\x01D,000013.5 kg\r\n"),
+        (ScaleReading(MOTION, 0.0, net=True), b"US,NT,\x01\x03,000000.0 kg\r\n"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"OL,GS,\x01\x04,999999.9 kg\r\n"),
+    )
+    without_weight = NO_WEIGHT
+    weights = readings(999_999, nets=[True, False])
 
 
 def test_splitter_cuts_only_at_crlf_then_noise_then_a_good_frame() -> None:
@@ -81,18 +82,6 @@ def test_splitter_cuts_only_at_crlf_then_noise_then_a_good_frame() -> None:
     assert cas.parse(LONG[:-2]) == ScaleReading(STABLE, 13.5, net=False)
 
 
-@pytest.mark.parametrize(
-    ("reading", "frame"),
-    [
-        (ScaleReading(STABLE, 13.5, net=False), b"ST,GS,\x01D,000013.5 kg\r\n"),
-        (ScaleReading(MOTION, 0.0, net=True), b"US,NT,\x01\x03,000000.0 kg\r\n"),
-        (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"OL,GS,\x01\x04,999999.9 kg\r\n"),
-    ],
-)
-def test_encode(reading: ScaleReading, frame: bytes) -> None:
-    assert cas.encode(reading) == frame
-
-
 def test_encode_short() -> None:
     reading = ScaleReading(STABLE, -2.25, net=True)
     assert cas.encode_short(reading) == b"ST,NT,-0002.25kg\r\n"
@@ -105,21 +94,15 @@ def test_encode_refuses_what_cas_cannot_say(status: ScaleStatus) -> None:
         cas.encode(ScaleReading(status, None))
 
 
-@pytest.mark.parametrize(
-    "reading",
-    [
-        ScaleReading(ScaleStatus.OVERLOAD, None, net=True),
-        ScaleReading(ScaleStatus.UNDERLOAD, None, net=False),
-    ],
-)
-def test_round_trip_without_weight(reading: ScaleReading) -> None:
-    assert cas.parse(cas.encode(reading)) == reading
+@pytest.mark.parametrize("reading", NO_WEIGHT)
+def test_short_frames_round_trip_without_weight(reading: ScaleReading) -> None:
+    assert cas.parse(cas.encode(reading)) == reading  # CR LF still on: tolerated
     assert cas.parse(cas.encode_short(reading)) == reading
 
 
 @settings(deadline=None)
 @given(readings(999_999, nets=[True, False]))
-def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
+def test_long_and_short_frames_through_the_splitter(reading: ScaleReading) -> None:
     stream = cas.encode(reading) + cas.encode_short(reading)
     frames = cas.PROTOCOL.make_splitter().feed(stream)
     assert [cas.parse(frame) for frame in frames] == [reading, reading]

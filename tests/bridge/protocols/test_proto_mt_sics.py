@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
 
 from firmware_bridge.protocols import mt_sics
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
+from tests.bridge.protocol_kit import PolledProtocolTables, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
 
 
-@pytest.mark.parametrize(
-    ("frame", "reading"),
-    [
+class TestTables(PolledProtocolTables):
+    protocol = mt_sics.PROTOCOL
+    poll_command = b"SI\r\n"
+    parses = (
         (b"S S      12.34 kg", ScaleReading(STABLE, 12.34)),
         (b"S D      12.31 kg", ScaleReading(MOTION, 12.31)),
         (b"S S     192.21 g", ScaleReading(STABLE, 0.19221)),
@@ -37,15 +37,8 @@ MOTION = ScaleStatus.MOTION
                 ScaleStatus.ERROR, None, detail="MT-SICS: unit 'PCS' is not a supported mass unit"
             ),
         ),
-    ],
-)
-def test_parse(frame: bytes, reading: ScaleReading) -> None:
-    assert mt_sics.parse(frame) == reading
-
-
-@pytest.mark.parametrize(
-    ("frame", "message"),
-    [
+    )
+    rejects = (
         (b"", "not a weight reply"),
         (b"Z A", "not a weight reply"),  # a zero reply is not a weight
         (b"S X      12.34 kg", "unknown reply status 'X'"),
@@ -54,10 +47,38 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
         (b"S S        nan kg", "weight 'nan' is not a number"),
         (b"S I 12", "extra fields"),
         (b"S S \xb512.34 kg", "byte 0xb5 at 4"),
-    ],
-)
-def test_parse_rejects(frame: bytes, message: str) -> None:
-    assert_rejects(mt_sics.parse, frame, message)
+    )
+    encodes = (
+        (ScaleReading(STABLE, 12.34), b"S S     12.340 kg\r\n"),
+        (ScaleReading(MOTION, -0.5), b"S D     -0.500 kg\r\n"),
+        (ScaleReading(ScaleStatus.BUSY, None), b"S I\r\n"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
+        (ScaleReading(ScaleStatus.UNDERLOAD, None), b"S -\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")), b"ET\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail="anything else"), b"EL\r\n"),
+    )
+    without_weight = (
+        ScaleReading(ScaleStatus.BUSY, None),
+        ScaleReading(ScaleStatus.OVERLOAD, None),
+        ScaleReading(ScaleStatus.UNDERLOAD, None),
+        *(
+            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail(c))
+            for c in mt_sics.ERRORS
+        ),
+    )
+    responds = (
+        (b"S\r\n", ScaleReading(STABLE, 1.5), b"S S      1.500 kg\r\n"),
+        (b"S\r\n", ScaleReading(MOTION, 1.5), b"S I\r\n"),  # no stable weight in time
+        (b"SI\r\n", ScaleReading(MOTION, 1.5), b"S D      1.500 kg\r\n"),
+        (b"S\r\n", ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
+        (
+            b"S\r\n",
+            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")),
+            b"ET\r\n",
+        ),
+    )
+    weights = readings(9_999_999, nets=[None])
 
 
 def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
@@ -69,65 +90,3 @@ def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
     with pytest.raises(ParseError):
         mt_sics.parse(frames[0])
     assert mt_sics.parse(frames[1]) == ScaleReading(MOTION, 1.0)
-
-
-@pytest.mark.parametrize(
-    ("reading", "frame"),
-    [
-        (ScaleReading(STABLE, 12.34), b"S S     12.340 kg\r\n"),
-        (ScaleReading(MOTION, -0.5), b"S D     -0.500 kg\r\n"),
-        (ScaleReading(ScaleStatus.BUSY, None), b"S I\r\n"),
-        (ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
-        (ScaleReading(ScaleStatus.UNDERLOAD, None), b"S -\r\n"),
-        (ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")), b"ET\r\n"),
-        (ScaleReading(ScaleStatus.ERROR, None, detail="anything else"), b"EL\r\n"),
-    ],
-)
-def test_encode(reading: ScaleReading, frame: bytes) -> None:
-    assert mt_sics.encode(reading) == frame
-
-
-@pytest.mark.parametrize(
-    "reading",
-    [
-        ScaleReading(ScaleStatus.BUSY, None),
-        ScaleReading(ScaleStatus.OVERLOAD, None),
-        ScaleReading(ScaleStatus.UNDERLOAD, None),
-        *(
-            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail(c))
-            for c in mt_sics.ERRORS
-        ),
-    ],
-)
-def test_round_trip_without_weight(reading: ScaleReading) -> None:
-    assert mt_sics.parse(mt_sics.encode(reading).removesuffix(b"\r\n")) == reading
-
-
-@settings(deadline=None)
-@given(readings(9_999_999, nets=[None]))
-def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
-    assert_one_frame_back(mt_sics.PROTOCOL, reading)
-
-
-@pytest.mark.parametrize(
-    ("command", "reading", "reply"),
-    [
-        (b"S\r\n", ScaleReading(STABLE, 1.5), b"S S      1.500 kg\r\n"),
-        (b"S\r\n", ScaleReading(MOTION, 1.5), b"S I\r\n"),  # no stable weight in time
-        (b"SI\r\n", ScaleReading(MOTION, 1.5), b"S D      1.500 kg\r\n"),
-        (b"S\r\n", ScaleReading(ScaleStatus.OVERLOAD, None), b"S +\r\n"),
-        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
-        (
-            b"S\r\n",
-            ScaleReading(ScaleStatus.ERROR, None, detail=mt_sics.error_detail("ET")),
-            b"ET\r\n",
-        ),
-    ],
-)
-def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
-    assert mt_sics.respond(command, reading) == reply
-
-
-def test_poll_command_is_si() -> None:
-    assert mt_sics.PROTOCOL.poll_command == b"SI\r\n"
-    assert not mt_sics.PROTOCOL.streaming

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
 
 from firmware_bridge.protocols import ohaus
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
+from tests.bridge.protocol_kit import PolledProtocolTables, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
 
 
-@pytest.mark.parametrize(
-    ("frame", "reading"),
-    [
+class TestTables(PolledProtocolTables):
+    protocol = ohaus.PROTOCOL
+    poll_command = b"IP\r\n"
+    parses = (
         (b"     192.21 g", ScaleReading(STABLE, 0.19221)),
         (b"       0.01 g ?", ScaleReading(MOTION, 0.00001)),
         (b"    -192.21 g", ScaleReading(STABLE, -0.19221)),
@@ -32,25 +32,32 @@ MOTION = ScaleStatus.MOTION
                 ScaleStatus.ERROR, None, None, "Ohaus: unit 'ct' is not a supported mass unit"
             ),
         ),
-    ],
-)
-def test_parse(frame: bytes, reading: ScaleReading) -> None:
-    assert ohaus.parse(frame) == reading
-
-
-@pytest.mark.parametrize(
-    ("frame", "message"),
-    [
+    )
+    rejects = (
         (b"", "not a weight line"),
         (b"     192.21", "not a weight line"),
         (b"     192.21 g !", "not a weight line"),
         (b"     192.21 g XYZ", "unknown legend 'XYZ'"),
         (b"     19.2.21 g", "weight '19.2.21' is not a number"),
         (b"     192.21 g\x1b", "byte 0x1b at 13"),
-    ],
-)
-def test_parse_rejects(frame: bytes, message: str) -> None:
-    assert_rejects(ohaus.parse, frame, message)
+    )
+    encodes = (
+        (ScaleReading(STABLE, 0.19221), b"    0.19221 kg\r\n"),
+        (ScaleReading(MOTION, 12.5), b"     12.500 kg ?\r\n"),
+        (ScaleReading(STABLE, -1.0, net=True), b"     -1.000 kg NET\r\n"),
+        (ScaleReading(STABLE, 1.0, net=False), b"      1.000 kg G\r\n"),
+        (ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL), b"ES\r\n"),
+    )
+    responds = (
+        (b"IP\r\n", ScaleReading(MOTION, 1.5), b"      1.500 kg ?\r\n"),
+        (b"P\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
+        (b"SP\r\n", ScaleReading(MOTION, 1.5), b""),  # prints once stable
+        (b"SP\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
+        (b"Z\r\n", ScaleReading(STABLE, 1.5), b""),
+        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
+    )
+    without_weight = (ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL),)
+    weights = readings(99_999_999, nets=[None, True, False])
 
 
 def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
@@ -65,51 +72,7 @@ def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
         ohaus.parse(b"\x7f\x7f")
 
 
-@pytest.mark.parametrize(
-    ("reading", "frame"),
-    [
-        (ScaleReading(STABLE, 0.19221), b"    0.19221 kg\r\n"),
-        (ScaleReading(MOTION, 12.5), b"     12.500 kg ?\r\n"),
-        (ScaleReading(STABLE, -1.0, net=True), b"     -1.000 kg NET\r\n"),
-        (ScaleReading(STABLE, 1.0, net=False), b"      1.000 kg G\r\n"),
-        (ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL), b"ES\r\n"),
-    ],
-)
-def test_encode(reading: ScaleReading, frame: bytes) -> None:
-    assert ohaus.encode(reading) == frame
-
-
 @pytest.mark.parametrize("status", [ScaleStatus.OVERLOAD, ScaleStatus.UNDERLOAD, ScaleStatus.BUSY])
 def test_encode_refuses_what_ohaus_cannot_say(status: ScaleStatus) -> None:
     with pytest.raises(ValueError, match="no printout"):
         ohaus.encode(ScaleReading(status, None))
-
-
-def test_round_trip_error() -> None:
-    reading = ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL)
-    assert ohaus.parse(ohaus.encode(reading).removesuffix(b"\r\n")) == reading
-
-
-@settings(deadline=None)
-@given(readings(99_999_999, nets=[None, True, False]))
-def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
-    assert_one_frame_back(ohaus.PROTOCOL, reading)
-
-
-@pytest.mark.parametrize(
-    ("command", "reading", "reply"),
-    [
-        (b"IP\r\n", ScaleReading(MOTION, 1.5), b"      1.500 kg ?\r\n"),
-        (b"P\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
-        (b"SP\r\n", ScaleReading(MOTION, 1.5), b""),  # prints once stable
-        (b"SP\r\n", ScaleReading(STABLE, 1.5), b"      1.500 kg\r\n"),
-        (b"Z\r\n", ScaleReading(STABLE, 1.5), b""),
-        (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
-    ],
-)
-def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
-    assert ohaus.respond(command, reading) == reply
-
-
-def test_poll_command_is_immediate_print() -> None:
-    assert ohaus.PROTOCOL.poll_command == b"IP\r\n"

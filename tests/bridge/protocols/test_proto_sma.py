@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
 
 from firmware_bridge.protocols import sma
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import assert_one_frame_back, assert_rejects, readings
+from tests.bridge.protocol_kit import PolledProtocolTables, readings
 
 STABLE = ScaleStatus.STABLE
 MOTION = ScaleStatus.MOTION
 ERROR = ScaleStatus.ERROR
 
 
-@pytest.mark.parametrize(
-    ("frame", "reading"),
-    [
+class TestTables(PolledProtocolTables):
+    protocol = sma.PROTOCOL
+    poll_command = b"\nW\r"
+    parses = (
         # FIELD.md's example (a 9-character weight field, as printed in the standard)
         (b"\n 1G      5.025lb \r", ScaleReading(STABLE, 2.279302, net=False)),
         (b" 1G       5.025lb ", ScaleReading(STABLE, 2.279302, net=False)),  # LF, CR removed
@@ -43,15 +43,8 @@ ERROR = ScaleStatus.ERROR
             b" 1G       5.000tn ",
             ScaleReading(ERROR, None, False, "SMA: unit 'tn' is not a supported mass unit"),
         ),
-    ],
-)
-def test_parse(frame: bytes, reading: ScaleReading) -> None:
-    assert sma.parse(frame) == reading
-
-
-@pytest.mark.parametrize(
-    ("frame", "message"),
-    [
+    )
+    rejects = (
         (b"", "reply too short"),
         (b"--", "reply too short"),  # too few dashes to be a timeout
         (b" 1G ", "reply too short"),
@@ -63,10 +56,31 @@ def test_parse(frame: bytes, reading: ScaleReading) -> None:
         (b" 1G       5.025   ", "no unit after the weight"),
         (b" 1G       5.025lb5", "weight and unit unreadable"),
         (b" 1G \t     5.025lb ", "byte 0x09 at 4"),
-    ],
-)
-def test_parse_rejects(frame: bytes, message: str) -> None:
-    assert_rejects(sma.parse, frame, message)
+    )
+    encodes = (
+        (ScaleReading(STABLE, 5.025, net=False), b"\n 1G       5.025kg \r"),
+        (ScaleReading(MOTION, 7.65, net=True), b"\n 1NM      7.650kg \r"),
+        (ScaleReading(STABLE, 0.0, net=False), b"\nZ1G       0.000kg \r"),
+        (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"\nO1G  ----------kg \r"),
+        (ScaleReading(ScaleStatus.BUSY, None, net=False), b"\n 1GM ----------kg \r"),
+        (ScaleReading(ERROR, None, False, sma.error_detail("T")), b"\nT1G  ----------kg \r"),
+        (ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL), b"\n?\r"),
+    )
+    without_weight = (
+        ScaleReading(ScaleStatus.OVERLOAD, None, net=False),
+        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
+        ScaleReading(ScaleStatus.BUSY, None, net=False),
+        ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL),
+        ScaleReading(ERROR, None, None, sma.TARE_DETAIL),
+        *(ScaleReading(ERROR, None, True, sma.error_detail(s)) for s in sma.ERRORS),
+    )
+    responds = (
+        (b"\nW\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM      1.500kg \r"),
+        (b"\nP\r", ScaleReading(STABLE, 1.5, net=False), b"\n 1G       1.500kg \r"),
+        (b"\nP\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM ----------kg \r"),
+        (b"\nX\r", ScaleReading(STABLE, 1.5, net=False), b"\n?\r"),
+    )
+    weights = readings(9_999_999, nets=[True, False])
 
 
 def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
@@ -78,57 +92,3 @@ def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
     with pytest.raises(ParseError):
         sma.parse(frames[0])
     assert sma.parse(frames[1]) == ScaleReading(MOTION, 1.0, net=False)
-
-
-@pytest.mark.parametrize(
-    ("reading", "frame"),
-    [
-        (ScaleReading(STABLE, 5.025, net=False), b"\n 1G       5.025kg \r"),
-        (ScaleReading(MOTION, 7.65, net=True), b"\n 1NM      7.650kg \r"),
-        (ScaleReading(STABLE, 0.0, net=False), b"\nZ1G       0.000kg \r"),
-        (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"\nO1G  ----------kg \r"),
-        (ScaleReading(ScaleStatus.BUSY, None, net=False), b"\n 1GM ----------kg \r"),
-        (ScaleReading(ERROR, None, False, sma.error_detail("T")), b"\nT1G  ----------kg \r"),
-        (ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL), b"\n?\r"),
-    ],
-)
-def test_encode(reading: ScaleReading, frame: bytes) -> None:
-    assert sma.encode(reading) == frame
-
-
-@pytest.mark.parametrize(
-    "reading",
-    [
-        ScaleReading(ScaleStatus.OVERLOAD, None, net=False),
-        ScaleReading(ScaleStatus.UNDERLOAD, None, net=True),
-        ScaleReading(ScaleStatus.BUSY, None, net=False),
-        ScaleReading(ERROR, None, detail=sma.UNKNOWN_COMMAND_DETAIL),
-        ScaleReading(ERROR, None, None, sma.TARE_DETAIL),
-        *(ScaleReading(ERROR, None, True, sma.error_detail(s)) for s in sma.ERRORS),
-    ],
-)
-def test_round_trip_without_weight(reading: ScaleReading) -> None:
-    assert sma.parse(sma.encode(reading)) == reading
-
-
-@settings(deadline=None)
-@given(readings(9_999_999, nets=[True, False]))
-def test_round_trip_through_the_splitter(reading: ScaleReading) -> None:
-    assert_one_frame_back(sma.PROTOCOL, reading)
-
-
-@pytest.mark.parametrize(
-    ("command", "reading", "reply"),
-    [
-        (b"\nW\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM      1.500kg \r"),
-        (b"\nP\r", ScaleReading(STABLE, 1.5, net=False), b"\n 1G       1.500kg \r"),
-        (b"\nP\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM ----------kg \r"),
-        (b"\nX\r", ScaleReading(STABLE, 1.5, net=False), b"\n?\r"),
-    ],
-)
-def test_respond(command: bytes, reading: ScaleReading, reply: bytes) -> None:
-    assert sma.respond(command, reading) == reply
-
-
-def test_poll_command_is_w() -> None:
-    assert sma.PROTOCOL.poll_command == b"\nW\r"
