@@ -90,6 +90,12 @@ class Station:
         self.bridge.stop()
         self.recorder.close()
 
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _with_scans(recorder: Recorder) -> list[tuple[Message, ScanV1]]:
     return [(m, scan_decoder.decode(m.payload)) for m in recorder.on("scan")]
@@ -102,11 +108,9 @@ def _receipt(*ids: str, station: str = STATION) -> bytes:
 def test_a_puback_keeps_the_row_a_receipt_deletes_it_and_bad_receipts_harm_nothing(
     mosquitto: ServerProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    st = Station(_settings(mosquitto, tmp_path, receipt_timeout_s=600))
-    bridge = st.bridge
-    try:
-        scans = st.accept(5)
-        ids = [s.id for s in scans]
+    with Station(_settings(mosquitto, tmp_path, receipt_timeout_s=600)) as st:
+        bridge = st.bridge
+        ids = [s.id for s in st.accept(5)]
         wait_for(lambda: st.ids_arrived() == ids, what="5 scans published")
         # The broker has them all; the spool still keeps them all, unconfirmed.
         wait_for(lambda: bridge.sender.unconfirmed == 5, what="5 PUBACKs")
@@ -142,16 +146,13 @@ def test_a_puback_keeps_the_row_a_receipt_deletes_it_and_bad_receipts_harm_nothi
         st.wait_receipted(5, left=0, what="the spool empty")
         assert bridge.counters["resent"] == 0
         assert st.ids_arrived() == ids  # nothing sent twice
-    finally:
-        st.close()
 
 
 def test_rows_not_receipted_in_time_are_sent_again_oldest_first_until_receipted(
     mosquitto: ServerProcess, tmp_path: Path
 ) -> None:
-    st = Station(_settings(mosquitto, tmp_path, receipt_timeout_s=0.5))
-    bridge = st.bridge
-    try:
+    with Station(_settings(mosquitto, tmp_path, receipt_timeout_s=0.5)) as st:
+        bridge = st.bridge
         scans = st.accept(3)
         ids = [s.id for s in scans]
         payloads = {s.id: encode(s) for s in scans}
@@ -168,8 +169,6 @@ def test_rows_not_receipted_in_time_are_sent_again_oldest_first_until_receipted(
         assert bridge.counters["resent"] == resent
         # Every message that arrived is an original or a resend counted before the receipt.
         wait_for(lambda: len(st.ids_arrived()) == 3 + resent, what="no message unaccounted for")
-    finally:
-        st.close()
 
 
 def test_unreceipted_rows_are_sent_again_after_a_broker_kill_and_a_bridge_restart(
