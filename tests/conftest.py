@@ -6,11 +6,12 @@ temporary folders, from the same configuration files as the local stack (deploy/
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,16 @@ def site() -> str:
 
 
 @pytest.fixture
-def settings(
+def settings_with(
     mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
-) -> Settings:
-    return make_settings(mosquitto, influxd, site, tmp_path)
+) -> Callable[..., Settings]:
+    """Make the test's settings with some sections changed: ``settings_with(alerts={...})``."""
+    return functools.partial(make_settings, mosquitto, influxd, site, tmp_path)
+
+
+@pytest.fixture
+def settings(settings_with: Callable[..., Settings]) -> Settings:
+    return settings_with()
 
 
 @pytest.fixture

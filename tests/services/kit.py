@@ -28,6 +28,7 @@ from gudang.wire import (
     CommandV1,
     ContainerStateV1,
     QcResult,
+    ReceiptV1,
     ReplyV1,
     ScanKind,
     ScanV1,
@@ -38,11 +39,12 @@ from gudang.wire import (
     alert_decoder,
     container_state_decoder,
     encode,
+    receipt_decoder,
     reply_decoder,
     station_view_decoder,
     stock_decoder,
 )
-from tests.harness import wait_for
+from tests.harness import Probe, wait_for
 
 CONTAINER = "CSQU3054383"
 OTHER_CONTAINER = "MSKU1234565"
@@ -129,23 +131,31 @@ class Floorkit:
         qc: QcResult | None = None,
     ) -> ScanV1:
         """Publish one scan as a bridge would (QoS 1, acknowledged by the broker)."""
-        drum = kind is ScanKind.DRUM
-        if status is None:
-            status = WeightStatus.STABLE if drum and weight is not None else WeightStatus.NO_SCALE
-        scan = ScanV1(
-            id=scan_id or uuid.uuid4().hex,
-            ts=ts or datetime.now(UTC),
-            site=self.site,
-            station=station,
-            barcode=barcode,
+        scan = make_scan(
+            self.site,
+            station,
+            barcode,
+            weight,
+            ts,
             kind=kind,
-            weight_kg=weight if drum else None,
-            weight_stable=status is WeightStatus.STABLE,
-            weight_status=status,
+            status=status,
+            scan_id=scan_id,
             qc=qc,
         )
         self.link.publish_and_wait(self.topics.scan(station), encode(scan))
         return scan
+
+    def receive(
+        self,
+        *labels: str,
+        station: str = "recv-1",
+        supplier: str = "Pak Darto",
+        weight: float = 9.5,
+    ) -> None:
+        """Set `station` receiving from `supplier` and scan each of `labels` there."""
+        self.ok("station/set-mode", station=station, mode="receiving", supplier=supplier)
+        for label in labels:
+            self.scan(station, label, weight=weight)
 
     def open_at(self, container_no: str, *stations: str) -> None:
         """Open a container and point each of `stations` at it, as the floor starts a load."""
@@ -192,6 +202,13 @@ class Floorkit:
             what=f"{container_no} with {drums} drums",
         )
 
+    def wait_stock(self, sku: str, where: dict[str, int], what: str) -> None:
+        """Wait until the retained stock shows, of a SKU, this many drums at each location."""
+        wait_for(
+            lambda: all(self.stock_of(sku, location) == n for location, n in where.items()),
+            what=f"{what} ({sku}: {where})",
+        )
+
     def alerts_of(self, kind: str, states: Iterable[str] = ("raised",)) -> list[AlertV1]:
         """Alert messages seen of one kind and states, in arrival order."""
         wanted = set(states)
@@ -211,6 +228,36 @@ class Floorkit:
         return alert_decoder.decode(payload) if payload else None
 
 
+class Receipts:
+    """Every receipt published on the site's stations' receipt topics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.site = settings.site.name
+        self.probe = Probe(settings, f"gudang/{self.site}/station/+/receipts")
+        self.got: list[tuple[str, ReceiptV1]] = []  # (topic's station, receipt)
+
+    def take(self) -> None:
+        """Move what arrived into ``got``."""
+        while not self.probe.messages.empty():
+            msg = self.probe.messages.get_nowait()
+            self.got.append((msg.topic.split("/")[3], receipt_decoder.decode(msg.payload)))
+
+    def ids(self, station: str) -> list[str]:
+        """The scan ids named by the station's receipts so far, in order."""
+        self.take()
+        return [i for s, r in self.got if s == station for i in r.ids]
+
+    def count(self, station: str) -> int:
+        """How many receipts the station got so far."""
+        self.take()
+        return sum(1 for s, _r in self.got if s == station)
+
+    def clear(self) -> None:
+        """Forget the receipts seen so far."""
+        self.take()
+        self.got.clear()
+
+
 def rows(
     influx: InfluxClient, measurement: str, site: str, where: str = ""
 ) -> list[dict[str, Any]]:
@@ -219,6 +266,18 @@ def rows(
     if where:
         q += f" AND {where}"
     return influx.query(q)
+
+
+def alert_states(influx: InfluxClient, site: str, kind: str) -> list[str]:
+    """The stored transitions of one kind of alert, oldest first (raised, cleared, ...)."""
+    return [str(r["state"]) for r in rows(influx, "alert", site, f"kind = {quote_str(kind)}")]
+
+
+def assert_loaded_once(influx: InfluxClient, site: str, n_scans: int) -> None:
+    """Exactly ``n_scans`` loaded scans are stored, each id once: none lost, none twice."""
+    loaded = rows(influx, "scan", site, "result = 'loaded'")
+    assert len(loaded) == n_scans
+    assert len({r["id"] for r in loaded}) == n_scans
 
 
 def comparable(struct: msgspec.Struct) -> dict[str, Any]:
@@ -289,18 +348,32 @@ class WebhookReceiver:
 
 
 def make_scan(
-    site: str, station: str, barcode: str, weight: float = 9.5, ts: datetime | None = None
+    site: str,
+    station: str,
+    barcode: str,
+    weight: float | None = 9.5,
+    ts: datetime | None = None,
+    *,
+    kind: ScanKind = ScanKind.DRUM,
+    status: WeightStatus | None = None,
+    scan_id: str | None = None,
+    qc: QcResult | None = None,
 ) -> ScanV1:
-    """A drum scan with a stable weight, stamped now."""
+    """A scan as a bridge sends it: a drum with a stable weight, stamped now, unless told."""
+    drum = kind is ScanKind.DRUM
+    if status is None:
+        status = WeightStatus.STABLE if drum and weight is not None else WeightStatus.NO_SCALE
     return ScanV1(
-        id=uuid.uuid4().hex,
+        id=scan_id or uuid.uuid4().hex,
         ts=ts or datetime.now(UTC),
         site=site,
         station=station,
         barcode=barcode,
-        weight_kg=weight,
-        weight_stable=True,
-        weight_status=WeightStatus.STABLE,
+        kind=kind,
+        weight_kg=weight if drum else None,
+        weight_stable=status is WeightStatus.STABLE,
+        weight_status=status,
+        qc=qc,
     )
 
 

@@ -8,13 +8,14 @@ webhooks, whose in-memory queue then dropped real alerts; a restart lost what wa
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from gudang.influx import InfluxClient
+from gudang.settings import Settings
 from gudang.wire import StationState, StationStatusV1, encode
-from gudang_ops.servers import ServerProcess
-from tests.harness import make_settings, running_services, wait_for
-from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
+from tests.harness import running_services, wait_for
+from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, alert_states, drum
 
 FLAPS = 20
 # Longer than the flapping takes, even on a busy machine; short enough to wait for.
@@ -22,16 +23,9 @@ SETTLE_S = 8.0
 
 
 def test_a_flapping_station_raises_one_alert_with_its_flap_count(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings], receiver: WebhookReceiver, site: str
 ) -> None:
-    receiver = WebhookReceiver()
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
-        alerts={"webhooks": [receiver.url], "flap_settle_s": SETTLE_S},
-    )
+    settings = settings_with(alerts={"webhooks": [receiver.url], "flap_settle_s": SETTLE_S})
     influx = InfluxClient(settings.influx)
     try:
         with Floorkit(settings) as kit, running_services(settings):
@@ -44,28 +38,22 @@ def test_a_flapping_station_raises_one_alert_with_its_flap_count(
             assert cleared.data["flaps"] == FLAPS - 1
             assert f"flapped {FLAPS - 1} times" in cleared.message
             wait_for(lambda: receiver.of("station_offline", "cleared"), what="cleared, webhook")
-        stored = rows(influx, "alert", site, "kind = 'station_offline'")
-        assert [r["state"] for r in stored] == ["raised", "cleared"]
+        assert alert_states(influx, site, "station_offline") == ["raised", "cleared"]
         assert len(receiver.of("station_offline")) == 1
         assert len([a for a in kit.alert_log if a.kind == "station_offline"]) == 2
     finally:
         influx.close()
-        receiver.close()
 
 
 def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_container_full(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings],
 ) -> None:
     # Bound but not listening: connections are refused (a gateway that is down), and the
     # port stays ours until the receiver listens on it.
     with socket.socket() as reserved:
         reserved.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{reserved.getsockname()[1]}/hook"
-        settings = make_settings(
-            mosquitto,
-            influxd,
-            site,
-            tmp_path,
+        settings = settings_with(
             alerts={
                 "webhooks": [url],
                 "grouped_kinds": [],  # a flood of distinct alerts, each its own delivery
@@ -103,25 +91,17 @@ def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_conta
 
 
 def test_an_outbox_that_cannot_be_opened_still_delivers_from_memory(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings], receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    receiver = WebhookReceiver()
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the outbox's folder should be")
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         alerts={"webhooks": [receiver.url], "webhook_queue_path": str(blocked / "w.sqlite3")},
     )
-    try:
-        with Floorkit(settings) as kit, running_services(settings) as services:
-            assert services.ingest.webhooks.counters["outbox_unavailable"] == 1
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
-            kit.scan("load-1", drum(1))
-            kit.scan("load-1", drum(1))
-            wait_for(lambda: receiver.of("duplicate_scan"), timeout=20, what="delivered anyway")
-    finally:
-        receiver.close()
+    with Floorkit(settings) as kit, running_services(settings) as services:
+        assert services.ingest.webhooks.counters["outbox_unavailable"] == 1
+        kit.ok("container/open", container_no=CONTAINER)
+        kit.point_at("load-1", CONTAINER)
+        kit.scan("load-1", drum(1))
+        kit.scan("load-1", drum(1))
+        wait_for(lambda: receiver.of("duplicate_scan"), timeout=20, what="delivered anyway")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from gudang.settings import Settings
 from gudang.wire import AlertKind, StationState, StationStatusV1, WeightStatus, encode
 from gudang_ops.servers import ServerProcess, free_port, restart, start_influxd, start_mosquitto
 from tests.harness import make_settings, running_services, wait_for
-from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, drum, rows
+from tests.services.kit import CONTAINER, Floorkit, WebhookReceiver, alert_states, drum, rows
 
 
 def _status(
@@ -40,8 +41,9 @@ def _status(
 
 def test_overweight_container_is_raised_over_max_payload_and_cleared_by_unload(
     settings: Settings,
+    kit: Floorkit,
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.ok("container/open", container_no=CONTAINER, max_payload_kg=30.0)
         kit.point_at("load-1", CONTAINER)
         for n in (1, 2, 3):
@@ -60,9 +62,9 @@ def test_overweight_container_is_raised_over_max_payload_and_cleared_by_unload(
 
 
 def test_scale_error_counts_the_drum_and_clears_on_the_next_stable_weight(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.ok("container/open", container_no=CONTAINER)
         kit.point_at("load-1", CONTAINER)
         kit.scan("load-1", drum(1), weight=None, status=WeightStatus.OVERLOAD)
@@ -82,9 +84,9 @@ def test_scale_error_counts_the_drum_and_clears_on_the_next_stable_weight(
 
 
 def test_station_offline_by_last_will_and_by_missed_heartbeats(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(mosquitto, influxd, site, tmp_path, alerts={"heartbeat_misses": 2})
+    settings = settings_with(alerts={"heartbeat_misses": 2})
     with Floorkit(settings) as kit, running_services(settings):
         _status(kit, "load-1", StationState.OFFLINE)  # what the bridge's last will says
         alert = kit.wait_alert("station_offline")
@@ -114,8 +116,9 @@ def test_station_offline_by_last_will_and_by_missed_heartbeats(
 
 def test_spool_nearly_full_is_raised_from_the_bridge_status_and_cleared(
     settings: Settings,
+    kit: Floorkit,
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         _status(kit, "load-1", spool=(850, 1000))
         alert = kit.wait_alert("spool_nearly_full")
         assert alert.data == {"spool_depth": 850, "spool_capacity": 1000}
@@ -134,11 +137,11 @@ def test_spool_nearly_full_is_raised_from_the_bridge_status_and_cleared(
 
 
 def test_clock_skew_quarantines_scans_never_written_at_their_wrong_time(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
     now = datetime.now(UTC)
-    with Floorkit(settings) as kit, running_services(settings) as services:
+    with running_services(settings) as services:
         kit.ok("container/open", container_no=CONTAINER)
         kit.point_at("load-1", CONTAINER)
         ahead = kit.scan("load-1", drum(1), ts=now + timedelta(hours=1))
@@ -178,15 +181,11 @@ def test_clock_skew_quarantines_scans_never_written_at_their_wrong_time(
 
 
 def test_webhooks_get_every_transition_with_retries_and_a_bounded_queue(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings],
 ) -> None:
     receiver = WebhookReceiver(fail_first=2)
     dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         alerts={"webhooks": [receiver.url, dead], "webhook_queue": 4, "webhook_retry_max_s": 1.0},
     )
     try:
@@ -232,18 +231,16 @@ def test_storage_unreachable_is_raised_during_an_outage_and_stored_when_back(
             kit.wait_drums(CONTAINER, 1, timeout=20)
             cleared = kit.wait_alert("storage_unreachable", "cleared")
             assert cleared.id == alert.id
-        stored = rows(influx, "alert", site, "kind = 'storage_unreachable'")
-        assert [r["state"] for r in stored] == ["raised", "cleared"]
+        assert alert_states(influx, site, "storage_unreachable") == ["raised", "cleared"]
     finally:
         influx.close()
         own_influx.stop()
 
 
 def test_broker_unreachable_goes_to_webhooks_and_influxdb_and_clears(
-    influxd: ServerProcess, site: str, tmp_path: Path
+    influxd: ServerProcess, site: str, tmp_path: Path, receiver: WebhookReceiver
 ) -> None:
     own_broker = start_mosquitto(tmp_path / "mosquitto")  # this test stops its broker
-    receiver = WebhookReceiver()
     settings = make_settings(
         own_broker,
         influxd,
@@ -269,18 +266,16 @@ def test_broker_unreachable_goes_to_webhooks_and_influxdb_and_clears(
             wait_for(lambda: services.ingest.counters["republished"] == 1, what="republished")
             with Floorkit(settings) as fresh:
                 assert wait_for(lambda: fresh.container(CONTAINER), what="state").status == "open"
-        stored = rows(influx, "alert", site, "kind = 'broker_unreachable'")
-        assert [r["state"] for r in stored] == ["raised", "cleared"]
+        assert alert_states(influx, site, "broker_unreachable") == ["raised", "cleared"]
     finally:
-        receiver.close()
         influx.close()
         own_broker.stop()
 
 
-def test_forecast_from_the_recent_loading_rate(settings: Settings) -> None:
+def test_forecast_from_the_recent_loading_rate(settings: Settings, kit: Floorkit) -> None:
     now = datetime.now(UTC)
     start = now - timedelta(minutes=20)
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.ok("container/open", container_no=CONTAINER, capacity_drums=100)
         kit.point_at("load-1", CONTAINER)
         kit.scan("load-1", drum(100), ts=now - timedelta(hours=2))  # outside the 30 min window
@@ -295,20 +290,19 @@ def test_forecast_from_the_recent_loading_rate(settings: Settings) -> None:
 
 
 def test_a_stale_retained_online_status_is_offline_and_alerted_once_across_restarts(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
-    with Floorkit(settings) as kit:
-        # A bridge that hung ten minutes ago with its TCP link open: no last will was sent.
-        _status(kit, "load-9", ts=datetime.now(UTC) - timedelta(minutes=10), heartbeat_s=15.0)
-        with running_services(settings):
-            alert = kit.wait_alert("station_offline")
-            assert alert.data["cause"] == "heartbeat timeout"
-            assert not wait_for(lambda: kit.station("load-9"), what="station view").online
-        with running_services(settings) as services:
-            assert services.ingest.alerts.is_active(AlertKind.STATION_OFFLINE, "load-9")
-            wait_for(lambda: services.ingest.counters["received"] >= 1, what="status read again")
-            _status(kit, "load-9")  # it comes back to life
-            kit.wait_alert("station_offline", "cleared")
-    stored = rows(influx, "alert", site, "kind = 'station_offline'")
-    assert [r["state"] for r in stored] == ["raised", "cleared"]  # raised once, not per start
+    # A bridge that hung ten minutes ago with its TCP link open: no last will was sent.
+    _status(kit, "load-9", ts=datetime.now(UTC) - timedelta(minutes=10), heartbeat_s=15.0)
+    with running_services(settings):
+        alert = kit.wait_alert("station_offline")
+        assert alert.data["cause"] == "heartbeat timeout"
+        assert not wait_for(lambda: kit.station("load-9"), what="station view").online
+    with running_services(settings) as services:
+        assert services.ingest.alerts.is_active(AlertKind.STATION_OFFLINE, "load-9")
+        wait_for(lambda: services.ingest.counters["received"] >= 1, what="status read again")
+        _status(kit, "load-9")  # it comes back to life
+        kit.wait_alert("station_offline", "cleared")
+    # Raised once, not per start.
+    assert alert_states(influx, site, "station_offline") == ["raised", "cleared"]

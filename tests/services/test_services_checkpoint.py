@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,12 +41,13 @@ from services.checkpoint import (
 from services.floor import Floor
 from services.rebuild import Rebuilt, rebuild
 from services.records import Stamper
-from tests.harness import make_settings, running_services, wait_for
+from tests.harness import running_services, wait_for
 from tests.services.kit import (
     CONTAINER,
     OTHER_CONTAINER,
     Floorkit,
     Streamer,
+    assert_loaded_once,
     count,
     drum,
     make_scan,
@@ -59,11 +61,9 @@ XL = {"name": "Djembe extra large", "size": "XL", "min_kg": 11.0, "max_kg": 16.0
 
 
 @pytest.fixture
-def settings(mosquitto: Any, influxd: Any, site: str, tmp_path: Path) -> Settings:
+def settings(settings_with: Callable[..., Settings]) -> Settings:
     """Small containers, so that one fills, is sealed and ships within the test."""
-    return make_settings(
-        mosquitto, influxd, site, tmp_path, floor={"default_capacity_drums": CAPACITY}
-    )
+    return settings_with(floor={"default_capacity_drums": CAPACITY})
 
 
 def _scan_result(influx: InfluxClient, site: str, scan_id: str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def _ship_one_container(kit: Floorkit) -> list[str]:
     labels = [drum(n) for n in range(CAPACITY + 4)]
     # A SKU set live: the catalogue is state too (applied over the configured one).
     kit.ok("catalogue/set-sku", actor="admin-1", sku="JMB-XL", spec=XL)
-    kit.ok("station/set-mode", station="recv-1", mode="receiving", supplier="Pak Darto")
+    kit.receive()
     # Tokens made in the dashboard are state too: a person's (a role) and a phone's.
     kit.ok("phone-token/issue", actor="admin-1", name="budi", role="supervisor", sha256="b" * 64)
     kit.ok("phone-token/issue", name="phone-load-1-abcdef", station="load-1", sha256="c" * 64)
@@ -104,10 +104,10 @@ def _ship_one_container(kit: Floorkit) -> list[str]:
 
 
 def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
-    with Floorkit(settings) as kit, running_services(settings) as services:
+    with running_services(settings) as services:
         labels = _ship_one_container(kit)
         wait_for(
             lambda: services.ingest.counters["checkpoints"] >= 2,  # at start, and at the ship
@@ -172,10 +172,10 @@ def _checkpoint_times(influx: InfluxClient, site: str) -> list[int]:
 
 
 def test_a_torn_corrupt_or_old_checkpoint_falls_back_and_agrees(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
-    with Floorkit(settings) as kit, running_services(settings) as services:
+    with running_services(settings) as services:
         _ship_one_container(kit)
         wait_for(lambda: services.ingest.counters["checkpoints"] >= 2, what="two checkpoints")
     now = datetime.now(UTC)
@@ -207,52 +207,51 @@ def test_a_torn_corrupt_or_old_checkpoint_falls_back_and_agrees(
 
 
 def test_a_drum_shipped_long_ago_and_scanned_again_is_reported_as_shipped(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
-    with Floorkit(settings) as kit:
-        with running_services(settings):
-            labels = _ship_one_container(kit)
-            kit.ok("container/open", container_no=OTHER_CONTAINER)
-            kit.point_at("load-1", OTHER_CONTAINER)
-            loading = kit.scan("load-1", labels[3])
-            receiving = kit.scan("recv-1", labels[4])
-            wait_for(
-                lambda: len(rows(influx, "scan", site, f"id = {quote_str(receiving.id)}")) == 1,
-                what="the rescans stored",
-            )
-        # A restart (from the checkpoint): the drums are still not in memory, still found.
-        with running_services(settings) as services:
-            assert services.ingest.state.road == "checkpoint"
-            assert labels[5] not in services.ingest.floor.drum_location
-            again = kit.scan("load-1", labels[5])
-            wait_for(
-                lambda: len(rows(influx, "scan", site, f"id = {quote_str(again.id)}")) == 1,
-                what="the rescan after the restart stored",
-            )
-            new = kit.scan("load-1", drum(777))  # never shipped: loaded, no query needed
-            kit.wait_drums(OTHER_CONTAINER, 1)
-            assert services.ingest.shipped_lookup.queries == 1  # only the shipped one asked
-        day = datetime.now(UTC).date().isoformat()
-        for scan, result in ((loading, "wrong_container"), (again, "wrong_container")):
-            row = _scan_result(influx, site, scan.id)
-            assert row["result"] == result
-            assert row["reason"] == f"drum already shipped in {CONTAINER} on {day}"
-        row = _scan_result(influx, site, receiving.id)
-        assert row["result"] == "duplicate"
-        assert row["reason"] == f"already shipped in {CONTAINER} on {day}"
-        assert _scan_result(influx, site, new.id)["result"] == "loaded"
-        state = kit.wait_drums(OTHER_CONTAINER, 1)
-        assert state.drums == 1  # the shipped drums were not loaded again
-        assert kit.stock_of("JMB-L") == 3  # nor received again
+    with running_services(settings):
+        labels = _ship_one_container(kit)
+        kit.ok("container/open", container_no=OTHER_CONTAINER)
+        kit.point_at("load-1", OTHER_CONTAINER)
+        loading = kit.scan("load-1", labels[3])
+        receiving = kit.scan("recv-1", labels[4])
+        wait_for(
+            lambda: len(rows(influx, "scan", site, f"id = {quote_str(receiving.id)}")) == 1,
+            what="the rescans stored",
+        )
+    # A restart (from the checkpoint): the drums are still not in memory, still found.
+    with running_services(settings) as services:
+        assert services.ingest.state.road == "checkpoint"
+        assert labels[5] not in services.ingest.floor.drum_location
+        again = kit.scan("load-1", labels[5])
+        wait_for(
+            lambda: len(rows(influx, "scan", site, f"id = {quote_str(again.id)}")) == 1,
+            what="the rescan after the restart stored",
+        )
+        new = kit.scan("load-1", drum(777))  # never shipped: loaded, no query needed
+        kit.wait_drums(OTHER_CONTAINER, 1)
+        assert services.ingest.shipped_lookup.queries == 1  # only the shipped one asked
+    day = datetime.now(UTC).date().isoformat()
+    for scan, result in ((loading, "wrong_container"), (again, "wrong_container")):
+        row = _scan_result(influx, site, scan.id)
+        assert row["result"] == result
+        assert row["reason"] == f"drum already shipped in {CONTAINER} on {day}"
+    row = _scan_result(influx, site, receiving.id)
+    assert row["result"] == "duplicate"
+    assert row["reason"] == f"already shipped in {CONTAINER} on {day}"
+    assert _scan_result(influx, site, new.id)["result"] == "loaded"
+    state = kit.wait_drums(OTHER_CONTAINER, 1)
+    assert state.drums == 1  # the shipped drums were not loaded again
+    assert kit.stock_of("JMB-L") == 3  # nor received again
 
 
 def test_scan_ids_older_than_the_window_leave_memory(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     max_age = settings.floor.max_scan_age_s
     old_ts = datetime.now(UTC) - timedelta(seconds=max_age - 60)  # just inside the window
-    with Floorkit(settings) as kit, running_services(settings) as services:
+    with running_services(settings) as services:
         kit.open_at(CONTAINER, "load-1")
         old = kit.scan("load-1", drum(1), ts=old_ts)
         kit.wait_drums(CONTAINER, 1)
@@ -391,9 +390,7 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
             streamer.wait_done(n_scans, timeout=90)
             final = kit.wait_drums(CONTAINER, n_scans, timeout=120)
             assert final.net_weight_kg == pytest.approx(n_scans * 9.5)
-        loaded = rows(influx, "scan", site, "result = 'loaded'")
-        assert len(loaded) == n_scans
-        assert len({r["id"] for r in loaded}) == n_scans
+        assert_loaded_once(influx, site, n_scans)
         assert count(influx, "scan", site) == n_scans + 1  # and the container label: no duplicate
         text = log.read_text(errors="replace")
         assert "started from the checkpoint" in text

@@ -26,6 +26,8 @@ from tests.services.kit import (
     OTHER_CONTAINER,
     Floorkit,
     Streamer,
+    alert_states,
+    assert_loaded_once,
     comparable,
     count,
     drum,
@@ -51,7 +53,7 @@ def test_seed_scenario_two_containers_of_2600_from_two_stations(
         try:
             # Craftsmen deliver: two receiving stations take all 5,200 drums into stock.
             for station in ("recv-1", "recv-2"):
-                kit.ok("station/set-mode", station=station, mode="receiving", supplier="Pak Darto")
+                kit.receive(station=station)
             receipts = [
                 (
                     topics.scan(f"recv-{1 + n % 2}"),
@@ -149,9 +151,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
             streamer.wait_done(n_scans, timeout=60)
             final = kit.wait_drums(CONTAINER, n_scans, timeout=90)
             assert final.net_weight_kg == pytest.approx(n_scans * 9.5)
-            loaded = rows(influx, "scan", site, "result = 'loaded'")
-            assert len(loaded) == n_scans
-            assert len({r["id"] for r in loaded}) == n_scans
+            assert_loaded_once(influx, site, n_scans)
             assert count(influx, "scan", site) == n_scans + 2  # nothing else: no duplicates
 
             # A clean restart: the rebuilt state is the state before it.
@@ -250,11 +250,8 @@ def test_influxdb_down_60s_mid_stream_zero_loss_bounded_memory_and_an_alert_that
             assert most_held >= max_inflight // 2, "the outage did not fill the in-flight window"
             assert acked_during < n_scans
             assert rss_peak - rss_before < 200 * 1024, "memory grew while InfluxDB was down"
-        loaded = rows(influx, "scan", site, "result = 'loaded'")
-        assert len(loaded) == n_scans
-        assert len({r["id"] for r in loaded}) == n_scans
-        stored = rows(influx, "alert", site, "kind = 'storage_unreachable'")
-        assert [r["state"] for r in stored] == ["raised", "cleared"]
+        assert_loaded_once(influx, site, n_scans)
+        assert alert_states(influx, site, "storage_unreachable") == ["raised", "cleared"]
     finally:
         streamer.close()
         influx.close()
@@ -278,7 +275,7 @@ def _malformed(site: str, i: int) -> bytes:
 
 
 def test_flood_of_malformed_payloads_is_dead_lettered_while_good_scans_all_count(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
     topics = Topics(site)
@@ -290,7 +287,7 @@ def test_flood_of_malformed_payloads_is_dead_lettered_while_good_scans_all_count
             messages.append((topics.scan("load-1"), encode(make_scan(site, "load-1", drum(n)))))
         else:
             messages.append((topics.scan("load-1"), _malformed(site, i)))
-    with Floorkit(settings) as kit, running_services(settings) as services:
+    with running_services(settings) as services:
         kit.ok("container/open", container_no=CONTAINER)
         kit.scan("load-1", CONTAINER, kind=ScanKind.CONTAINER)
         wait_for(

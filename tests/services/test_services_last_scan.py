@@ -21,9 +21,9 @@ def _last(kit: Floorkit, station: str) -> LastScanV1 | None:
 
 
 def test_station_state_carries_its_last_scan_and_the_rebuild_agrees(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1), weight=9.25)
         last = wait_for(

@@ -13,20 +13,19 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from gudang.settings import AlertSettings, NotifySettings, SiteSettings
+from gudang.settings import AlertSettings, NotifySettings, Settings, SiteSettings
 from gudang.wire import AlertKind, AlertState, AlertV1, alert_decoder, encode
-from gudang_ops.servers import ServerProcess
 from services.notify import KIND_WORDS, request, text, wants
-from tests.harness import make_settings, running_services, wait_for
+from tests.harness import running_services, wait_for
 from tests.services.kit import CONTAINER, Floorkit, drum
 
 BOT_TOKEN = "123456:ABC-bot-secret-token"
@@ -92,18 +91,10 @@ def _wib(at: datetime) -> str:
 
 
 def test_telegram_and_signed_targets_get_their_exact_requests_filtered(
-    mosquitto: ServerProcess,
-    influxd: ServerProcess,
-    site: str,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    settings_with: Callable[..., Settings], site: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver = Receiver(fail_first=1)  # the first attempt fails: the retry is logged
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         alerts={
             "webhook_retry_max_s": 0.5,
             "notify": [

@@ -26,26 +26,25 @@ def _colliding_ids() -> tuple[str, str]:
 
 
 def test_two_scans_at_one_time_with_the_same_offset_are_both_stored_and_replays_are_not(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     first, second = _colliding_ids()
     at = datetime.now(UTC).replace(microsecond=123_000)
-    with Floorkit(settings) as kit:
-        with running_services(settings) as services:
-            kit.open_at(CONTAINER, "load-1")
-            kit.scan("load-1", drum(1), ts=at, scan_id=first)
-            kit.scan("load-1", drum(2), ts=at, scan_id=second)
-            kit.wait_drums(CONTAINER, 2)
-            assert services.ingest.counters["point_collisions"] == 1
-            kit.scan("load-1", drum(2), ts=at, scan_id=second)  # the bridge resends it
-            wait_for(lambda: services.ingest.counters["redelivered"] == 1, what="replay seen")
-        stored = rows(influx, "scan", settings.site.name, "result = 'loaded'")
-        assert sorted(r["id"] for r in stored) == sorted([first, second])
-        assert stored[1]["time"] - stored[0]["time"] == 1  # moved on by one ns
-        # After a restart the points are known: a replay of either is recognised.
-        with running_services(settings) as services:
-            kit.scan("load-1", drum(1), ts=at, scan_id=first)
-            kit.scan("load-1", drum(2), ts=at, scan_id=second)
-            wait_for(lambda: services.ingest.counters["redelivered"] == 2, what="replays seen")
-            assert len(services.ingest.floor.containers[CONTAINER].drums) == 2
+    with running_services(settings) as services:
+        kit.open_at(CONTAINER, "load-1")
+        kit.scan("load-1", drum(1), ts=at, scan_id=first)
+        kit.scan("load-1", drum(2), ts=at, scan_id=second)
+        kit.wait_drums(CONTAINER, 2)
+        assert services.ingest.counters["point_collisions"] == 1
+        kit.scan("load-1", drum(2), ts=at, scan_id=second)  # the bridge resends it
+        wait_for(lambda: services.ingest.counters["redelivered"] == 1, what="replay seen")
+    stored = rows(influx, "scan", settings.site.name, "result = 'loaded'")
+    assert sorted(r["id"] for r in stored) == sorted([first, second])
+    assert stored[1]["time"] - stored[0]["time"] == 1  # moved on by one ns
+    # After a restart the points are known: a replay of either is recognised.
+    with running_services(settings) as services:
+        kit.scan("load-1", drum(1), ts=at, scan_id=first)
+        kit.scan("load-1", drum(2), ts=at, scan_id=second)
+        wait_for(lambda: services.ingest.counters["redelivered"] == 2, what="replays seen")
+        assert len(services.ingest.floor.containers[CONTAINER].drums) == 2
     assert len(rows(influx, "scan", settings.site.name, "result = 'loaded'")) == 2

@@ -8,7 +8,7 @@ services, InfluxDB and the API.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,12 +21,10 @@ from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import AlertSettings, DeviceSettings, Settings, StationSettings
 from gudang.wire import AlertKind, WeightReadingV1, encode
-from gudang_ops.servers import ServerProcess
 from services.alerts import AlertBook
 from services.scales import REPORTING_WITHIN_S, ScaleWatch
 from tests.harness import (
     DEMO_HEADERS,
-    make_settings,
     running_api,
     running_services,
     wait_for,
@@ -141,13 +139,9 @@ def station(
 
 @pytest.mark.parametrize("protocol", ["mt-continuous", "mt-sics"])  # streaming, polled
 def test_a_drifting_and_a_restless_scale_through_bridge_services_influxdb_and_api(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path, protocol: str
+    settings_with: Callable[..., Settings], site: str, tmp_path: Path, protocol: str
 ) -> None:
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         alerts={"scale_zero_kg": 0.05, "scale_drift_s": 1.0, "scale_unstable_s": 2.0},
     )
     influx = InfluxClient(settings.influx)

@@ -6,31 +6,24 @@ state topics, the alert topics and InfluxDB.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
 from gudang.wire import QcResult, ScanKind
-from gudang_ops.servers import ServerProcess
-from tests.harness import make_settings, running_services, wait_for
+from tests.harness import running_services, wait_for
 from tests.services.kit import CONTAINER, OTHER_CONTAINER, Floorkit, drum, rows
 
 GS1_LABEL = "]d2010950110153000310ABC123\x1d21SN0001"  # GTIN of JMB-L, serial SN0001
 
 
-def _receive(kit: Floorkit, *labels: str, weight: float = 9.5) -> None:
-    kit.ok("station/set-mode", station="recv-1", mode="receiving", supplier="Pak Darto")
-    for label in labels:
-        kit.scan("recv-1", label, weight=weight)
-
-
 def test_drum_in_stock_is_loaded_stock_minus_one_container_plus_one(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
-        _receive(kit, drum(1), drum(2))
+    with running_services(settings):
+        kit.receive(drum(1), drum(2))
         wait_for(lambda: kit.stock_of("JMB-L") == 2, what="2 received")
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1), weight=9.25)
@@ -46,10 +39,10 @@ def test_drum_in_stock_is_loaded_stock_minus_one_container_plus_one(
 
 
 def test_drum_already_in_this_container_is_a_duplicate_told_at_once(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
-        _receive(kit, drum(1))
+    with running_services(settings):
+        kit.receive(drum(1))
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1))
         kit.wait_drums(CONTAINER, 1)
@@ -80,10 +73,10 @@ def test_drum_already_in_this_container_is_a_duplicate_told_at_once(
 
 
 def test_drum_in_another_container_raises_wrong_container_and_counts_only_after_unload(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
-        _receive(kit, drum(1))
+    with running_services(settings):
+        kit.receive(drum(1))
         kit.ok("container/open", container_no=CONTAINER)
         kit.ok("container/open", container_no=OTHER_CONTAINER)
         kit.point_at("load-1", CONTAINER)
@@ -112,9 +105,9 @@ def test_drum_in_another_container_raises_wrong_container_and_counts_only_after_
 
 
 def test_unknown_drum_is_received_and_loaded_by_default(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(5, "JMB-M"), weight=5.5)
         state = kit.wait_drums(CONTAINER, 1)
@@ -126,9 +119,9 @@ def test_unknown_drum_is_received_and_loaded_by_default(
 
 
 def test_unknown_drum_is_rejected_with_an_alert_when_configured(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings], site: str
 ) -> None:
-    settings = make_settings(mosquitto, influxd, site, tmp_path, floor={"unknown_drum": "reject"})
+    settings = settings_with(floor={"unknown_drum": "reject"})
     influx = InfluxClient(settings.influx)
     try:
         with Floorkit(settings) as kit, running_services(settings):
@@ -145,9 +138,9 @@ def test_unknown_drum_is_rejected_with_an_alert_when_configured(
 
 
 def test_unreadable_label_is_rejected_recorded_with_reason_and_alerted(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", "HELLO-WORLD")
         alert = kit.wait_alert("unknown_barcode")
@@ -166,9 +159,9 @@ def test_unreadable_label_is_rejected_recorded_with_reason_and_alerted(
 
 
 def test_drum_outside_its_weight_range_is_loaded_but_flagged(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(8), weight=14.2)  # JMB-L expects 7-12 kg
         state = kit.wait_drums(CONTAINER, 1)
@@ -188,9 +181,9 @@ def test_drum_outside_its_weight_range_is_loaded_but_flagged(
 
 
 def test_receiving_station_adds_stock_with_supplier_and_gs1_labels(
-    settings: Settings, influx: InfluxClient
+    settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
-    with Floorkit(settings) as kit, running_services(settings):
+    with running_services(settings):
         kit.ok("station/set-mode", station="recv-1", mode="receiving")
         kit.scan("recv-1", "Pak Darto", kind=ScanKind.SUPPLIER)
         wait_for(lambda: (s := kit.station("recv-1")) and s.supplier == "Pak Darto", what="card")
@@ -213,17 +206,12 @@ def test_receiving_records_qc_and_failed_drums_are_held_from_loading(
     settings: Settings, influx: InfluxClient
 ) -> None:
     with Floorkit(settings) as kit, running_services(settings):
-        kit.ok("station/set-mode", station="recv-1", mode="receiving", supplier="Pak Darto")
+        kit.receive()
         kit.scan("recv-1", drum(1), qc=QcResult.PASS)
         kit.scan("recv-1", drum(2), qc=QcResult.REJECT)
         kit.scan("recv-1", drum(3), qc=QcResult.REWORK)
-        wait_for(
-            lambda: (
-                kit.stock_of("JMB-L") == 1
-                and kit.stock_of("JMB-L", "qc-reject") == 1
-                and kit.stock_of("JMB-L", "qc-rework") == 1
-            ),
-            what="stock by QC location",
+        kit.wait_stock(
+            "JMB-L", {"warehouse": 1, "qc-reject": 1, "qc-rework": 1}, "stock by QC location"
         )
         kit.open_at(CONTAINER, "load-1")
         for n in (1, 2, 3):
@@ -235,10 +223,7 @@ def test_receiving_records_qc_and_failed_drums_are_held_from_loading(
         )
         # Reworked and inspected again: it passes, leaves qc-rework and can be loaded.
         kit.scan("recv-1", drum(3), qc=QcResult.PASS)
-        wait_for(
-            lambda: kit.stock_of("JMB-L") == 1 and kit.stock_of("JMB-L", "qc-rework") == 0,
-            what="rework passed",
-        )
+        kit.wait_stock("JMB-L", {"warehouse": 1, "qc-rework": 0}, "rework passed")
         kit.scan("load-1", drum(3))
         kit.wait_drums(CONTAINER, 2)
         assert kit.stock_of("JMB-L", "qc-reject") == 1
