@@ -8,7 +8,7 @@ import csv
 import io
 import logging
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -25,9 +25,9 @@ from gudang.wire import (
     StationStatusV1,
     encode,
 )
-from gudang_ops.servers import ServerProcess, free_port
+from gudang_ops.servers import free_port
 from tests.api.conftest import CONTAINER, STATION, TOKENS, Stack
-from tests.harness import Probe, make_settings, running_api, running_services, wait_for
+from tests.harness import Probe, running_api, running_services, wait_for
 from tests.services.kit import drum
 
 # The test tokens, as tests/api/conftest.py configures them.
@@ -59,18 +59,10 @@ def test_metrics_need_a_token_unless_the_caller_is_configured(stack: Stack) -> N
 
 
 def test_webhook_urls_are_masked_in_logs_thread_names_and_admin_settings(
-    mosquitto: ServerProcess,
-    influxd: ServerProcess,
-    site: str,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    settings_with: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
     hook = f"http://127.0.0.1:{free_port()}/bot{BOT_SECRET}/sendMessage?chat_id=42"
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         alerts={
             "webhooks": [hook],
             "webhook_retry_max_s": 0.2,
@@ -157,13 +149,9 @@ def test_the_live_inbox_is_bounded(settings: Settings, monkeypatch: pytest.Monke
 
 
 def test_csv_cells_starting_with_a_formula_are_neutralised(
-    mosquitto: ServerProcess, influxd: ServerProcess, site: str, tmp_path: Path
+    settings_with: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(
-        mosquitto,
-        influxd,
-        site,
-        tmp_path,
+    settings = settings_with(
         floor={"skus": {"JMB-L": {"name": "@SUM(1+1)*cmd|' /C calc'!A0", "max_kg": 12.0}}},
         api=API,
     )

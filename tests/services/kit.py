@@ -6,13 +6,15 @@ latest retained state, every alert message in arrival order, and the services' r
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,9 +159,9 @@ class Floorkit:
         for label in labels:
             self.scan(station, label, weight=weight)
 
-    def open_at(self, container_no: str, *stations: str) -> None:
-        """Open a container and point each of `stations` at it, as the floor starts a load."""
-        self.ok("container/open", container_no=container_no)
+    def open_at(self, container_no: str, *stations: str, **args: Any) -> None:
+        """Open a container (``args``: the command's others) and point `stations` at it."""
+        self.ok("container/open", container_no=container_no, **args)
         for station in stations:
             self.point_at(station, container_no)
 
@@ -377,6 +379,18 @@ def make_scan(
     )
 
 
+def scan_messages(
+    site: str, stations: Sequence[str], labels: Iterable[str]
+) -> list[tuple[str, bytes]]:
+    """Drum scans of `labels` as ``(topic, payload)`` for a Streamer, the stations in turn."""
+    topics = Topics(site)
+    messages = []
+    for n, label in enumerate(labels):
+        station = stations[n % len(stations)]
+        messages.append((topics.scan(station), encode(make_scan(site, station, label))))
+    return messages
+
+
 class Streamer:
     """Publishes many messages over real MQTT at QoS 1 from a thread, paced or flat out.
 
@@ -494,3 +508,10 @@ def start_services_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
     )
     assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
     return proc
+
+
+def kill_9(proc: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` a services process started above (its whole group) and reap it, if it runs."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -64,8 +64,7 @@ def test_webhook_deliveries_survive_a_restart_and_a_flood_never_pushes_out_conta
         )
         with Floorkit(settings) as kit:
             with running_services(settings) as services:
-                kit.ok("container/open", container_no=CONTAINER, capacity_drums=12)
-                kit.point_at("load-1", CONTAINER)
+                kit.open_at(CONTAINER, "load-1", capacity_drums=12)
                 for n in range(1, 11):  # ten drums, each scanned twice: ten minor alerts
                     kit.scan("load-1", drum(n))
                     kit.scan("load-1", drum(n))
@@ -100,8 +99,7 @@ def test_an_outbox_that_cannot_be_opened_still_delivers_from_memory(
     )
     with Floorkit(settings) as kit, running_services(settings) as services:
         assert services.ingest.webhooks.counters["outbox_unavailable"] == 1
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1))
         kit.scan("load-1", drum(1))
         wait_for(lambda: receiver.of("duplicate_scan"), timeout=20, what="delivered anyway")

@@ -65,8 +65,7 @@ def test_scale_error_counts_the_drum_and_clears_on_the_next_stable_weight(
     settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     with running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         kit.scan("load-1", drum(1), weight=None, status=WeightStatus.OVERLOAD)
         alert = kit.wait_alert("scale_error")
         assert alert.station == "load-1"
@@ -142,8 +141,7 @@ def test_clock_skew_quarantines_scans_never_written_at_their_wrong_time(
     site = settings.site.name
     now = datetime.now(UTC)
     with running_services(settings) as services:
-        kit.ok("container/open", container_no=CONTAINER)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1")
         ahead = kit.scan("load-1", drum(1), ts=now + timedelta(hours=1))
         alert = kit.wait_alert("clock_skew")
         assert alert.station == "load-1"
@@ -190,8 +188,7 @@ def test_webhooks_get_every_transition_with_retries_and_a_bounded_queue(
     )
     try:
         with Floorkit(settings) as kit, running_services(settings) as services:
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             kit.scan("load-1", drum(1))
             kit.scan("load-1", drum(1))
             alert = kit.wait_alert("duplicate_scan")
@@ -220,8 +217,7 @@ def test_storage_unreachable_is_raised_during_an_outage_and_stored_when_back(
     influx = InfluxClient(settings.influx)
     try:
         with Floorkit(settings) as kit, running_services(settings):
-            kit.ok("container/open", container_no=CONTAINER)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1")
             own_influx.stop()
             kit.scan("load-1", drum(1))
             alert = kit.wait_alert("storage_unreachable")
@@ -276,8 +272,7 @@ def test_forecast_from_the_recent_loading_rate(settings: Settings, kit: Floorkit
     now = datetime.now(UTC)
     start = now - timedelta(minutes=20)
     with running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=100)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1", capacity_drums=100)
         kit.scan("load-1", drum(100), ts=now - timedelta(hours=2))  # outside the 30 min window
         for n in range(11):  # one drum a minute for ten minutes: 60 drums/h
             kit.scan("load-1", drum(n), ts=start + timedelta(minutes=n))

@@ -18,8 +18,7 @@ def test_nearly_full_and_full_fire_once_are_acknowledged_and_clear_on_seal(
     full_id = f"container_full-{CONTAINER}"
     nearly_id = f"container_nearly_full-{CONTAINER}"
     with running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=CAPACITY)
-        kit.point_at("load-1", CONTAINER)
+        kit.open_at(CONTAINER, "load-1", capacity_drums=CAPACITY)
         for n in range(1, 19):
             kit.scan("load-1", drum(n))
         kit.wait_drums(CONTAINER, 18)

@@ -37,9 +37,7 @@ def test_duplicates_are_one_alert_per_station_and_hour_acknowledged_at_once(
 ) -> None:
     site = settings.site.name
     with running_services(settings) as services:
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=40)
-        kit.point_at("load-1", CONTAINER)
-        kit.point_at("load-2", CONTAINER)
+        kit.open_at(CONTAINER, "load-1", "load-2", capacity_drums=40)
         for n in range(1, DUPLICATES + 1):
             kit.scan("load-1", drum(n))
             kit.scan("load-1", drum(n))  # each drum twice: a duplicate each
@@ -119,9 +117,7 @@ def test_the_admin_routes_alert_kinds_live_and_a_restart_keeps_it(
             "alerts/routing", actor="admin-1", dashboard_kinds=[], webhook_kinds=["nope"]
         )
         assert (bad.ok, bad.code) == (False, 400)
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=40)
-        kit.point_at("load-1", CONTAINER)
-        kit.point_at("load-2", CONTAINER)
+        kit.open_at(CONTAINER, "load-1", "load-2", capacity_drums=40)
         kit.scan("load-1", drum(1))
         kit.scan("load-1", drum(1))  # a duplicate: no longer a webhook kind
         kit.wait_alert("duplicate_scan")

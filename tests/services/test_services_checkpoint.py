@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import threading
 import zlib
 from collections.abc import Callable
@@ -27,7 +25,7 @@ import pytest
 from gudang.influx import InfluxClient, line, quote_str
 from gudang.settings import Settings, load_settings
 from gudang.storage import CHECKPOINT, TAG_PART, TAG_SITE, scan_time_ns
-from gudang.wire import QcResult, Topics, encode
+from gudang.wire import QcResult
 from services.alerts import AlertBook
 from services.checkpoint import (
     KEEP,
@@ -50,8 +48,9 @@ from tests.services.kit import (
     assert_loaded_once,
     count,
     drum,
-    make_scan,
+    kill_9,
     rows,
+    scan_messages,
     services_config,
     start_services_process,
 )
@@ -115,8 +114,7 @@ def test_a_start_from_the_checkpoint_and_a_full_rebuild_agree_exactly(
         )
         # After the checkpoint: another container, an unload, a spool's late scan (device
         # time two hours ago, stored after the checkpoint), a quarantined scan, an alert ack.
-        kit.ok("container/open", container_no=OTHER_CONTAINER)
-        kit.point_at("load-1", OTHER_CONTAINER)
+        kit.open_at(OTHER_CONTAINER, "load-1")
         for label in labels[CAPACITY : CAPACITY + 2]:
             kit.scan("load-1", label)
         kit.scan("load-1", drum(900), ts=datetime.now(UTC) - timedelta(hours=2))
@@ -212,8 +210,7 @@ def test_a_drum_shipped_long_ago_and_scanned_again_is_reported_as_shipped(
     site = settings.site.name
     with running_services(settings):
         labels = _ship_one_container(kit)
-        kit.ok("container/open", container_no=OTHER_CONTAINER)
-        kit.point_at("load-1", OTHER_CONTAINER)
+        kit.open_at(OTHER_CONTAINER, "load-1")
         loading = kit.scan("load-1", labels[3])
         receiving = kit.scan("recv-1", labels[4])
         wait_for(
@@ -340,7 +337,6 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
     settings: Settings, influx: InfluxClient, tmp_path: Path
 ) -> None:
     site = settings.site.name
-    topics = Topics(site)
     n_scans = 3_000
     proxy = HoldingProxy(settings.influx.url)
     config = services_config(
@@ -354,14 +350,11 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
     streamer: Streamer | None = None
     try:
         with Floorkit(settings) as kit:
-            kit.ok("container/open", container_no=CONTAINER, capacity_drums=5000)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1", capacity_drums=5000)
             streamer = Streamer(settings)
-            scans = [
-                (topics.scan("load-1"), encode(make_scan(site, "load-1", drum(n))))
-                for n in range(n_scans)
-            ]
-            streamer.start(scans, per_second=400)
+            streamer.start(
+                scan_messages(site, ("load-1",), map(drum, range(n_scans))), per_second=400
+            )
             wait_for(
                 lambda: count(influx, "scan", site, "result = 'loaded'") >= 1500,
                 timeout=60,
@@ -369,8 +362,7 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
             )
             proxy.armed.set()  # the next checkpoint's header is held: its parts are written
             assert proxy.held.wait(60), "no checkpoint was written"
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            kill_9(proc)
             proxy.release.set()
             held_at = int(proxy.held_body.rsplit(b" ", 1)[1])
             stored_at_kill = count(influx, "scan", site, "result = 'loaded'")
@@ -398,9 +390,7 @@ def test_kill_9_while_a_checkpoint_is_written_keeps_every_scan_exactly_once(
     finally:
         if streamer is not None:
             streamer.close()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_9(proc)
         proxy.close()
     assert "Traceback" not in log.read_text(errors="replace")
 

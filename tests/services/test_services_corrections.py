@@ -8,7 +8,7 @@ import json
 
 from gudang.influx import InfluxClient
 from gudang.settings import Settings
-from gudang.wire import ContainerStatus, QcResult, ScanKind
+from gudang.wire import ContainerStateV1, ContainerStatus, QcResult, ScanKind
 from tests.harness import running_services, wait_for
 from tests.services.kit import CONTAINER, OTHER_CONTAINER, Floorkit, comparable, drum, rows
 
@@ -25,16 +25,20 @@ def _scan_result(influx: InfluxClient, site: str, barcode: str, n: int = 1) -> t
     return str(newest["result"]), str(newest.get("reason") or "")
 
 
+def _fill_two_drums(kit: Floorkit) -> ContainerStateV1:
+    """Open CONTAINER for two drums and load both at load-1; its state once both are in."""
+    kit.open_at(CONTAINER, "load-1", capacity_drums=2)
+    kit.scan("load-1", drum(1))
+    kit.scan("load-1", drum(2))
+    return kit.wait_drums(CONTAINER, 2)
+
+
 def test_scans_into_a_full_sealed_cancelled_or_missing_container_are_refused_with_the_reason(
     settings: Settings, kit: Floorkit, influx: InfluxClient
 ) -> None:
     site = settings.site.name
     with running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=2)
-        kit.point_at("load-1", CONTAINER)
-        kit.scan("load-1", drum(1))
-        kit.scan("load-1", drum(2))
-        assert kit.wait_drums(CONTAINER, 2).status is ContainerStatus.FULL
+        assert _fill_two_drums(kit).status is ContainerStatus.FULL
         kit.scan("load-1", drum(3))
         assert _scan_result(influx, site, drum(3)) == ("rejected", f"container {CONTAINER} is full")
 
@@ -65,11 +69,7 @@ def test_container_corrections_unseal_correct_seal_cancel_stored_and_rebuilt(
 ) -> None:
     site = settings.site.name
     with running_services(settings):
-        kit.ok("container/open", container_no=CONTAINER, capacity_drums=2)
-        kit.point_at("load-1", CONTAINER)
-        kit.scan("load-1", drum(1))
-        kit.scan("load-1", drum(2))
-        kit.wait_drums(CONTAINER, 2)
+        _fill_two_drums(kit)
         kit.ok("container/seal", container_no=CONTAINER, seal_no="EMCS-1")
 
         no_reason = kit.command("container/correct-seal", container_no=CONTAINER, seal_no="X")
@@ -109,8 +109,7 @@ def test_container_corrections_unseal_correct_seal_cancel_stored_and_rebuilt(
         late = kit.command("container/unseal", container_no=CONTAINER, reason="too late")
         assert (late.ok, late.code) == (False, 409)
 
-        kit.ok("container/open", container_no=OTHER_CONTAINER)
-        kit.point_at("load-2", OTHER_CONTAINER)
+        kit.open_at(OTHER_CONTAINER, "load-2")
         kit.scan("load-2", drum(4))
         kit.wait_drums(OTHER_CONTAINER, 1)
         loaded = kit.command("container/cancel", container_no=OTHER_CONTAINER, reason="x")

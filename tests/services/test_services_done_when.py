@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from itertools import chain
 from pathlib import Path
 
 import msgspec
@@ -31,8 +32,10 @@ from tests.services.kit import (
     comparable,
     count,
     drum,
+    kill_9,
     make_scan,
     rows,
+    scan_messages,
     services_config,
     start_services_process,
 )
@@ -45,7 +48,6 @@ def test_seed_scenario_two_containers_of_2600_from_two_stations(
     settings: Settings, influx: InfluxClient
 ) -> None:
     site = settings.site.name
-    topics = Topics(site)
     total = 2 * SEED_DRUMS
     labels = [drum(n) for n in range(total)]
     with Floorkit(settings) as kit, running_services(settings) as services:
@@ -54,14 +56,7 @@ def test_seed_scenario_two_containers_of_2600_from_two_stations(
             # Craftsmen deliver: two receiving stations take all 5,200 drums into stock.
             for station in ("recv-1", "recv-2"):
                 kit.receive(station=station)
-            receipts = [
-                (
-                    topics.scan(f"recv-{1 + n % 2}"),
-                    encode(make_scan(site, f"recv-{1 + n % 2}", lbl)),
-                )
-                for n, lbl in enumerate(labels)
-            ]
-            streamer.start(receipts)
+            streamer.start(scan_messages(site, ("recv-1", "recv-2"), labels))
             wait_for(lambda: kit.stock_of("JMB-L") == total, timeout=90, what="5,200 in stock")
 
             # Two loading stations fill two containers at once.
@@ -69,11 +64,9 @@ def test_seed_scenario_two_containers_of_2600_from_two_stations(
             kit.ok("container/open", container_no=OTHER_CONTAINER)
             kit.point_at("load-1", CONTAINER)
             kit.point_at("load-2", OTHER_CONTAINER)
-            loads = []
-            for n in range(SEED_DRUMS):
-                for station, lbl in (("load-1", labels[n]), ("load-2", labels[SEED_DRUMS + n])):
-                    loads.append((topics.scan(station), encode(make_scan(site, station, lbl))))
-            streamer.start(loads)
+            # In turns: load-1 the first half of the labels, load-2 the second.
+            halves = zip(labels[:SEED_DRUMS], labels[SEED_DRUMS:], strict=True)
+            streamer.start(scan_messages(site, ("load-1", "load-2"), chain.from_iterable(halves)))
             streamer.wait_done(2 * total, timeout=90)
             for number in (CONTAINER, OTHER_CONTAINER):
                 state = kit.wait_drums(number, SEED_DRUMS, timeout=90)
@@ -108,7 +101,6 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
     settings: Settings, influx: InfluxClient, tmp_path: Path
 ) -> None:
     site = settings.site.name
-    topics = Topics(site)
     config = services_config(settings, tmp_path / "services.toml")
     log = tmp_path / "services.log"
     n_scans = 3_000
@@ -121,13 +113,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
             assert reply.ok, reply.error
             kit.point_at("load-1", CONTAINER)
             kit.point_at("load-2", CONTAINER)
-            scans = [
-                (
-                    topics.scan(f"load-{1 + n % 2}"),
-                    encode(make_scan(site, f"load-{1 + n % 2}", drum(n))),
-                )
-                for n in range(n_scans)
-            ]
+            scans = scan_messages(site, ("load-1", "load-2"), map(drum, range(n_scans)))
             streamer = Streamer(settings)
             streamer.start(scans, per_second=1_000)
             # Mid-stream: some batches stored, more coming, some in flight.
@@ -136,8 +122,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
                 timeout=30,
                 what="500 stored",
             )
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            kill_9(proc)
             published = kit.container(CONTAINER)
             stored_at_kill = count(influx, "scan", site, "result = 'loaded'")
             assert stored_at_kill < n_scans, "the kill came too late to be mid-stream"
@@ -183,9 +168,7 @@ def test_kill_9_mid_stream_loses_nothing_counts_nothing_twice_and_rebuilds_the_s
     finally:
         if streamer is not None:
             streamer.close()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_9(proc)
     # The services said nothing was refused or crashed.
     text = log.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
@@ -212,7 +195,6 @@ def test_influxdb_down_60s_mid_stream_zero_loss_bounded_memory_and_an_alert_that
         ingest={"max_inflight": max_inflight, "batch_size": 100, "retry_max_s": 2.0},
         alerts={"storage_grace_s": 1.0},
     )
-    topics = Topics(site)
     rate = 40  # scans/s from four stations: 2,400 during the outage, 12x the inflight bound
     n_scans = rate * 75
     influx = InfluxClient(settings.influx)
@@ -220,13 +202,9 @@ def test_influxdb_down_60s_mid_stream_zero_loss_bounded_memory_and_an_alert_that
     try:
         with Floorkit(settings) as kit, running_services(settings) as services:
             ingest = services.ingest
-            kit.ok("container/open", container_no=CONTAINER, capacity_drums=10_000)
-            for station in ("load-1", "load-2", "load-3", "load-4"):
-                kit.point_at(station, CONTAINER)
-            scans = []
-            for n in range(n_scans):
-                station = f"load-{1 + n % 4}"
-                scans.append((topics.scan(station), encode(make_scan(site, station, drum(n)))))
+            stations = ("load-1", "load-2", "load-3", "load-4")
+            kit.open_at(CONTAINER, *stations, capacity_drums=10_000)
+            scans = scan_messages(site, stations, map(drum, range(n_scans)))
             streamer.start(scans, per_second=rate)
             wait_for(lambda: ingest.counters["scan_loaded"] >= 100, what="stream flowing")
             rss_before = _rss_kb()

@@ -118,8 +118,7 @@ def test_telegram_and_signed_targets_get_their_exact_requests_filtered(
     caplog.set_level(logging.INFO)
     try:
         with Floorkit(settings) as kit, running_services(settings):
-            kit.ok("container/open", container_no=CONTAINER, capacity_drums=3)
-            kit.point_at("load-1", CONTAINER)
+            kit.open_at(CONTAINER, "load-1", capacity_drums=3)
             kit.scan("load-1", drum(1))
             kit.scan("load-1", drum(1))  # a duplicate: info, for the raw target only
             kit.wait_alert("duplicate_scan")
