@@ -16,7 +16,7 @@ from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TOKEN_QUERY_PARAM, TokenBook
-from api.metrics import Metrics
+from api.metrics import HttpMiddleware, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +55,16 @@ def _token(scope: Scope) -> str | None:
     return values[0] if values else None
 
 
-class BodyGuard:
+class BodyGuard(HttpMiddleware):
     """ASGI middleware: 401 before the body for a request without a valid token; 413 past
     MAX_BODY_BYTES, from Content-Length at once or while a chunked body streams."""
 
     def __init__(self, app: ASGIApp, tokens: TokenBook, metrics: Metrics, prefix: str) -> None:
-        self.app = app
+        super().__init__(app, metrics, prefix)
         self.tokens = tokens
-        self.metrics = metrics
-        self.prefix = prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Guard one request's body."""
         length_header = _header(scope, b"content-length")
         chunked = _header(scope, b"transfer-encoding") is not None
         try:

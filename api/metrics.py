@@ -127,8 +127,9 @@ def _route_template(scope: Scope, prefix: str) -> str:
     return path
 
 
-class MetricsMiddleware:
-    """Counts requests and times them until the response starts (streams stay open)."""
+class HttpMiddleware:
+    """An ASGI middleware of the API's HTTP requests (``prefix``: the API's path), counted in
+    ``metrics``; anything else (lifespan) passes through it."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, prefix: str) -> None:
         self.app = app
@@ -140,6 +141,18 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request."""
+        raise NotImplementedError
+
+
+class MetricsMiddleware(HttpMiddleware):
+    """Counts requests and times them until the response starts (streams stay open)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count and time one request."""
         start = time.perf_counter()
         method = scope["method"]
         status_code = 500

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException, status
 
-from gudang.influx import AsyncInfluxReader, InfluxRejected, InfluxUnavailable, quote_str
+from gudang.influx import (
+    AsyncInfluxReader,
+    InfluxRejected,
+    InfluxUnavailable,
+    quote_ident,
+    quote_str,
+)
 from gudang.storage import CONTAINER_EVENT, EVENT, SCAN, Event, ns_to_datetime, rfc3339
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,31 @@ async def run(influx: AsyncInfluxReader, q: str) -> list[dict[str, Any]]:
         ) from exc
 
 
+def where(
+    site: str,
+    equal: Mapping[str, str | None],
+    *,
+    one_of: tuple[str, Sequence[str] | None] = ("", None),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> str:
+    """An InfluxQL condition on the site's points: each tag or field of ``equal`` with a
+    value equal to it (no value: any), ``one_of``'s equal to one of its values (none: any),
+    the time at or after ``since`` and at or before ``until``."""
+    conditions = [f"site = {quote_str(site)}"]
+    conditions += [f"{quote_ident(k)} = {quote_str(v)}" for k, v in equal.items() if v]
+    key, values = one_of
+    if values:
+        conditions.append(
+            "(" + " OR ".join(f"{quote_ident(key)} = {quote_str(v)}" for v in values) + ")"
+        )
+    if since is not None:
+        conditions.append(f"time >= '{rfc3339(since)}'")
+    if until is not None:
+        conditions.append(f"time <= '{rfc3339(until)}'")
+    return " AND ".join(conditions)
+
+
 def recent_scans_query(
     site: str,
     *,
@@ -50,16 +82,10 @@ def recent_scans_query(
     limit: int = 100,
 ) -> str:
     """Scans newest first, filtered."""
-    where = [f"site = {quote_str(site)}"]
-    if station:
-        where.append(f"station = {quote_str(station)}")
-    if container_no:
-        where.append(f"container_no = {quote_str(container_no)}")
-    if result:
-        where.append(f"result = {quote_str(result)}")
-    if since is not None:
-        where.append(f"time >= '{rfc3339(since)}'")
-    return f"SELECT * FROM {SCAN} WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT {limit}"
+    match = where(
+        site, {"station": station, "container_no": container_no, "result": result}, since=since
+    )
+    return f"SELECT * FROM {SCAN} WHERE {match} ORDER BY time DESC LIMIT {limit}"
 
 
 def hourly_query(
@@ -70,15 +96,10 @@ def hourly_query(
     container_no: str | None = None,
 ) -> str:
     """Scans per station and hour over the last ``hours`` hours."""
-    where = [f"site = {quote_str(site)}", f"time >= now() - {hours}h"]
-    if station:
-        where.append(f"station = {quote_str(station)}")
-    if container_no:
-        where.append(f"container_no = {quote_str(container_no)}")
-    if loaded_only:
-        where.append(f"result = {quote_str(LOADED)}")
+    result = LOADED if loaded_only else None
+    match = where(site, {"station": station, "container_no": container_no, "result": result})
     return (
-        f"SELECT count(id) AS n FROM {SCAN} WHERE {' AND '.join(where)} "
+        f"SELECT count(id) AS n FROM {SCAN} WHERE {match} AND time >= now() - {hours}h "
         "GROUP BY time(1h), station fill(0)"
     )
 

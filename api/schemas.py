@@ -86,11 +86,30 @@ COMMAND_ERRORS: Responses = {
 INFLUX_ERRORS: Responses = {503: _error("InfluxDB is unreachable"), **INVALID}
 
 
+def file_responses(
+    description: str, *media_types: str, errors: Responses, binary: bool = False
+) -> Responses:
+    """The responses of a route answering a file (CSV, HTML, PDF ...): errors stay JSON."""
+    schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}
+    return {
+        200: {"content": {m: {"schema": schema} for m in media_types}, "description": description},
+        **errors,
+    }
+
+
+SEAL_NO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 /-]*$"
+
+
 def _container_no(value: str) -> str:
     try:
         return ContainerNo.parse(value).value
     except BarcodeError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def _seal_no(example: str) -> Any:
+    """The field of a seal's number, as printed on the seal."""
+    return Field(min_length=1, max_length=32, pattern=SEAL_NO_PATTERN, examples=[example])
 
 
 # -- containers ------------------------------------------------------------------------------
@@ -121,12 +140,7 @@ class ContainerOpen(BaseModel):
 class ContainerSeal(BaseModel):
     """Seal a container with the number on its seal."""
 
-    seal_no: str = Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9 /-]*$",
-        examples=["EMCS123456"],
-    )
+    seal_no: str = _seal_no("EMCS123456")
 
 
 class ContainerUnload(BaseModel):
@@ -616,12 +630,7 @@ class ContainerCorrection(BaseModel):
 class SealCorrection(BaseModel):
     """Correct a sealed container's seal number."""
 
-    seal_no: str = Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9 /-]*$",
-        examples=["EMCS123457"],
-    )
+    seal_no: str = _seal_no("EMCS123457")
     reason: str = Reason
 
 

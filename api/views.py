@@ -13,11 +13,14 @@ import msgspec
 from fastapi import HTTPException, status
 from pydantic import BaseModel
 
+from api.auth import Principal
+from api.deps import Commands
 from api.live import LiveState
 from api.schemas import AlertOut, ContainerOut, StationOut, StockItem, StockOut, StockTotal
 from gudang.settings import Settings
 from gudang.wire import (
     AlertV1,
+    Command,
     ContainerStateV1,
     ContainerStatus,
     StationStatusV1,
@@ -132,9 +135,13 @@ def known_container(live: LiveState, number: str) -> ContainerStateV1:
     return c
 
 
-def container_answer(result: dict[str, Any], live: LiveState, number: str) -> ContainerOut:
-    """A container command's answer: the services' new state, else the live copy."""
+async def container_command(
+    commands: Commands, command: Command, args: dict[str, Any], who: Principal
+) -> ContainerOut:
+    """Send a command about the container ``args["container_no"]``; the container after it:
+    the services' new state, else the live copy."""
+    result = await commands.send(command, args, who)
     try:
         return ContainerOut.from_wire(msgspec.convert(result, ContainerStateV1))
     except msgspec.ValidationError:
-        return ContainerOut.from_wire(known_container(live, number))
+        return ContainerOut.from_wire(known_container(commands.live, args["container_no"]))

@@ -39,27 +39,26 @@ def _cell(text: str, missing_word: str) -> str:
     return escaped
 
 
+def _rows(table: Table, rows: list[list[str]], miss: str, tr: str, tag: str) -> str:
+    """Table rows, each cell a ``tag`` aligned as its column (a missing figure marked)."""
+    return "\n".join(
+        tr
+        + "".join(
+            f'<{tag} class="{a}">{_cell(c, miss)}</{tag}>'
+            for c, a in zip(row, table.aligns, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+
+
 def _table(v: View, table: Table, table_id: str) -> str:
     miss = v.t["missing"]
     heads = "".join(
         f'<th class="{a}">{_e(h)}</th>' for h, a in zip(table.heads, table.aligns, strict=True)
     )
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{a}">{_cell(c, miss)}</td>' for c, a in zip(row, table.aligns, strict=True)
-        )
-        + "</tr>"
-        for row in table.rows
-    )
-    totals = "\n".join(
-        '<tr class="total">'
-        + "".join(
-            f'<th class="{a}">{_cell(c, miss)}</th>' for c, a in zip(row, table.aligns, strict=True)
-        )
-        + "</tr>"
-        for row in table.totals
-    )
+    body = _rows(table, table.rows, miss, "<tr>", "td")
+    totals = _rows(table, table.totals, miss, '<tr class="total">', "th")
     return (
         f'<table id="{table_id}"><thead><tr>{heads}</tr></thead>'
         f"<tbody>\n{body}\n{totals}\n</tbody></table>"

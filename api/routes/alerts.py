@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
 
 from api.auth import Admin, Supervisor, Worker
-from api.deps import LiveDep, MetricsDep, SettingsDep, send_command
+from api.deps import CommandsDep, LiveDep, SettingsDep
 from api.live import LiveState
 from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, INVALID, AlertOut
 from gudang.wire import AlertKind, AlertState, AlertV1, Command
@@ -53,12 +53,10 @@ async def get_routing(who: Supervisor, live: LiveDep, settings: SettingsDep) -> 
 
 
 @router.put("/routing", response_model=AlertRoutingOut, responses=COMMAND_ERRORS)
-async def set_routing(
-    who: Admin, body: AlertRoutingIn, live: LiveDep, metrics: MetricsDep
-) -> AlertRoutingOut:
+async def set_routing(who: Admin, body: AlertRoutingIn, commands: CommandsDep) -> AlertRoutingOut:
     """Change which kinds reach the dashboard's list and the plain webhooks, live (admin)."""
     args = body.model_dump(mode="json")
-    result = await send_command(live, metrics, Command.ALERT_ROUTING, args, who)
+    result = await commands.send(Command.ALERT_ROUTING, args, who)
     return AlertRoutingOut.model_validate(result)
 
 
@@ -94,18 +92,17 @@ def _alerts(live: LiveState, state: list[AlertState] | None, kind: list[AlertKin
 async def acknowledge_alert(
     who: Supervisor,
     alert_id: Annotated[str, Path(min_length=1, max_length=200)],
-    live: LiveDep,
-    metrics: MetricsDep,
+    commands: CommandsDep,
 ) -> AlertOut:
     """Acknowledge an alert: who and when are recorded; it stays until its cause clears."""
-    if alert_id not in live.alerts:
+    if alert_id not in commands.live.alerts:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} is not active")
-    result = await send_command(live, metrics, Command.ALERT_ACK, {"alert_id": alert_id}, who)
+    result = await commands.send(Command.ALERT_ACK, {"alert_id": alert_id}, who)
     try:
         return AlertOut.from_wire(msgspec.convert(result, AlertV1))
     except msgspec.ValidationError:
         # The services answered without the alert: report the acknowledgement we asked for.
-        current = live.alerts.get(alert_id)
+        current = commands.live.alerts.get(alert_id)
         if current is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"alert {alert_id} cleared") from None
         return AlertOut.from_wire(current)
@@ -119,9 +116,7 @@ class AckedKind(BaseModel):
 
 
 @router.post("/kinds/{kind}/ack", response_model=AckedKind, responses=COMMAND_ERRORS)
-async def acknowledge_kind(
-    who: Supervisor, kind: AlertKind, live: LiveDep, metrics: MetricsDep
-) -> AckedKind:
+async def acknowledge_kind(who: Supervisor, kind: AlertKind, commands: CommandsDep) -> AckedKind:
     """Acknowledge every raised alert of one kind at once (an event alert clears with it)."""
-    result = await send_command(live, metrics, Command.ALERT_ACK_KIND, {"kind": kind.value}, who)
+    result = await commands.send(Command.ALERT_ACK_KIND, {"kind": kind.value}, who)
     return AckedKind.model_validate(result)

@@ -9,23 +9,28 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel
 
 from api import csvsafe
 from api.auth import Supervisor, SupervisorByQuery, Worker, WorkerByQuery
-from api.deps import InfluxDep, LiveDep, SettingsDep
-from api.queries import run
-from api.routes.scans import ContainerQuery, ResultQuery, StationQuery, recent_scans
-from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, AlertOut, AuditOut
+from api.deps import (
+    ContainerQuery,
+    InfluxDep,
+    LiveDep,
+    SettingsDep,
+    container_filter,
+    site_time,
+)
+from api.queries import run, where
+from api.routes.scans import ScanQuery, stored_scans
+from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, AlertOut, AuditOut, ScanOut, file_responses
 from api.views import build_stock
-from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.influx import quote_ident, quote_str
 from gudang.settings import Settings
-from gudang.storage import ALERT, AUDIT, MAX_TIME, MIN_TIME, ns_to_datetime, rfc3339
+from gudang.storage import ALERT, AUDIT, ns_to_datetime
 from gudang.wire import NAME_PATTERN, AlertKind, alert_decoder
 
 router = APIRouter(tags=["audit"], responses=AUTH_ERRORS)
@@ -34,8 +39,6 @@ MAX_LIMIT = 10_000  # rows of one answer; older ones by ``until``
 # An alert goes through a few transitions (raised, acknowledged, cleared, raised again ...):
 # the history reads this many rows per alert asked for, to find each one's latest.
 _ROWS_PER_ALERT = 4
-# Nothing is ever stored under such a name: a filter by one matches nothing.
-NO_MATCH = "-"
 
 Actor = Annotated[str | None, Query(max_length=100, description="only this actor (token name)")]
 Since = Annotated[datetime | None, Query(description="at or after (ISO 8601; no zone: WIB)")]
@@ -53,28 +56,22 @@ AlertKinds = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CSV = "text/csv; charset=utf-8"
+# The scans' CSV: GET /scans' fields in its order, the time first as time_utc, without
+# weight_stable (weight_status says more).
+SCAN_CSV_FIELDS = [f for f in ScanOut.model_fields if f not in ("time", "weight_stable")]
 
 
-def _when(at: datetime | None, settings: Settings, name: str) -> datetime | None:
-    if at is None:
-        return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo(settings.site.timezone))  # people's time
-    if not MIN_TIME <= at <= MAX_TIME:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"{name} must be between {MIN_TIME.date()} and {MAX_TIME.date()}",
-        )
-    return at
+class AuditFilters(BaseModel):
+    """What GET /audit and /audit.csv are filtered by."""
+
+    actor: Actor = None
+    kind: CommandKind = None
+    container_no: ContainerQuery = None
+    since: Since = None
+    until: Until = None
 
 
-def _compact(container_no: str | None) -> str | None:
-    if not container_no:
-        return None
-    try:
-        return ContainerNo.parse(container_no).value
-    except BarcodeError:
-        return NO_MATCH
+AuditQuery = Annotated[AuditFilters, Query()]
 
 
 def _where(
@@ -82,21 +79,15 @@ def _where(
     since: datetime | None,
     until: datetime | None,
     equal: dict[str, str | None],
-    one_of: tuple[str, Sequence[str] | None] | None = None,
+    one_of: tuple[str, Sequence[str] | None],
 ) -> str:
-    where = [f"site = {quote_str(settings.site.name)}"]
-    for key, value in equal.items():
-        if value:
-            where.append(f"{quote_ident(key)} = {quote_str(value)}")
-    if one_of is not None and one_of[1]:
-        key, values = one_of[0], one_of[1]
-        either = " OR ".join(f"{quote_ident(key)} = {quote_str(v)}" for v in values)
-        where.append(f"({either})")
-    if (at := _when(since, settings, "since")) is not None:
-        where.append(f"time >= '{rfc3339(at)}'")
-    if (at := _when(until, settings, "until")) is not None:
-        where.append(f"time <= '{rfc3339(at)}'")
-    return " AND ".join(where)
+    return where(
+        settings.site.name,
+        equal,
+        one_of=one_of,
+        since=site_time(since, settings, "since"),
+        until=site_time(until, settings, "until"),
+    )
 
 
 def _json(text: Any) -> Any:
@@ -107,24 +98,12 @@ def _json(text: Any) -> Any:
 
 
 async def _audit(
-    influx: InfluxDep,
-    settings: Settings,
-    actor: str | None,
-    kind: list[str] | None,
-    container_no: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
+    influx: InfluxDep, settings: Settings, f: AuditFilters, limit: int
 ) -> list[AuditOut]:
-    where = _where(
-        settings,
-        since,
-        until,
-        {"actor": actor, "container_no": _compact(container_no)},
-        ("command", kind),
-    )
+    equal = {"actor": f.actor, "container_no": container_filter(f.container_no)}
+    match = _where(settings, f.since, f.until, equal, ("command", f.kind))
     rows = await run(
-        influx, f"SELECT * FROM {AUDIT} WHERE {where} ORDER BY time DESC LIMIT {limit}"
+        influx, f"SELECT * FROM {AUDIT} WHERE {match} ORDER BY time DESC LIMIT {limit}"
     )
     return [
         AuditOut(
@@ -142,18 +121,10 @@ async def _audit(
 
 @router.get("/audit", response_model=list[AuditOut], responses=INFLUX_ERRORS)
 async def audit_trail(
-    who: Supervisor,
-    influx: InfluxDep,
-    settings: SettingsDep,
-    actor: Actor = None,
-    kind: CommandKind = None,
-    container_no: ContainerQuery = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Limit = 200,
+    who: Supervisor, influx: InfluxDep, settings: SettingsDep, f: AuditQuery, limit: Limit = 200
 ) -> list[AuditOut]:
     """Every accepted command, newest first: who, when, the arguments and the result."""
-    return await _audit(influx, settings, actor, kind, container_no, since, until, limit)
+    return await _audit(influx, settings, f, limit)
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
@@ -170,10 +141,7 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) ->
 
 
 def _csv_responses(what: str) -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": what},
-        **INFLUX_ERRORS,
-    }
+    return file_responses(what, "text/csv", errors=INFLUX_ERRORS)
 
 
 def _compact_json(value: Any) -> str:
@@ -185,15 +153,11 @@ async def audit_csv(
     who: SupervisorByQuery,
     influx: InfluxDep,
     settings: SettingsDep,
-    actor: Actor = None,
-    kind: CommandKind = None,
-    container_no: ContainerQuery = None,
-    since: Since = None,
-    until: Until = None,
+    f: AuditQuery,
     limit: Limit = MAX_LIMIT,
 ) -> Response:
     """The audit trail as CSV (UTF-8), newest first, filtered like GET /audit."""
-    items = await _audit(influx, settings, actor, kind, container_no, since, until, limit)
+    items = await _audit(influx, settings, f, limit)
     return _csv(
         ["time_utc", "command", "actor", "container_no", "args", "result", "request_id"],
         (
@@ -230,20 +194,20 @@ async def alert_history(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT // _ROWS_PER_ALERT)] = 200,
 ) -> list[AlertOut]:
     """Alerts as stored, cleared ones too, newest first: each as its latest change left it."""
-    where = _where(
+    match = _where(
         settings,
         since,
         until,
         {
             "acknowledged_by": actor,
-            "container_no": _compact(container_no),
+            "container_no": container_filter(container_no),
             "station": station,
         },
         ("kind", [k.value for k in kind] if kind else None),
     )
     rows = await run(
         influx,
-        f"SELECT * FROM {ALERT} WHERE {where} ORDER BY time DESC LIMIT {limit * _ROWS_PER_ALERT}",
+        f"SELECT * FROM {ALERT} WHERE {match} ORDER BY time DESC LIMIT {limit * _ROWS_PER_ALERT}",
     )
     latest: dict[str, AlertOut] = {}
     for row in rows:  # newest first: the first row of an id is its latest change
@@ -262,58 +226,14 @@ async def scans_csv(
     who: WorkerByQuery,
     influx: InfluxDep,
     settings: SettingsDep,
-    station: StationQuery = None,
-    container_no: ContainerQuery = None,
-    result: ResultQuery = None,
-    since: Since = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+    f: ScanQuery,
+    limit: Limit = MAX_LIMIT,
 ) -> Response:
     """Stored scans as CSV (UTF-8), newest first, filtered like GET /scans."""
-    scans = await recent_scans(
-        who,
-        influx,
-        settings,
-        station=station,
-        container_no=container_no,
-        result=result,
-        since=since,
-        limit=limit,
-    )
-    header = [
-        "time_utc",
-        "station",
-        "id",
-        "barcode",
-        "kind",
-        "result",
-        "reason",
-        "drum",
-        "sku",
-        "container_no",
-        "weight_kg",
-        "weight_status",
-        "out_of_range",
-    ]
+    scans = await stored_scans(influx, settings, f, limit)
     return _csv(
-        header,
-        (
-            [
-                s.time.isoformat(),
-                s.station,
-                s.id,
-                s.barcode,
-                s.kind,
-                s.result,
-                s.reason,
-                s.drum,
-                s.sku,
-                s.container_no,
-                s.weight_kg,
-                s.weight_status,
-                s.out_of_range,
-            ]
-            for s in scans
-        ),
+        ["time_utc", *SCAN_CSV_FIELDS],
+        ([s.time.isoformat(), *(getattr(s, f) for f in SCAN_CSV_FIELDS)] for s in scans),
         "scans.csv",
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.auth import Admin, Worker
-from api.deps import LiveDep, MetricsDep, SettingsDep, send_command
+from api.deps import CommandsDep, SettingsDep
 from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, CatalogueSkuOut
 from gudang.settings import SkuSettings
 from gudang.wire import Command
@@ -29,18 +29,16 @@ async def list_skus(who: Worker, settings: SettingsDep) -> list[CatalogueSkuOut]
 
 @router.put("/{sku}", response_model=CatalogueSkuOut, responses=COMMAND_ERRORS)
 async def set_sku(
-    who: Admin, sku: SkuPath, body: SkuSettings, live: LiveDep, metrics: MetricsDep
+    who: Admin, sku: SkuPath, body: SkuSettings, commands: CommandsDep
 ) -> CatalogueSkuOut:
     """Add a SKU, or replace its definition whole; the next scan uses it, no restart."""
     args = {"sku": sku, "spec": body.model_dump(mode="json")}
-    result = await send_command(live, metrics, Command.CATALOGUE_SET_SKU, args, who)
+    result = await commands.send(Command.CATALOGUE_SET_SKU, args, who)
     return CatalogueSkuOut.model_validate(result)
 
 
 @router.post("/{sku}/retire", response_model=CatalogueSkuOut, responses=COMMAND_ERRORS)
-async def retire_sku(
-    who: Admin, sku: SkuPath, live: LiveDep, metrics: MetricsDep
-) -> CatalogueSkuOut:
+async def retire_sku(who: Admin, sku: SkuPath, commands: CommandsDep) -> CatalogueSkuOut:
     """Retire a SKU: drums already counted stay; a new drum of it is refused at scanning."""
-    result = await send_command(live, metrics, Command.CATALOGUE_RETIRE_SKU, {"sku": sku}, who)
+    result = await commands.send(Command.CATALOGUE_RETIRE_SKU, {"sku": sku}, who)
     return CatalogueSkuOut.model_validate(result)

@@ -11,15 +11,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import TypeAdapter
 
 from api import packing
-from api.auth import TOKEN_QUERY_PARAM, Supervisor, Worker, WorkerByQuery
-from api.deps import (
-    InfluxDep,
-    LiveDep,
-    MetricsDep,
-    SettingsDep,
-    container_no_param,
-    send_command,
-)
+from api.auth import Supervisor, Worker, WorkerByQuery
+from api.deps import CommandsDep, ContainerNoPath, InfluxDep, Lang, LiveDep, QueryToken, SettingsDep
 from api.live import LiveState
 from api.packing_pdf import to_pdf
 from api.queries import fill_timeline
@@ -36,22 +29,17 @@ from api.schemas import (
     FillPointOut,
     FillTimelineOut,
     PackingListOut,
+    file_responses,
 )
-from api.views import container_answer, container_body, known_container
+from api.views import container_body, container_command, known_container
 from gudang.wire import Command
 
 router = APIRouter(prefix="/containers", tags=["containers"], responses=AUTH_ERRORS)
 
 JSON = "application/json"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # sorts containers never opened last
-ContainerNoPath = Annotated[str, Depends(container_no_param)]
-QueryToken = Annotated[
-    str | None,
-    Query(
-        alias=TOKEN_QUERY_PARAM,
-        description="the bearer token, for links opened in a new tab (a header wins)",
-    ),
-]
+# The packing list's files; errors stay JSON: only 200 is the file.
+PACKING_LIST_ERRORS = {**NOT_FOUND, **INFLUX_ERRORS}
 
 
 _container_list = TypeAdapter(list[ContainerOut])
@@ -101,65 +89,39 @@ async def get_container(
     responses=COMMAND_ERRORS,
 )
 async def open_container(
-    who: Supervisor,
-    body: ContainerOpen,
-    live: LiveDep,
-    metrics: MetricsDep,
+    who: Supervisor, body: ContainerOpen, commands: CommandsDep
 ) -> ContainerOut:
     """Open a container for loading; stations load it once pointed at it."""
-    result = await send_command(
-        live, metrics, Command.CONTAINER_OPEN, body.model_dump(exclude_none=True), who
-    )
-    return container_answer(result, live, body.container_no)
+    args = body.model_dump(exclude_none=True)
+    return await container_command(commands, Command.CONTAINER_OPEN, args, who)
 
 
 @router.post("/{container_no}/seal", response_model=ContainerOut, responses=COMMAND_ERRORS)
 async def seal_container(
-    who: Supervisor,
-    number: ContainerNoPath,
-    body: ContainerSeal,
-    live: LiveDep,
-    metrics: MetricsDep,
+    who: Supervisor, number: ContainerNoPath, body: ContainerSeal, commands: CommandsDep
 ) -> ContainerOut:
     """Seal a container with its seal number; no drum goes in or out after this."""
-    result = await send_command(
-        live,
-        metrics,
-        Command.CONTAINER_SEAL,
-        {"container_no": number, "seal_no": body.seal_no},
-        who,
-    )
-    return container_answer(result, live, number)
+    args = {"container_no": number, "seal_no": body.seal_no}
+    return await container_command(commands, Command.CONTAINER_SEAL, args, who)
 
 
 @router.post("/{container_no}/ship", response_model=ContainerOut, responses=COMMAND_ERRORS)
 async def ship_container(
-    who: Supervisor,
-    number: ContainerNoPath,
-    live: LiveDep,
-    metrics: MetricsDep,
+    who: Supervisor, number: ContainerNoPath, commands: CommandsDep
 ) -> ContainerOut:
     """Mark a sealed container as shipped."""
-    result = await send_command(
-        live, metrics, Command.CONTAINER_SHIP, {"container_no": number}, who
-    )
-    return container_answer(result, live, number)
+    return await container_command(commands, Command.CONTAINER_SHIP, {"container_no": number}, who)
 
 
 @router.post("/{container_no}/unload", response_model=ContainerOut, responses=COMMAND_ERRORS)
 async def unload_drum(
-    who: Supervisor,
-    number: ContainerNoPath,
-    body: ContainerUnload,
-    live: LiveDep,
-    metrics: MetricsDep,
+    who: Supervisor, number: ContainerNoPath, body: ContainerUnload, commands: CommandsDep
 ) -> ContainerOut:
     """Take one drum out of a container (a correction); it goes back to stock."""
     args: dict[str, object] = {"container_no": number, "drum": body.drum}
     if body.reason:
         args["reason"] = body.reason
-    result = await send_command(live, metrics, Command.CONTAINER_UNLOAD, args, who)
-    return container_answer(result, live, number)
+    return await container_command(commands, Command.CONTAINER_UNLOAD, args, who)
 
 
 @router.get(
@@ -204,13 +166,10 @@ async def _packing_list(
 
 
 PackingList = Annotated[PackingListOut, Depends(_packing_list)]
-Lang = Annotated[str, Query(pattern="^(id|en)$", description="id or en")]
 
 
 @router.get(
-    "/{container_no}/packing-list",
-    response_model=PackingListOut,
-    responses={**NOT_FOUND, **INFLUX_ERRORS},
+    "/{container_no}/packing-list", response_model=PackingListOut, responses=PACKING_LIST_ERRORS
 )
 async def packing_list(pl: PackingList) -> PackingListOut:
     """The container's packing list: every drum with SKU and weight, totals, HS codes."""
@@ -219,15 +178,8 @@ async def packing_list(pl: PackingList) -> PackingListOut:
 
 @router.get(
     "/{container_no}/packing-list.csv",
-    response_class=Response,  # errors stay JSON: only 200 is CSV
-    responses={
-        200: {
-            "content": {"text/csv": {"schema": {"type": "string"}}},
-            "description": "the packing list as CSV",
-        },
-        **NOT_FOUND,
-        **INFLUX_ERRORS,
-    },
+    response_class=Response,
+    responses=file_responses("the packing list as CSV", "text/csv", errors=PACKING_LIST_ERRORS),
 )
 async def packing_list_csv(pl: PackingList, number: ContainerNoPath) -> PlainTextResponse:
     """The packing list as CSV (UTF-8), one drum a line, totals at the end."""
@@ -241,14 +193,9 @@ async def packing_list_csv(pl: PackingList, number: ContainerNoPath) -> PlainTex
 @router.get(
     "/{container_no}/packing-list.pdf",
     response_class=Response,
-    responses={
-        200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "the packing list as an A4 PDF",
-        },
-        **NOT_FOUND,
-        **INFLUX_ERRORS,
-    },
+    responses=file_responses(
+        "the packing list as an A4 PDF", "application/pdf", errors=PACKING_LIST_ERRORS, binary=True
+    ),
 )
 async def packing_list_pdf(
     pl: PackingList, number: ContainerNoPath, settings: SettingsDep, lang: Lang = "en"
@@ -266,14 +213,7 @@ async def packing_list_pdf(
 @router.get(
     "/{container_no}/packing-list.html",
     response_class=Response,
-    responses={
-        200: {
-            "content": {"text/html": {"schema": {"type": "string"}}},
-            "description": "a print-ready page",
-        },
-        **NOT_FOUND,
-        **INFLUX_ERRORS,
-    },
+    responses=file_responses("a print-ready page", "text/html", errors=PACKING_LIST_ERRORS),
 )
 async def packing_list_html(
     pl: PackingList, settings: SettingsDep, lang: Lang = "en"

@@ -11,19 +11,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api.auth import TOKEN_QUERY_PARAM, Supervisor, SupervisorByQuery
-from api.deps import (
-    InfluxDep,
-    LiveDep,
-    MetricsDep,
-    SettingsDep,
-    container_no_param,
-    send_command,
-)
+from api.auth import Supervisor, SupervisorByQuery
+from api.deps import CommandsDep, ContainerNoPath, InfluxDep, Lang, LiveDep, QueryToken, SettingsDep
 from api.papers import data, html, pdf
 from api.papers.model import Doc, Papers, compose
 from api.queries import drums_in_container
@@ -39,19 +32,11 @@ from api.schemas import (
     ShipmentIn,
     ShipmentOut,
 )
+from api.views import known_container
 from gudang.wire import Command, ContainerStateV1, ContainerStatus, ShipmentV1
 
 router = APIRouter(prefix="/containers", tags=["papers"], responses=AUTH_ERRORS)
 
-ContainerNoPath = Annotated[str, Depends(container_no_param)]
-QueryToken = Annotated[
-    str | None,
-    Query(
-        alias=TOKEN_QUERY_PARAM,
-        description="the bearer token, for links opened in a new tab (a header wins)",
-    ),
-]
-Lang = Annotated[str, Query(pattern="^(id|en)$", description="id or en")]
 Draft = Annotated[
     bool, Query(description="print what is known, marked DRAFT, instead of refusing (409)")
 ]
@@ -90,13 +75,6 @@ NOT_FINAL: Responses = {
 }
 
 
-def _known(live: LiveDep, number: str) -> ContainerStateV1:
-    c = live.containers.get(number)
-    if c is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"container {number} is not known")
-    return c
-
-
 def _shipment_out(c: ContainerStateV1) -> ShipmentOut:
     s = c.shipment or ShipmentV1()
     return ShipmentOut.model_validate(
@@ -113,7 +91,7 @@ def _shipment_out(c: ContainerStateV1) -> ShipmentOut:
 )
 async def get_shipment(who: Supervisor, number: ContainerNoPath, live: LiveDep) -> ShipmentOut:
     """The container's shipment record (empty fields: not known yet)."""
-    return _shipment_out(_known(live, number))
+    return _shipment_out(known_container(live, number))
 
 
 @router.put("/{container_no}/shipment", response_model=ShipmentOut, responses=COMMAND_ERRORS)
@@ -121,20 +99,19 @@ async def put_shipment(
     who: Supervisor,
     number: ContainerNoPath,
     body: ShipmentIn,
-    live: LiveDep,
-    metrics: MetricsDep,
+    commands: CommandsDep,
 ) -> ShipmentOut:
     """Set the container's shipment record, whole; refused (409) once the container shipped."""
     args = {"container_no": number, "shipment": body.model_dump(mode="json")}
-    result = await send_command(live, metrics, Command.CONTAINER_SHIPMENT, args, who)
+    result = await commands.send(Command.CONTAINER_SHIPMENT, args, who)
     try:
         return _shipment_out(msgspec.convert(result, ContainerStateV1))
     except msgspec.ValidationError:
-        return _shipment_out(_known(live, number))
+        return _shipment_out(known_container(commands.live, number))
 
 
 async def _papers(live: LiveDep, influx: InfluxDep, settings: SettingsDep, number: str) -> Papers:
-    c = _known(live, number)
+    c = known_container(live, number)
     drums = await drums_in_container(influx, settings.site.name, number)
     return compose(c, drums, settings)
 

@@ -23,16 +23,13 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 
 from api.auth import Admin, Principal, Supervisor, hash_token, new_token
-from api.deps import LiveDep, MetricsDep, SettingsDep, send_command
-from api.schemas import AUTH_ERRORS, COMMAND_ERRORS
+from api.deps import Commands, CommandsDep, LiveDep, SettingsDep, StationName
+from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, WireModel
 from gudang.settings import ApiRole, Settings
 from gudang.wire import NAME_PATTERN, Command, PhoneTokenV1
 
 router = APIRouter(tags=["stations"], responses=AUTH_ERRORS)
 
-StationName = Annotated[
-    str, Path(pattern=NAME_PATTERN, description="station name", examples=["load-1"])
-]
 TokenName = Annotated[str, Path(pattern=r"^phone-[a-z0-9_-]{1,32}-[0-9a-f]{6}$")]
 # A person's token: the name the audit trail shows as the actor.
 PERSON_NAME = r"^[a-z0-9][a-z0-9_.-]{0,47}$"
@@ -40,7 +37,7 @@ PERSON_NAME = r"^[a-z0-9][a-z0-9_.-]{0,47}$"
 QR_BOX = 8
 
 
-class PhoneTokenOut(BaseModel):
+class PhoneTokenOut(WireModel):
     """A phone's token as listed: never the token itself."""
 
     name: str
@@ -59,13 +56,16 @@ class PhoneSignIn(PhoneTokenOut):
 
 
 def _out(token: PhoneTokenV1) -> PhoneTokenOut:
-    return PhoneTokenOut(
-        name=token.name,
-        station=token.station,
-        role=token.role,
-        issued_at=token.issued_at,
-        issued_by=token.issued_by,
-    )
+    return PhoneTokenOut.from_wire(token)
+
+
+async def _issue(commands: Commands, args: dict[str, str], who: Principal) -> PhoneTokenV1:
+    """Make a token (its SHA-256 in ``args``): admitted at once, before the services' retained
+    list follows with it in."""
+    result = await commands.send(Command.PHONE_TOKEN_ISSUE, args, who)
+    issued = msgspec.convert(result, PhoneTokenV1)
+    commands.live.phone_tokens[issued.sha256] = issued
+    return issued
 
 
 def phone_base_url(request: Request, settings: Settings) -> str:
@@ -96,23 +96,14 @@ async def issue_phone_token(
     who: Supervisor,
     station: StationName,
     request: Request,
-    live: LiveDep,
-    metrics: MetricsDep,
+    commands: CommandsDep,
     settings: SettingsDep,
 ) -> PhoneSignIn:
     """A token for one phone to scan at this station, and its sign-in QR code."""
     token = new_token()
     name = f"phone-{station}-{secrets.token_hex(3)}"
-    result = await send_command(
-        live,
-        metrics,
-        Command.PHONE_TOKEN_ISSUE,
-        {"station": station, "name": name, "sha256": hash_token(token)},
-        who,
-    )
-    issued = msgspec.convert(result, PhoneTokenV1)
-    # Admitted at once: the services' retained list follows, with it in.
-    live.phone_tokens[issued.sha256] = issued
+    args = {"station": station, "name": name, "sha256": hash_token(token)}
+    issued = await _issue(commands, args, who)
     url = (
         f"{phone_base_url(request, settings)}/dashboard/scan.html"
         f"#station={quote(station)}&token={quote(token)}"
@@ -132,17 +123,17 @@ async def list_phone_tokens(who: Supervisor, live: LiveDep) -> list[PhoneTokenOu
 
 @router.delete("/phone-tokens/{name}", response_model=PhoneTokenOut, responses=COMMAND_ERRORS)
 async def revoke_phone_token(
-    who: Supervisor, name: TokenName, live: LiveDep, metrics: MetricsDep
+    who: Supervisor, name: TokenName, commands: CommandsDep
 ) -> PhoneTokenOut:
     """Revoke a phone's token: its next request is refused (401), its streams end."""
-    return await _revoke(who, name, live, metrics)
+    return await _revoke(who, name, commands)
 
 
-async def _revoke(who: Principal, name: str, live: LiveDep, metrics: MetricsDep) -> PhoneTokenOut:
-    result = await send_command(live, metrics, Command.PHONE_TOKEN_REVOKE, {"name": name}, who)
+async def _revoke(who: Principal, name: str, commands: Commands) -> PhoneTokenOut:
+    result = await commands.send(Command.PHONE_TOKEN_REVOKE, {"name": name}, who)
     revoked = msgspec.convert(result, PhoneTokenV1)
-    live.phone_tokens.pop(revoked.sha256, None)  # refused from now, not from the next state
-    live.tokens_changed()  # its open streams end now
+    commands.live.phone_tokens.pop(revoked.sha256, None)  # refused now, not from the next state
+    commands.live.tokens_changed()  # its open streams end now
     return _out(revoked)
 
 
@@ -176,7 +167,7 @@ class TokenListed(PhoneTokenOut):
     tags=["people"],
 )
 async def make_token(
-    who: Admin, body: NewToken, live: LiveDep, metrics: MetricsDep, settings: SettingsDep
+    who: Admin, body: NewToken, commands: CommandsDep, settings: SettingsDep
 ) -> TokenMade:
     """Make a token for a person (name, role, optional station); the token is shown once."""
     if body.name.startswith("phone-"):
@@ -191,9 +182,7 @@ async def make_token(
     args = {"name": body.name, "role": body.role, "sha256": hash_token(token)}
     if body.station:
         args["station"] = body.station
-    result = await send_command(live, metrics, Command.PHONE_TOKEN_ISSUE, args, who)
-    issued = msgspec.convert(result, PhoneTokenV1)
-    live.phone_tokens[issued.sha256] = issued  # admitted at once
+    issued = await _issue(commands, args, who)
     return TokenMade(**_out(issued).model_dump(), token=token)
 
 
@@ -222,8 +211,7 @@ async def list_tokens(who: Admin, live: LiveDep, settings: SettingsDep) -> list[
 async def revoke_token(
     who: Admin,
     name: Annotated[str, Path(pattern=PERSON_NAME)],
-    live: LiveDep,
-    metrics: MetricsDep,
+    commands: CommandsDep,
 ) -> PhoneTokenOut:
     """Revoke a token made in the dashboard: refused at once in the API and its streams."""
-    return await _revoke(who, name, live, metrics)
+    return await _revoke(who, name, commands)

@@ -4,42 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from api.auth import Worker
-from api.deps import InfluxDep, SettingsDep
+from api.deps import (
+    ContainerQuery,
+    InfluxDep,
+    ResultQuery,
+    SettingsDep,
+    StationQuery,
+    container_filter,
+    site_time,
+)
 from api.queries import hourly_query, recent_scans_query, run
 from api.schemas import AUTH_ERRORS, INFLUX_ERRORS, HourlyOut, ScanOut
-from gudang.barcodes import BarcodeError, ContainerNo
-from gudang.storage import MAX_TIME, MIN_TIME, ns_to_datetime
-from gudang.wire import NAME_PATTERN
+from gudang.influx import AsyncInfluxReader
+from gudang.settings import Settings
+from gudang.storage import ns_to_datetime
 
 router = APIRouter(prefix="/scans", tags=["scans"], responses=AUTH_ERRORS)
 
 MAX_LIMIT = 1000  # a page of scans; older ones by ``since``
 MAX_HOURS = 24 * 31  # a month of hourly buckets per station
-# No scan was ever counted into an invalid number: filter by one that matches nothing.
-NOT_A_CONTAINER = "-"
-
-StationQuery = Annotated[str | None, Query(pattern=NAME_PATTERN, description="only this station")]
-ResultQuery = Annotated[
-    str | None, Query(pattern="^[a-z_]{1,32}$", description="only this result, e.g. loaded")
-]
-ContainerQuery = Annotated[
-    str | None, Query(max_length=20, description="only scans for this container (ISO 6346)")
-]
-
-
-def _compact(container_no: str | None) -> str | None:
-    """The compact number, or ``NOT_A_CONTAINER`` for text no container can carry."""
-    if not container_no:
-        return None
-    try:
-        return ContainerNo.parse(container_no).value
-    except BarcodeError:
-        return NOT_A_CONTAINER
 
 
 def _opt(row: dict[str, Any], key: str) -> Any:
@@ -67,41 +55,45 @@ def _scan_out(row: dict[str, Any]) -> ScanOut:
     )
 
 
+class ScanFilters(BaseModel):
+    """What GET /scans and /scans.csv are filtered by."""
+
+    station: StationQuery = None
+    container_no: ContainerQuery = None
+    result: ResultQuery = None
+    since: Annotated[
+        datetime | None, Query(description="only scans at or after (ISO 8601; no zone: WIB)")
+    ] = None
+
+
+ScanQuery = Annotated[ScanFilters, Query()]
+
+
+async def stored_scans(
+    influx: AsyncInfluxReader, settings: Settings, f: ScanFilters, limit: int
+) -> list[ScanOut]:
+    """Stored scans, newest first, filtered as GET /scans filters them."""
+    query = recent_scans_query(
+        settings.site.name,
+        station=f.station,
+        container_no=container_filter(f.container_no),
+        result=f.result,
+        since=site_time(f.since, settings, "since"),
+        limit=limit,
+    )
+    return [_scan_out(r) for r in await run(influx, query)]
+
+
 @router.get("", response_model=list[ScanOut], responses=INFLUX_ERRORS)
 async def recent_scans(
     who: Worker,
     influx: InfluxDep,
     settings: SettingsDep,
-    station: StationQuery = None,
-    container_no: ContainerQuery = None,
-    result: ResultQuery = None,
-    since: Annotated[
-        datetime | None, Query(description="only scans at or after (ISO 8601)")
-    ] = None,
+    f: ScanQuery,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[ScanOut]:
     """Stored scans, newest first, with their result and reason."""
-    number = _compact(container_no)
-    if since is not None:
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=ZoneInfo(settings.site.timezone))  # people's time
-        if not MIN_TIME <= since <= MAX_TIME:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"since must be between {MIN_TIME.date()} and {MAX_TIME.date()}",
-            )
-    rows = await run(
-        influx,
-        recent_scans_query(
-            settings.site.name,
-            station=station,
-            container_no=number,
-            result=result,
-            since=since,
-            limit=limit,
-        ),
-    )
-    return [_scan_out(r) for r in rows]
+    return await stored_scans(influx, settings, f, limit)
 
 
 @router.get("/hourly", response_model=list[HourlyOut], responses=INFLUX_ERRORS)
@@ -115,7 +107,7 @@ async def scans_per_hour(
 ) -> list[HourlyOut]:
     """Scans and loaded drums per station and hour (InfluxQL GROUP BY time(1h))."""
     site = settings.site.name
-    number = _compact(container_no)
+    number = container_filter(container_no)
     every = await run(influx, hourly_query(site, hours, station, False, number))
     loaded = await run(influx, hourly_query(site, hours, station, True, number))
     counts: dict[tuple[int, str], list[int]] = {}

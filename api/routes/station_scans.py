@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 
 from api.auth import Scanner
-from api.deps import InfluxDep, LiveDep, MetricsDep, SettingsDep
+from api.deps import InfluxDep, LiveDep, MetricsDep, SettingsDep, StationName
 from api.live import CommandFailed, LiveState
 from api.queries import run
 from api.schemas import AUTH_ERRORS, INVALID, ErrorOut, PhoneScanIn, PhoneScanOut
@@ -25,7 +25,6 @@ from gudang.influx import AsyncInfluxReader, quote_str
 from gudang.settings import Settings
 from gudang.storage import MAX_TIME, MIN_TIME, QUARANTINE, SCAN, rfc3339
 from gudang.wire import (
-    NAME_PATTERN,
     ScanKind,
     ScanV1,
     StationScanCommandV1,
@@ -38,9 +37,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/stations", tags=["stations"], responses=AUTH_ERRORS)
 
-StationName = Annotated[
-    str, Path(pattern=NAME_PATTERN, description="station name", examples=["load-1"])
-]
 Via = Literal["bridge", "api"]
 
 # The stored point's time is the scan's time plus under a µs (gudang.storage.scan_time_ns);

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import TypeAdapter
 
-from api.auth import Supervisor, Worker
-from api.deps import LiveDep, MetricsDep, send_command
+from api.auth import Principal, Supervisor, Worker
+from api.deps import Commands, CommandsDep, LiveDep, StationName
 from api.live import LiveState
 from api.schemas import (
     AUTH_ERRORS,
@@ -18,13 +18,9 @@ from api.schemas import (
     StationModeSet,
     StationOut,
 )
-from gudang.wire import NAME_PATTERN, Command, StationViewV1
+from gudang.wire import Command, StationViewV1
 
 router = APIRouter(prefix="/stations", tags=["stations"], responses=AUTH_ERRORS)
-
-StationName = Annotated[
-    str, Path(pattern=NAME_PATTERN, description="station name", examples=["load-1"])
-]
 
 
 def _station_out(live: LiveState, name: str, result: dict[str, object] | None = None) -> StationOut:
@@ -37,6 +33,14 @@ def _station_out(live: LiveState, name: str, result: dict[str, object] | None = 
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"station {name} is not known")
     return StationOut.build(view, live.station_status.get(name))
+
+
+async def _station_command(
+    commands: Commands, command: Command, args: dict[str, Any], who: Principal
+) -> StationOut:
+    """Send a command about the station ``args["station"]``; the station after it."""
+    result = await commands.send(command, args, who)
+    return _station_out(commands.live, str(args["station"]), result)
 
 
 _station_list = TypeAdapter(list[StationOut])
@@ -60,22 +64,16 @@ async def list_stations(who: Worker, live: LiveDep) -> Response:
 
 @router.put("/{station}/container", response_model=StationOut, responses=COMMAND_ERRORS)
 async def set_station_container(
-    who: Worker, station: StationName, body: StationContainerSet, live: LiveDep, metrics: MetricsDep
+    who: Worker, station: StationName, body: StationContainerSet, commands: CommandsDep
 ) -> StationOut:
     """Point a loading station at a container, as scanning its label does (workers may)."""
-    result = await send_command(
-        live,
-        metrics,
-        Command.STATION_SET_CONTAINER,
-        {"station": station, "container_no": body.container_no},
-        who,
-    )
-    return _station_out(live, station, result)
+    args = {"station": station, "container_no": body.container_no}
+    return await _station_command(commands, Command.STATION_SET_CONTAINER, args, who)
 
 
 @router.put("/{station}/mode", response_model=StationOut, responses=COMMAND_ERRORS)
 async def set_station_mode(
-    who: Supervisor, station: StationName, body: StationModeSet, live: LiveDep, metrics: MetricsDep
+    who: Supervisor, station: StationName, body: StationModeSet, commands: CommandsDep
 ) -> StationOut:
     """Switch a station between loading and receiving (with the supplier it receives from)."""
     args: dict[str, object] = {"station": station, "mode": body.mode}
@@ -83,5 +81,4 @@ async def set_station_mode(
         args["supplier"] = body.supplier
     if body.stocktake:
         args["stocktake"] = body.stocktake
-    result = await send_command(live, metrics, Command.STATION_SET_MODE, args, who)
-    return _station_out(live, station, result)
+    return await _station_command(commands, Command.STATION_SET_MODE, args, who)

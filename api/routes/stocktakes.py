@@ -9,7 +9,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Path, status
 
 from api.auth import Supervisor, Worker
-from api.deps import LiveDep, MetricsDep, send_command
+from api.deps import CommandsDep, LiveDep
 from api.schemas import (
     AUTH_ERRORS,
     COMMAND_ERRORS,
@@ -55,23 +55,19 @@ async def get_stocktake(who: Worker, stocktake_id: CountId, live: LiveDep) -> St
     "", response_model=StocktakeOut, status_code=status.HTTP_201_CREATED, responses=COMMAND_ERRORS
 )
 async def open_stocktake(
-    who: Supervisor, body: StocktakeOpen, live: LiveDep, metrics: MetricsDep
+    who: Supervisor, body: StocktakeOpen, commands: CommandsDep
 ) -> StocktakeOut:
     """Open a count of a location; set stations to counting mode with its id to scan it."""
-    result = await send_command(
-        live, metrics, Command.STOCKTAKE_OPEN, {"location": body.location}, who
-    )
+    result = await commands.send(Command.STOCKTAKE_OPEN, {"location": body.location}, who)
     return _answer(result)
 
 
 @router.post("/{stocktake_id}/close", response_model=StocktakeOut, responses=COMMAND_ERRORS)
 async def close_stocktake(
-    who: Supervisor, stocktake_id: CountId, live: LiveDep, metrics: MetricsDep
+    who: Supervisor, stocktake_id: CountId, commands: CommandsDep
 ) -> StocktakeOut:
     """Close a count: drums found unexpected, expected and not found, found in the wrong place."""
-    result = await send_command(
-        live, metrics, Command.STOCKTAKE_CLOSE, {"stocktake_id": stocktake_id}, who
-    )
+    result = await commands.send(Command.STOCKTAKE_CLOSE, {"stocktake_id": stocktake_id}, who)
     return _answer(result)
 
 
@@ -80,12 +76,11 @@ async def approve_stocktake(
     who: Supervisor,
     stocktake_id: CountId,
     body: StocktakeApprove,
-    live: LiveDep,
-    metrics: MetricsDep,
+    commands: CommandsDep,
 ) -> StocktakeOut:
     """Adjust the books by a closed count in one step: every difference, or only ``drums``."""
     args: dict[str, object] = {"stocktake_id": stocktake_id}
     if body.drums is not None:
         args["drums"] = body.drums
-    result = await send_command(live, metrics, Command.STOCKTAKE_APPROVE, args, who)
+    result = await commands.send(Command.STOCKTAKE_APPROVE, args, who)
     return _answer(result)

@@ -1,7 +1,7 @@
 /* What people do: calls to the API, the forms and the dialog (open, seal, ship, unload, mode, point). */
 import { el, fmtNum } from "./format.js";
 import { renderAlerts, renderContainers, renderStations } from "./render.js";
-import { $, API, state, t } from "./state.js";
+import { $, callApi, state, t } from "./state.js";
 
 export function refreshPointForms() {
   for (const [name, node] of state.stationNodes) {
@@ -74,19 +74,8 @@ function refusal(code, detail) {
 
 // Call the API with the page's token; resolves to the JSON answer, rejects with a message
 // fit to show.
-export async function call(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let r;
-  try {
-    r = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new Error(t("unreachable"));
-  }
-  let data = null;
-  try { data = await r.json(); } catch { /* not JSON: the status says enough */ }
-  if (!r.ok) throw new Error(refusal(r.status, data && data.detail));
-  return data;
+export function call(method, path, body) {
+  return callApi(state.token, t("unreachable"), refusal, method, path, body);
 }
 
 // A container as the API answered an action: shown at once, unless the stream already

@@ -7,7 +7,7 @@ import { locale, zone, zoneName } from "./format.js";
 import { applyWords, HOURLY_REFRESH_MS, loadHourly, renderAll, renderContainers } from "./render.js";
 import { openPeople, showPeopleButton } from "./people.js";
 import { renderScreen } from "./screen.js";
-import { $, API, canSupervise, LANG_KEY, state, t, TOKEN_KEY } from "./state.js";
+import { $, API, canSupervise, onLanguage, state, t, TOKEN_KEY } from "./state.js";
 import { connect } from "./stream.js";
 
 function showLogin(message = "") {
@@ -84,14 +84,7 @@ function init() {
     const back = $("dlg").returnFocus;
     if (back && back.isConnected) back.focus();
   });
-  for (const b of document.querySelectorAll(".lang button")) {
-    b.addEventListener("click", () => {
-      state.lang = b.dataset.lang;
-      localStorage.setItem(LANG_KEY, state.lang);
-      renderAll();
-      tick();
-    });
-  }
+  onLanguage(state, () => { renderAll(); tick(); });
   applyWords();
   $("clock").textContent = " ";
   tick();

@@ -3,7 +3,7 @@
  * address and element builder (state.js, format.js); its own words as data (ops-words.json).
  */
 import { el } from "./format.js";
-import { $, API, LANG_KEY, TOKEN_KEY } from "./state.js";
+import { $, API, callApi, LANG_KEY, onLanguage, TOKEN_KEY } from "./state.js";
 
 const RANK = { worker: 0, supervisor: 1, admin: 2 };
 const COMMANDS = [
@@ -35,23 +35,14 @@ function toast(text, bad = false) {
   toast.timer = setTimeout(() => { n.hidden = true; }, bad ? 8000 : 4000);
 }
 
-async function call(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let r;
-  try {
-    r = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new Error(t("unreachable"));
-  }
-  let data = null;
-  try { data = await r.json(); } catch { /* not JSON */ }
-  if (!r.ok) {
-    const d = data && data.detail;
-    const said = Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(-1)[0]}: ${x.msg}`).join("; ") : String(d || "");
-    throw new Error(`${said} (${r.status})`);
-  }
-  return data;
+// A refusal as the API said it: each invalid field with its message, then the status.
+function refusal(code, d) {
+  const said = Array.isArray(d) ? d.map((x) => `${(x.loc || []).slice(-1)[0]}: ${x.msg}`).join("; ") : String(d || "");
+  return `${said} (${code})`;
+}
+
+function call(method, path, body) {
+  return callApi(state.token, t("unreachable"), refusal, method, path, body);
 }
 
 function when(iso) {
@@ -332,14 +323,7 @@ LOADERS.export = () => {
 // -- start ----------------------------------------------------------------------------------
 async function start() {
   translate();
-  for (const b of document.querySelectorAll(".lang button")) {
-    b.addEventListener("click", () => {
-      state.lang = b.dataset.lang;
-      localStorage.setItem(LANG_KEY, state.lang);
-      translate();
-      showTab();
-    });
-  }
+  onLanguage(state, () => { translate(); showTab(); });
   if (!state.token) { $("signin").hidden = false; return; }
   try {
     state.site = await call("GET", "/site");
