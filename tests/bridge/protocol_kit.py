@@ -13,6 +13,11 @@ from hypothesis import strategies as st
 
 from firmware_bridge.protocols.base import ParseError, ScaleProtocol, ScaleReading, ScaleStatus
 
+# Short names for the statuses the byte-literal tables are full of.
+STABLE = ScaleStatus.STABLE
+MOTION = ScaleStatus.MOTION
+ERROR = ScaleStatus.ERROR
+
 
 def assert_rejects(parse: Callable[[bytes], ScaleReading], frame: bytes, message: str) -> None:
     """`parse` raises ParseError matching `message`, and the error quotes the frame."""
@@ -63,6 +68,9 @@ class ProtocolTables:
     without_weight: ClassVar[Sequence[ScaleReading]]
     # the weighed readings that do the same, drawn by hypothesis
     weights: ClassVar[st.SearchStrategy[ScaleReading]]
+    # A stream as the transport reads it, in pieces, line noise in it: (a read, the frames it
+    # completes, each with the reading it parses to, or None for noise the parser refuses)
+    stream: ClassVar[Sequence[tuple[bytes, Sequence[tuple[bytes, ScaleReading | None]]]]]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """The rows of a test's table, as its cases."""
@@ -81,6 +89,17 @@ class ProtocolTables:
 
     def test_round_trip_without_weight(self, reading: ScaleReading) -> None:
         assert_one_frame_back(self.protocol, reading)
+
+    def test_splitter_on_a_stream_read_in_pieces(self) -> None:
+        splitter = self.protocol.make_splitter()
+        for data, frames in self.stream:
+            assert splitter.feed(data) == [frame for frame, _ in frames]
+            for frame, reading in frames:
+                if reading is None:
+                    with pytest.raises(ParseError):
+                        self.protocol.parse(frame)
+                else:
+                    assert self.protocol.parse(frame) == reading
 
     # Every protocol's class runs this one test function: hypothesis is told that is meant.
     @settings(deadline=None, suppress_health_check=[HealthCheck.differing_executors])

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from firmware_bridge.protocols import and_
-from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import PolledProtocolTables, readings
-
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
-ERROR = ScaleStatus.ERROR
+from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import ERROR, MOTION, STABLE, PolledProtocolTables, readings
 
 
 class TestTables(PolledProtocolTables):
@@ -73,18 +69,15 @@ class TestTables(PolledProtocolTables):
         (b"S\r\n", ScaleReading(MOTION, 1.5), b""),  # S waits for stability
         (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"EC,E01\r\n"),
     )
+    stream = (
+        (b"ST,+0001", ()),
+        (b"2.34 kg\r", ((b"ST,+00012.34 kg", ScaleReading(STABLE, 12.34)),)),  # CR only
+        (
+            b"\xfe\xfe\r\nUS,+00001.00 kg\r\n",
+            ((b"\xfe\xfe", None), (b"US,+00001.00 kg", ScaleReading(MOTION, 1.0))),
+        ),
+    )
     weights = readings(999_999, nets=[None, True, False])
-
-
-def test_splitter_partial_frames_cr_only_and_noise() -> None:
-    splitter = and_.PROTOCOL.make_splitter()
-    assert splitter.feed(b"ST,+0001") == []
-    assert splitter.feed(b"2.34 kg\r") == [b"ST,+00012.34 kg"]  # CR-only terminator
-    frames = splitter.feed(b"\xfe\xfe\r\nUS,+00001.00 kg\r\n")
-    assert frames == [b"\xfe\xfe", b"US,+00001.00 kg"]
-    with pytest.raises(ParseError):
-        and_.parse(frames[0])
-    assert and_.parse(frames[1]) == ScaleReading(MOTION, 1.0)
 
 
 def test_encode_refuses_busy() -> None:

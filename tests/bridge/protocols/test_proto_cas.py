@@ -6,13 +6,12 @@ import pytest
 from hypothesis import given, settings
 
 from firmware_bridge.protocols import cas
-from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import ProtocolTables, readings
+from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import MOTION, STABLE, ProtocolTables, readings
 
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
 # Lamp "D" = 0x44: stable + gross. "B" = 0x42: stable + tare.
 LONG = b"ST,GS,\x01D,000013.5 kg\r\n"
+LAMP_CR = b"ST,GS,\x01\r,000013.5 kg\r\n"  # a lamp byte that is CR
 NO_WEIGHT = (
     ScaleReading(ScaleStatus.OVERLOAD, None, net=True),
     ScaleReading(ScaleStatus.UNDERLOAD, None, net=False),
@@ -65,21 +64,18 @@ class TestTables(ProtocolTables):
         (ScaleReading(ScaleStatus.OVERLOAD, None, net=False), b"OL,GS,\x01\x04,999999.9 kg\r\n"),
     )
     without_weight = NO_WEIGHT
+    stream = (  # frames end at CR LF only: a lamp byte may be a CR
+        (LAMP_CR[:8], ()),
+        (
+            LAMP_CR[8:] + b"\xff\x00noise\r\n" + LONG[:5],
+            (
+                (LAMP_CR[:-2], ScaleReading(MOTION, 13.5, False, cas.LAMP_DETAIL)),
+                (b"\xff\x00noise", None),
+            ),
+        ),
+        (LONG[5:], ((LONG[:-2], ScaleReading(STABLE, 13.5, net=False)),)),
+    )
     weights = readings(999_999, nets=[True, False])
-
-
-def test_splitter_cuts_only_at_crlf_then_noise_then_a_good_frame() -> None:
-    splitter = cas.PROTOCOL.make_splitter()
-    lamp_cr = b"ST,GS,\x01\r,000013.5 kg\r\n"  # a lamp byte that is CR
-    assert splitter.feed(lamp_cr[:8]) == []
-    assert splitter.feed(lamp_cr[8:] + b"\xff\x00noise\r\n" + LONG[:5]) == [
-        lamp_cr[:-2],
-        b"\xff\x00noise",
-    ]
-    assert splitter.feed(LONG[5:]) == [LONG[:-2]]
-    with pytest.raises(ParseError):
-        cas.parse(b"\xff\x00noise")
-    assert cas.parse(LONG[:-2]) == ScaleReading(STABLE, 13.5, net=False)
 
 
 def test_encode_short() -> None:

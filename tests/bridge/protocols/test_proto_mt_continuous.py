@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from firmware_bridge.protocols import mt_continuous
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
 from firmware_bridge.protocols.mt_continuous import ContinuousSplitter, checksum
+from tests.bridge.protocol_kit import MOTION, STABLE
 
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
 # SWA "," = 0x2C: bit 5, count by 1, decimal code 4 (XXXX.XX). SWB "0" = 0x30: bit 5, kg.
 GOOD = b"\x02,0 001234000000\r"  # 12.34 kg gross, stable
 GOOD_CHK = GOOD + b"+"  # 0x2B: 128 - (725 & 0x7F)

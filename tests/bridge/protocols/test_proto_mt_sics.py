@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from firmware_bridge.protocols import mt_sics
-from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import PolledProtocolTables, readings
-
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
+from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import MOTION, STABLE, PolledProtocolTables, readings
 
 
 class TestTables(PolledProtocolTables):
@@ -78,15 +73,12 @@ class TestTables(PolledProtocolTables):
             b"ET\r\n",
         ),
     )
+    stream = (
+        (b"S S      1", ()),
+        (b"2.34 kg\r", ((b"S S      12.34 kg", ScaleReading(STABLE, 12.34)),)),
+        (
+            b"\n\x00\xff#\r\nS D       1.00 kg\r\n",
+            ((b"\x00\xff#", None), (b"S D       1.00 kg", ScaleReading(MOTION, 1.0))),
+        ),
+    )
     weights = readings(9_999_999, nets=[None])
-
-
-def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
-    splitter = mt_sics.PROTOCOL.make_splitter()
-    assert splitter.feed(b"S S      1") == []
-    assert splitter.feed(b"2.34 kg\r") == [b"S S      12.34 kg"]
-    frames = splitter.feed(b"\n\x00\xff#\r\nS D       1.00 kg\r\n")
-    assert frames == [b"\x00\xff#", b"S D       1.00 kg"]
-    with pytest.raises(ParseError):
-        mt_sics.parse(frames[0])
-    assert mt_sics.parse(frames[1]) == ScaleReading(MOTION, 1.0)

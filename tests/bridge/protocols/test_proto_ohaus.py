@@ -5,11 +5,8 @@ from __future__ import annotations
 import pytest
 
 from firmware_bridge.protocols import ohaus
-from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import PolledProtocolTables, readings
-
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
+from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import MOTION, STABLE, PolledProtocolTables, readings
 
 
 class TestTables(PolledProtocolTables):
@@ -57,19 +54,18 @@ class TestTables(PolledProtocolTables):
         (b"XYZ\r\n", ScaleReading(STABLE, 1.5), b"ES\r\n"),
     )
     without_weight = (ScaleReading(ScaleStatus.ERROR, None, detail=ohaus.ERROR_DETAIL),)
+    stream = (
+        (b"     19", ()),
+        (
+            b"2.21 g\r\n\x7f\x7f\r\n       0.01 g ?\r\n",
+            (
+                (b"     192.21 g", ScaleReading(STABLE, 0.19221)),
+                (b"\x7f\x7f", None),
+                (b"       0.01 g ?", ScaleReading(MOTION, 0.00001)),
+            ),
+        ),
+    )
     weights = readings(99_999_999, nets=[None, True, False])
-
-
-def test_splitter_partial_frames_then_noise_then_a_good_frame() -> None:
-    splitter = ohaus.PROTOCOL.make_splitter()
-    assert splitter.feed(b"     19") == []
-    assert splitter.feed(b"2.21 g\r\n\x7f\x7f\r\n       0.01 g ?\r\n") == [
-        b"     192.21 g",
-        b"\x7f\x7f",
-        b"       0.01 g ?",
-    ]
-    with pytest.raises(ParseError):
-        ohaus.parse(b"\x7f\x7f")
 
 
 @pytest.mark.parametrize("status", [ScaleStatus.OVERLOAD, ScaleStatus.UNDERLOAD, ScaleStatus.BUSY])

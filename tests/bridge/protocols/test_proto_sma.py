@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from firmware_bridge.protocols import sma
-from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
-from tests.bridge.protocol_kit import PolledProtocolTables, readings
-
-STABLE = ScaleStatus.STABLE
-MOTION = ScaleStatus.MOTION
-ERROR = ScaleStatus.ERROR
+from firmware_bridge.protocols.base import ScaleReading, ScaleStatus
+from tests.bridge.protocol_kit import ERROR, MOTION, STABLE, PolledProtocolTables, readings
 
 
 class TestTables(PolledProtocolTables):
@@ -80,15 +74,15 @@ class TestTables(PolledProtocolTables):
         (b"\nP\r", ScaleReading(MOTION, 1.5, net=False), b"\n 1GM ----------kg \r"),
         (b"\nX\r", ScaleReading(STABLE, 1.5, net=False), b"\n?\r"),
     )
+    stream = (  # LF starts a reply, CR ends it
+        (b"\n 1G    ", ()),
+        (b"   5.025lb \r", ((b" 1G       5.025lb ", ScaleReading(STABLE, 2.279302, net=False)),)),
+        (
+            b"\x00\x80junk\n 1GM      1.000kg \r",
+            (
+                (b"\x00\x80junk", None),
+                (b" 1GM      1.000kg ", ScaleReading(MOTION, 1.0, net=False)),
+            ),
+        ),
+    )
     weights = readings(9_999_999, nets=[True, False])
-
-
-def test_splitter_lf_starts_cr_ends_then_noise_then_a_good_frame() -> None:
-    splitter = sma.PROTOCOL.make_splitter()
-    assert splitter.feed(b"\n 1G    ") == []
-    assert splitter.feed(b"   5.025lb \r") == [b" 1G       5.025lb "]
-    frames = splitter.feed(b"\x00\x80junk\n 1GM      1.000kg \r")
-    assert frames == [b"\x00\x80junk", b" 1GM      1.000kg "]
-    with pytest.raises(ParseError):
-        sma.parse(frames[0])
-    assert sma.parse(frames[1]) == ScaleReading(MOTION, 1.0, net=False)

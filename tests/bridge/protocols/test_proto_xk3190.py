@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from firmware_bridge.protocols import xk3190_a12, xk3190_tf0
 from firmware_bridge.protocols.base import ParseError, ScaleReading, ScaleStatus
 from firmware_bridge.protocols.stability import StabilityJudge
+from tests.bridge.protocol_kit import MOTION, STABLE
 
-MOTION = ScaleStatus.MOTION
-STABLE = ScaleStatus.STABLE
 # The A12E manual's own example, 4.139 kg gross (p. 13), byte for byte.
 A12_EXAMPLE = bytes.fromhex("57 47 30 30 34 2E 31 33 39 6B 67 33 44 0D 0A")
 # Format 0 of the A9+ / A26 manuals for +4.139 kg: XOR of bytes 2-9 is 0x17.
