@@ -15,13 +15,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from bench.loadgen import station_scan
 from gudang.influx import InfluxClient, quote_str
 from gudang.mqtt import Message, MqttLink
 from gudang.settings import Settings
@@ -361,21 +362,22 @@ def make_scan(
     scan_id: str | None = None,
     qc: QcResult | None = None,
 ) -> ScanV1:
-    """A scan as a bridge sends it: a drum with a stable weight, stamped now, unless told."""
-    drum = kind is ScanKind.DRUM
+    """A scan as a bridge sends it (``station_scan``), or with the scale's own `status`."""
+    scan = station_scan(
+        site,
+        station,
+        barcode,
+        weight if kind is ScanKind.DRUM else None,
+        kind,
+        qc,
+        sid=scan_id,
+        ts=ts,
+    )
     if status is None:
-        status = WeightStatus.STABLE if drum and weight is not None else WeightStatus.NO_SCALE
-    return ScanV1(
-        id=scan_id or uuid.uuid4().hex,
-        ts=ts or datetime.now(UTC),
-        site=site,
-        station=station,
-        barcode=barcode,
-        kind=kind,
-        weight_kg=weight if drum else None,
-        weight_stable=status is WeightStatus.STABLE,
-        weight_status=status,
-        qc=qc,
+        return scan
+    # What a scale reports besides a stable weight (overload, error, ...), as the bridge says it.
+    return msgspec.structs.replace(
+        scan, weight_stable=status is WeightStatus.STABLE, weight_status=status
     )
 
 
