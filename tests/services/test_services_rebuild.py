@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from stdnum import iso6346
 
-from gudang.influx import InfluxClient
+from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
 from gudang.storage import CONTAINER_EVENT, datetime_to_ns
 from gudang.wire import ContainerStatus, ScanResult, ScanV1, WeightStatus
@@ -113,6 +113,9 @@ def test_rebuild_of_a_year_of_scans_in_chunks(settings: Settings) -> None:
                 influx.write(lines)
                 lines = []
         influx.write(lines)
+        # Every scan stored, counted without paging: a miss below is the rebuild's own read.
+        (stored,) = influx.query(f"SELECT COUNT(id) FROM scan WHERE site = {quote_str(site)}")
+        assert stored["count"] == n, "InfluxDB acknowledged scans it does not return"
         influx.responses.clear()
         began = time.perf_counter()
         rebuilt = rebuild(settings, influx, chunk=10_000)
@@ -125,7 +128,7 @@ def test_rebuild_of_a_year_of_scans_in_chunks(settings: Settings) -> None:
         assert len(influx.responses) >= n // 10_000
         assert len(rebuilt.floor.containers) == containers
         for c in rebuilt.floor.containers.values():
-            assert len(c.drums) == per_container
+            assert len(c.drums) == per_container, f"{c.container_no}: {len(c.drums)} drums"
             assert c.status is ContainerStatus.FULL
     finally:
         influx.close()
