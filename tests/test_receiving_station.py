@@ -15,7 +15,14 @@ import pytest
 from gudang.barcodes import BarcodeError, StationCard
 from gudang.influx import InfluxClient, quote_str
 from gudang.settings import Settings
-from tests.harness import DEMO_HEADERS, running_api, running_services, serial_station, wait_for
+from tests.harness import (
+    DEMO_HEADERS,
+    running_api,
+    running_services,
+    serial_station,
+    wait_for,
+    wait_serial_station_up,
+)
 
 STATION = "recv-1"
 
@@ -68,10 +75,7 @@ def test_supplier_and_qc_cards_at_a_receiving_station_reach_stock_and_influxdb(
         )
         assert r.status_code == 200, r.text
         bridge.start()
-        wait_for(
-            lambda: bridge.device_states() == {"scanner": "connected", "scale": "connected"},
-            what="bridge opened both ptys",
-        )
+        wait_serial_station_up(bridge)
         scanner.scan("SUP:CV-JAYA")
         wait_for(lambda: _station(url).get("supplier") == "CV-JAYA", what="the supplier set")
 
