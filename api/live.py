@@ -127,6 +127,10 @@ class LiveState:
         self._pending: dict[str, asyncio.Future[ReplyV1]] = {}
         # Phone scans waiting for the services' receipt, by scan id (api.phone).
         self._receipts: dict[str, list[asyncio.Future[None]]] = {}
+        # Stations whose receipts the API follows, from their first phone scan on (the
+        # broker's answer to the subscription). Not all stations': the services send a
+        # receipt per station per batch, which would cost as much as following the state.
+        self._receipts_followed: dict[str, asyncio.Future[bool]] = {}
         self.subscribers: set[asyncio.Queue[LiveEvent]] = set()
         self.streams_of: Counter[str] = Counter()  # open streams by token name
         # Messages from paho's thread waiting for the event loop, and whether a turn of
@@ -145,8 +149,8 @@ class LiveState:
                 (self.topics.all_alerts, QOS_ALERT),
                 (self.topics.all_status, QOS_STATUS),
                 (self.topics.all_weights, QOS_WEIGHT),
-                # Receipts tell a phone's scan is stored (POST /stations/{s}/scans).
-                (self.topics.all_receipts, QOS_RECEIPT),
+                # Receipts tell a phone's scan is stored (POST /stations/{s}/scans): a
+                # station's are followed once a phone scans there (follow_receipts).
             ],
             on_message=self._on_message,
         )
@@ -386,21 +390,43 @@ class LiveState:
             if self.streams_of[who] <= 0:
                 del self.streams_of[who]
 
+    async def follow_receipts(self, station: str, timeout: float) -> bool:
+        """Follow ``station``'s receipts from now on; True once the broker confirmed it."""
+        followed = self._receipts_followed.get(station)
+        if followed is None or (followed.done() and not followed.result()):
+            # Asked for the first time, or refused before (it may be allowed now).
+            followed = asyncio.wrap_future(
+                self.link.subscribe(self.topics.receipts(station), QOS_RECEIPT)
+            )
+            self._receipts_followed[station] = followed
+        if not followed.done():
+            try:
+                # Shielded: a request giving up does not cancel the others' wait.
+                await asyncio.wait_for(asyncio.shield(followed), timeout)
+            except TimeoutError:
+                return False
+        return followed.result()
+
     async def publish_and_wait_receipt(
-        self, topic: str, payload: bytes, scan_id: str, timeout: float
+        self, station: str, topic: str, payload: bytes, scan_id: str, timeout: float
     ) -> bool:
         """Publish a scan (or a station's scan command); True once its receipt came in time."""
         if self._loop is None:
             raise CommandFailed("API not started", 503)
         if not self.link.connected:
             raise CommandFailed("broker unreachable: scan not sent", 503)
+        deadline = self._loop.time() + timeout
         # Each request its own future: two requests for one id (a resend while the first
         # still waits) both hear the receipt, and one giving up does not cancel the other.
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._receipts.setdefault(scan_id, []).append(waiter)
         try:
+            # The station's receipts are followed before its scan leaves, so its receipt
+            # cannot come before the broker sends us that topic. Not confirmed (refused,
+            # or not in time): sent all the same, as when every receipt was followed.
+            await self.follow_receipts(station, timeout)
             self.link.publish(topic, payload, qos=QOS_COMMAND)
-            await asyncio.wait_for(waiter, timeout)
+            await asyncio.wait_for(waiter, max(0.0, deadline - self._loop.time()))
         except TimeoutError:
             return False
         finally:

@@ -2,11 +2,14 @@
 
     .venv/bin/python -m bench.api_bench                 # churn 1,200 state messages/s
     .venv/bin/python -m bench.api_bench --churn 0       # no state changes
+    .venv/bin/python -m bench.api_bench --no-receipts   # state only, no receipts
 
 Isolates the API from the ingest for A/B runs of API changes: a plain paho publisher
 republishes the retained state of 24 containers and 24 stations at the rate the services
-publish it while ingesting 1,000 scans/s (about 1,200 state messages a second), so the
-API's MQTT follower does the same work without the services' CPU on the machine. Prints
+publish it while ingesting 1,000 scans/s (about 1,200 state messages a second) and, beside
+each station's state, a receipt on its receipts topic (the services send one per station
+per batch: about 600 a second), so the API's MQTT follower does the same work without the
+services' CPU on the machine; "µs/state message" divides by the state messages only. Prints
 p50/p99, requests/s and the API's CPU per request for a paced run (64 clients × 10 req/s)
 and a closed-loop run.
 """
@@ -34,8 +37,10 @@ from bench.procs import free_port, start_api, write_config
 from bench.report import percentile_ms
 from gudang.barcodes import BarcodeError, ContainerNo
 from gudang.wire import (
+    QOS_RECEIPT,
     QOS_STATE,
     ContainerStateV1,
+    ReceiptV1,
     StationViewV1,
     Topics,
     encode,
@@ -76,11 +81,14 @@ def _state(number: str, drums: int, now: datetime) -> ContainerStateV1:
 class Churn(threading.Thread):
     """Republishes container and station state at ``rate`` messages/s (half each)."""
 
-    def __init__(self, host: str, port: int, numbers: list[str], rate: float) -> None:
+    def __init__(
+        self, host: str, port: int, numbers: list[str], rate: float, receipts: bool = True
+    ) -> None:
         super().__init__(daemon=True)
         self.topics = Topics(SITE)
         self.numbers = numbers
         self.rate = rate
+        self.receipts = receipts
         self.stop = threading.Event()
         self.sent = 0
         self.client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
@@ -98,6 +106,12 @@ class Churn(threading.Thread):
                 station=f"st{i:02d}", mode="loading", active_container=n, online=True, scans=drums
             )
             self.client.publish(self.topics.state_station(f"st{i:02d}"), encode(view), 1, True)
+            if self.receipts:
+                # The services receipt each station's scans after each write (not retained).
+                receipt = ReceiptV1(station=f"st{i:02d}", ids=[f"{i:02d}{drums:030d}"])
+                self.client.publish(
+                    self.topics.receipts(f"st{i:02d}"), encode(receipt), QOS_RECEIPT
+                )
 
     def run(self) -> None:
         if self.rate <= 0:
@@ -125,6 +139,11 @@ class Churn(threading.Thread):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--churn", type=float, default=1200.0, help="state messages per second")
+    p.add_argument(
+        "--no-receipts",
+        action="store_true",
+        help="no receipts beside the state (the services send one per station per batch)",
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gudang-apibench-") as tmp:
@@ -137,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             config = write_config(work / "gudang.toml", SITE, mosquitto, influxd, port)
             numbers = _numbers(CONTAINERS)
-            churn = Churn("127.0.0.1", mosquitto.port, numbers, args.churn)
+            churn = Churn("127.0.0.1", mosquitto.port, numbers, args.churn, not args.no_receipts)
             churn.publish_all(1)
             api = start_api(config, port, work / "api.log")
             url = f"http://127.0.0.1:{port}"

@@ -11,6 +11,7 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
@@ -169,6 +170,13 @@ class MqttLink:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._pending_subs: set[int] = set()
+        # Subscriptions added by subscribe(): who waits for the broker's answer, by topic,
+        # and the topic of each SUBSCRIBE sent (by its id). _sub_lock keeps them and the list
+        # of subscriptions consistent between the caller's thread and paho's.
+        self._sub_lock = threading.Lock()
+        self._sub_waiters: dict[str, list[Future[bool]]] = {}
+        self._sub_topics: dict[int, str] = {}
+        self._session_up = False  # under _sub_lock: this connection's subscriptions sent
         self._stopping = False
         self.last_error: str | None = None
 
@@ -251,6 +259,12 @@ class MqttLink:
         # paho closes its wake-up socket pair only when garbage-collected; close it now.
         self._client._reset_sockets()
         self._connected.clear()
+        with self._sub_lock:
+            waiters = [w for ws in self._sub_waiters.values() for w in ws]
+            self._sub_waiters.clear()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(False)
 
     # -- traffic -------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> int:
@@ -294,11 +308,22 @@ class MqttLink:
         if pubacks and self._client._manual_ack:
             self._client._packet_queue(PUBACK_HEADER, bytes(pubacks), 0, 0)
 
-    def subscribe(self, topic: str, qos: int = 1) -> None:
-        """Add a subscription (kept across reconnects)."""
-        self._subscriptions.append((topic, qos))
-        if self.connected:
-            self._client.subscribe(topic, qos)
+    def subscribe(self, topic: str, qos: int = 1) -> Future[bool]:
+        """Add a subscription (kept across reconnects; once only, however often asked).
+
+        The future is True once the broker granted it (on this connection or, asked while
+        away, on the next), False if it refused it or the link stopped first.
+        """
+        waiter: Future[bool] = Future()
+        with self._sub_lock:
+            if (topic, qos) not in self._subscriptions:
+                self._subscriptions.append((topic, qos))
+            self._sub_waiters.setdefault(topic, []).append(waiter)
+            if self._session_up:  # else _handle_connect subscribes it
+                rc, mid = self._client.subscribe(topic, qos)
+                if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+                    self._sub_topics[mid] = topic
+        return waiter
 
     # -- paho callbacks (network thread) -------------------------------------------------
     def _handle_connect(
@@ -323,10 +348,14 @@ class MqttLink:
         )
         self._subscribed.clear()
         self._pending_subs.clear()
-        for topic, qos in self._subscriptions:
-            rc, mid = client.subscribe(topic, qos)
-            if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
-                self._pending_subs.add(mid)
+        with self._sub_lock:
+            self._sub_topics.clear()
+            for topic, qos in self._subscriptions:
+                rc, mid = client.subscribe(topic, qos)
+                if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+                    self._pending_subs.add(mid)
+                    self._sub_topics[mid] = topic
+            self._session_up = True
         if not self._pending_subs:
             self._subscribed.set()
         self._connected.set()
@@ -343,6 +372,8 @@ class MqttLink:
     ) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        with self._sub_lock:
+            self._session_up = False
         if not self._stopping:
             self.last_error = f"disconnected: {reason_code}"
             log.warning("MQTT %s disconnected (%s); reconnecting", self.client_id, reason_code)
@@ -360,6 +391,12 @@ class MqttLink:
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
             log.error("MQTT %s: subscription refused: %s", self.client_id, ", ".join(refused))
+        with self._sub_lock:
+            topic = self._sub_topics.pop(mid, None)
+            waiters = self._sub_waiters.pop(topic, []) if topic is not None else []
+        for waiter in waiters:  # one topic per SUBSCRIBE: its reason code is the answer
+            if not waiter.done():
+                waiter.set_result(not refused)
         self._pending_subs.discard(mid)
         if not self._pending_subs:
             self._subscribed.set()

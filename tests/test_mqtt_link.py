@@ -2,7 +2,8 @@
 
 The link reads the socket in chunks (``RECV_CHUNK``) and acknowledges a batch with one
 write (``ack_all``); these tests show that every message still arrives whole and in order,
-none waits in the buffer, and every acknowledgement reaches the broker.
+none waits in the buffer, and every acknowledgement reaches the broker. Subscriptions added
+later (``subscribe``) answer once the broker confirmed them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bench.loadgen import drum_label, drum_scan
 from gudang.mqtt import RECV_CHUNK, RECV_CHUNKS_PER_WAKEUP, Message, MqttLink
 from gudang.settings import Settings
 from gudang.wire import Topics, encode
+from gudang_ops.servers import free_port
 from tests.harness import Probe, running_services, wait_for
 
 # Longer than any wait below: a message left in the buffer would only come out with
@@ -133,3 +135,47 @@ def test_acknowledged_batches_are_not_redelivered_after_a_restart(
             assert again.ingest.counters["received"] == 1
     finally:
         probe.close()
+
+
+def test_a_subscription_added_later_answers_once_confirmed(
+    settings: Settings, paho_client: str
+) -> None:
+    """Asked before the connection and while connected: True, then its messages arrive."""
+    settings = _settings(settings)
+    base = f"gudang/{settings.site.name}/test/later-{uuid.uuid4().hex[:6]}"
+    got: queue.Queue[Message] = queue.Queue()
+    sub = MqttLink(settings.mqtt, f"sub-{uuid.uuid4().hex[:8]}", on_message=got.put)
+    before = sub.subscribe(f"{base}/a", 1)
+    assert not before.done()  # not started: nothing can confirm it yet
+    sub.start()
+    pub = Probe(settings)
+    try:
+        assert before.result(timeout=WAIT_S) is True
+        assert sub.wait_connected(WAIT_S)
+        connected = sub.subscribe(f"{base}/b", 1)
+        assert connected.result(timeout=WAIT_S) is True
+        # Asked again: confirmed again, and its messages still come once each.
+        assert sub.subscribe(f"{base}/b", 1).result(timeout=WAIT_S) is True
+        for topic in (f"{base}/a", f"{base}/b", f"{base}/a"):
+            pub.publish(topic, topic.encode())
+        seen = [got.get(timeout=WAIT_S).topic for _ in range(3)]
+        assert seen == [f"{base}/a", f"{base}/b", f"{base}/a"]
+        assert got.empty()
+    finally:
+        pub.close()
+        sub.stop()
+
+
+def test_a_subscription_never_confirmed_answers_false_when_the_link_stops(
+    settings: Settings,
+) -> None:
+    """No broker: the waiter is not left hanging by stop()."""
+    nobody = settings.mqtt.model_copy(update={"port": free_port()})
+    link = MqttLink(nobody, f"sub-{uuid.uuid4().hex[:8]}")
+    link.start()
+    try:
+        waiter = link.subscribe("gudang/nowhere/test", 1)
+        assert not waiter.done()
+    finally:
+        link.stop()
+    assert waiter.result(timeout=WAIT_S) is False

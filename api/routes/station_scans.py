@@ -209,7 +209,7 @@ async def phone_scan(
         payload = encode(_direct_scan(site, station, body, weight))
     try:
         stored = await live.publish_and_wait_receipt(
-            topic, payload, body.id, settings.api.scan_receipt_timeout_s
+            station, topic, payload, body.id, settings.api.scan_receipt_timeout_s
         )
     except CommandFailed as exc:
         metrics.phone_scans.labels(via, "refused").inc()

@@ -84,6 +84,24 @@ def test_phone_scan_at_a_station_without_bridge_counts_once(stack: Stack) -> Non
     assert 'gudang_api_phone_scans_total{outcome="known",via="api"} 1.0' in metrics
 
 
+def test_first_scans_at_a_station_together_are_both_stored(stack: Stack) -> None:
+    """The API follows a station's receipts from its first phone scan on: two scans that
+    come together before that subscription is confirmed both wait for it and are answered."""
+    stack.open_and_point(station="load-2")
+    bodies = [phone_scan("CB-JMB-L-000011"), phone_scan("CB-JMB-L-000012")]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda b: stack.post("/api/v1/stations/load-2/scans", b, "worker"), bodies)
+        )
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert [(a.json()["stored"], a.json()["result"]) for a in answers] == [(True, "loaded")] * 2
+    assert stack.container()["drums"] == 2
+    # Later scans there find the receipts followed already.
+    r = stack.post("/api/v1/stations/load-2/scans", phone_scan("CB-JMB-L-000013"), "worker")
+    assert r.status_code == 200, r.text
+    assert (r.json()["stored"], r.json()["result"]) == (True, "loaded")
+
+
 def test_phone_scan_refusals(stack: Stack) -> None:
     url = f"/api/v1/stations/{STATION}/scans"
     naive = phone_scan("CB-JMB-L-000002", ts=datetime.now(UTC).replace(tzinfo=None).isoformat())
