@@ -234,7 +234,6 @@ def test_influxdb_down_60s_mid_stream_zero_loss_bounded_memory_and_an_alert_that
         streamer.close()
         influx.close()
         own_influx.stop()  # the restarted one: restart() gave a new process
-        own_influx.stop()
 
 
 def _malformed(site: str, i: int) -> bytes:
