@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -536,16 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     setup_logging()
     base = QUICK if args.quick else FULL
-    sizes = Sizes(
-        stations=args.stations or base.stations,
-        saturation_scans=args.scans or base.saturation_scans,
-        ceiling_scans=args.scans or base.ceiling_scans,
-        latency_rate=base.latency_rate,
-        latency_seconds=args.seconds or base.latency_seconds,
-        api_seconds=args.seconds or base.api_seconds,
-        spool_scans=base.spool_scans,
-        workers=args.workers or base.workers,
-    )
+    given = {
+        "stations": args.stations,
+        "saturation_scans": args.scans,
+        "ceiling_scans": args.scans,
+        "latency_seconds": args.seconds,
+        "api_seconds": args.seconds,
+        "workers": args.workers,
+    }
+    sizes = replace(base, **{name: value for name, value in given.items() if value})
     ingest: dict[str, Any] = {}
     if args.batch_size:
         ingest["batch_size"] = args.batch_size

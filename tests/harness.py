@@ -19,8 +19,15 @@ import uvicorn
 from api.app import create_app
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
+from gudang.influx import InfluxClient
 from gudang.mqtt import Message, MqttLink
-from gudang.settings import DeviceSettings, Settings, StationSettings, load_settings
+from gudang.settings import (
+    DeviceSettings,
+    InfluxSettings,
+    Settings,
+    StationSettings,
+    load_settings,
+)
 from gudang_ops.servers import (
     ServerProcess,
     free_port,
@@ -160,6 +167,15 @@ def make_settings(
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)
     return load_settings(None, overrides)
+
+
+def influx_rows(influx: InfluxSettings, query: str) -> list[dict[str, Any]]:
+    """The rows of one InfluxQL query, on a client of its own (closed after)."""
+    client = InfluxClient(influx)
+    try:
+        return client.query(query)
+    finally:
+        client.close()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

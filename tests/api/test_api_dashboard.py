@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.settings import Settings
 from gudang.wire import (
     DeviceStateV1,
@@ -21,7 +21,7 @@ from gudang.wire import (
     encode,
 )
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
-from tests.harness import Probe, running_api, running_services, wait_for
+from tests.harness import Probe, influx_rows, running_api, running_services, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -181,15 +181,12 @@ def test_dashboard_gauge_moves_alert_acknowledged_language_switched(
 
 def _container_events(stack: Stack, number: str) -> list[dict[str, object]]:
     """The container's events as the services stored them in InfluxDB, oldest first."""
-    influx = InfluxClient(stack.settings.influx)
-    try:
-        return influx.query(
-            "SELECT event, actor, seal_no, drum, reason, container_type, capacity_drums "
-            f"FROM container_event WHERE site = {quote_str(stack.site)} "
-            f"AND container_no = {quote_str(number)}"
-        )
-    finally:
-        influx.close()
+    return influx_rows(
+        stack.settings.influx,
+        "SELECT event, actor, seal_no, drum, reason, container_type, capacity_drums "
+        f"FROM container_event WHERE site = {quote_str(stack.site)} "
+        f"AND container_no = {quote_str(number)}",
+    )
 
 
 def _station(stack: Stack, name: str) -> dict[str, object]:

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.settings import ExporterSettings, Settings
 from gudang.wire import Topics, encode
 from gudang_ops.servers import ServerProcess
 from tests.api.conftest import CONTAINER, STATION, Stack, running_stack, token_settings
-from tests.harness import wait_for
+from tests.harness import influx_rows, wait_for
 from tests.services.kit import Streamer, make_scan
 
 PRICES = {"JMB-L": Decimal("42.50"), "JMB-M": Decimal("27.25")}
@@ -125,14 +125,11 @@ def _fill(stack: Stack) -> None:
 
 def _stored(settings: Settings) -> dict[str, list[float]]:
     """The loaded scans' weights per SKU, as InfluxDB holds them."""
-    influx = InfluxClient(settings.influx)
-    try:
-        rows = influx.query(
-            f"SELECT drum, sku, weight_kg FROM scan WHERE site = {quote_str(settings.site.name)} "
-            f"AND container_no = '{CONTAINER}' AND result = 'loaded'"
-        )
-    finally:
-        influx.close()
+    rows = influx_rows(
+        settings.influx,
+        f"SELECT drum, sku, weight_kg FROM scan WHERE site = {quote_str(settings.site.name)} "
+        f"AND container_no = '{CONTAINER}' AND result = 'loaded'",
+    )
     out: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         out[r["sku"]].append(float(r["weight_kg"]))

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.wire import DeviceStateV1, StationState, StationStatusV1, encode
 from tests.api.conftest import CONTAINER, STATION, Stack, scale_station
-from tests.harness import wait_for
+from tests.harness import influx_rows, wait_for
 
 
 def phone_scan(label: str, **extra: Any) -> dict[str, Any]:
@@ -32,13 +32,10 @@ def phone_scan(label: str, **extra: Any) -> dict[str, Any]:
 
 def stored_rows(stack: Stack, scan_id: str) -> list[dict[str, Any]]:
     """The InfluxDB points of one scan id."""
-    influx = InfluxClient(stack.settings.influx)
-    try:
-        return influx.query(
-            f"SELECT * FROM scan WHERE site = {quote_str(stack.site)} AND id = {quote_str(scan_id)}"
-        )
-    finally:
-        influx.close()
+    return influx_rows(
+        stack.settings.influx,
+        f"SELECT * FROM scan WHERE site = {quote_str(stack.site)} AND id = {quote_str(scan_id)}",
+    )
 
 
 def test_phone_scan_at_a_station_without_bridge_counts_once(stack: Stack) -> None:

@@ -15,12 +15,12 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, expect
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.wire import PhoneTokenV1, phone_tokens_decoder
 from tests.api.conftest import TOKENS, Stack
 from tests.api.test_api_dashboard import ARTIFACTS, _sign_in, browser  # noqa: F401 (a fixture)
 from tests.api.test_api_scan_page import blank_browser  # noqa: F401 (a fixture)
-from tests.harness import Probe, running_services, wait_for
+from tests.harness import Probe, influx_rows, running_services, wait_for
 
 PHONE_STATION = "phone-9"
 
@@ -31,14 +31,11 @@ def _scan(stack: Stack, token: str, station: str, label: str) -> httpx.Response:
 
 
 def _events(stack: Stack) -> list[dict[str, Any]]:
-    influx = InfluxClient(stack.settings.influx)
-    try:
-        return influx.query(
-            f"SELECT * FROM station_event WHERE site = {quote_str(stack.site)} "
-            f"AND station = '{PHONE_STATION}'"
-        )
-    finally:
-        influx.close()
+    return influx_rows(
+        stack.settings.influx,
+        f"SELECT * FROM station_event WHERE site = {quote_str(stack.site)} "
+        f"AND station = '{PHONE_STATION}'",
+    )
 
 
 def test_phone_token_scans_at_its_station_only_and_is_revoked(stack: Stack) -> None:

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.queries import fill_points
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.settings import Settings
 from gudang.storage import ns_to_datetime
 from gudang.wire import AlertKind, AlertV1, QcResult, StationState, StationStatusV1, Topics, encode
 from tests.api.conftest import CONTAINER, CONTAINER_2, STATION, Stack
-from tests.harness import Probe, running_api, running_services, wait_for
+from tests.harness import Probe, influx_rows, running_api, running_services, wait_for
 
 DRUMS = [
     ("CB-JMB-L-000101", 9.25),
@@ -198,14 +198,11 @@ def test_packing_list_of_filled_container_matches_influxdb(stack: Stack) -> None
         stack.scan(label, kg)
     stack.scan("CB-JMB-L-000101", 9.3)  # duplicate: not a second line
     stack.wait_drums(len(DRUMS))
-    influx = InfluxClient(stack.settings.influx)
-    try:
-        stored = influx.query(
-            f"SELECT drum, sku, weight_kg FROM scan WHERE site = {quote_str(stack.site)} "
-            f"AND container_no = '{CONTAINER}' AND result = 'loaded'"
-        )
-    finally:
-        influx.close()
+    stored = influx_rows(
+        stack.settings.influx,
+        f"SELECT drum, sku, weight_kg FROM scan WHERE site = {quote_str(stack.site)} "
+        f"AND container_no = '{CONTAINER}' AND result = 'loaded'",
+    )
     assert len(stored) == len(DRUMS)
     want = {r["drum"]: (r["sku"], r["weight_kg"]) for r in stored}
     pl = stack.get(f"/api/v1/containers/{CONTAINER}/packing-list").json()

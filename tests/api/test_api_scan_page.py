@@ -17,13 +17,13 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from gudang.settings import Settings
 from gudang.wire import scan_decoder
 from gudang_ops.servers import free_port
 from tests.api.conftest import STATION, TOKENS, Stack, scale_station
 from tests.api.test_api_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.harness import Probe, running_api, running_services
+from tests.harness import Probe, influx_rows, running_api, running_services
 
 CODE128 = "CB-JMB-L-000001"
 GS1_HRI = "(01)09501101530003(21)SN0001"  # the default catalogue's JMB-L GTIN
@@ -118,13 +118,10 @@ def _scan_page(browser: Browser, url: str, token: str, station: str = STATION) -
 
 
 def _rows(settings: Settings, where: str) -> list[dict[str, Any]]:
-    influx = InfluxClient(settings.influx)
-    try:
-        return influx.query(
-            f"SELECT * FROM scan WHERE site = {quote_str(settings.site.name)} AND {where}"
-        )
-    finally:
-        influx.close()
+    return influx_rows(
+        settings.influx,
+        f"SELECT * FROM scan WHERE site = {quote_str(settings.site.name)} AND {where}",
+    )
 
 
 def test_camera_scans_code128_and_gs1_datamatrix_once_each(

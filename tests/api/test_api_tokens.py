@@ -10,12 +10,12 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from gudang.influx import InfluxClient, quote_str
+from gudang.influx import quote_str
 from tests.api.conftest import CONTAINER, TOKENS, Stack
 from tests.api.test_api_dashboard import _sign_in, browser  # noqa: F401 (a fixture)
 from tests.api.test_api_phone_tokens import rebuilt_tokens
 from tests.api.test_api_stream import _next, sse_events
-from tests.harness import wait_for
+from tests.harness import influx_rows, wait_for
 
 
 def _make(stack: Stack, name: str, role: str, station: str | None = None) -> dict[str, Any]:
@@ -28,11 +28,9 @@ def _make(stack: Stack, name: str, role: str, station: str | None = None) -> dic
 
 
 def _token_events(stack: Stack) -> list[dict[str, Any]]:
-    influx = InfluxClient(stack.settings.influx)
-    try:
-        return influx.query(f"SELECT * FROM token_event WHERE site = {quote_str(stack.site)}")
-    finally:
-        influx.close()
+    return influx_rows(
+        stack.settings.influx, f"SELECT * FROM token_event WHERE site = {quote_str(stack.site)}"
+    )
 
 
 def test_admin_makes_a_token_that_has_its_role_and_is_stored_hashed(stack: Stack) -> None:

@@ -28,7 +28,7 @@ from gudang.wire import (
 from gudang_ops import provision
 from gudang_ops.servers import DEPLOY_DIR, PRODUCTION_INFLUX_DIR
 from tests.deploy.conftest import Client, Site
-from tests.harness import running_services, wait_for
+from tests.harness import influx_rows, running_services, wait_for
 
 CONTAINER = "CSQU3054383"
 SCHEMA = PRODUCTION_INFLUX_DIR / "setup.toml"
@@ -291,13 +291,10 @@ def test_services_run_end_to_end_with_their_own_users(
         assert state.net_weight_kg == pytest.approx(9.25)
         assert services.ingest.counters["scan_loaded"] == 1
 
-    reader = InfluxClient(api_settings.influx)
-    try:
-        rows = reader.query(
-            f"SELECT * FROM scan WHERE site = {quote_str(site)} AND result = 'loaded'"
-        )
-    finally:
-        reader.close()
+    rows = influx_rows(
+        api_settings.influx,
+        f"SELECT * FROM scan WHERE site = {quote_str(site)} AND result = 'loaded'",
+    )
     assert [(r["drum"], r["container_no"], r["station"]) for r in rows] == [
         ("CB-JMB-L-000123", CONTAINER, "load-1")
     ]
