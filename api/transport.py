@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.guard import _token
 from api.metrics import Metrics
@@ -25,6 +26,8 @@ from gudang.settings import LOOPBACK_HOSTS, Settings
 
 log = logging.getLogger(__name__)
 
+# The scope's extension through which the app resets its connection (AbortableHttp).
+ABORT_EXTENSION = "gudang.abort"
 # Loopback as ASGI servers give it (IPv4-mapped IPv6 included).
 _LOOPBACK = LOOPBACK_HOSTS | {"::ffff:127.0.0.1"}
 
@@ -94,6 +97,28 @@ async def _send(send: Send, code: int, body: dict[str, str], location: str | Non
     await send({"type": "http.response.body", "body": data})
 
 
+class AbortableHttp(HttpToolsProtocol):
+    """uvicorn's HTTP protocol (httptools), with ``ABORT_EXTENSION`` in every request's scope.
+
+    ASGI has no message to drop a connection: an app that returns mid-response is taken for
+    a broken one (uvicorn logs "ASGI callable returned without completing response") and the
+    connection is closed only once its unsent bytes are flushed, which a reader that stalled
+    never lets happen. ``scope["extensions"][ABORT_EXTENSION]["abort"]()`` resets it now:
+    uvicorn sees the client gone, and the response ends as a disconnect.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A new connection: its requests' scopes carry its abort."""
+        super().connection_made(transport)
+        app = self.app
+
+        async def with_abort(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("extensions", {})[ABORT_EXTENSION] = {"abort": transport.abort}
+            await app(scope, receive, send)
+
+        self.app = with_abort
+
+
 class _Companion(uvicorn.Server):
     """The plain-HTTP listener beside the HTTPS one: the HTTPS server owns the signals."""
 
@@ -119,6 +144,7 @@ class ApiServers:
             log_level=log_level,
             access_log=api.access_log,
             lifespan="off" if api.tls else "on",
+            http=AbortableHttp,
         )
         self.secure: uvicorn.Server | None = None
         if api.tls_port is not None and api.tls_certfile and api.tls_keyfile:
@@ -129,6 +155,7 @@ class ApiServers:
                     port=api.tls_port,
                     log_level=log_level,
                     access_log=api.access_log,
+                    http=AbortableHttp,
                     ssl_certfile=str(api.tls_certfile),
                     ssl_keyfile=str(api.tls_keyfile),
                 )

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from starlette.types import Send
+from starlette.types import Receive, Scope, Send
 
 from api.auth import TOKEN_QUERY_PARAM, TokenBook, WorkerByQuery
 from api.live import LiveEvent, LiveState
 from api.schemas import AUTH_ERRORS, AlertOut, ContainerOut, ErrorOut, StationOut
+from api.transport import ABORT_EXTENSION
 from api.views import (
     alert_body,
     build_stock,
@@ -120,6 +121,8 @@ class BoundedStream(StreamingResponse):
 
     uvicorn's ``send`` waits while the client's socket is full: without a timeout a client
     that never reads would hold its slot and its queue for as long as it stays connected.
+    No last frame reaches such a reader either (``send`` waits just the same): its
+    connection is reset through the server's ``ABORT_EXTENSION`` (api/transport.py).
     """
 
     def __init__(
@@ -133,6 +136,24 @@ class BoundedStream(StreamingResponse):
         self.send_timeout_s = send_timeout_s
         self.on_drop = on_drop
         self._events = content
+        self._abort: Callable[[], None] | None = None
+        self._receive: Receive | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry: the connection's abort, if the server offers one, kept for a drop."""
+        self._abort = scope.get("extensions", {}).get(ABORT_EXTENSION, {}).get("abort")
+        self._receive = receive
+        await super().__call__(scope, receive, send)
+
+    async def _hang_up(self) -> None:
+        """Reset the connection of a reader that stalled, and wait until the server has
+        seen it go. Without the extension (another server) returning is all there is: the
+        server closes the connection, and uvicorn logs it as an error."""
+        if self._abort is None or self._receive is None:
+            return
+        self._abort()
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
 
     async def stream_response(self, send: Send) -> None:
         """Send the frames, each within the send timeout; give up on a reader that stalls."""
@@ -143,8 +164,8 @@ class BoundedStream(StreamingResponse):
                     async with asyncio.timeout(self.send_timeout_s):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 except TimeoutError:
-                    # Returning without the last frame makes uvicorn close the connection.
                     self.on_drop()
+                    await self._hang_up()
                     return
         finally:
             await self._events.aclose()  # type: ignore[attr-defined]

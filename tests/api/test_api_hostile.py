@@ -322,6 +322,8 @@ def test_200_unread_streams_of_one_token_lock_nobody_else_out_and_stalled_reader
                 wait_for(dropped, 120, "every stalled stream dropped")
             finally:
                 probe.close()
+            # Each drop ended its response as a disconnect, not as an app that broke off.
+            assert "without completing response" not in api_process.log.read_text()
             # The reading dashboard got the changes the stalled readers did not take.
             _next(events, "station")
         # Only the stalled streams are gone: every dashboard still gets a stream, and the
