@@ -82,6 +82,15 @@ def test_scripts_are_valid_bash_and_executable(script: Path) -> None:
     assert os.access(script, os.X_OK)
 
 
+def test_the_installers_library_is_valid_bash_and_sourced_by_both() -> None:
+    library = DEPLOY_DIR / "install-lib.sh"
+    subprocess.run(["bash", "-n", str(library)], check=True)
+    # Sourced, not run: it has no program of its own.
+    assert not os.access(library, os.X_OK)
+    for installer in ("install.sh", "install-station.sh"):
+        assert "install-lib.sh" in (DEPLOY_DIR / installer).read_text(), installer
+
+
 def _compose() -> dict[str, Any]:
     data = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
     assert isinstance(data, dict)
