@@ -15,6 +15,8 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,6 +81,50 @@ class Ledger:
             self.scanner.scan(label)
 
 
+@dataclass
+class Scanning:
+    """A station's devices on ptys and what a test watches them with (see ``_scanning``)."""
+
+    site: str
+    devices: list[DeviceSettings]
+    ledger: Ledger
+    recorder: Recorder  # the station's scans and statuses, in a persistent session
+
+
+@contextmanager
+def _scanning(broker: ServerProcess, tmp_path: Path, with_scale: bool = True) -> Iterator[Scanning]:
+    """A fresh site: a scanner (and an MT-SICS scale, a drum on it) at the stable links under
+    ``tmp_path``, its ledger, a recorder and the services' receipts on ``broker``; closed after."""
+    site = new_site()
+    topics = Topics(site)
+    scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
+    devices = [DeviceSettings(name="scanner", role="scanner", port=scanner.path)]
+    scale = None
+    if with_scale:
+        scale = ScaleSimulator("mt-sics", settle_s=0.0, link=tmp_path / "ttyScale")
+        scale.place(DRUM_KG)
+        devices.append(
+            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics")
+        )
+    settings = broker_settings(broker, site)
+    recorder = Recorder(
+        settings,
+        topics.scan(STATION),
+        topics.status(STATION),
+        client_id=f"ledger-{site}",
+        persistent=True,
+    )
+    receipter = Receipter(settings.mqtt, site)
+    try:
+        yield Scanning(site, devices, Ledger(scanner), recorder)
+    finally:
+        receipter.close()
+        recorder.close()
+        scanner.close()
+        if scale is not None:
+            scale.close()
+
+
 def _arrivals(recorder: Recorder) -> tuple[list[ScanV1], int]:
     """Each scan's first delivery, and how many times one came again not as a DUP.
 
@@ -126,57 +172,42 @@ def _assert_exactly_once_in_order(
 def test_broker_down_for_the_outage_every_scan_arrives_once_in_order(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = new_site()
-    base = broker_settings(broker[-1], site)
-    topics = Topics(site)
-    scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
-    scale = ScaleSimulator("mt-sics", settle_s=0.0, link=tmp_path / "ttyScale")
-    scale.place(DRUM_KG)
-    settings = station_settings(
-        base,
-        tmp_path,
-        [
-            DeviceSettings(name="scanner", role="scanner", port=scanner.path),
-            DeviceSettings(name="scale", role="scale", port=scale.path, protocol="mt-sics"),
-        ],
-    )
-    recorder = Recorder(settings, topics.scan(STATION), client_id=f"ledger-{site}", persistent=True)
-    receipter = Receipter(settings.mqtt, site)
-    bridge = Bridge(settings)
-    ledger = Ledger(scanner)
-    try:
-        bridge.start()
-        wait_for(
-            lambda: (
-                bridge.link.connected
-                and bridge.device_states() == {"scanner": "connected", "scale": "connected"}
-            ),
-            what="bridge up",
+    with _scanning(broker[-1], tmp_path) as st:
+        ledger, recorder = st.ledger, st.recorder
+        bridge = Bridge(
+            station_settings(broker_settings(broker[-1], st.site), tmp_path, st.devices)
         )
-        ledger.scan_for(UP_S)
-        broker[-1].stop()  # the broker goes away; the bridge keeps scanning into its spool
-        outage_started = datetime.now(UTC)
-        ledger.scan_for(OUTAGE_S)
-        time.sleep(0.2)  # the last scan's frame reaches the bridge and is stamped
-        assert bridge.spool.depth >= OUTAGE_S * SCANS_PER_S * 0.9
-        outage_ended = datetime.now(UTC)
-        _restart(broker)
-        ledger.scan_for(UP_S)
-        _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
-        wait_for(
-            lambda: bridge.spool.count() == 0 and bridge.counters["receipted"] == len(ledger.sent),
-            timeout=30,  # the receipter reconnects with back-off after the broker's restart
-            what="spool empty, every scan receipted",
-        )
-        assert bridge.spool.depth == 0
-        assert bridge.counters["scans"] == len(ledger.sent)
-        assert bridge.counters["scans_refused"] == 0
-    finally:
-        bridge.stop()
-        receipter.close()
-        recorder.close()
-        scanner.close()
-        scale.close()
+        try:
+            bridge.start()
+            wait_for(
+                lambda: (
+                    bridge.link.connected
+                    and bridge.device_states() == {"scanner": "connected", "scale": "connected"}
+                ),
+                what="bridge up",
+            )
+            ledger.scan_for(UP_S)
+            broker[-1].stop()  # the broker goes away; the bridge keeps scanning into its spool
+            outage_started = datetime.now(UTC)
+            ledger.scan_for(OUTAGE_S)
+            time.sleep(0.2)  # the last scan's frame reaches the bridge and is stamped
+            assert bridge.spool.depth >= OUTAGE_S * SCANS_PER_S * 0.9
+            outage_ended = datetime.now(UTC)
+            _restart(broker)
+            ledger.scan_for(UP_S)
+            _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
+            wait_for(
+                lambda: (
+                    bridge.spool.count() == 0 and bridge.counters["receipted"] == len(ledger.sent)
+                ),
+                timeout=30,  # the receipter reconnects with back-off after the broker's restart
+                what="spool empty, every scan receipted",
+            )
+            assert bridge.spool.depth == 0
+            assert bridge.counters["scans"] == len(ledger.sent)
+            assert bridge.counters["scans_refused"] == 0
+        finally:
+            bridge.stop()
 
 
 def _last_spooled(spool: Path) -> str | None:
@@ -207,60 +238,46 @@ def _opened_both(log_path: Path) -> bool:
 def test_bridge_killed_during_outage_restarts_and_loses_nothing(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = new_site()
-    topics = Topics(site)
     config = tmp_path / "station.toml"
-    write_station_toml(config, broker[-1], site, tmp_path)
-    scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
-    scale = ScaleSimulator("mt-sics", settle_s=0.0, link=tmp_path / "ttyScale")
-    scale.place(DRUM_KG)
-    recorder = Recorder(
-        broker_settings(broker[-1], site),
-        topics.scan(STATION),
-        topics.status(STATION),
-        client_id=f"ledger-{site}",
-        persistent=True,
-    )
-    receipter = Receipter(broker_settings(broker[-1], site).mqtt, site)
-    ledger = Ledger(scanner)
     logs = [tmp_path / "bridge-1.log", tmp_path / "bridge-2.log"]
-    bridge = start_bridge_process(config, logs[0])
-    try:
-        recorder.wait_status(
-            lambda s: s.state == "online" and all(d.state == "connected" for d in s.devices),
-            15,
-            "the bridge process online with both devices",
-        )
-        ledger.scan_for(UP_S)
-        broker[-1].stop()
-        outage_started = datetime.now(UTC)
-        ledger.scan_for(OUTAGE_S / 2)
-        # Every scan made so far is in the spool on disk before the bridge dies.
-        wait_for(
-            lambda: _last_spooled(tmp_path / "spool.sqlite3") == ledger.sent[-1][0],
-            what="the last scan spooled",
-        )
-        bridge.send_signal(signal.SIGKILL)
-        assert bridge.wait(10) == -signal.SIGKILL
-        bridge = start_bridge_process(config, logs[1])
-        wait_for(lambda: _opened_both(logs[1]), 15, "the restarted bridge opened its ports")
-        ledger.scan_for(OUTAGE_S / 2)
-        time.sleep(0.2)  # the last scan's frame reaches the bridge and is stamped
-        outage_ended = datetime.now(UTC)
-        _restart(broker)
-        ledger.scan_for(UP_S)
-        _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
-        wait_for(
-            lambda: _spooled_rows(tmp_path / "spool.sqlite3") == 0, timeout=30, what="spool empty"
-        )
-    finally:
-        if bridge.poll() is None:
-            bridge.terminate()
-            bridge.wait(15)
-        receipter.close()
-        recorder.close()
-        scanner.close()
-        scale.close()
+    with _scanning(broker[-1], tmp_path) as st:
+        ledger, recorder = st.ledger, st.recorder
+        write_station_toml(config, broker[-1], st.site, tmp_path)
+        bridge = start_bridge_process(config, logs[0])
+        try:
+            recorder.wait_status(
+                lambda s: s.state == "online" and all(d.state == "connected" for d in s.devices),
+                15,
+                "the bridge process online with both devices",
+            )
+            ledger.scan_for(UP_S)
+            broker[-1].stop()
+            outage_started = datetime.now(UTC)
+            ledger.scan_for(OUTAGE_S / 2)
+            # Every scan made so far is in the spool on disk before the bridge dies.
+            wait_for(
+                lambda: _last_spooled(tmp_path / "spool.sqlite3") == ledger.sent[-1][0],
+                what="the last scan spooled",
+            )
+            bridge.send_signal(signal.SIGKILL)
+            assert bridge.wait(10) == -signal.SIGKILL
+            bridge = start_bridge_process(config, logs[1])
+            wait_for(lambda: _opened_both(logs[1]), 15, "the restarted bridge opened its ports")
+            ledger.scan_for(OUTAGE_S / 2)
+            time.sleep(0.2)  # the last scan's frame reaches the bridge and is stamped
+            outage_ended = datetime.now(UTC)
+            _restart(broker)
+            ledger.scan_for(UP_S)
+            _assert_exactly_once_in_order(recorder, ledger, outage_started, outage_ended)
+            wait_for(
+                lambda: _spooled_rows(tmp_path / "spool.sqlite3") == 0,
+                timeout=30,
+                what="spool empty",
+            )
+        finally:
+            if bridge.poll() is None:
+                bridge.terminate()
+                bridge.wait(15)
     for log_path in logs:
         assert "Traceback" not in log_path.read_text(errors="replace")
 
@@ -268,60 +285,46 @@ def test_bridge_killed_during_outage_restarts_and_loses_nothing(
 def test_spool_nearly_full_is_flagged_and_a_full_spool_refuses_with_a_count(
     broker: list[ServerProcess], tmp_path: Path
 ) -> None:
-    site = new_site()
-    base = broker_settings(broker[-1], site)
-    topics = Topics(site)
-    scanner = ScannerSimulator(link=tmp_path / "ttyScanner")
-    settings = station_settings(
-        base,
-        tmp_path,
-        [DeviceSettings(name="scanner", role="scanner", port=scanner.path)],
-        spool_capacity=20,
-        spool_nearly_full_ratio=0.8,
-    )
-    recorder = Recorder(
-        settings,
-        topics.scan(STATION),
-        topics.status(STATION),
-        client_id=f"ledger-{site}",
-        persistent=True,
-    )
-    receipter = Receipter(settings.mqtt, site)
-    bridge = Bridge(settings)
-    ledger = Ledger(scanner)
-    try:
-        bridge.start()
-        first = recorder.wait_status(lambda s: s.devices[0].state == "connected")
-        assert (first.spool_nearly_full, first.spool_capacity) == (False, 20)
-        broker[-1].stop()
-        ledger.scan_for(1.5)  # 15 scans: 75 %, not yet nearly full
-        wait_for(lambda: bridge.spool.depth == 15, what="15 scans spooled")
-        assert not bridge.spool_nearly_full
-        ledger.scan_for(0.6)  # 21 scans made: 20 fill the spool, the last is refused
-        wait_for(lambda: bridge.counters["scans_refused"] == 1, what="the 21st scan refused")
-        assert bridge.spool.depth == 20
-        assert bridge.spool_nearly_full
-        seen = len(recorder.statuses())
-        _restart(broker)
-        flagged = recorder.wait_status(
-            lambda s: s.spool_nearly_full, what="nearly full in the status", after=seen
+    with _scanning(broker[-1], tmp_path, with_scale=False) as st:
+        ledger, recorder = st.ledger, st.recorder
+        settings = station_settings(
+            broker_settings(broker[-1], st.site),
+            tmp_path,
+            st.devices,
+            spool_capacity=20,
+            spool_nearly_full_ratio=0.8,
         )
-        assert flagged.spool_depth >= 16
-        cleared = recorder.wait_status(
-            lambda s: not s.spool_nearly_full and s.spool_depth < 16,
-            what="nearly full cleared once the spool drained",
-            after=recorder.statuses().index(flagged),
-        )
-        assert cleared.spool_capacity == 20
-        scans = recorder.wait_scans(20)
-        assert [s.barcode for s in scans] == [label for label, _ in ledger.sent[:20]]
-        wait_for(lambda: bridge.spool.depth == 0, what="spool drained")
-        assert bridge.counters["scans"] == 20
-    finally:
-        bridge.stop()
-        receipter.close()
-        recorder.close()
-        scanner.close()
+        bridge = Bridge(settings)
+        try:
+            bridge.start()
+            first = recorder.wait_status(lambda s: s.devices[0].state == "connected")
+            assert (first.spool_nearly_full, first.spool_capacity) == (False, 20)
+            broker[-1].stop()
+            ledger.scan_for(1.5)  # 15 scans: 75 %, not yet nearly full
+            wait_for(lambda: bridge.spool.depth == 15, what="15 scans spooled")
+            assert not bridge.spool_nearly_full
+            ledger.scan_for(0.6)  # 21 scans made: 20 fill the spool, the last is refused
+            wait_for(lambda: bridge.counters["scans_refused"] == 1, what="the 21st scan refused")
+            assert bridge.spool.depth == 20
+            assert bridge.spool_nearly_full
+            seen = len(recorder.statuses())
+            _restart(broker)
+            flagged = recorder.wait_status(
+                lambda s: s.spool_nearly_full, what="nearly full in the status", after=seen
+            )
+            assert flagged.spool_depth >= 16
+            cleared = recorder.wait_status(
+                lambda s: not s.spool_nearly_full and s.spool_depth < 16,
+                what="nearly full cleared once the spool drained",
+                after=recorder.statuses().index(flagged),
+            )
+            assert cleared.spool_capacity == 20
+            scans = recorder.wait_scans(20)
+            assert [s.barcode for s in scans] == [label for label, _ in ledger.sent[:20]]
+            wait_for(lambda: bridge.spool.depth == 0, what="spool drained")
+            assert bridge.counters["scans"] == 20
+        finally:
+            bridge.stop()
 
 
 def test_scans_waiting_for_their_weight_when_the_bridge_stops_are_spooled_not_dropped(
