@@ -117,28 +117,63 @@ class Counter:
         self.link.stop()
 
 
-def _station_file(work: Path, broker: ServerProcess, site: str, spool: Path, capacity: int) -> Path:
-    path = work / "station.toml"
-    path.write_text(
-        f"""[site]
+def site_toml(site: str, broker: ServerProcess, mqtt_extra: str = "") -> str:
+    """The [site] and [mqtt] tables of a settings file: ``site`` on this broker."""
+    return f"""
+[site]
 name = "{site}"
+
 [mqtt]
 host = "127.0.0.1"
 port = {broker.port}
+{mqtt_extra}
+"""
+
+
+def station_toml(
+    site: str,
+    broker: ServerProcess,
+    station: str,
+    spool: Path,
+    scanner: Path,
+    scale: Path,
+    *,
+    mqtt_extra: str = "",
+    station_extra: str = "",
+) -> str:
+    """A file for ``station`` of ``site`` on this broker: a scanner and an MT-SICS scale there.
+
+    The tests' station processes use it too (tests/bridge/station_kit.py).
+    """
+    return (
+        site_toml(site, broker, mqtt_extra)
+        + f"""
 [station]
-name = "{STATION}"
+name = "{station}"
 spool_path = "{spool}"
-spool_capacity = {capacity}
+{station_extra}
+
 [[station.devices]]
 name = "scanner"
 role = "scanner"
-port = "{work / "scanner"}"
+port = "{scanner}"
+
 [[station.devices]]
 name = "scale"
 role = "scale"
-port = "{work / "scale"}"
+port = "{scale}"
 protocol = "mt-sics"
 """
+    )
+
+
+def _station_file(work: Path, broker: ServerProcess, site: str, spool: Path, capacity: int) -> Path:
+    path = work / "station.toml"
+    extra = f"spool_capacity = {capacity}"
+    path.write_text(
+        station_toml(
+            site, broker, STATION, spool, work / "scanner", work / "scale", station_extra=extra
+        )
     )
     return path
 

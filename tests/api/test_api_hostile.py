@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from api.guard import MAX_BODY_BYTES
+from bench.bridge_bench import site_toml
 from gudang.settings import load_settings
 from gudang.wire import (
     MAX_PAYLOAD_BYTES,
@@ -31,7 +32,7 @@ from gudang.wire import (
 from gudang_ops.servers import ServerProcess, free_port
 from tests.api.conftest import TOKENS, auth
 from tests.api.test_api_stream import _next, sse_events
-from tests.bridge.station_kit import gudang_command, site_toml
+from tests.bridge.station_kit import gudang_command
 from tests.harness import Probe, make_settings, wait_for
 
 DROPPED = 'gudang_api_live_events{what="stream_slow_reader_dropped"}'

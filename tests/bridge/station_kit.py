@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.bridge_bench import station_toml
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.protocols import SCALE_PROTOCOLS
 from firmware_bridge.simulators import HidScannerSimulator, ScaleSimulator, ScannerSimulator
@@ -206,45 +207,21 @@ def running_station(
             scale.close()
 
 
-def site_toml(site: str, broker: ServerProcess, mqtt_extra: str = "") -> str:
-    """The [site] and [mqtt] tables of a settings file: ``site`` on this broker."""
-    return f"""
-[site]
-name = "{site}"
-
-[mqtt]
-host = "127.0.0.1"
-port = {broker.port}
-{mqtt_extra}
-"""
-
-
 def write_station_toml(
     path: Path, broker: ServerProcess, site: str, tmp_path: Path, station_extra: str = ""
 ) -> None:
     """A station file: scanner and MT-SICS scale at the stable pty links under ``tmp_path``."""
-    path.write_text(
-        site_toml(site, broker, "keepalive_s = 10")
-        + f"""
-[station]
-name = "{STATION}"
-spool_path = "{tmp_path / "spool.sqlite3"}"
-pairing_window_s = 1.5
-{station_extra}
-
-[[station.devices]]
-name = "scanner"
-role = "scanner"
-port = "{tmp_path / "ttyScanner"}"
-
-[[station.devices]]
-name = "scale"
-role = "scale"
-port = "{tmp_path / "ttyScale"}"
-protocol = "mt-sics"
-""",
-        encoding="utf-8",
+    text = station_toml(
+        site,
+        broker,
+        STATION,
+        tmp_path / "spool.sqlite3",
+        tmp_path / "ttyScanner",
+        tmp_path / "ttyScale",
+        mqtt_extra="keepalive_s = 10",
+        station_extra="pairing_window_s = 1.5\n" + station_extra,
     )
+    path.write_text(text, encoding="utf-8")
 
 
 def gudang_command() -> str:
