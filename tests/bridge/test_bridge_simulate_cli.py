@@ -54,13 +54,13 @@ class _Simulator:
 
 
 @contextmanager
-def _simulator(links: Path, *args: str, devices: list[str]) -> Iterator[_Simulator]:
-    """``gudang simulate ARGS`` with its `devices` linked in `links`, stopped when the block
-    ends: it must end cleanly, with no traceback; what it printed is kept in ``output``."""
+def _simulator(links: Path, *args: str, devices: list[DeviceSettings]) -> Iterator[_Simulator]:
+    """``gudang simulate ARGS``, once the `devices` a bridge will open are linked in `links`;
+    stopped when the block ends, it must end cleanly, with no traceback (its output kept)."""
     sim = _Simulator(links, *args)
     try:
-        for name in devices:
-            wait_for((links / name).exists, 15, f"the simulator's {name}")
+        for device in devices:
+            wait_for(Path(device.port).exists, 15, f"the simulator's {device.port}")
         yield sim
     finally:
         sim.output = sim.stop()
@@ -101,19 +101,21 @@ def test_simulated_worker_with_line_noise_feeds_a_bridge(
     mosquitto: ServerProcess, tmp_path: Path
 ) -> None:
     links = tmp_path / "sim"
+    devices = [
+        DeviceSettings(name="scanner", role="scanner", port=str(links / "scanner")),
+        DeviceSettings(name="scale", role="scale", port=str(links / "scale"), protocol="cas"),
+    ]
     args = ("--protocol", "cas", "--container", "CSQU 305438 3")
-    with _simulator(links, *args, devices=["scanner", "scale"]) as sim:
-        devices = [
-            DeviceSettings(name="scanner", role="scanner", port=str(links / "scanner")),
-            DeviceSettings(name="scale", role="scale", port=str(links / "scale"), protocol="cas"),
-        ]
-        with _bridge(mosquitto, tmp_path, devices) as (bridge, recorder):
-            wait_for(lambda: len(recorder.scans()) >= DRUMS, 30, f"{DRUMS} simulated drums")
-            drums = [s for s in recorder.scans() if s.kind is ScanKind.DRUM]
-            _assert_drums_weighed(drums)
-            # Every drum came with line noise on both lines: dropped and counted, never a scan.
-            assert bridge.counters["scanner_bad_frames"] >= len(drums)
-            assert bridge.counters["scale_bad_frames"] >= 1
+    with (
+        _simulator(links, *args, devices=devices) as sim,
+        _bridge(mosquitto, tmp_path, devices) as (bridge, recorder),
+    ):
+        wait_for(lambda: len(recorder.scans()) >= DRUMS, 30, f"{DRUMS} simulated drums")
+        drums = [s for s in recorder.scans() if s.kind is ScanKind.DRUM]
+        _assert_drums_weighed(drums)
+        # Every drum came with line noise on both lines: dropped and counted, never a scan.
+        assert bridge.counters["scanner_bad_frames"] >= len(drums)
+        assert bridge.counters["scale_bad_frames"] >= 1
     assert b"scanner:" in sim.output
 
 
@@ -121,24 +123,25 @@ def test_simulated_keyboard_scanner_and_xk3190_feed_a_bridge(
     mosquitto: ServerProcess, tmp_path: Path
 ) -> None:
     links = tmp_path / "sim"
-    args = ("--protocol", "xk3190-a12", "--hid", "de")
-    with _simulator(links, *args, devices=["scale", "scanner-kbd"]) as sim:
-        devices = [
-            DeviceSettings(
-                name="scanner",
-                role="scanner",
-                port=str(links / "scanner-kbd"),
-                protocol="hid",
-                layout="de",
-            ),
-            DeviceSettings(
-                name="scale", role="scale", port=str(links / "scale"), protocol="xk3190-a12"
-            ),
-        ]
-        with _bridge(mosquitto, tmp_path, devices) as (bridge, recorder):
-            wait_for(lambda: len(recorder.scans()) >= 4, 30, "4 simulated drums")
-            drums = recorder.scans()
-            # Typed on a German layout and read back as such; each came after a bad key.
-            _assert_drums_weighed(drums)
-            assert bridge.counters["scanner_bad_frames"] >= len(drums) - 1
+    devices = [
+        DeviceSettings(
+            name="scanner",
+            role="scanner",
+            port=str(links / "scanner-kbd"),
+            protocol="hid",
+            layout="de",
+        ),
+        DeviceSettings(
+            name="scale", role="scale", port=str(links / "scale"), protocol="xk3190-a12"
+        ),
+    ]
+    with (
+        _simulator(links, "--protocol", "xk3190-a12", "--hid", "de", devices=devices) as sim,
+        _bridge(mosquitto, tmp_path, devices) as (bridge, recorder),
+    ):
+        wait_for(lambda: len(recorder.scans()) >= 4, 30, "4 simulated drums")
+        drums = recorder.scans()
+        # Typed on a German layout and read back as such; each came after a bad key.
+        _assert_drums_weighed(drums)
+        assert bridge.counters["scanner_bad_frames"] >= len(drums) - 1
     assert b'(protocol = "hid", layout = "de")' in sim.output
