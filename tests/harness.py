@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.transport import AbortableHttp
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.simulators import ScaleSimulator, ScannerSimulator
 from gudang.influx import InfluxClient
@@ -60,11 +61,16 @@ def running_services(settings: Settings) -> Iterator[Services]:
 def running_api(settings: Settings, port: int | None = None) -> Iterator[str]:
     """The API served by uvicorn on a free port (or ``port``); yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
+    # The protocol `gudang api` serves with: a dropped stream resets its connection.
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=AbortableHttp,
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
