@@ -83,6 +83,7 @@ STALE_BODIES: dict[str, tuple[str, ...]] = {
     "alert": ("alerts",),
     "catalogue": ("stock", "catalogue"),  # the stock's descriptions are the catalogue's
     "phone_tokens": ("phone_tokens",),
+    "alert_routing": ("alert_list_kinds",),
 }
 
 

@@ -57,6 +57,11 @@ def alert_body(a: AlertV1) -> bytes:
     return to_json(AlertOut.from_wire(a))
 
 
+def list_kinds_body(live: LiveState) -> bytes:
+    """The kinds the dashboard's alert list shows, as the stream's ``alert_list_kinds``."""
+    return msgspec.json.encode({"alert_list_kinds": live.settings.alerts.dashboard_kinds})
+
+
 def weight_view(w: WeightReadingV1) -> dict[str, Any]:
     """A scale's live reading as the stream sends it."""
     return {

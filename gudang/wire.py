@@ -616,7 +616,7 @@ class Command(StrEnum):
     STATION_SET_CONTAINER = "station/set-container"  # station, container_no | null
     STATION_SET_MODE = "station/set-mode"  # station, mode ("loading"/"receiving"), supplier
     ALERT_ACK = "alert/ack"  # alert_id (who: the command's actor)
-    ALERT_ACK_KIND = "alert/ack-kind"  # kind: every raised alert of it at once
+    ALERT_ACK_KIND = "alert/ack-kind"  # kind: every raised alert of it now (AlertKindAckV1)
     # dashboard_kinds, webhook_kinds (lists of kinds; empty: every kind): admin, live
     ALERT_ROUTING = "alerts/routing"
     # station, name, sha256: a phone signed in (by a supervisor's QR code) to scan there
@@ -674,6 +674,20 @@ class AlertV1(msgspec.Struct, kw_only=True):
     acknowledged_by: str | None = None
     cleared_at: AwareDatetime | None = None
     data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class AlertKindAckV1(msgspec.Struct, kw_only=True):
+    """The result of ``alert/ack-kind``: every alert of one kind raised when it ran.
+
+    Those acknowledged already are left as they were (not listed); ``cleared`` are those
+    their acknowledgement ended (the event kinds, docs/floor.md), each of ``acknowledged``.
+    """
+
+    kind: AlertKind
+    acknowledged: list[str] = msgspec.field(default_factory=list)
+    cleared: list[str] = msgspec.field(default_factory=list)
+    acknowledged_by: str
+    acknowledged_at: AwareDatetime
 
 
 _json_encoder = msgspec.json.Encoder()

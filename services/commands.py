@@ -41,6 +41,8 @@ from gudang.storage import (
 from gudang.wire import (
     INCOTERMS,
     AlertKind,
+    AlertKindAckV1,
+    AlertState,
     Command,
     CommandV1,
     ReplyV1,
@@ -592,8 +594,17 @@ class Commands:
         kind = _arg(cmd, "kind")
         if kind not in {k.value for k in AlertKind}:
             raise ValueError(f"kind: not an alert kind: {kind!r}")
+        # Those raised now, whenever they came: the asker's page may not have had them yet.
         done = self.alerts.acknowledge_kind(AlertKind(kind), cmd.actor, now)
-        return {"kind": kind, "acknowledged": [a.id for a in done]}
+        return _view(
+            AlertKindAckV1(
+                kind=AlertKind(kind),
+                acknowledged=[a.id for a in done],
+                cleared=[a.id for a in done if a.state is AlertState.CLEARED],
+                acknowledged_by=cmd.actor,
+                acknowledged_at=now,
+            )
+        )
 
     def _cmd_alert_routing(self, cmd: CommandV1, now: datetime, lines: list[str]) -> Result:
         # Stored as a setting_event with its actor; the floor holds it (checkpoint, rebuild).

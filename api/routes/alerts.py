@@ -13,7 +13,7 @@ from api.auth import Admin, Supervisor, Worker
 from api.deps import CommandsDep, LiveDep, SettingsDep
 from api.live import LiveState
 from api.schemas import AUTH_ERRORS, COMMAND_ERRORS, INVALID, AlertOut
-from gudang.wire import AlertKind, AlertState, AlertV1, Command
+from gudang.wire import AlertKind, AlertKindAckV1, AlertState, AlertV1, Command
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=AUTH_ERRORS)
 
@@ -109,14 +109,28 @@ async def acknowledge_alert(
 
 
 class AckedKind(BaseModel):
-    """The alerts of one kind acknowledged at once."""
+    """The alerts of one kind acknowledged at once: those raised when the services ran it."""
 
     kind: AlertKind
-    acknowledged: list[str]
+    acknowledged: list[str] = Field(
+        description="every alert of the kind raised then (those acknowledged already are not)"
+    )
+    cleared: list[str] = Field(
+        default_factory=list, description="of those, the ones it cleared (event kinds)"
+    )
+    acknowledged_by: str
+    acknowledged_at: AwareDatetime
 
 
 @router.post("/kinds/{kind}/ack", response_model=AckedKind, responses=COMMAND_ERRORS)
 async def acknowledge_kind(who: Supervisor, kind: AlertKind, commands: CommandsDep) -> AckedKind:
-    """Acknowledge every raised alert of one kind at once (an event alert clears with it)."""
+    """Acknowledge every alert of one kind raised now (an event alert clears with it)."""
     result = await commands.send(Command.ALERT_ACK_KIND, {"kind": kind.value}, who)
-    return AckedKind.model_validate(result)
+    acked = msgspec.convert(result, AlertKindAckV1)
+    return AckedKind(
+        kind=acked.kind,
+        acknowledged=acked.acknowledged,
+        cleared=acked.cleared,
+        acknowledged_by=acked.acknowledged_by,
+        acknowledged_at=acked.acknowledged_at,
+    )

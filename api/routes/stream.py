@@ -20,6 +20,7 @@ from api.views import (
     alert_body,
     build_stock,
     container_body,
+    list_kinds_body,
     station_body,
     stock_body,
     weight_view,
@@ -41,12 +42,15 @@ pass the token as `?access_token=...` (or send `Authorization: Bearer ...` from 
 
 Events, each `data:` a JSON object:
 - `snapshot`: on connecting, everything: `{"containers": [Container...], "stations":
-  [Station...], "alerts": [Alert...], "stock": Stock}`;
+  [Station...], "alerts": [Alert...], "stock": Stock, "alert_list_kinds": [kind...]}`;
 - `container`: one `Container` (as GET /containers/{no}); `{"container_no": ..., "removed": true}`
   when it is gone;
 - `station`: one `Station`;
 - `stock`: the whole `Stock` (as GET /stock), after every stock or container change;
 - `alert`: one `Alert`; `{"id": ..., "removed": true}` once cleared;
+- `alert_list_kinds`: `{"alert_list_kinds": [kind...]}` (as in GET /site) after the admin
+  changed the alert routing: the kinds the dashboard's alert list shows (empty: every kind);
+  the snapshot carries it too;
 - `revoked`: `{"token": name}`, the last event when the stream's token is revoked;
 - `weight`: a scale's live reading, `{"station", "ts", "weight_kg", "stable", "status"}`, as
   the bridge publishes it (on change, at most `station.weight_publish_hz`); the snapshot
@@ -95,6 +99,14 @@ def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[by
         return [_sse_body("alert", live.body(key, lambda: alert_body(a)))]
     if ev.kind == "stock":
         return [_sse_body("stock", live.body("stock", lambda: stock_body(live, settings)))]
+    if ev.kind == "alert_routing":
+        # Only the dashboard's part: the webhooks' kinds and who set them are a supervisor's
+        # to read (GET /alerts/routing), the stream is every worker's.
+        return [
+            _sse_body(
+                "alert_list_kinds", live.body("alert_list_kinds", lambda: list_kinds_body(live))
+            )
+        ]
     if ev.kind == "weight":
         w = live.weights.get(ev.key)
         return [_sse("weight", weight_view(w))] if w is not None else []
@@ -113,6 +125,8 @@ async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
         "alerts": [AlertOut.from_wire(a).model_dump(mode="json") for a in live.alerts.values()],
         "stock": _stock(live, settings),
         "weights": [weight_view(w) for w in live.weights.values()],
+        # A routing change between the page's GET /site and this stream is not missed.
+        "alert_list_kinds": list(live.settings.alerts.dashboard_kinds),
     }
 
 

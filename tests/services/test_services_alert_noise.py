@@ -66,6 +66,10 @@ def test_duplicates_are_one_alert_per_station_and_hour_acknowledged_at_once(
         ids = sorted(str(a["id"]) for a in active())
         result = kit.ok("alert/ack-kind", actor="mandor", kind="duplicate_scan")
         assert sorted(result["acknowledged"]) == ids
+        # An event kind: its acknowledgement clears each (AlertKindAckV1), by the asker.
+        assert sorted(result["cleared"]) == ids
+        assert (result["kind"], result["acknowledged_by"]) == ("duplicate_scan", "mandor")
+        assert datetime.fromisoformat(result["acknowledged_at"]).tzinfo is not None
         wait_for(lambda: not active(), what="the duplicate alerts cleared")
         assert services.ingest.alerts.active  # the weight alert stays
         again = kit.ok("alert/ack-kind", actor="mandor", kind="duplicate_scan")

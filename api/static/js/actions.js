@@ -1,5 +1,5 @@
 /* What people do: calls to the API, the forms and the dialog (open, seal, ship, unload, mode, point). */
-import { el, fmtNum } from "./format.js";
+import { el, fmtNum, fmtTime } from "./format.js";
 import { renderAlerts, renderContainers, renderStations } from "./render.js";
 import { $, callApi, state, t } from "./state.js";
 
@@ -102,16 +102,35 @@ export async function acknowledge(id, button) {
   }
 }
 
-/** Acknowledge every raised alert of one kind at once (POST /alerts/kinds/{kind}/ack). */
+/** Acknowledge every alert of one kind raised now (POST /alerts/kinds/{kind}/ack): the
+ * services act on what is open when the command runs, raised after this page drew the
+ * button too; the answer says which, shown at once (the stream brings the same). */
 export async function acknowledgeKind(kind, button) {
   button.disabled = true;
   try {
     const body = await call("POST", `/alerts/kinds/${encodeURIComponent(kind)}/ack`);
-    toast(`${t("ackDone")} (${body.acknowledged.length})`);
+    const cleared = new Set(body.cleared);
+    for (const id of body.acknowledged) {
+      const a = state.alerts.get(id);
+      if (cleared.has(id)) state.alerts.delete(id);
+      // Still raised here: the stream has not brought the acknowledgement yet.
+      else if (a && a.state === "raised") state.alerts.set(id, { ...a, state: "acknowledged", acknowledged_by: body.acknowledged_by, acknowledged_at: body.acknowledged_at });
+    }
+    state.ackedKind = { kind, n: body.acknowledged.length, at: body.acknowledged_at };
+    renderAlerts();
+    toast(ackedKindText());
   } catch (err) {
     button.disabled = false;
     toast(`${t("ackFailed")}: ${err.message}`, true);
   }
+}
+
+/** The last "acknowledge all" of this page in words: how many, of which kind, when. */
+export function ackedKindText() {
+  const done = state.ackedKind;
+  if (!done) return "";
+  return t(done.n ? "ackKindDone" : "ackKindNone").replace("{kind}", t("kinds")[done.kind] || done.kind)
+    .replace("{n}", fmtNum(done.n)).replace("{at}", fmtTime(done.at));
 }
 
 // -- open a container (supervisors) -----------------------------------------------------------

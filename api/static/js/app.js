@@ -12,6 +12,7 @@ import { connect } from "./stream.js";
 
 function showLogin(message = "") {
   if (state.source) { state.source.close(); state.source = null; }
+  state.ackedKind = null;
   $("main").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";

@@ -83,7 +83,8 @@ async function routingSection(note) {
     try {
       const done = await call("PUT", "/alerts/routing",
         { dashboard_kinds: ticked(dash), webhook_kinds: ticked(hooks) });
-      // This dashboard's list at once; the others with their next GET /site.
+      // This dashboard's list at once; the others (and this one again) by the stream's
+      // alert_list_kinds event.
       state.site.alert_list_kinds = done.dashboard_kinds;
       renderAlerts();
       note.textContent = t("routingSaved");

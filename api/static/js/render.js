@@ -1,5 +1,5 @@
 /* Rendering the dashboard from the state: container cards, alerts, stock, stations. */
-import { acknowledge, acknowledgeKind, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
+import { acknowledge, acknowledgeKind, ackedKindText, askMode, askSeal, askShip, askUnload, pointForm, updatePointForm } from "./actions.js";
 import { el, fmtNum, fmtRelative, fmtTime, pct } from "./format.js";
 import { renderPapers } from "./papers.js";
 import { phoneLinks } from "./phones.js";
@@ -235,6 +235,11 @@ function renderAckKinds(list) {
     return b;
   }) : [];
   $("alert-kinds").replaceChildren(...buttons);
+  // What this page's last "acknowledge all" did, in the language shown now.
+  const done = $("alert-kinds-done");
+  done.hidden = !state.ackedKind;
+  done.textContent = ackedKindText();
+  done.dataset.acked = state.ackedKind ? String(state.ackedKind.n) : "";
 }
 
 export function renderStock() {

@@ -22,6 +22,7 @@ export const state = {
   timelines: new Map(), // container -> {at, pending, body}: GET /containers/{no}/timeline
   weights: new Map(), // station -> its scale's latest live reading (the "weight" events)
   cued: new Map(), // station -> the result its screen last sounded (cues.js)
+  ackedKind: null, // {kind, n, at}: this page's last "acknowledge all", shown above the list
   source: null,
 };
 

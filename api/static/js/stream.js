@@ -34,6 +34,8 @@ export function connect() {
     state.alerts = new Map(s.alerts.map((a) => [a.id, a]));
     state.stock = s.stock;
     state.weights = new Map((s.weights || []).map((w) => [w.station, w]));
+    // The routing in force now: it may have changed since this page's GET /site.
+    if (s.alert_list_kinds && state.site) state.site.alert_list_kinds = s.alert_list_kinds;
     setLive("on");
     renderAll();
   });
@@ -53,6 +55,11 @@ export function connect() {
     if (a.removed || a.state === "cleared") state.alerts.delete(a.id); else state.alerts.set(a.id, a);
     renderAlerts();
     renderStations(); // a station's card shows its scale alerts
+  });
+  es.addEventListener("alert_list_kinds", (e) => {
+    // The admin changed the alert routing (on any dashboard): this list follows at once.
+    if (state.site) state.site.alert_list_kinds = JSON.parse(e.data).alert_list_kinds;
+    renderAlerts();
   });
   es.addEventListener("stock", (e) => {
     state.stock = JSON.parse(e.data);
