@@ -81,7 +81,8 @@ STALE_BODIES: dict[str, tuple[str, ...]] = {
     "station": ("stations",),
     "stock": ("stock",),
     "alert": ("alerts",),
-    "catalogue": ("stock", "catalogue"),  # the stock's descriptions are the catalogue's
+    # The stock's descriptions are the catalogue's; "skus" is the stream's skus event.
+    "catalogue": ("stock", "catalogue", "skus"),
     "phone_tokens": ("phone_tokens",),
     "alert_routing": ("alert_list_kinds",),
 }

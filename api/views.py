@@ -16,7 +16,15 @@ from pydantic import BaseModel
 from api.auth import Principal
 from api.deps import Commands
 from api.live import LiveState
-from api.schemas import AlertOut, ContainerOut, StationOut, StockItem, StockOut, StockTotal
+from api.schemas import (
+    AlertOut,
+    ContainerOut,
+    SkuOut,
+    StationOut,
+    StockItem,
+    StockOut,
+    StockTotal,
+)
 from gudang.settings import Settings
 from gudang.wire import (
     AlertV1,
@@ -60,6 +68,27 @@ def alert_body(a: AlertV1) -> bytes:
 def list_kinds_body(live: LiveState) -> bytes:
     """The kinds the dashboard's alert list shows, as the stream's ``alert_list_kinds``."""
     return msgspec.json.encode({"alert_list_kinds": live.settings.alerts.dashboard_kinds})
+
+
+def site_skus(settings: Settings) -> list[SkuOut]:
+    """The catalogue as every worker sees it (GET /site's ``skus``): no prices or papers' data."""
+    return [
+        SkuOut(
+            sku=k,
+            name=s.name,
+            size=s.size,
+            min_kg=s.min_kg,
+            max_kg=s.max_kg,
+            hs_code=s.hs_code,
+        )
+        for k, s in sorted(settings.floor.skus.items())
+    ]
+
+
+def skus_body(live: LiveState) -> bytes:
+    """The catalogue in force as the stream's ``skus`` event: ``{"skus": [Sku...]}``."""
+    skus = [s.model_dump(mode="json") for s in site_skus(live.settings)]
+    return msgspec.json.encode({"skus": skus})
 
 
 def weight_view(w: WeightReadingV1) -> dict[str, Any]:

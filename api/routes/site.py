@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from api.auth import Admin, Worker
 from api.deps import SettingsDep
-from api.schemas import AUTH_ERRORS, SiteOut, SkuOut, WhoAmI
+from api.schemas import AUTH_ERRORS, SiteOut, WhoAmI
+from api.views import site_skus
 from gudang import __version__
 from gudang.settings import mask_url
 
@@ -22,17 +23,7 @@ async def get_site(who: Worker, settings: SettingsDep) -> SiteOut:
         site=settings.site.name,
         timezone=settings.site.timezone,
         version=__version__,
-        skus=[
-            SkuOut(
-                sku=k,
-                name=s.name,
-                size=s.size,
-                min_kg=s.min_kg,
-                max_kg=s.max_kg,
-                hs_code=s.hs_code,
-            )
-            for k, s in sorted(settings.floor.skus.items())
-        ],
+        skus=site_skus(settings),  # the stream's `skus` event sends the same
         me=WhoAmI(name=who.name, role=who.role),
         alert_list_kinds=settings.alerts.dashboard_kinds,
     )

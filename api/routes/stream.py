@@ -21,6 +21,8 @@ from api.views import (
     build_stock,
     container_body,
     list_kinds_body,
+    site_skus,
+    skus_body,
     station_body,
     stock_body,
     weight_view,
@@ -42,7 +44,8 @@ pass the token as `?access_token=...` (or send `Authorization: Bearer ...` from 
 
 Events, each `data:` a JSON object:
 - `snapshot`: on connecting, everything: `{"containers": [Container...], "stations":
-  [Station...], "alerts": [Alert...], "stock": Stock, "alert_list_kinds": [kind...]}`;
+  [Station...], "alerts": [Alert...], "stock": Stock, "alert_list_kinds": [kind...],
+  "skus": [Sku...]}`;
 - `container`: one `Container` (as GET /containers/{no}); `{"container_no": ..., "removed": true}`
   when it is gone;
 - `station`: one `Station`;
@@ -51,6 +54,9 @@ Events, each `data:` a JSON object:
 - `alert_list_kinds`: `{"alert_list_kinds": [kind...]}` (as in GET /site) after the admin
   changed the alert routing: the kinds the dashboard's alert list shows (empty: every kind);
   the snapshot carries it too;
+- `skus`: `{"skus": [Sku...]}` (as in GET /site: name, size, weight range, HS code; no
+  prices) after the admin changed the SKU catalogue, then the `stock` (its descriptions
+  are the catalogue's names); the snapshot carries it too;
 - `revoked`: `{"token": name}`, the last event when the stream's token is revoked;
 - `weight`: a scale's live reading, `{"station", "ts", "weight_kg", "stable", "status"}`, as
   the bridge publishes it (on change, at most `station.weight_publish_hz`); the snapshot
@@ -107,6 +113,13 @@ def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[by
                 "alert_list_kinds", live.body("alert_list_kinds", lambda: list_kinds_body(live))
             )
         ]
+    if ev.kind == "catalogue":
+        # As GET /site has it: what every worker may read. Prices, GTINs and the papers'
+        # data are GET /catalogue's; a page that shows them asks for it again on this event.
+        return [
+            _sse_body("skus", live.body("skus", lambda: skus_body(live))),
+            _sse_body("stock", live.body("stock", lambda: stock_body(live, settings))),
+        ]
     if ev.kind == "weight":
         w = live.weights.get(ev.key)
         return [_sse("weight", weight_view(w))] if w is not None else []
@@ -127,6 +140,8 @@ async def _snapshot(live: LiveState, settings: Settings) -> dict[str, Any]:
         "weights": [weight_view(w) for w in live.weights.values()],
         # A routing change between the page's GET /site and this stream is not missed.
         "alert_list_kinds": list(live.settings.alerts.dashboard_kinds),
+        # Likewise the catalogue: a SKU renamed meanwhile shows by its new name.
+        "skus": [s.model_dump(mode="json") for s in site_skus(live.settings)],
     }
 
 

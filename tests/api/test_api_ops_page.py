@@ -11,10 +11,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from gudang.wire import QcResult
 from tests.api.conftest import CONTAINER, CONTAINER_2, TOKENS, Stack
-from tests.api.test_api_dashboard import UI_TIMEOUT_MS, launch_chromium
+from tests.api.test_api_dashboard import UI_TIMEOUT_MS, _sign_in, launch_chromium
 from tests.harness import wait_for
 
 RECEIVING = "recv-1"
+# What another page's stream brings: generous, the machine may be busy.
+STREAM_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,11 @@ def _ops(browser: Browser, url: str, role: str, tab: str) -> Page:
 
 def _drum(n: int, sku: str = "JMB-L") -> str:
     return f"CB-{sku}-{n:06d}"
+
+
+def _in_warehouse(stack: Stack) -> int:
+    """Drums in the warehouse now (no stock yet: none; the first scans may be on their way)."""
+    return sum(t["in_warehouse"] for t in stack.get("/api/v1/stock").json()["totals"])
 
 
 def _correct_container(page: Page, number: str, kind: str, reason: str) -> None:
@@ -191,7 +198,7 @@ def test_a_stocktake_from_open_to_approved_in_the_browser(stack: Stack, browser:
     for n in (1, 2, 3):
         stack.scan(_drum(n), station=RECEIVING)
     wait_for(
-        lambda: stack.get("/api/v1/stock").json()["totals"][0]["in_warehouse"] == 3,
+        lambda: _in_warehouse(stack) == 3,
         what="received",
     )
     stack.scan(_drum(1), station="load-1")  # load-1 seen by the services (no container: refused)
@@ -243,8 +250,48 @@ def test_a_stocktake_from_open_to_approved_in_the_browser(stack: Stack, browser:
     count = stack.get(f"/api/v1/stocktakes/{count_id}").json()
     assert (count["status"], count["adjusted"]) == ("approved", [_drum(7)])
     wait_for(
-        lambda: stack.get("/api/v1/stock").json()["totals"][0]["in_warehouse"] == 4,
+        lambda: _in_warehouse(stack) == 4,
         what="drum 7 into the books, drum 3 kept",
     )
     station = {s["station"]: s for s in stack.get("/api/v1/stations").json()}["load-1"]
     assert station["mode"] == "loading"  # the close let the counting station go
+
+
+def test_a_sku_renamed_reaches_an_open_dashboard_and_ops_page_without_a_reload(
+    stack: Stack, browser: Browser
+) -> None:
+    """The admin's catalogue change shows at once where pages are open: a worker's dashboard
+    (its stock's names, by the stream's skus event) and an ops page on the catalogue tab
+    (every field: it asks GET /catalogue again on that event)."""
+    stack.open_and_point()
+    stack.scan(_drum(1), weight=9.5)
+    stack.wait_drums(1)
+    dashboard = browser.new_page(viewport={"width": 1440, "height": 1000}, timezone_id="UTC")
+    ops = None
+    try:
+        dashboard.set_default_timeout(UI_TIMEOUT_MS)
+        _sign_in(dashboard, stack.url, TOKENS["worker"])
+        name = dashboard.locator('#stock tr[data-sku="JMB-L"] .name')
+        expect(name).to_have_text("Djembe large")
+        ops = _ops(browser, stack.url, "admin", "catalogue")
+        row = ops.locator('#sku-rows tr[data-sku="JMB-L"]')
+        expect(row).to_contain_text("Djembe large")
+        expect(ops.locator("#ops")).to_have_attribute("data-stream", "on")
+        for page in (dashboard, ops):
+            page.evaluate("window.loadedOnce = true")  # a reload would lose it
+
+        # Another admin renames it (and prices it): no page is reloaded.
+        large = next(s for s in stack.get("/api/v1/catalogue").json() if s["sku"] == "JMB-L")
+        spec = {k: v for k, v in large.items() if k != "sku"}
+        spec |= {"name": "Djembe besar", "unit_prices": {"USD": "29.75"}}
+        r = stack.put("/api/v1/catalogue/JMB-L", spec, role="admin")
+        assert r.status_code == 200, r.text
+        expect(name).to_have_text("Djembe besar", timeout=STREAM_TIMEOUT_MS)
+        expect(row).to_contain_text("Djembe besar", timeout=STREAM_TIMEOUT_MS)
+        expect(row).to_contain_text("USD=29.75")  # GET /catalogue's, not the stream's
+        for page in (dashboard, ops):
+            assert page.evaluate("window.loadedOnce") is True
+    finally:
+        dashboard.close()
+        if ops is not None:
+            ops.close()

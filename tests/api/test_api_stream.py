@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -136,10 +136,14 @@ def test_scale_readings_reach_the_stream_and_a_stranger_is_ignored(stack: Stack)
     assert 'gudang_api_live_events{what="bad_state_messages"} 1.0' in metrics
 
 
-def _until(
-    events: queue.Queue[tuple[float, str, Any]], name: str, wanted: Any, timeout: float = 20
+def _first(
+    events: queue.Queue[tuple[float, str, Any]],
+    name: str,
+    wanted: Callable[[Any], bool],
+    what: str,
+    timeout: float = 20,
 ) -> Any:
-    """The first ``name`` event whose data is ``wanted`` (earlier ones of it are skipped)."""
+    """The first ``name`` event whose data ``wanted`` takes (earlier ones of it are skipped)."""
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
@@ -147,10 +151,17 @@ def _until(
             _, data = _next(events, name, timeout=max(0.01, deadline - time.monotonic()))
         except queue.Empty:
             break
-        if data == wanted:
+        if wanted(data):
             return data
         seen.append(data)
-    raise AssertionError(f"no {name} event {wanted!r} within {timeout}s; saw {seen!r}")
+    raise AssertionError(f"no {name} event with {what} within {timeout}s; saw {seen!r}")
+
+
+def _until(
+    events: queue.Queue[tuple[float, str, Any]], name: str, wanted: Any, timeout: float = 20
+) -> Any:
+    """The first ``name`` event whose data is ``wanted`` (earlier ones of it are skipped)."""
+    return _first(events, name, lambda data: data == wanted, repr(wanted), timeout)
 
 
 def test_the_admins_alert_routing_is_pushed_to_open_streams(stack: Stack) -> None:
@@ -172,3 +183,50 @@ def test_the_admins_alert_routing_is_pushed_to_open_streams(stack: Stack) -> Non
     with sse_events(stack.url, TOKENS["worker"]) as events:
         _, snapshot = _next(events, "snapshot")
         assert snapshot["alert_list_kinds"] == ["container_full", "duplicate_scan"]
+
+
+# What GET /site says of a SKU, and so all the stream may: every worker reads the stream.
+SITE_SKU_FIELDS = {"sku", "name", "size", "min_kg", "max_kg", "hs_code"}
+
+
+def test_the_admins_catalogue_change_is_pushed_to_open_streams_as_get_site_has_it(
+    stack: Stack,
+) -> None:
+    """PUT /catalogue/{sku} reaches a stream opened before it: the SKUs as in GET /site (no
+    prices, GTINs or papers' data), then the stock under the new name; later snapshots too."""
+    stack.open_and_point()
+    stack.scan("CB-JMB-L-000001", 9.5)
+    stack.wait_drums(1)
+    site = stack.get("/api/v1/site", role="worker").json()
+    renamed = "Djembe besar (baru)"
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        assert _next(events, "status")[1] == 200
+        _, snapshot = _next(events, "snapshot")
+        assert snapshot["skus"] == site["skus"]
+        large = next(s for s in stack.get("/api/v1/catalogue").json() if s["sku"] == "JMB-L")
+        spec = {k: v for k, v in large.items() if k != "sku"}
+        spec |= {"name": renamed, "unit_prices": {"USD": "29.75"}, "capacity_drums": 1111}
+        r = stack.put("/api/v1/catalogue/JMB-L", spec, role="admin")
+        assert r.status_code == 200, r.text
+
+        def named(data: Any) -> bool:
+            return {s["sku"]: s["name"] for s in data["skus"]}.get("JMB-L") == renamed
+
+        # The services' retained catalogue may come first (the API started with them).
+        pushed = _first(events, "skus", named, "JMB-L renamed")
+        wanted = [{**s, "name": renamed} if s["sku"] == "JMB-L" else s for s in site["skus"]]
+        assert pushed == {"skus": wanted}
+        assert all(set(s) == SITE_SKU_FIELDS for s in pushed["skus"])
+        # The stock's descriptions are the catalogue's: sent again under the new name.
+        stock = _first(
+            events,
+            "stock",
+            lambda d: [(t["sku"], t["description"]) for t in d["totals"]] == [("JMB-L", renamed)],
+            "JMB-L's new name",
+        )
+        assert [t["drums"] for t in stock["totals"]] == [1]
+    assert stack.get("/api/v1/site", role="worker").json()["skus"] == wanted
+    # A stream opened afterwards has it in its snapshot (a dashboard that missed the push).
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        _, snapshot = _next(events, "snapshot")
+        assert snapshot["skus"] == wanted

@@ -240,8 +240,13 @@ LOADERS.alerts = () => loadAlerts().catch((e) => toast(e.message, true));
 // -- the SKU catalogue ----------------------------------------------------------------------
 const prices = (p) => Object.entries(p || {}).map(([c, v]) => `${c}=${v}`).join(" ");
 
+let cataloguesAsked = 0;
 async function loadCatalogue() {
-  state.skus = await call("GET", "/catalogue");
+  // Asked again by the stream while an answer is on its way: only the latest is shown.
+  const n = ++cataloguesAsked;
+  const skus = await call("GET", "/catalogue");
+  if (n !== cataloguesAsked) return;
+  state.skus = skus;
   const admin = allowed("admin");
   $("sku-rows").replaceChildren(...state.skus.map((s) => {
     const tools = el("td");
@@ -310,6 +315,21 @@ async function retireSku(key) {
   } catch (e) {
     toast(e.message, true);
   }
+}
+
+// The live stream, for the catalogue: a SKU another admin changes shows here at once (the
+// stream's `skus` event carries what every worker may see; this table shows every field,
+// so it asks GET /catalogue again). The form's fields kept as they are (state.skus fresh).
+function followCatalogue() {
+  const es = new EventSource(`${API}/stream?access_token=${encodeURIComponent(state.token)}`);
+  const again = () => { if (currentTab() === "catalogue") LOADERS.catalogue(); };
+  // Whether the stream is on, for whoever looks (and the tests): "wait" while reconnecting.
+  es.addEventListener("open", () => { $("ops").dataset.stream = "on"; });
+  es.addEventListener("error", () => { $("ops").dataset.stream = es.readyState === EventSource.CLOSED ? "off" : "wait"; });
+  // The snapshot: on connecting and after a reconnect (a change may have come meanwhile).
+  es.addEventListener("snapshot", again);
+  es.addEventListener("skus", again);
+  es.addEventListener("revoked", () => { es.close(); $("ops").dataset.stream = "off"; });
 }
 
 // -- exports --------------------------------------------------------------------------------
@@ -390,6 +410,7 @@ async function start() {
   });
   $("ops").hidden = false;
   showTab();
+  followCatalogue();
 }
 
 start();

@@ -36,6 +36,8 @@ export function connect() {
     state.weights = new Map((s.weights || []).map((w) => [w.station, w]));
     // The routing in force now: it may have changed since this page's GET /site.
     if (s.alert_list_kinds && state.site) state.site.alert_list_kinds = s.alert_list_kinds;
+    // Likewise the SKU catalogue (the stock's names).
+    if (s.skus && state.site) state.site.skus = s.skus;
     setLive("on");
     renderAll();
   });
@@ -60,6 +62,11 @@ export function connect() {
     // The admin changed the alert routing (on any dashboard): this list follows at once.
     if (state.site) state.site.alert_list_kinds = JSON.parse(e.data).alert_list_kinds;
     renderAlerts();
+  });
+  es.addEventListener("skus", (e) => {
+    // The admin changed the SKU catalogue: the stock's names follow (a stock event comes too).
+    if (state.site) state.site.skus = JSON.parse(e.data).skus;
+    renderStock();
   });
   es.addEventListener("stock", (e) => {
     state.stock = JSON.parse(e.data);
