@@ -250,3 +250,117 @@ def test_the_admin_routes_alert_kinds_from_the_people_dialog(
         20,
         "the site's alert list kinds",
     )
+
+
+def test_an_open_people_dialog_follows_another_admins_routing(
+    stack: Stack,
+    browser: Browser,  # noqa: F811
+) -> None:
+    """A second admin's People dialog, open while the first saves routing, ticks its boxes
+    afresh; with ticks of its own not saved it keeps them and says that the routing changed
+    meanwhile (id and en), takes the saved routing when asked, or saves its own over it."""
+    r = stack.as_token(
+        TOKENS["admin"], "POST", "/api/v1/tokens", {"name": "admin-2", "role": "admin"}
+    )
+    assert r.status_code == 201, r.text
+    second_token = r.json()["token"]
+    first = browser.new_page(viewport={"width": 1440, "height": 1000})
+    second = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        _sign_in(second, stack.url, second_token)
+        second.click("#people-open")
+        dash = second.locator('#routing [data-routing="dashboard"]')
+        hooks = second.locator('#routing [data-routing="webhooks"]')
+        expect(dash.locator('input[value="container_full"]')).to_be_checked()
+        expect(dash.locator('input[value="unknown_barcode"]')).not_to_be_checked()
+        changed = second.locator("#routing-changed")
+        theirs = second.locator("#routing-theirs")
+        expect(changed).to_be_hidden()
+        second.evaluate("window.loadedOnce = true")  # a reload would lose it
+
+        # The first admin saves from their dialog: the second's boxes follow, and say so.
+        _sign_in(first, stack.url, TOKENS["admin"])
+        first.click("#people-open")
+        mine = first.locator('#routing [data-routing="dashboard"]')
+        expect(mine.locator('input[value="container_full"]')).to_be_checked()
+        for box in mine.locator("input").all():
+            box.uncheck()
+        mine.locator('input[value="unknown_barcode"]').check()
+        first.locator('#routing [data-routing="webhooks"] input[value="container_full"]').check()
+        first.click("#routing-save")
+        expect(first.locator("#people-note")).to_contain_text("Rute disimpan")
+        expect(dash.locator('input[value="unknown_barcode"]')).to_be_checked(
+            timeout=STREAM_TIMEOUT_MS
+        )
+        expect(dash.locator("input:checked")).to_have_count(1)
+        expect(hooks.locator("input:checked")).to_have_count(1)
+        expect(hooks.locator('input[value="container_full"]')).to_be_checked()
+        expect(changed).to_have_attribute("data-changed", "followed")
+        expect(changed).to_contain_text("Rute diubah oleh admin-1 pukul")
+        expect(theirs).to_be_hidden()
+        expect(first.locator("#routing-changed")).to_be_hidden()  # its own save is no news
+
+        # The second admin ticks a box and has not saved it when the first changes the
+        # routing again (the API this time): the tick stays, a note says what happened.
+        dash.locator('input[value="duplicate_scan"]').check()
+        r = stack.put(
+            "/api/v1/alerts/routing",
+            {"dashboard_kinds": ["container_full"], "webhook_kinds": []},
+            "admin",
+        )
+        assert r.status_code == 200, r.text
+        expect(changed).to_have_attribute("data-changed", "meanwhile", timeout=STREAM_TIMEOUT_MS)
+        expect(changed).to_contain_text("Rute diubah oleh admin-1 pukul")
+        expect(changed).to_contain_text("selagi Anda mengubahnya")
+        for kind in ("unknown_barcode", "duplicate_scan"):
+            expect(dash.locator(f'input[value="{kind}"]')).to_be_checked()
+        expect(dash.locator("input:checked")).to_have_count(2)
+        expect(hooks.locator('input[value="container_full"]')).to_be_checked()
+        # Asked to, the dialog takes the routing saved meanwhile.
+        theirs.click()
+        expect(dash.locator("input:checked")).to_have_count(1)
+        expect(dash.locator('input[value="container_full"]')).to_be_checked()
+        expect(hooks.locator("input:checked")).to_have_count(0)
+        expect(changed).to_be_hidden()
+        # A change of the webhooks' part only is followed too (the dashboard's list is not).
+        r = stack.put(
+            "/api/v1/alerts/routing",
+            {"dashboard_kinds": ["container_full"], "webhook_kinds": ["duplicate_scan"]},
+            "admin",
+        )
+        assert r.status_code == 200, r.text
+        expect(hooks.locator('input[value="duplicate_scan"]')).to_be_checked(
+            timeout=STREAM_TIMEOUT_MS
+        )
+        expect(changed).to_have_attribute("data-changed", "followed")
+
+        # In English, opened again: an edit kept the same way, then saved over theirs.
+        second.keyboard.press("Escape")
+        second.click("#lang-en")
+        second.click("#people-open")
+        expect(dash.locator('input[value="container_full"]')).to_be_checked()
+        expect(hooks.locator('input[value="duplicate_scan"]')).to_be_checked()
+        hooks.locator('input[value="scale_error"]').check()
+        r = stack.put(
+            "/api/v1/alerts/routing",
+            {"dashboard_kinds": ["container_full", "unknown_barcode"], "webhook_kinds": []},
+            "admin",
+        )
+        assert r.status_code == 200, r.text
+        expect(changed).to_have_attribute("data-changed", "meanwhile", timeout=STREAM_TIMEOUT_MS)
+        expect(changed).to_contain_text("admin-1 changed the routing at")
+        expect(changed).to_contain_text("while you were editing")
+        expect(dash.locator('input[value="unknown_barcode"]')).not_to_be_checked()
+        second.click("#routing-save")
+        expect(second.locator("#people-note")).to_contain_text("Routing saved")
+        expect(changed).to_be_hidden()
+        assert second.evaluate("window.loadedOnce") is True
+    finally:
+        first.close()
+        second.close()
+    now = stack.get("/api/v1/alerts/routing").json()
+    assert (now["dashboard_kinds"], sorted(now["webhook_kinds"]), now["set_by"]) == (
+        ["container_full"],
+        ["duplicate_scan", "scale_error"],
+        "admin-2",
+    )

@@ -2,7 +2,7 @@
  * every token (the configuration file's too) and revoke one made here (GET/POST/DELETE
  * /api/v1/tokens). A revoked token is refused at once and its live streams end.
  * Also the alert routing: which kinds reach the alert list and the webhooks (PUT
- * /api/v1/alerts/routing), live.
+ * /api/v1/alerts/routing), live; an open dialog follows another admin's change (followRouting).
  */
 import { el, fmtTime } from "./format.js";
 import { renderAlerts } from "./render.js";
@@ -57,11 +57,41 @@ async function renderList(list, note) {
   }));
 }
 
+// The open People dialog's routing section asks again for the routing in force (GET
+// /alerts/routing) when the stream says it changed; null while no dialog is open.
+let followOpenRouting = null;
+
+/** The routing changed (the stream's alert_list_kinds, or a new snapshot): an open People
+ * dialog follows it. Its boxes are ticked afresh unless the admin has ticked some that are
+ * not saved: those are kept, and a note says the routing changed meanwhile. */
+export function followRouting() {
+  if (followOpenRouting) followOpenRouting();
+}
+
+const sameKinds = (a, b) => [...a].sort().join() === [...b].sort().join();
+const sameRouting = (a, b) => sameKinds(a.dashboard_kinds, b.dashboard_kinds) && sameKinds(a.webhook_kinds, b.webhook_kinds);
+
 /** The alert routing: a box per kind for the dashboard's list and for the webhooks. */
-async function routingSection(note) {
+async function routingSection(note, dialog) {
   const section = el("section", { id: "routing" }, el("h4", { text: t("routingTitle") }),
     el("p", { class: "sub", text: t("routingHint") }));
+  // Asked for again on every change the stream tells of; only the latest answer counts.
+  let asked = 0;
+  const ask = async () => {
+    const n = ++asked;
+    const r = await call("GET", "/alerts/routing");
+    return n === asked ? r : null;
+  };
   let now;
+  let follow = null; // set once the boxes are there
+  // Followed from before the first answer: a change told while it is on its way is asked
+  // for again once the boxes are there.
+  let missed = false;
+  followOpenRouting = () => {
+    if (!follow) { missed = true; return; }
+    ask().then((r) => r && follow(r)).catch(() => { /* the next change asks again */ });
+  };
+  dialog.addEventListener("close", () => { followOpenRouting = null; });
   try {
     now = await call("GET", "/alerts/routing");
   } catch (err) {
@@ -78,6 +108,39 @@ async function routingSection(note) {
   const hooks = group("webhooks", t("routingWebhooks"), now.webhook_kinds);
   const save = el("button", { type: "button", id: "routing-save", text: t("routingSave") });
   const ticked = (box) => [...box.querySelectorAll("input:checked")].map((i) => i.value);
+  const mine = () => ({ dashboard_kinds: ticked(dash), webhook_kinds: ticked(hooks) });
+  const tick = (r) => {
+    for (const [box, list] of [[dash, r.dashboard_kinds], [hooks, r.webhook_kinds]]) {
+      for (const i of box.querySelectorAll("input")) i.checked = list.includes(i.value);
+    }
+  };
+  // What changed meanwhile, said where the boxes are; with a way to take the saved routing.
+  const changed = el("p", { class: "sub", id: "routing-changed", role: "status" });
+  const theirs = el("button", { type: "button", class: "ghost", id: "routing-theirs", text: t("routingTheirs") });
+  const says = (key, r) => t(key).replace("{by}", r.set_by || t("peopleConfig")).replace("{at}", fmtTime(r.set_at, true));
+  const quiet = () => { changed.hidden = true; changed.dataset.changed = ""; theirs.hidden = true; };
+  quiet();
+  // `now` is the routing the boxes were last set from (or saved to): ticks that differ
+  // from it are the admin's edits, not saved.
+  follow = (r) => {
+    if (sameRouting(r, now)) return; // nothing new (the seed again, or this dialog's own save)
+    const edited = !sameRouting(mine(), now);
+    now = r;
+    if (sameRouting(mine(), r)) { quiet(); return; } // already ticked as saved
+    changed.hidden = false;
+    if (edited) {
+      // Not overwritten: the admin decides; Save routing then replaces theirs.
+      changed.dataset.changed = "meanwhile";
+      changed.textContent = says("routingMeanwhile", r);
+      theirs.hidden = false;
+    } else {
+      tick(r);
+      changed.dataset.changed = "followed";
+      changed.textContent = says("routingFollowed", r);
+      theirs.hidden = true;
+    }
+  };
+  theirs.addEventListener("click", () => { tick(now); quiet(); });
   save.addEventListener("click", async () => {
     save.disabled = true;
     try {
@@ -85,6 +148,8 @@ async function routingSection(note) {
         { dashboard_kinds: ticked(dash), webhook_kinds: ticked(hooks) });
       // This dashboard's list at once; the others (and this one again) by the stream's
       // alert_list_kinds event.
+      now = done;
+      quiet();
       state.site.alert_list_kinds = done.dashboard_kinds;
       renderAlerts();
       note.textContent = t("routingSaved");
@@ -94,7 +159,8 @@ async function routingSection(note) {
       save.disabled = false;
     }
   });
-  section.append(dash, hooks, save);
+  section.append(dash, hooks, changed, theirs, save);
+  if (missed) followRouting();
   return section;
 }
 
@@ -140,7 +206,7 @@ export async function openPeople() {
   document.body.append(dialog);
   dialog.showModal();
   await renderList(list, note);
-  dialog.append(await routingSection(note), close);
+  dialog.append(await routingSection(note, dialog), close);
 }
 
 /** Show the people button to the admin only. */

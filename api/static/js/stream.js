@@ -1,6 +1,7 @@
 /* The live stream (/api/v1/stream): a snapshot, then one event per change. */
 import { refreshPointForms } from "./actions.js";
 import { start } from "./app.js";
+import { followRouting } from "./people.js";
 import { renderAlerts, renderAll, renderContainers, renderStations, renderStock } from "./render.js";
 import { renderScale, screenStation } from "./screen.js";
 import { $, API, state, t } from "./state.js";
@@ -38,6 +39,7 @@ export function connect() {
     if (s.alert_list_kinds && state.site) state.site.alert_list_kinds = s.alert_list_kinds;
     // Likewise the SKU catalogue (the stock's names).
     if (s.skus && state.site) state.site.skus = s.skus;
+    followRouting(); // an open People dialog: the routing may have changed while away
     setLive("on");
     renderAll();
   });
@@ -62,6 +64,7 @@ export function connect() {
     // The admin changed the alert routing (on any dashboard): this list follows at once.
     if (state.site) state.site.alert_list_kinds = JSON.parse(e.data).alert_list_kinds;
     renderAlerts();
+    followRouting(); // and an open People dialog's boxes (the webhooks' part may have changed)
   });
   es.addEventListener("skus", (e) => {
     // The admin changed the SKU catalogue: the stock's names follow (a stock event comes too).
