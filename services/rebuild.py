@@ -180,8 +180,9 @@ def _pages(
     all pages together its square (a year of scans: 0.6 s of InfluxDB for the first page
     of 10,000 rows, 0.08 s for the same rows asked over 14 days). A window about twice as
     long as the last full page took keeps each query to the shards it returns rows from.
-    A window that ends short of a full page is followed by one cheap question (LIMIT 1:
-    one point of each shard) for the next row: where it is, or that there is none.
+    A window that ends short of a full page is followed by the next one, longer; an empty
+    one by one question (LIMIT 1: a point of each shard after it) for the next row: where
+    it is, or that there is none.
     A full page gives its rows before its last ns; the next page starts at that ns, so
     the rows of one ns always come in one page (a page of one ns only: twice the rows).
     """
@@ -193,7 +194,7 @@ def _pages(
     probe = True
     while True:
         if probe:
-            # Where the next row is (the same columns: the same rows): no window is empty.
+            # Where the next row is (the same columns: the same rows).
             first = influx.query(f"{base} AND time >= {cursor} ORDER BY time ASC LIMIT 1")
             if not first:
                 return
@@ -202,13 +203,16 @@ def _pages(
         upper = f" AND time < {hi}" if hi < MAX_NS else ""
         rows = influx.query(f"{base} AND time >= {cursor}{upper} ORDER BY time ASC LIMIT {limit}")
         if len(rows) < limit:
+            if not upper:
+                if rows:
+                    yield _settled(rows)
+                return  # to the end of time: all read
             if rows:
                 yield _settled(rows)
-            if not upper:
-                return  # to the end of time: all read
-            # The window is read: the next starts after it, longer if this one was sparse.
-            span *= min(16, max(2, chunk // (len(rows) or 1)))
-            cursor, limit, probe = hi, chunk, True
+                # The next window starts after this one, longer if this one was sparse.
+                span *= min(16, max(2, chunk // len(rows)))
+            # After an empty window, where the next row is (years later, or none).
+            cursor, limit, probe = hi, chunk, not rows
             continue
         last = int(rows[-1]["time"])
         probe = False
