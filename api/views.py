@@ -33,6 +33,7 @@ from gudang.wire import (
     ContainerStatus,
     StationStatusV1,
     StationViewV1,
+    StocktakeV1,
     WeightReadingV1,
 )
 
@@ -89,6 +90,13 @@ def skus_body(live: LiveState) -> bytes:
     """The catalogue in force as the stream's ``skus`` event: ``{"skus": [Sku...]}``."""
     skus = [s.model_dump(mode="json") for s in site_skus(live.settings)]
     return msgspec.json.encode({"skus": skus})
+
+
+def stocktake_body(count: StocktakeV1) -> bytes:
+    """A stocktake's change as the stream's ``stocktake`` event: what a page needs to know
+    it should ask again; not its differences (a closed count of a whole warehouse may list
+    thousands, and the stream is every worker's and every phone's)."""
+    return msgspec.json.encode({"id": count.id, "status": count.status, "found": count.found})
 
 
 def weight_view(w: WeightReadingV1) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from api.views import (
     skus_body,
     station_body,
     stock_body,
+    stocktake_body,
     weight_view,
 )
 from gudang.settings import Settings
@@ -57,6 +58,9 @@ Events, each `data:` a JSON object:
 - `skus`: `{"skus": [Sku...]}` (as in GET /site: name, size, weight range, HS code; no
   prices) after the admin changed the SKU catalogue, then the `stock` (its descriptions
   are the catalogue's names); the snapshot carries it too;
+- `stocktake`: `{"id", "status", "found"}` after a stocktake changed (opened, a drum counted,
+  closed, approved): what changed, not the differences (GET /stocktakes/{id} has them);
+  `{"id": ..., "removed": true}` when it is gone;
 - `revoked`: `{"token": name}`, the last event when the stream's token is revoked;
 - `weight`: a scale's live reading, `{"station", "ts", "weight_kg", "stable", "status"}`, as
   the bridge publishes it (on change, at most `station.weight_publish_hz`); the snapshot
@@ -120,6 +124,11 @@ def _event_frames(live: LiveState, settings: Settings, ev: LiveEvent) -> list[by
             _sse_body("skus", live.body("skus", lambda: skus_body(live))),
             _sse_body("stock", live.body("stock", lambda: stock_body(live, settings))),
         ]
+    if ev.kind == "stocktake":
+        count = live.stocktakes.get(ev.key)
+        if count is None:
+            return [_sse("stocktake", {"id": ev.key, "removed": True})]
+        return [_sse_body("stocktake", live.body(key, lambda: stocktake_body(count)))]
     if ev.kind == "weight":
         w = live.weights.get(ev.key)
         return [_sse("weight", weight_view(w))] if w is not None else []

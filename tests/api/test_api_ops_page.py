@@ -295,3 +295,143 @@ def test_a_sku_renamed_reaches_an_open_dashboard_and_ops_page_without_a_reload(
         dashboard.close()
         if ops is not None:
             ops.close()
+
+
+def test_an_admin_editing_a_sku_keeps_the_edits_when_another_admin_changes_it(
+    stack: Stack, browser: Browser
+) -> None:
+    """The SKU in the form changed meanwhile (another admin, by the stream's skus event):
+    the edits not saved stay and a note says a save would replace their change, with a
+    button to take the saved values; an untouched form shows the saved values at once."""
+    ops = _ops(browser, stack.url, "admin", "catalogue")
+    try:
+        row = ops.locator('#sku-rows tr[data-sku="JMB-L"]')
+        expect(row).to_contain_text("Djembe large")
+        expect(ops.locator("#ops")).to_have_attribute("data-stream", "on")
+        ops.evaluate("window.loadedOnce = true")  # a reload would lose it
+        note = ops.locator("#sku-changed")
+        expect(note).to_be_hidden()
+        row.locator("button.edit").click()
+        expect(ops.locator("#sk-sku")).to_have_value("JMB-L")
+        ops.fill("#sk-name", "Djembe L punya saya")
+
+        def put_large(**change: object) -> None:
+            large = next(s for s in stack.get("/api/v1/catalogue").json() if s["sku"] == "JMB-L")
+            spec = {k: v for k, v in large.items() if k != "sku"} | change
+            r = stack.put("/api/v1/catalogue/JMB-L", spec, role="admin")
+            assert r.status_code == 200, r.text
+
+        # Another admin renames and prices it while this one edits it.
+        put_large(name="Djembe besar", unit_prices={"USD": "29.75"})
+        expect(row).to_contain_text("USD=29.75", timeout=STREAM_TIMEOUT_MS)
+        expect(note).to_have_attribute("data-changed", "skuMeanwhile")
+        expect(note).to_contain_text("SKU JMB-L diubah admin lain")
+        expect(ops.locator("#sk-name")).to_have_value("Djembe L punya saya")  # kept
+        expect(ops.locator("#sk-prices")).not_to_have_value("USD=29.75")
+        ops.click('.lang button[data-lang="en"]')
+        expect(note).to_contain_text("SKU JMB-L was changed by another admin")
+        expect(ops.locator("#sk-name")).to_have_value("Djembe L punya saya")
+        ops.click("#sku-theirs")
+        expect(ops.locator("#sk-name")).to_have_value("Djembe besar")
+        expect(ops.locator("#sk-prices")).to_have_value("USD=29.75")
+        expect(note).to_be_hidden()
+        expect(ops.locator("#sku-theirs")).to_be_hidden()
+
+        # Not edited: the form follows the saved values, and says so.
+        put_large(name="Djembe besar sekali")
+        expect(ops.locator("#sk-name")).to_have_value(
+            "Djembe besar sekali", timeout=STREAM_TIMEOUT_MS
+        )
+        expect(note).to_have_attribute("data-changed", "skuFollowed")
+        expect(note).to_contain_text("the form shows the saved values")
+        expect(ops.locator("#sku-theirs")).to_be_hidden()
+
+        # Edited, then retired by the other admin: Save would make it active again, said.
+        ops.fill("#sk-name", "Djembe mine")
+        r = stack.post("/api/v1/catalogue/JMB-L/retire", role="admin")
+        assert r.status_code == 200, r.text
+        expect(row).to_have_class("retired", timeout=STREAM_TIMEOUT_MS)
+        expect(note).to_have_attribute("data-changed", "skuRetiredMeanwhile")
+        expect(note).to_contain_text("Save will make it active again")
+        expect(ops.locator("#sk-name")).to_have_value("Djembe mine")
+        # The admin decides: their own save is what is in force, and no news.
+        ops.click("#sku-form button[type=submit]")
+        expect(row).to_contain_text("Djembe mine")
+        expect(row).not_to_have_class("retired")
+        expect(note).to_be_hidden()
+        large = next(s for s in stack.get("/api/v1/catalogue").json() if s["sku"] == "JMB-L")
+        assert (large["name"], large["retired"], large["unit_prices"]) == (
+            "Djembe mine",
+            False,
+            {"USD": "29.75"},
+        )
+        assert ops.evaluate("window.loadedOnce") is True
+    finally:
+        ops.close()
+
+
+def test_the_stock_and_stocktake_tabs_follow_the_stream_without_a_reload(
+    stack: Stack, browser: Browser
+) -> None:
+    """An open stock tab draws the stream's stock; an open stocktake tab follows another
+    supervisor's count (opened, a counting station, drums counted, closed) and keeps the
+    boxes unticked here when the count is drawn again."""
+    r = stack.put(f"/api/v1/stations/{RECEIVING}/mode", {"mode": "receiving", "supplier": "CV"})
+    assert r.status_code == 200, r.text
+    stack.scan(_drum(1), station=RECEIVING)
+    wait_for(lambda: _in_warehouse(stack) == 1, what="received")
+    stack.scan(_drum(1), station="load-1")  # load-1 seen by the services (no container: refused)
+    wait_for(lambda: len(stack.get("/api/v1/stations").json()) == 2, what="two stations")
+    stock = _ops(browser, stack.url, "supervisor", "stock")
+    counts = None
+    try:
+        warehouse = stock.locator('#stock-rows tr[data-location="warehouse"] td.n')
+        expect(warehouse).to_have_text("1")
+        counts = _ops(browser, stack.url, "supervisor", "stocktake")
+        for page in (stock, counts):
+            expect(page.locator("#ops")).to_have_attribute("data-stream", "on")
+            page.evaluate("window.loadedOnce = true")  # a reload would lose it
+
+        for n in (2, 3):
+            stack.scan(_drum(n), station=RECEIVING)
+        expect(warehouse).to_have_text("3", timeout=STREAM_TIMEOUT_MS)
+
+        # Another supervisor runs a count of the warehouse, by the API.
+        r = stack.post("/api/v1/stocktakes", {"location": "warehouse"})
+        assert r.status_code == 201, r.text
+        count_id = r.json()["id"]
+        row = counts.locator(f'#st-rows tr[data-count="{count_id}"]')
+        expect(row).to_have_attribute("data-status", "open", timeout=STREAM_TIMEOUT_MS)
+        row.locator("button.show").click()
+        expect(counts.locator("#st-id")).to_have_text(count_id)
+        r = stack.put("/api/v1/stations/load-1/mode", {"mode": "counting", "stocktake": count_id})
+        assert r.status_code == 200, r.text
+        expect(counts.locator('#st-station option[value="load-1"]')).to_contain_text(
+            count_id, timeout=STREAM_TIMEOUT_MS
+        )
+        for n in (1, 2, 7):  # 3 is not found; 7 was never received
+            stack.scan(_drum(n), station="load-1")
+        expect(row.locator(".found")).to_have_text("3", timeout=STREAM_TIMEOUT_MS)
+        r = stack.post(f"/api/v1/stocktakes/{count_id}/close")
+        assert r.status_code == 200, r.text
+        detail = counts.locator("#st-detail")
+        expect(detail).to_have_attribute("data-status", "closed", timeout=STREAM_TIMEOUT_MS)
+        missing = counts.locator('#st-diffs tr[data-kind="missing"]')
+        expect(missing).to_have_attribute("data-drum", _drum(3))
+        missing.locator("input").uncheck()  # drum 3: looked for again, not written off
+        # Drawn again (as on every change the stream tells of): the untick stays.
+        counts.evaluate("document.querySelector('#st-diffs section').dataset.old = '1'")
+        row.locator("button.show").click()
+        expect(counts.locator("#st-diffs section[data-old]")).to_have_count(0)
+        expect(missing.locator("input")).not_to_be_checked()
+        counts.click("#st-approve")
+        expect(detail).to_have_attribute("data-status", "approved")
+        expect(warehouse).to_have_text("4", timeout=STREAM_TIMEOUT_MS)  # 7 in, 3 kept
+        for page in (stock, counts):
+            assert page.evaluate("window.loadedOnce") is True
+    finally:
+        stock.close()
+        if counts is not None:
+            counts.close()
+    count = stack.get(f"/api/v1/stocktakes/{count_id}").json()
+    assert (count["status"], count["adjusted"]) == ("approved", [_drum(7)])

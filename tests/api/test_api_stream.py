@@ -17,6 +17,7 @@ import pytest
 from api.routes import stream as stream_routes
 from gudang.wire import WeightReadingV1, encode
 from tests.api.conftest import CONTAINER, TOKENS, Stack
+from tests.harness import wait_for
 
 # The product's promise: the dashboard shows a scan within a second (issue #5).
 LIVE_WITHIN_S = 1.0
@@ -230,3 +231,33 @@ def test_the_admins_catalogue_change_is_pushed_to_open_streams_as_get_site_has_i
     with sse_events(stack.url, TOKENS["worker"]) as events:
         _, snapshot = _next(events, "snapshot")
         assert snapshot["skus"] == wanted
+
+
+def test_a_stocktakes_changes_reach_open_streams_without_its_differences(stack: Stack) -> None:
+    """A count opened, counted into and closed: each change is a small `stocktake` event
+    (id, status, found), the differences stay GET /stocktakes/{id}'s."""
+    stack.scan("CB-JMB-L-000001", station="load-1")  # load-1 seen by the services (refused)
+    wait_for(
+        lambda: "load-1" in {s["station"] for s in stack.get("/api/v1/stations").json()},
+        what="load-1 known",
+    )
+    with sse_events(stack.url, TOKENS["worker"]) as events:
+        assert _next(events, "status")[1] == 200
+        _next(events, "snapshot")
+        r = stack.post("/api/v1/stocktakes", {"location": "warehouse"})
+        assert r.status_code == 201, r.text
+        count_id = r.json()["id"]
+        opened = {"id": count_id, "status": "open", "found": 0}
+        assert _until(events, "stocktake", opened) == opened
+        r = stack.put("/api/v1/stations/load-1/mode", {"mode": "counting", "stocktake": count_id})
+        assert r.status_code == 200, r.text
+        stack.scan("CB-JMB-L-000002", station="load-1")
+        counted = {"id": count_id, "status": "open", "found": 1}
+        assert _until(events, "stocktake", counted) == counted
+        r = stack.post(f"/api/v1/stocktakes/{count_id}/close")
+        assert r.status_code == 200, r.text
+        closed = {"id": count_id, "status": "closed", "found": 1}
+        assert _until(events, "stocktake", closed) == closed
+    assert stack.get(f"/api/v1/stocktakes/{count_id}").json()["unexpected"][0]["drum"] == (
+        "CB-JMB-L-000002"
+    )

@@ -64,6 +64,7 @@ function query(form, extra = {}) {
 function translate() {
   document.documentElement.lang = state.lang;
   for (const n of document.querySelectorAll("[data-i18n]")) n.textContent = t(n.dataset.i18n);
+  sayFormChanged();
   for (const b of document.querySelectorAll(".lang button")) b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
 }
 
@@ -83,12 +84,23 @@ function showTab() {
 }
 
 // -- stock corrections ----------------------------------------------------------------------
-async function loadStock() {
-  const stock = await call("GET", "/stock");
+// Drawn from GET /stock and from the stream's `stock` events (the same body): only the
+// latest is drawn, an answer asked for before the last event is dropped.
+let stocksDrawn = 0;
+function drawStock(stock) {
   $("stock-rows").replaceChildren(...stock.items
     .filter((i) => i.location_kind !== "container")
     .map((i) => el("tr", { "data-sku": i.sku, "data-location": i.location },
       el("td", { text: i.sku }), el("td", { text: i.location }), el("td", { class: "n", text: String(i.drums) }))));
+}
+async function loadStock() {
+  const n = ++stocksDrawn;
+  const stock = await call("GET", "/stock");
+  if (n === stocksDrawn) drawStock(stock);
+}
+function followStock(stock) {
+  ++stocksDrawn;
+  drawStock(stock);
 }
 LOADERS.stock = () => loadStock().catch((e) => toast(e.message, true));
 
@@ -148,9 +160,15 @@ async function submitContainer(ev) {
 
 // -- stocktakes ----------------------------------------------------------------------------
 let shownCount = null;
+// Asked again by the stream (and by the buttons) while an answer is on its way: only the
+// latest is drawn.
+let countsAsked = 0;
 
 async function loadCounts() {
+  const n = ++countsAsked;
+  const stale = () => n !== countsAsked;
   const counts = await call("GET", "/stocktakes");
+  if (stale()) return;
   $("st-rows").replaceChildren(...counts.map((c) => {
     const show = el("button", { type: "button", class: "show", text: t("details") });
     // Shown afresh: the counts go on while the page is open.
@@ -160,13 +178,20 @@ async function loadCounts() {
       el("td", { class: "n", text: String(c.expected_at_open) }), el("td", { class: "n found", text: String(c.found) }),
       el("td", {}, show));
   }));
-  if (shownCount) await showCount(shownCount);
+  if (shownCount) await showCount(shownCount, stale);
 }
 LOADERS.stocktake = () => loadCounts().catch((e) => toast(e.message, true));
 
-async function showCount(id) {
-  shownCount = id;
+async function showCount(id, stale) {
   const c = await call("GET", `/stocktakes/${encodeURIComponent(id)}`);
+  const stations = c.status === "open" ? await call("GET", "/stations") : [];
+  if (stale()) return;
+  // The boxes the supervisor unticked in this closed count stay unticked when it is drawn
+  // again (the stream asks again after the close too): approving must not take them back.
+  const detail = $("st-detail");
+  const unticked = new Set(detail.dataset.count === c.id && detail.dataset.status === "closed"
+    ? [...document.querySelectorAll("#st-diffs input[type=checkbox]:not(:checked)")].map((b) => b.value) : []);
+  detail.dataset.count = c.id;
   $("st-detail").hidden = false;
   $("st-id").textContent = c.id;
   $("st-where").textContent = c.location;
@@ -176,7 +201,6 @@ async function showCount(id) {
   $("st-close").hidden = c.status !== "open";
   $("st-approve").hidden = c.status !== "closed";
   if (c.status === "open") {
-    const stations = await call("GET", "/stations");
     const sel = $("st-station");
     const had = sel.value;
     sel.replaceChildren(...stations.map((s) => el("option", {
@@ -187,7 +211,7 @@ async function showCount(id) {
   const groups = ["unexpected", "missing", "wrong_place"].map((kind) => {
     const rows = c[kind].map((d) => {
       const box = el("input", { type: "checkbox", value: d.drum, "aria-label": d.drum });
-      box.checked = c.status === "closed" || c.adjusted.includes(d.drum);
+      box.checked = c.status === "closed" ? !unticked.has(d.drum) : c.adjusted.includes(d.drum);
       box.disabled = c.status !== "closed";
       return el("tr", { "data-drum": d.drum, "data-kind": kind, class: c.adjusted.includes(d.drum) ? "adjusted" : "" },
         el("td", {}, box), el("td", { text: d.drum }), el("td", { text: d.sku }), el("td", { text: d.book_location }));
@@ -241,12 +265,15 @@ LOADERS.alerts = () => loadAlerts().catch((e) => toast(e.message, true));
 const prices = (p) => Object.entries(p || {}).map(([c, v]) => `${c}=${v}`).join(" ");
 
 let cataloguesAsked = 0;
+let catalogueSeen = false; // state.skus is the catalogue once an answer came
 async function loadCatalogue() {
   // Asked again by the stream while an answer is on its way: only the latest is shown.
   const n = ++cataloguesAsked;
   const skus = await call("GET", "/catalogue");
   if (n !== cataloguesAsked) return;
+  const before = catalogueSeen ? state.skus : null;
   state.skus = skus;
+  catalogueSeen = true;
   const admin = allowed("admin");
   $("sku-rows").replaceChildren(...state.skus.map((s) => {
     const tools = el("td");
@@ -267,16 +294,73 @@ async function loadCatalogue() {
       el("td", { text: prices(s.unit_prices) }), el("td", { class: "n", text: s.packaging_kg ?? "" }),
       el("td", { class: "n", text: s.volume_m3 ?? "" }), el("td", { text: t(s.retired ? "retired" : "active") }), tools);
   }));
+  if (before) followForm(before);
 }
 LOADERS.catalogue = () => loadCatalogue().catch((e) => toast(e.message, true));
 
-function fillSku(s) {
+// The fields the form shows, as it shows them: what the admin edits and a save replaces
+// (the fields it does not show are taken from the catalogue as it is at the save).
+const FORM_FIELDS = ["sku", "name", "size", "min_kg", "max_kg", "hs_code", "gtin", "capacity_drums", "packaging_kg", "volume_m3", "origin_criterion"];
+function formOf(s) {
+  const o = Object.fromEntries(FORM_FIELDS.map((k) => [k, String(s[k] ?? "")]));
+  return JSON.stringify({ ...o, unit_prices: prices(s.unit_prices) });
+}
+function formNow() {
   const f = $("sku-form");
-  for (const k of ["sku", "name", "size", "min_kg", "max_kg", "hs_code", "gtin", "capacity_drums", "packaging_kg", "volume_m3", "origin_criterion"]) {
-    f[k].value = s[k] ?? "";
-  }
+  const o = Object.fromEntries(FORM_FIELDS.map((k) => [k, f[k].value]));
+  return JSON.stringify({ ...o, unit_prices: f.unit_prices.value });
+}
+const sameSku = (a, b) => (a && b ? formOf(a) === formOf(b) && !!a.retired === !!b.retired : a === b);
+
+function fillSku(s, focus = true) {
+  const f = $("sku-form");
+  for (const k of FORM_FIELDS) f[k].value = s[k] ?? "";
   f.unit_prices.value = prices(s.unit_prices);
-  f.name.focus();
+  quietForm();
+  if (focus) f.name.focus();
+}
+
+// What changed meanwhile in the SKU the form holds: {key, sku} for the note, and the SKU as
+// saved now (null: not in the catalogue) for "use the saved values".
+let formChanged = null;
+let skuSaving = false; // this page's own save or retirement on its way: no news
+function sayFormChanged() {
+  const note = $("sku-changed");
+  note.hidden = !formChanged;
+  $("sku-theirs").hidden = !formChanged || formChanged.key === "skuFollowed";
+  note.dataset.changed = formChanged ? formChanged.key : "";
+  note.textContent = formChanged ? t(formChanged.key).replace("{sku}", formChanged.sku) : "";
+}
+function quietForm() {
+  formChanged = null;
+  sayFormChanged();
+}
+
+/** The catalogue was asked again: if the SKU in the form changed meanwhile (another admin,
+ * another page), an untouched form shows it; edits not saved are kept, and a note says a
+ * save would replace their change (an admin mid-edit expects what they typed to stay). */
+function followForm(before) {
+  const f = $("sku-form");
+  const key = f.sku.value.trim();
+  if (!key || skuSaving || !allowed("admin")) return;
+  const was = before.find((s) => s.sku === key) || null;
+  const now = state.skus.find((s) => s.sku === key) || null;
+  // Nothing new for the form (fields it does not show are taken at the save anyway).
+  if (sameSku(was, now)) return;
+  if (now && formNow() === formOf(now) && !now.retired) { quietForm(); return; } // already as saved
+  const edited = !was || formNow() !== formOf(was);
+  if (!edited && now) fillSku(now, false);
+  // Saving sets it active: a retirement meanwhile is said as such.
+  const say = now && now.retired && !(was && was.retired) ? "skuRetiredMeanwhile" : edited ? "skuMeanwhile" : "skuFollowed";
+  formChanged = { key: say, sku: key, now };
+  sayFormChanged();
+}
+
+function takeSaved() {
+  const now = formChanged && formChanged.now;
+  if (now) fillSku(now);
+  else $("sku-form").reset();
+  quietForm();
 }
 
 async function submitSku(ev) {
@@ -296,39 +380,79 @@ async function submitSku(ev) {
     unit_prices: Object.fromEntries(f.unit_prices.value.split(/[\s,;]+/).filter(Boolean).map((p) => p.split("="))),
   });
   $("sku-error").textContent = "";
+  skuSaving = true;
   try {
-    await call("PUT", `/catalogue/${encodeURIComponent(key)}`, spec);
+    const saved = await call("PUT", `/catalogue/${encodeURIComponent(key)}`, spec);
+    // This page's own change is no news when the catalogue is asked again.
+    state.skus = [...state.skus.filter((s) => s.sku !== key), saved];
     toast(`${t("saved")}: ${key}`);
     f.reset();
     await loadCatalogue();
   } catch (e) {
     $("sku-error").textContent = e.message;
+  } finally {
+    skuSaving = false;
   }
 }
 
 async function retireSku(key) {
   if (!confirm(t("confirmRetire"))) return;
+  skuSaving = true;
   try {
-    await call("POST", `/catalogue/${encodeURIComponent(key)}/retire`);
+    const retired = await call("POST", `/catalogue/${encodeURIComponent(key)}/retire`);
+    state.skus = state.skus.map((s) => (s.sku === key ? retired : s)); // no news, as a save
     toast(`${t("retired")}: ${key}`);
     await loadCatalogue();
   } catch (e) {
     toast(e.message, true);
+  } finally {
+    skuSaving = false;
   }
 }
 
-// The live stream, for the catalogue: a SKU another admin changes shows here at once (the
-// stream's `skus` event carries what every worker may see; this table shows every field,
-// so it asks GET /catalogue again). The form's fields kept as they are (state.skus fresh).
-function followCatalogue() {
+// Asked again by the stream: at most one request on its way; changes told meanwhile ask
+// once more after it (a counting station scans faster than the answers may come).
+function coalesced(load) {
+  let busy = false;
+  let more = false;
+  return async () => {
+    if (busy) { more = true; return; }
+    busy = true;
+    try {
+      do { more = false; await load(); } while (more);
+    } finally {
+      busy = false;
+    }
+  };
+}
+
+// The live stream: the tab shown follows what other people change, without a reload.
+// - catalogue: on `skus` it asks GET /catalogue again (the event carries what every worker
+//   may see; this table shows every field); the form follows as followForm says;
+// - stock: drawn from the `stock` event itself (the same body as GET /stock);
+// - stocktake: on `stocktake` (opened, counted, closed, approved), and on `station` while
+//   an open count is shown (its counting stations), it asks the counts and the shown one again.
+// Other tabs are loaded afresh when they are opened.
+function followStream() {
   const es = new EventSource(`${API}/stream?access_token=${encodeURIComponent(state.token)}`);
-  const again = () => { if (currentTab() === "catalogue") LOADERS.catalogue(); };
+  const shown = (tab, f) => () => { if (currentTab() === tab) f(); };
+  const catalogue = shown("catalogue", coalesced(LOADERS.catalogue));
+  const counts = shown("stocktake", coalesced(LOADERS.stocktake));
   // Whether the stream is on, for whoever looks (and the tests): "wait" while reconnecting.
   es.addEventListener("open", () => { $("ops").dataset.stream = "on"; });
   es.addEventListener("error", () => { $("ops").dataset.stream = es.readyState === EventSource.CLOSED ? "off" : "wait"; });
   // The snapshot: on connecting and after a reconnect (a change may have come meanwhile).
-  es.addEventListener("snapshot", again);
-  es.addEventListener("skus", again);
+  es.addEventListener("snapshot", (e) => {
+    if (currentTab() === "stock") followStock(JSON.parse(e.data).stock);
+    catalogue();
+    counts();
+  });
+  es.addEventListener("skus", catalogue);
+  es.addEventListener("stock", (e) => { if (currentTab() === "stock") followStock(JSON.parse(e.data)); });
+  es.addEventListener("stocktake", counts);
+  // A station's change matters here only for an open count's counting stations (stations
+  // report every few seconds: not a reason to ask for every count again).
+  es.addEventListener("station", () => { if (!$("st-detail").hidden && $("st-detail").dataset.status === "open") counts(); });
   es.addEventListener("revoked", () => { es.close(); $("ops").dataset.stream = "off"; });
 }
 
@@ -381,6 +505,8 @@ async function start() {
   $("audit-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.audit(); });
   $("alerts-form").addEventListener("submit", (ev) => { ev.preventDefault(); LOADERS.alerts(); });
   $("sku-form").addEventListener("submit", submitSku);
+  $("sku-form").addEventListener("reset", quietForm);
+  $("sku-theirs").addEventListener("click", takeSaved);
   $("st-open-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("st-error").textContent = "";
@@ -398,7 +524,7 @@ async function start() {
     try {
       await call("PUT", `/stations/${encodeURIComponent($("st-station").value)}/mode`, { mode: "counting", stocktake: shownCount });
       toast(`${$("st-station").value}: ${t("counting")}`);
-      await showCount(shownCount);
+      await loadCounts();
     } catch (e) {
       $("st-error").textContent = e.message;
     }
@@ -410,7 +536,7 @@ async function start() {
   });
   $("ops").hidden = false;
   showTab();
-  followCatalogue();
+  followStream();
 }
 
 start();
