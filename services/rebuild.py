@@ -229,10 +229,12 @@ def _pages(
 
 def _tagged(
     influx: InfluxClient, measurement: str, site: str, chunk: int, start_ns: int
-) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+) -> Iterator[tuple[int, int, int, str, dict[str, Any]]]:
+    # (time, the measurement's place at one instant, the row's place in its stream, ...):
+    # tuples that order themselves, so the merge needs no key; never compares two rows.
     order = _ORDER.index(measurement)
-    for row in stream_rows(influx, measurement, site, chunk, start_ns):
-        yield int(row["time"]), order, measurement, row
+    for seq, row in enumerate(stream_rows(influx, measurement, site, chunk, start_ns)):
+        yield int(row["time"]), order, seq, measurement, row
 
 
 def rebuild(
@@ -259,7 +261,7 @@ def replay(
         _tagged(influx, m, site, chunk, bounds.scans_from if m == SCAN else bounds.stamped_from)
         for m in _ORDER
     ]
-    for ts, _order, measurement, row in heapq.merge(*streams, key=lambda e: (e[0], e[1])):
+    for ts, _order, _seq, measurement, row in heapq.merge(*streams):
         out.events += 1
         out.last_ns = max(out.last_ns, ts)
         at = ns_to_datetime(ts)

@@ -62,11 +62,15 @@ def scan_line(site: str, scan: ScanV1, outcome: ScanOutcome, ts_ns: int) -> str:
     return line(SCAN, {TAG_SITE: site, TAG_STATION: scan.station}, fields, ts_ns)
 
 
+_RESULTS = {r.value: r for r in ScanResult}  # a dict: ScanResult(...) costs 8x as much
+
+
 def outcome_from_row(row: Mapping[str, Any]) -> ScanOutcome:
     """The outcome recorded in a ``scan`` row."""
     weight = row.get("weight_kg")
+    value = row["result"]
     return ScanOutcome(
-        result=ScanResult(row["result"]),
+        result=_RESULTS.get(value) or ScanResult(value),  # an unknown one: its ValueError
         reason=row.get("reason") or "",
         drum=row.get("drum"),
         sku=row.get("sku"),
