@@ -17,6 +17,7 @@ from gudang.wire import ContainerStatus, ScanResult, ScanV1, WeightStatus
 from services.floor import ScanOutcome
 from services.rebuild import rebuild, stream_rows
 from services.records import event_line, scan_line
+from tests.harness import wait_for
 from tests.services.kit import drum
 
 
@@ -114,8 +115,29 @@ def test_rebuild_of_a_year_of_scans_in_chunks(settings: Settings) -> None:
                 lines = []
         influx.write(lines)
         # Every scan stored, counted without paging: a miss below is the rebuild's own read.
-        (stored,) = influx.query(f"SELECT COUNT(id) FROM scan WHERE site = {quote_str(site)}")
-        assert stored["count"] == n, "InfluxDB acknowledged scans it does not return"
+        # Twice in many loaded runs InfluxDB 1.6 answered this count one container short
+        # right after acknowledging the writes (the rebuild code had not run yet): wait a
+        # bounded time for it, and say which container was short and whether it came late.
+        count = f"SELECT COUNT(id) FROM scan WHERE site = {quote_str(site)}"
+        (stored,) = influx.query(count)
+        if stored["count"] != n:
+            short = {}
+            for c in range(containers):
+                opened = start + timedelta(days=6 * c)
+                window = (
+                    f" AND time >= {datetime_to_ns(opened)}"
+                    f" AND time <= {datetime_to_ns(opened + timedelta(days=1))}"
+                )
+                rows = influx.query(count + window)
+                got = int(rows[0]["count"]) if rows else 0
+                if got != per_container:
+                    short[_container(c)] = got
+            print(f"\nInfluxDB counted {stored['count']} of {n} scans at first; short: {short}")
+            wait_for(
+                lambda: influx.query(count)[0]["count"] == n,
+                timeout=60,
+                what=f"InfluxDB to return every scan it acknowledged (short at first: {short})",
+            )
         influx.responses.clear()
         began = time.perf_counter()
         rebuilt = rebuild(settings, influx, chunk=10_000)
