@@ -42,7 +42,9 @@ class InfluxRejected(InfluxError):
 # Escaping per https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
 _MEASUREMENT_ESC = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
 _KEY_ESC = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
-_STR_ESC = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
+# A string field keeps its newlines as they are: InfluxDB takes a line break inside the
+# quotes as part of the value, while ``\n`` would be stored as a backslash and an n.
+_STR_ESC = str.maketrans({'"': r"\"", "\\": "\\\\"})
 
 
 # Field and tag keys are a handful of constants: escape each once.
@@ -71,7 +73,7 @@ def _field(value: FieldValue) -> str:
     kind = type(value)
     if kind is str:
         text: str = value  # type: ignore[assignment]
-        if '"' in text or "\\" in text or "\n" in text:
+        if '"' in text or "\\" in text:
             text = text.translate(_STR_ESC)
         return '"' + text + '"'
     if kind is float:

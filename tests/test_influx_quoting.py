@@ -46,3 +46,30 @@ def test_stored_values_with_quotes_and_backslashes_match_exactly(influx: InfluxC
 @given(st.text(max_size=40))
 def test_any_text_makes_a_query_that_parses(influx: InfluxClient, value: str) -> None:
     _q(influx, value)  # InfluxRejected (a 400 from the parser) fails the test
+
+
+def _stored(influx: InfluxClient, measurement: str) -> list[str]:
+    return [str(r["v"]) for r in influx.query(f"SELECT v FROM {measurement} ORDER BY time")]
+
+
+def test_text_with_line_breaks_is_stored_as_written_and_found(influx: InfluxClient) -> None:
+    # A correction's reason or an address typed over two lines comes back as typed (not
+    # with a backslash and an n), and a filter on it finds it (InfluxQL reads a CR in a
+    # query as LF: a value with a CR is stored as written but no filter can name it).
+    stored = ["new\nline", "cr\rhere", "crlf\r\nend", 'a "quoted"\nback\\slash', "\n"]
+    now = time.time_ns()
+    influx.write([line("breaks", {}, {"v": v}, now + i) for i, v in enumerate(stored)])
+    assert _stored(influx, "breaks") == stored
+    for value in ("new\nline", "\n"):
+        rows = influx.query(f"SELECT v FROM breaks WHERE v = {quote_str(value)}")
+        assert [r["v"] for r in rows] == [value]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40))
+def test_any_text_field_comes_back_as_written(influx: InfluxClient, value: str) -> None:
+    influx.query("DROP MEASUREMENT roundtrip")
+    influx.write([line("roundtrip", {}, {"v": value}, time.time_ns())])
+    assert _stored(influx, "roundtrip") == [value]
