@@ -88,26 +88,12 @@ class _BufferedClient(paho.Client):
     at a time, and ``loop_read`` goes on until the socket has nothing more to give (or
     ``RECV_CHUNKS_PER_WAKEUP`` chunks were read). It never leaves bytes in the buffer when
     it returns, so ``select`` on the socket still tells when there is more to read.
-    The PUBACKs paho sends by itself (``manual_ack`` off) for the packets of one such read
-    are queued as one write at its end, in order, as ``MqttLink.ack_all`` does: one each
-    was a wake-up of paho's loop and a ``send``, ~30 % of the API's MQTT thread following
-    the state (docs/performance.md). paho's packet parsing and callbacks are unchanged.
+    paho's packet parsing, acknowledgements and callbacks are unchanged.
     """
 
     _rbuf = b""
     _rpos = 0
     _chunks_left = 0
-    # PUBACKs of the read going on, and the thread reading (paho's): acks asked by any
-    # other thread (manual ones) go out at once, as before.
-    _acks: bytearray | None = None
-    _reader: int | None = None
-
-    def _send_puback(self, mid: int) -> MQTTErrorCode:
-        acks = self._acks
-        if acks is None or self._reader != threading.get_ident():
-            return super()._send_puback(mid)
-        acks += _PUBACK.pack(PUBACK_HEADER, 2, mid)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf, pos = self._rbuf, self._rpos
@@ -126,7 +112,6 @@ class _BufferedClient(paho.Client):
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """Read and handle every packet the socket has now (paho: ``max_packets`` at most)."""
         self._chunks_left = RECV_CHUNKS_PER_WAKEUP
-        self._acks, self._reader = bytearray(), threading.get_ident()
         try:
             while True:
                 if self._sock is None:
@@ -138,9 +123,6 @@ class _BufferedClient(paho.Client):
                     return MQTTErrorCode.MQTT_ERR_SUCCESS
         finally:
             self._chunks_left = 0
-            acks, self._acks, self._reader = self._acks, None, None
-            if acks and self._sock is not None:  # a lost connection's acks are moot
-                self._packet_queue(PUBACK_HEADER, bytes(acks), 0, 0)
 
     def _sock_close(self) -> None:
         # Bytes of the old connection must never be read as the new one's.
@@ -148,16 +130,9 @@ class _BufferedClient(paho.Client):
         super()._sock_close()
 
 
-# paho's private parts the speed-ups above rely on (tested with paho-mqtt 2.2). A paho
+# paho's private parts the two speed-ups above rely on (tested with paho-mqtt 2.2). A paho
 # without them gets its stock client and one PUBACK per message: slower, never wrong.
-_PAHO_INTERNALS = (
-    "_sock_recv",
-    "_packet_read",
-    "_loop_rc_handle",
-    "_sock_close",
-    "_packet_queue",
-    "_send_puback",
-)
+_PAHO_INTERNALS = ("_sock_recv", "_packet_read", "_loop_rc_handle", "_sock_close", "_packet_queue")
 PAHO_INTERNALS_OK = all(hasattr(paho.Client, name) for name in _PAHO_INTERNALS)
 if not PAHO_INTERNALS_OK:  # pragma: no cover - depends on the installed paho
     log.warning("this paho-mqtt lacks what gudang.mqtt's chunked reads use: stock client")
